@@ -1,0 +1,1 @@
+"""Stores that implement the `minutebill.ports` unit of work: memory, SQLite, PostgreSQL."""

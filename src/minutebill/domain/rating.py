@@ -1,0 +1,102 @@
+"""Rating: how many seconds a call of a given length is billed for.
+
+Telephony bills in pulses. ``60/60`` bills every started minute; ``60/6`` bills the first
+minute whole, then six-second pulses; ``1/1`` bills by the second. A minimum charge may apply
+to every connected call. Durations are `timedelta`s; a call of any positive length is billed at
+least one second, and a call that never connected (zero length) is billed nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import ClassVar
+
+from attrs import frozen
+
+from minutebill.errors import ValidationError
+
+__all__ = ["BillingIncrement"]
+
+_MICROS = 1_000_000
+
+
+def _positive_int(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValidationError(name, value, f"must be an int >= {minimum}")
+
+
+@frozen
+class BillingIncrement:
+    """A pulse rule: an initial block, then increments, with an optional minimum.
+
+    Args:
+        initial_seconds: The first block; any connected call is billed at least this.
+        increment_seconds: Each further block after the initial one.
+        minimum_seconds: A floor on every connected call's billable seconds.
+
+    Guarantees, for any duration: billable seconds are monotone in the duration, never below
+    the (whole-second) duration, never below the minimum for a connected call, and above the
+    initial block they are the initial block plus a multiple of the increment.
+    """
+
+    initial_seconds: int
+    increment_seconds: int
+    minimum_seconds: int = 0
+
+    PER_MINUTE: ClassVar[BillingIncrement]
+    SIXTY_SIX: ClassVar[BillingIncrement]
+    SIX_SIX: ClassVar[BillingIncrement]
+    PER_SECOND: ClassVar[BillingIncrement]
+
+    def __attrs_post_init__(self) -> None:
+        _positive_int("initial_seconds", self.initial_seconds, 1)
+        _positive_int("increment_seconds", self.increment_seconds, 1)
+        _positive_int("minimum_seconds", self.minimum_seconds, 0)
+
+    @classmethod
+    def parse(cls, text: str) -> BillingIncrement:
+        """Parse ``"60/6"`` or ``"60/6/60"`` (initial/increment[/minimum]).
+
+        Raises:
+            ValidationError: if the text is not two or three whole numbers separated by ``/``.
+        """
+        parts = text.split("/") if isinstance(text, str) else []
+        if len(parts) not in (2, 3) or not all(p.strip().isdigit() for p in parts):
+            raise ValidationError("rating", text, "expected 'initial/increment[/minimum]'")
+        return cls(*(int(p) for p in parts))
+
+    def __str__(self) -> str:
+        base = f"{self.initial_seconds}/{self.increment_seconds}"
+        return f"{base}/{self.minimum_seconds}" if self.minimum_seconds else base
+
+    def billable_seconds(self, duration: timedelta) -> int:
+        """The seconds a call lasting `duration` is billed for.
+
+        Raises:
+            ValidationError: if `duration` is not a timedelta or is negative.
+        """
+        if not isinstance(duration, timedelta):
+            raise ValidationError("duration", duration, "expected a timedelta")
+        micros = (duration.days * 86_400 + duration.seconds) * _MICROS + duration.microseconds
+        if micros < 0:
+            raise ValidationError("duration", duration, "a call cannot last a negative time")
+        return self.billable_for_seconds(-(-micros // _MICROS))
+
+    def billable_for_seconds(self, seconds: int) -> int:
+        """Like `billable_seconds` for a whole number of seconds (already rounded up)."""
+        if seconds <= 0:
+            if seconds < 0:
+                raise ValidationError("seconds", seconds, "a call cannot last a negative time")
+            return 0
+        initial, step = self.initial_seconds, self.increment_seconds
+        if seconds <= initial:
+            billed = initial
+        else:
+            billed = initial + -(-(seconds - initial) // step) * step
+        return max(billed, self.minimum_seconds)
+
+
+BillingIncrement.PER_MINUTE = BillingIncrement(60, 60)
+BillingIncrement.SIXTY_SIX = BillingIncrement(60, 6)
+BillingIncrement.SIX_SIX = BillingIncrement(6, 6)
+BillingIncrement.PER_SECOND = BillingIncrement(1, 1)

@@ -1,0 +1,1 @@
+"""`Billing`: one method per use case, each inside one unit of work."""

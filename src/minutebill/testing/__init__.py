@@ -1,0 +1,1 @@
+"""The testing kit shipped with minutebill: strategies, contract suites and fakes."""
