@@ -115,7 +115,7 @@ class OveragePolicy:
 class PlanFeatures:
     """What a tier unlocks.
 
-    Args:
+    Attributes:
         concurrent_calls: Calls that may run at once.
         phone_numbers: Numbers the account may hold (not released).
         queue_priority: Higher waits less: boosted queueing orders waiting calls by it.

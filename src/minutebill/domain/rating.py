@@ -29,7 +29,7 @@ def _positive_int(name: str, value: object, minimum: int) -> None:
 class BillingIncrement:
     """A pulse rule: an initial block, then increments, with an optional minimum.
 
-    Args:
+    Attributes:
         initial_seconds: The first block; any connected call is billed at least this.
         increment_seconds: Each further block after the initial one.
         minimum_seconds: A floor on every connected call's billable seconds.
