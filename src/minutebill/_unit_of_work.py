@@ -1,0 +1,221 @@
+"""The persistence ports: a unit of work and its repositories (re-exported by `minutebill.ports`).
+
+A store keeps each aggregate as the JSON document its ``to_state()`` returns, with a version
+for optimistic concurrency. Usage records, the event outbox and the idempotency store are
+append-mostly tables of their own, so an aggregate never carries its history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any, Generic, Protocol, Self, TypeVar
+
+from attrs import frozen
+
+from minutebill.domain.events import DomainEvent
+
+__all__ = [
+    "AggregateRepository",
+    "IdempotencyStore",
+    "Outbox",
+    "OutboxEntry",
+    "StoredResponse",
+    "UnitOfWork",
+    "UsagePage",
+    "UsageRepository",
+    "UsageTotals",
+]
+
+T = TypeVar("T")
+Record = TypeVar("Record")
+
+
+class AggregateRepository(Protocol[T]):
+    """Aggregates of one kind, each identified by ``(account_id, key)``.
+
+    Postconditions: an aggregate returned by `get`/`find`/`due` is tracked by the unit of work;
+    if its state changed, `UnitOfWork.commit` saves it with its version checked and bumped.
+    """
+
+    def get(self, account_id: str, key: str = "") -> T:
+        """The aggregate, tracked for saving.
+
+        Raises:
+            NotFound: if there is none.
+        """
+        ...
+
+    def find(self, account_id: str, key: str = "") -> T | None:
+        """The aggregate, tracked for saving, or None."""
+        ...
+
+    def add(self, aggregate: T) -> None:
+        """Track a new aggregate; commit inserts it.
+
+        Raises:
+            ConcurrencyConflict: at commit, if one with the same identity exists already.
+        """
+        ...
+
+    def list(self, account_id: str) -> list[T]:
+        """Every aggregate of this kind for `account_id`, tracked, in key order."""
+        ...
+
+    def due(self, at: datetime, limit: int) -> list[T]:
+        """Up to `limit` aggregates whose next scheduled work is due at or before `at`,
+        earliest first, tracked."""
+        ...
+
+
+@frozen
+class UsageTotals:
+    """Aggregated usage over a span: call count and seconds."""
+
+    calls: int
+    billable_seconds: int
+    overage_seconds: int
+
+
+@frozen
+class UsagePage(Generic[Record]):
+    """One page of usage records, newest first, and the cursor for the next page (or None)."""
+
+    records: tuple[Record, ...]
+    next_cursor: str | None
+
+
+class UsageRepository(Protocol[Record]):
+    """Settled calls, one row per ``(account_id, call_id)``, indexed by (account, time), with
+    per-day and per-tag totals kept up to date on insert so summaries never scan history."""
+
+    def add(self, record: Record, *, local_day: date) -> None:
+        """Insert at commit; `local_day` is the call's date in the account's time zone.
+
+        Raises:
+            IdempotencyConflict: at commit, for a second record with the same call id.
+        """
+        ...
+
+    def get(self, account_id: str, call_id: str) -> Record | None:
+        """The record of a settled call, or None."""
+        ...
+
+    def page(
+        self, account_id: str, *, cursor: str | None = None, limit: int = 50
+    ) -> UsagePage[Record]:
+        """Newest-first records; pass the returned cursor for the next page."""
+        ...
+
+    def daily(
+        self, account_id: str, since: date, until: date, *, tag: str | None = None
+    ) -> list[tuple[date, UsageTotals]]:
+        """Totals per local day in ``[since, until)`` (days without calls left out)."""
+        ...
+
+    def by_tag(self, account_id: str, since: date, until: date) -> dict[str, UsageTotals]:
+        """Totals per tag over the local days ``[since, until)``."""
+        ...
+
+
+@frozen
+class OutboxEntry:
+    """An event as committed: its position in the outbox, its name and its plain-data form."""
+
+    position: int
+    account_id: str
+    name: str
+    occurred_at: datetime
+    payload: dict[str, Any]
+
+
+class Outbox(Protocol):
+    """Events written in the same transaction as the state they describe (transactional outbox).
+
+    Publishing is at-least-once: the service publishes after commit; a host that must never
+    miss one reads `since(cursor)` and keeps its own cursor.
+    """
+
+    def add(self, events: Sequence[DomainEvent]) -> None:
+        """Append at commit, in order."""
+        ...
+
+    def since(self, position: int, limit: int = 1000) -> list[OutboxEntry]:
+        """Committed entries after `position`, oldest first."""
+        ...
+
+
+@frozen
+class StoredResponse:
+    """What an idempotent request returned the first time, and a fingerprint of its input."""
+
+    fingerprint: str
+    response: dict[str, Any]
+
+
+class IdempotencyStore(Protocol):
+    """Remembers money-moving requests by ``(account_id, key)`` so a retry returns the first
+    answer instead of acting twice."""
+
+    def get(self, account_id: str, key: str) -> StoredResponse | None:
+        """The first answer for `key`, or None."""
+        ...
+
+    def put(self, account_id: str, key: str, stored: StoredResponse) -> None:
+        """Remember at commit.
+
+        Raises:
+            IdempotencyConflict: at commit, if another unit of work stored `key` first.
+        """
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One atomic piece of work against a store: all of it commits, or none of it.
+
+    Use as a context manager; call `commit()` before leaving, else everything is rolled back
+    (as it is when the block raises). After `commit()` the unit of work is finished.
+
+    Attributes:
+        ledgers, wallets, subscriptions, numbers, orders, payments: repositories.
+        usage: settled calls. outbox: committed events. idempotency: first answers.
+    """
+
+    ledgers: AggregateRepository[Any]
+    wallets: AggregateRepository[Any]
+    subscriptions: AggregateRepository[Any]
+    numbers: AggregateRepository[Any]
+    orders: AggregateRepository[Any]
+    payments: AggregateRepository[Any]
+    usage: UsageRepository[Any]
+    outbox: Outbox
+    idempotency: IdempotencyStore
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> list[DomainEvent]:
+        """Save every changed tracked aggregate (versions checked), insert new rows, append
+        the aggregates' recorded events to the outbox, and make it durable.
+
+        Returns:
+            The events committed, in order, for the service to publish.
+
+        Raises:
+            ConcurrencyConflict: if any aggregate changed in the store since it was loaded;
+                nothing was written.
+            IdempotencyConflict: if a call id or idempotency key was taken meanwhile.
+            PersistenceError: if the driver failed; nothing was written.
+        """
+        ...
+
+    def rollback(self) -> None:
+        """Discard everything; the unit of work is finished."""
+        ...

@@ -1,0 +1,442 @@
+"""The unit of work every minutebill store shares, written once over a small `Transaction` port.
+
+A store (memory, SQLite, PostgreSQL) only has to read and write rows; this module turns those
+rows into tracked aggregates, decides what changed, and hands the store one `WriteBatch` to
+apply atomically at commit. Aggregates are kept as their ``to_state()`` JSON documents with a
+version; a loaded aggregate whose state changed is saved with its version checked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta
+from types import TracebackType
+from typing import Any, Generic, Protocol, Self, TypeVar
+
+from attrs import define, field, frozen
+
+from minutebill._serialization import event_payload
+from minutebill._unit_of_work import OutboxEntry, StoredResponse, UsagePage, UsageTotals
+from minutebill.domain.events import DomainEvent
+from minutebill.domain.state import State
+from minutebill.errors import MinutebillError, NotFound, ValidationError
+
+__all__ = [
+    "AggregateKind",
+    "DocumentUnitOfWork",
+    "DocumentWrite",
+    "OutboxRow",
+    "StoredDocument",
+    "Transaction",
+    "UsageRow",
+    "WriteBatch",
+    "dumps",
+    "from_micros",
+    "to_micros",
+]
+
+A = TypeVar("A")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+
+def to_micros(at: datetime) -> int:
+    """An aware instant as integer microseconds since the Unix epoch (sortable, exact)."""
+    return (at - _EPOCH) // _MICRO
+
+
+def from_micros(micros: int) -> datetime:
+    """The aware UTC instant `to_micros` encoded."""
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def dumps(data: object) -> str:
+    """Compact, deterministic JSON."""
+    return json.dumps(data, separators=(",", ":"), sort_keys=True)
+
+
+class Aggregate(Protocol):
+    """What the store needs from an aggregate."""
+
+    version: int
+
+    def to_state(self) -> State: ...
+
+    def pull_events(self) -> list[DomainEvent]: ...
+
+
+@frozen
+class AggregateKind(Generic[A]):
+    """How one kind of aggregate is identified, indexed and rebuilt.
+
+    Attributes:
+        name: The kind's name in the store (``"ledger"``).
+        from_state: Rebuilds an aggregate from its document.
+        identity: ``(account_id, key)`` of an aggregate.
+        due_at: When its next scheduled work is due (None: nothing scheduled).
+        reference: A second, globally unique key (a payment's gateway reference), or None.
+    """
+
+    name: str
+    from_state: Callable[[State], A]
+    identity: Callable[[A], tuple[str, str]]
+    due_at: Callable[[A], datetime | None] = field(default=lambda _: None)
+    reference: Callable[[A], str | None] = field(default=lambda _: None)
+
+
+@frozen
+class StoredDocument:
+    """A document as read from the store."""
+
+    account_id: str
+    key: str
+    version: int
+    state: str
+
+
+@frozen
+class DocumentWrite:
+    """A document to insert (``expected_version`` None) or update (checked against it)."""
+
+    kind: str
+    account_id: str
+    key: str
+    version: int
+    expected_version: int | None
+    due_micros: int | None
+    reference: str | None
+    state: str
+
+
+@frozen
+class UsageRow:
+    """A settled call to insert, with the columns its indexes and daily totals need."""
+
+    account_id: str
+    call_id: str
+    settled_micros: int
+    local_day: str
+    billable_seconds: int
+    overage_seconds: int
+    tags: tuple[str, ...]
+    state: str
+
+
+@frozen
+class OutboxRow:
+    """An event to append to the outbox."""
+
+    account_id: str
+    name: str
+    occurred_micros: int
+    payload: str
+
+
+@define
+class WriteBatch:
+    """Everything one commit writes; a store applies it all or nothing."""
+
+    documents: list[DocumentWrite] = field(factory=list)
+    usage: list[UsageRow] = field(factory=list)
+    outbox: list[OutboxRow] = field(factory=list)
+    idempotency: list[tuple[str, str, str, str]] = field(factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.documents or self.usage or self.outbox or self.idempotency)
+
+
+class Transaction(Protocol):
+    """The port a store implements: reads inside one transaction, then one atomic write.
+
+    `write` raises `ConcurrencyConflict` for a stale or duplicate document, and
+    `IdempotencyConflict` for a duplicate usage row or idempotency key, having written nothing.
+    """
+
+    def load(self, kind: str, account_id: str, key: str) -> StoredDocument | None: ...
+
+    def load_account(self, kind: str, account_id: str) -> list[StoredDocument]: ...
+
+    def load_due(self, kind: str, due_micros: int, limit: int) -> list[StoredDocument]: ...
+
+    def load_by_reference(self, kind: str, reference: str) -> StoredDocument | None: ...
+
+    def usage_get(self, account_id: str, call_id: str) -> str | None: ...
+
+    def usage_page(
+        self, account_id: str, before: tuple[int, str] | None, limit: int
+    ) -> list[tuple[int, str, str]]: ...
+
+    def usage_daily(
+        self, account_id: str, since: str, until: str, tag: str
+    ) -> list[tuple[str, int, int, int]]: ...
+
+    def usage_by_tag(
+        self, account_id: str, since: str, until: str
+    ) -> list[tuple[str, int, int, int]]: ...
+
+    def idempotency_get(self, account_id: str, key: str) -> tuple[str, str] | None: ...
+
+    def outbox_since(self, position: int, limit: int) -> list[tuple[int, str, str, int, str]]: ...
+
+    def write(self, batch: WriteBatch) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@define
+class _Tracked:
+    kind: AggregateKind[Any]
+    aggregate: Any
+    loaded_state: State | None
+
+
+class _Repository(Generic[A]):
+    """Typed access to one kind inside a unit of work (implements `AggregateRepository`)."""
+
+    def __init__(self, uow: DocumentUnitOfWork, kind: AggregateKind[A]) -> None:
+        self._uow = uow
+        self._kind = kind
+
+    def _track(self, doc: StoredDocument) -> A:
+        identity = (self._kind.name, doc.account_id, doc.key)
+        tracked = self._uow.tracked.get(identity)
+        if tracked is not None:
+            return tracked.aggregate  # type: ignore[no-any-return]
+        state: State = json.loads(doc.state)
+        aggregate = self._kind.from_state(state)
+        aggregate.version = doc.version  # type: ignore[attr-defined]
+        self._uow.tracked[identity] = _Tracked(self._kind, aggregate, state)
+        return aggregate
+
+    def find(self, account_id: str, key: str = "") -> A | None:
+        tracked = self._uow.tracked.get((self._kind.name, account_id, key))
+        if tracked is not None:
+            return tracked.aggregate  # type: ignore[no-any-return]
+        doc = self._uow.tx.load(self._kind.name, account_id, key)
+        return None if doc is None else self._track(doc)
+
+    def get(self, account_id: str, key: str = "") -> A:
+        found = self.find(account_id, key)
+        if found is None:
+            raise NotFound(self._kind.name, f"{account_id}/{key}" if key else account_id)
+        return found
+
+    def add(self, aggregate: A) -> None:
+        account_id, key = self._kind.identity(aggregate)
+        identity = (self._kind.name, account_id, key)
+        if identity in self._uow.tracked:
+            raise ValidationError(self._kind.name, key or account_id, "already in this unit")
+        self._uow.tracked[identity] = _Tracked(self._kind, aggregate, None)
+
+    def list(self, account_id: str) -> list[A]:
+        return [self._track(doc) for doc in self._uow.tx.load_account(self._kind.name, account_id)]
+
+    def due(self, at: datetime, limit: int) -> list[A]:
+        docs = self._uow.tx.load_due(self._kind.name, to_micros(at), limit)
+        return [self._track(doc) for doc in docs]
+
+    def by_reference(self, reference: str) -> A | None:
+        """The aggregate whose `reference` (e.g. a gateway payment reference) is given."""
+        doc = self._uow.tx.load_by_reference(self._kind.name, reference)
+        return None if doc is None else self._track(doc)
+
+
+class _Usage(Generic[A]):
+    def __init__(self, uow: DocumentUnitOfWork, from_state: Callable[[State], A]) -> None:
+        self._uow = uow
+        self._from_state = from_state
+
+    def add(self, record: Any, *, local_day: date) -> None:
+        self._uow.batch.usage.append(
+            UsageRow(
+                account_id=record.account_id,
+                call_id=record.call_id,
+                settled_micros=to_micros(record.settled_at),
+                local_day=local_day.isoformat(),
+                billable_seconds=record.billable_seconds,
+                overage_seconds=record.overage_seconds,
+                tags=tuple(sorted(record.tags)),
+                state=dumps(record.to_state()),
+            )
+        )
+
+    def get(self, account_id: str, call_id: str) -> A | None:
+        for row in self._uow.batch.usage:
+            if row.account_id == account_id and row.call_id == call_id:
+                return self._from_state(json.loads(row.state))
+        text = self._uow.tx.usage_get(account_id, call_id)
+        return None if text is None else self._from_state(json.loads(text))
+
+    def page(self, account_id: str, *, cursor: str | None = None, limit: int = 50) -> UsagePage[A]:
+        if limit < 1:
+            raise ValidationError("limit", limit, "a page holds at least one record")
+        before = _parse_cursor(cursor)
+        rows = self._uow.tx.usage_page(account_id, before, limit + 1)
+        records = tuple(self._from_state(json.loads(state)) for _, _, state in rows[:limit])
+        next_cursor = None
+        if len(rows) > limit:
+            micros, call_id, _ = rows[limit - 1]
+            next_cursor = f"{micros}:{call_id}"
+        return UsagePage(records, next_cursor)
+
+    def daily(
+        self, account_id: str, since: date, until: date, *, tag: str | None = None
+    ) -> list[tuple[date, UsageTotals]]:
+        rows = self._uow.tx.usage_daily(account_id, since.isoformat(), until.isoformat(), tag or "")
+        return [(date.fromisoformat(d), UsageTotals(c, b, o)) for d, c, b, o in rows]
+
+    def by_tag(self, account_id: str, since: date, until: date) -> dict[str, UsageTotals]:
+        rows = self._uow.tx.usage_by_tag(account_id, since.isoformat(), until.isoformat())
+        return {t: UsageTotals(c, b, o) for t, c, b, o in rows}
+
+
+def _parse_cursor(cursor: str | None) -> tuple[int, str] | None:
+    if cursor is None:
+        return None
+    micros, sep, call_id = cursor.partition(":")
+    if not sep or not micros.lstrip("-").isdigit():
+        raise ValidationError("cursor", cursor, "not a cursor returned by page()")
+    return int(micros), call_id
+
+
+class _Outbox:
+    def __init__(self, uow: DocumentUnitOfWork) -> None:
+        self._uow = uow
+
+    def add(self, events: Sequence[DomainEvent]) -> None:
+        self._uow.extra_events.extend(events)
+
+    def since(self, position: int, limit: int = 1000) -> list[OutboxEntry]:
+        return [
+            OutboxEntry(pos, account, name, from_micros(micros), json.loads(payload))
+            for pos, account, name, micros, payload in self._uow.tx.outbox_since(position, limit)
+        ]
+
+
+class _Idempotency:
+    def __init__(self, uow: DocumentUnitOfWork) -> None:
+        self._uow = uow
+
+    def get(self, account_id: str, key: str) -> StoredResponse | None:
+        for acc, k, fingerprint, response in self._uow.batch.idempotency:
+            if (acc, k) == (account_id, key):
+                return StoredResponse(fingerprint, json.loads(response))
+        row = self._uow.tx.idempotency_get(account_id, key)
+        return None if row is None else StoredResponse(row[0], json.loads(row[1]))
+
+    def put(self, account_id: str, key: str, stored: StoredResponse) -> None:
+        self._uow.batch.idempotency.append(
+            (account_id, key, stored.fingerprint, dumps(stored.response))
+        )
+
+
+@frozen
+class Kinds:
+    """The aggregate kinds a store keeps, and how usage records are rebuilt."""
+
+    ledgers: AggregateKind[Any]
+    wallets: AggregateKind[Any]
+    subscriptions: AggregateKind[Any]
+    numbers: AggregateKind[Any]
+    orders: AggregateKind[Any]
+    payments: AggregateKind[Any]
+    usage_record: Callable[[State], Any]
+
+
+class DocumentUnitOfWork:
+    """A `UnitOfWork` over any store that implements `Transaction`."""
+
+    def __init__(self, begin: Callable[[], Transaction], kinds: Kinds) -> None:
+        self._begin = begin
+        self._kinds = kinds
+        self._tx: Transaction | None = None
+        self.tracked: dict[tuple[str, str, str], _Tracked] = {}
+        self.batch = WriteBatch()
+        self.extra_events: list[DomainEvent] = []
+        self._finished = False
+
+    @property
+    def tx(self) -> Transaction:
+        """The open transaction (the unit of work must have been entered)."""
+        if self._tx is None or self._finished:
+            raise MinutebillError("the unit of work is not open; use it in a with-block")
+        return self._tx
+
+    def __enter__(self) -> Self:
+        if self._tx is not None:
+            raise MinutebillError("a unit of work is entered once")
+        self._tx = self._begin()
+        kinds = self._kinds
+        self.ledgers = _Repository(self, kinds.ledgers)
+        self.wallets = _Repository(self, kinds.wallets)
+        self.subscriptions = _Repository(self, kinds.subscriptions)
+        self.numbers = _Repository(self, kinds.numbers)
+        self.orders = _Repository(self, kinds.orders)
+        self.payments = _Repository(self, kinds.payments)
+        self.usage = _Usage(self, kinds.usage_record)
+        self.outbox = _Outbox(self)
+        self.idempotency = _Idempotency(self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self._finished:
+            self.rollback()
+
+    def _changes(self) -> Iterator[tuple[_Tracked, DocumentWrite]]:
+        for (kind_name, account_id, key), tracked in self.tracked.items():
+            state = tracked.aggregate.to_state()
+            if state == tracked.loaded_state:
+                continue
+            version = tracked.aggregate.version
+            new = tracked.loaded_state is None
+            due = tracked.kind.due_at(tracked.aggregate)
+            yield (
+                tracked,
+                DocumentWrite(
+                    kind=kind_name,
+                    account_id=account_id,
+                    key=key,
+                    version=1 if new else version + 1,
+                    expected_version=None if new else version,
+                    due_micros=None if due is None else to_micros(due),
+                    reference=tracked.kind.reference(tracked.aggregate),
+                    state=dumps(state),
+                ),
+            )
+
+    def commit(self) -> list[DomainEvent]:
+        """Write everything atomically; see `UnitOfWork.commit`."""
+        tx = self.tx
+        changes = list(self._changes())
+        events: list[DomainEvent] = []
+        for tracked in self.tracked.values():
+            events.extend(tracked.aggregate.pull_events())
+        events.extend(self.extra_events)
+        batch = self.batch
+        batch.documents = [write for _, write in changes]
+        batch.outbox = [
+            OutboxRow(e.account_id, e.name, to_micros(e.occurred_at), dumps(event_payload(e)))
+            for e in events
+        ]
+        try:
+            if batch:
+                tx.write(batch)
+        finally:
+            self._finished = True
+            tx.close()
+        for tracked, write in changes:
+            tracked.aggregate.version = write.version
+        return events
+
+    def rollback(self) -> None:
+        """Discard everything."""
+        if self._tx is not None and not self._finished:
+            self._finished = True
+            self._tx.close()
+        self._finished = True

@@ -1,0 +1,1 @@
+"""Versioned schema migrations, one folder per database, applied in file-name order."""

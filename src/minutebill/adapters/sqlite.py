@@ -1,0 +1,376 @@
+"""The embedded durable default: SQLite through the standard library's `sqlite3`.
+
+One database file, safe for several threads and several processes: WAL journaling,
+``BEGIN IMMEDIATE`` for every unit of work (the write lock is taken before the first read, so
+no two writers ever interleave and no update is lost), a busy timeout instead of instant
+"database is locked" errors, and ``synchronous=FULL`` by default so an acknowledged commit
+survives power loss (``NORMAL`` keeps every commit atomic and consistent, and may lose the last
+few after a power cut; it never corrupts). The schema is created and migrated by the versioned
+SQL files in ``minutebill/adapters/sql/sqlite``. Driver errors become `PersistenceError`s.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.resources import files
+from pathlib import Path
+from typing import Literal
+
+from minutebill.adapters._documents import (
+    DocumentUnitOfWork,
+    StoredDocument,
+    Transaction,
+    WriteBatch,
+)
+from minutebill.adapters._kinds import Kinds, default_kinds
+from minutebill.errors import (
+    ConcurrencyConflict,
+    IdempotencyConflict,
+    MinutebillError,
+    PersistenceError,
+    ValidationError,
+)
+
+__all__ = ["SqliteStore", "migrations"]
+
+Synchronous = Literal["FULL", "NORMAL"]
+
+
+def migrations() -> list[tuple[int, str]]:
+    """The packaged migrations as ``(version, sql)``, in order."""
+    folder = files("minutebill.adapters.sql").joinpath("sqlite")
+    found = sorted(
+        (int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8"))
+        for entry in folder.iterdir()
+        if entry.name.endswith(".sql")
+    )
+    return found
+
+
+def _statements(sql: str) -> Iterator[str]:
+    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
+    for statement in "\n".join(lines).split(";"):
+        if statement.strip():
+            yield statement
+
+
+def _translate(exc: sqlite3.Error) -> PersistenceError:
+    text = str(exc)
+    retryable = isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in text or "busy" in text
+    )
+    return PersistenceError(f"SQLite: {text}", retryable=retryable)
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise _translate(exc) from exc
+
+
+class SqliteStore:
+    """A minutebill store in one SQLite file.
+
+    Args:
+        path: The database file (created if missing) or ``":memory:"`` for a private one.
+        synchronous: ``"FULL"`` (default: durable at every commit) or ``"NORMAL"``.
+        busy_timeout: How long a unit of work waits for another writer, in seconds.
+        kinds: The aggregate kinds kept (default: minutebill's own).
+
+    Raises:
+        PersistenceError: if the file cannot be opened or migrated.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: Synchronous = "FULL",
+        busy_timeout: float = 30.0,
+        kinds: Kinds | None = None,
+    ) -> None:
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValidationError("synchronous", synchronous, "FULL or NORMAL")
+        self.path = str(path)
+        self.synchronous = synchronous
+        self.busy_timeout = busy_timeout
+        self._kinds = kinds or default_kinds()
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._guard = threading.Lock()
+        self.migrate()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        with _translated():
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self.busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            if self.path != ":memory:":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        self._local.conn = conn
+        with self._guard:
+            self._connections.append(conn)
+        return conn
+
+    def migrate(self) -> int:
+        """Bring the schema up to the newest packaged version; returns that version.
+
+        Safe to run from several processes at once: the write lock is held while checking.
+        """
+        conn = self._connect()
+        with _translated():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                (current,) = conn.execute("PRAGMA user_version").fetchone()
+                for version, sql in migrations():
+                    if version > current:
+                        for statement in _statements(sql):
+                            conn.execute(statement)
+                        conn.execute(f"PRAGMA user_version = {version}")
+                        current = version
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return int(current)
+
+    def unit_of_work(self) -> DocumentUnitOfWork:
+        """A new unit of work (enter it with ``with``); it takes the write lock on entry."""
+        return DocumentUnitOfWork(lambda: _SqliteTransaction(self._connect()), self._kinds)
+
+    __call__ = unit_of_work
+
+    def close(self) -> None:
+        """Close every connection this store opened."""
+        with self._guard:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+
+class _SqliteTransaction(Transaction):
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        with _translated():
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            conn.execute("BEGIN IMMEDIATE")
+        self._open = True
+
+    def _rows(self, sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
+        with _translated():
+            return list(self._conn.execute(sql, params).fetchall())
+
+    def _docs(self, sql: str, params: tuple[object, ...]) -> list[StoredDocument]:
+        return [
+            StoredDocument(str(a), str(k), int(v), str(s))  # type: ignore[call-overload]
+            for a, k, v, s in self._rows(sql, params)
+        ]
+
+    def load(self, kind: str, account_id: str, key: str) -> StoredDocument | None:
+        docs = self._docs(
+            "SELECT account_id, key, version, state FROM documents"
+            " WHERE kind = ? AND account_id = ? AND key = ?",
+            (kind, account_id, key),
+        )
+        return docs[0] if docs else None
+
+    def load_account(self, kind: str, account_id: str) -> list[StoredDocument]:
+        return self._docs(
+            "SELECT account_id, key, version, state FROM documents"
+            " WHERE kind = ? AND account_id = ? ORDER BY key",
+            (kind, account_id),
+        )
+
+    def load_due(self, kind: str, due_micros: int, limit: int) -> list[StoredDocument]:
+        return self._docs(
+            "SELECT account_id, key, version, state FROM documents"
+            " WHERE kind = ? AND due_micros <= ? ORDER BY due_micros, account_id, key LIMIT ?",
+            (kind, due_micros, limit),
+        )
+
+    def load_by_reference(self, kind: str, reference: str) -> StoredDocument | None:
+        docs = self._docs(
+            "SELECT account_id, key, version, state FROM documents"
+            " WHERE kind = ? AND reference = ?",
+            (kind, reference),
+        )
+        return docs[0] if docs else None
+
+    def usage_get(self, account_id: str, call_id: str) -> str | None:
+        rows = self._rows(
+            "SELECT state FROM usage_records WHERE account_id = ? AND call_id = ?",
+            (account_id, call_id),
+        )
+        return str(rows[0][0]) if rows else None
+
+    def usage_page(
+        self, account_id: str, before: tuple[int, str] | None, limit: int
+    ) -> list[tuple[int, str, str]]:
+        if before is None:
+            rows = self._rows(
+                "SELECT settled_micros, call_id, state FROM usage_records WHERE account_id = ?"
+                " ORDER BY settled_micros DESC, call_id DESC LIMIT ?",
+                (account_id, limit),
+            )
+        else:
+            rows = self._rows(
+                "SELECT settled_micros, call_id, state FROM usage_records WHERE account_id = ?"
+                " AND (settled_micros, call_id) < (?, ?)"
+                " ORDER BY settled_micros DESC, call_id DESC LIMIT ?",
+                (account_id, before[0], before[1], limit),
+            )
+        return [(int(m), str(c), str(s)) for m, c, s in rows]  # type: ignore[call-overload]
+
+    def usage_daily(
+        self, account_id: str, since: str, until: str, tag: str
+    ) -> list[tuple[str, int, int, int]]:
+        rows = self._rows(
+            "SELECT day, calls, billable_seconds, overage_seconds FROM usage_daily"
+            " WHERE account_id = ? AND tag = ? AND day >= ? AND day < ? ORDER BY day",
+            (account_id, tag, since, until),
+        )
+        return [(str(d), int(c), int(b), int(o)) for d, c, b, o in rows]  # type: ignore[call-overload]
+
+    def usage_by_tag(
+        self, account_id: str, since: str, until: str
+    ) -> list[tuple[str, int, int, int]]:
+        rows = self._rows(
+            "SELECT tag, SUM(calls), SUM(billable_seconds), SUM(overage_seconds)"
+            " FROM usage_daily WHERE account_id = ? AND tag != '' AND day >= ? AND day < ?"
+            " GROUP BY tag ORDER BY tag",
+            (account_id, since, until),
+        )
+        return [(str(t), int(c), int(b), int(o)) for t, c, b, o in rows]  # type: ignore[call-overload]
+
+    def idempotency_get(self, account_id: str, key: str) -> tuple[str, str] | None:
+        rows = self._rows(
+            "SELECT fingerprint, response FROM idempotency WHERE account_id = ? AND key = ?",
+            (account_id, key),
+        )
+        return (str(rows[0][0]), str(rows[0][1])) if rows else None
+
+    def outbox_since(self, position: int, limit: int) -> list[tuple[int, str, str, int, str]]:
+        rows = self._rows(
+            "SELECT position, account_id, name, occurred_micros, payload FROM outbox"
+            " WHERE position > ? ORDER BY position LIMIT ?",
+            (position, limit),
+        )
+        return [(int(p), str(a), str(n), int(m), str(j)) for p, a, n, m, j in rows]  # type: ignore[call-overload]
+
+    def _write_documents(self, batch: WriteBatch) -> None:
+        conn = self._conn
+        for w in batch.documents:
+            name = f"{w.kind} {w.account_id}/{w.key}".rstrip("/")
+            if w.expected_version is None:
+                try:
+                    conn.execute(
+                        "INSERT INTO documents (kind, account_id, key, version, due_micros,"
+                        " reference, state) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (w.kind, w.account_id, w.key, w.version, w.due_micros, w.reference, w.state),
+                    )
+                except sqlite3.IntegrityError:
+                    raise ConcurrencyConflict(name, 0, None) from None
+            else:
+                try:
+                    cursor = conn.execute(
+                        "UPDATE documents SET version = ?, due_micros = ?, reference = ?,"
+                        " state = ? WHERE kind = ? AND account_id = ? AND key = ?"
+                        " AND version = ?",
+                        (
+                            w.version,
+                            w.due_micros,
+                            w.reference,
+                            w.state,
+                            w.kind,
+                            w.account_id,
+                            w.key,
+                            w.expected_version,
+                        ),
+                    )
+                except sqlite3.IntegrityError:
+                    raise ConcurrencyConflict(f"{w.kind} reference {w.reference}", 0) from None
+                if cursor.rowcount != 1:
+                    raise ConcurrencyConflict(name, w.expected_version)
+
+    def _write_usage(self, batch: WriteBatch) -> None:
+        conn = self._conn
+        for row in batch.usage:
+            try:
+                conn.execute(
+                    "INSERT INTO usage_records (account_id, call_id, settled_micros, local_day,"
+                    " billable_seconds, overage_seconds, state) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        row.account_id,
+                        row.call_id,
+                        row.settled_micros,
+                        row.local_day,
+                        row.billable_seconds,
+                        row.overage_seconds,
+                        row.state,
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise IdempotencyConflict(row.call_id, "call already settled") from None
+            conn.executemany(
+                "INSERT INTO usage_daily (account_id, day, tag, calls, billable_seconds,"
+                " overage_seconds) VALUES (?, ?, ?, 1, ?, ?)"
+                " ON CONFLICT (account_id, tag, day) DO UPDATE SET calls = calls + 1,"
+                " billable_seconds = billable_seconds + excluded.billable_seconds,"
+                " overage_seconds = overage_seconds + excluded.overage_seconds",
+                [
+                    (row.account_id, row.local_day, tag, row.billable_seconds, row.overage_seconds)
+                    for tag in ("", *row.tags)
+                ],
+            )
+
+    def write(self, batch: WriteBatch) -> None:
+        if not self._open:
+            raise MinutebillError("transaction already finished")
+        conn = self._conn
+        try:
+            self._write_documents(batch)
+            self._write_usage(batch)
+            for account_id, key, fingerprint, response in batch.idempotency:
+                try:
+                    conn.execute(
+                        "INSERT INTO idempotency (account_id, key, fingerprint, response)"
+                        " VALUES (?, ?, ?, ?)",
+                        (account_id, key, fingerprint, response),
+                    )
+                except sqlite3.IntegrityError:
+                    raise IdempotencyConflict(key) from None
+            if batch.outbox:
+                conn.executemany(
+                    "INSERT INTO outbox (account_id, name, occurred_micros, payload)"
+                    " VALUES (?, ?, ?, ?)",
+                    [(r.account_id, r.name, r.occurred_micros, r.payload) for r in batch.outbox],
+                )
+            conn.execute("COMMIT")
+            self._open = False
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            try:
+                self._conn.execute("ROLLBACK")
+            except sqlite3.Error:  # pragma: no cover - nothing left to roll back
+                pass
