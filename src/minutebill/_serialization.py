@@ -51,8 +51,10 @@ def plain(value: Any) -> Any:  # noqa: PLR0911 - one branch per value type
 
 
 def event_payload(event: DomainEvent) -> dict[str, Any]:
-    """The event's fields as plain data (without `account_id` and `occurred_at`, which the
-    outbox keeps in columns of their own)."""
+    """The event's fields as plain data.
+
+    `account_id` and `occurred_at` are left out: the outbox keeps them in columns of their own.
+    """
     return {
         f.name: plain(getattr(event, f.name))
         for f in attrs.fields(type(event))

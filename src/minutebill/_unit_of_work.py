@@ -59,13 +59,12 @@ class AggregateRepository(Protocol[T]):
         """
         ...
 
-    def list(self, account_id: str) -> list[T]:
+    def for_account(self, account_id: str) -> list[T]:
         """Every aggregate of this kind for `account_id`, tracked, in key order."""
         ...
 
     def due(self, at: datetime, limit: int) -> list[T]:
-        """Up to `limit` aggregates whose next scheduled work is due at or before `at`,
-        earliest first, tracked."""
+        """Up to `limit` aggregates whose scheduled work is due by `at`, earliest first, tracked."""
         ...
 
 
@@ -87,8 +86,10 @@ class UsagePage(Generic[Record]):
 
 
 class UsageRepository(Protocol[Record]):
-    """Settled calls, one row per ``(account_id, call_id)``, indexed by (account, time), with
-    per-day and per-tag totals kept up to date on insert so summaries never scan history."""
+    """Settled calls, one row per ``(account_id, call_id)``, indexed by (account, time).
+
+    Per-day and per-tag totals are kept up to date on insert, so summaries never scan history.
+    """
 
     def add(self, record: Record, *, local_day: date) -> None:
         """Insert at commit; `local_day` is the call's date in the account's time zone.
@@ -155,8 +156,10 @@ class StoredResponse:
 
 
 class IdempotencyStore(Protocol):
-    """Remembers money-moving requests by ``(account_id, key)`` so a retry returns the first
-    answer instead of acting twice."""
+    """Remembers money-moving requests by ``(account_id, key)``.
+
+    A retry then returns the first answer instead of acting twice.
+    """
 
     def get(self, account_id: str, key: str) -> StoredResponse | None:
         """The first answer for `key`, or None."""
@@ -182,15 +185,32 @@ class UnitOfWork(Protocol):
         usage: settled calls. outbox: committed events. idempotency: first answers.
     """
 
-    ledgers: AggregateRepository[Any]
-    wallets: AggregateRepository[Any]
-    subscriptions: AggregateRepository[Any]
-    numbers: AggregateRepository[Any]
-    orders: AggregateRepository[Any]
-    payments: AggregateRepository[Any]
-    usage: UsageRepository[Any]
-    outbox: Outbox
-    idempotency: IdempotencyStore
+    @property
+    def ledgers(self) -> AggregateRepository[Any]: ...  # noqa: D102 - described on the class
+
+    @property
+    def wallets(self) -> AggregateRepository[Any]: ...  # noqa: D102 - described on the class
+
+    @property
+    def subscriptions(self) -> AggregateRepository[Any]: ...  # noqa: D102 - described on the class
+
+    @property
+    def numbers(self) -> AggregateRepository[Any]: ...  # noqa: D102 - described on the class
+
+    @property
+    def orders(self) -> AggregateRepository[Any]: ...  # noqa: D102 - described on the class
+
+    @property
+    def payments(self) -> AggregateRepository[Any]: ...  # noqa: D102 - described on the class
+
+    @property
+    def usage(self) -> UsageRepository[Any]: ...  # noqa: D102 - described on the class
+
+    @property
+    def outbox(self) -> Outbox: ...  # noqa: D102 - described on the class
+
+    @property
+    def idempotency(self) -> IdempotencyStore: ...  # noqa: D102 - described on the class
 
     def __enter__(self) -> Self: ...
 
@@ -202,8 +222,10 @@ class UnitOfWork(Protocol):
     ) -> None: ...
 
     def commit(self) -> list[DomainEvent]:
-        """Save every changed tracked aggregate (versions checked), insert new rows, append
-        the aggregates' recorded events to the outbox, and make it durable.
+        """Write everything, atomically and durably.
+
+        Saves every changed tracked aggregate (versions checked), inserts new rows, and
+        appends the aggregates' recorded events to the outbox.
 
         Returns:
             The events committed, in order, for the service to publish.

@@ -56,6 +56,13 @@ def dumps(data: object) -> str:
     return json.dumps(data, separators=(",", ":"), sort_keys=True)
 
 
+def _encode(aggregate: Any) -> str:
+    """The document of `aggregate`: its state without the version, which is a column."""
+    state = aggregate.to_state()
+    state.pop("version", None)
+    return dumps(state)
+
+
 class Aggregate(Protocol):
     """What the store needs from an aggregate."""
 
@@ -188,7 +195,7 @@ class Transaction(Protocol):
 class _Tracked:
     kind: AggregateKind[Any]
     aggregate: Any
-    loaded_state: State | None
+    loaded_state: str | None
 
 
 class _Repository(Generic[A]):
@@ -203,10 +210,13 @@ class _Repository(Generic[A]):
         tracked = self._uow.tracked.get(identity)
         if tracked is not None:
             return tracked.aggregate  # type: ignore[no-any-return]
-        state: State = json.loads(doc.state)
+        state = json.loads(doc.state)
+        state["version"] = doc.version
         aggregate = self._kind.from_state(state)
         aggregate.version = doc.version  # type: ignore[attr-defined]
-        self._uow.tracked[identity] = _Tracked(self._kind, aggregate, state)
+        # Stored text is always dumps(to_state()) and round trips are exact, so comparing the
+        # re-encoded state with it at commit tells whether anything changed.
+        self._uow.tracked[identity] = _Tracked(self._kind, aggregate, doc.state)
         return aggregate
 
     def find(self, account_id: str, key: str = "") -> A | None:
@@ -229,7 +239,7 @@ class _Repository(Generic[A]):
             raise ValidationError(self._kind.name, key or account_id, "already in this unit")
         self._uow.tracked[identity] = _Tracked(self._kind, aggregate, None)
 
-    def list(self, account_id: str) -> list[A]:
+    def for_account(self, account_id: str) -> list[A]:
         return [self._track(doc) for doc in self._uow.tx.load_account(self._kind.name, account_id)]
 
     def due(self, at: datetime, limit: int) -> list[A]:
@@ -347,6 +357,16 @@ class Kinds:
 class DocumentUnitOfWork:
     """A `UnitOfWork` over any store that implements `Transaction`."""
 
+    ledgers: _Repository[Any]
+    wallets: _Repository[Any]
+    subscriptions: _Repository[Any]
+    numbers: _Repository[Any]
+    orders: _Repository[Any]
+    payments: _Repository[Any]
+    usage: _Usage[Any]
+    outbox: _Outbox
+    idempotency: _Idempotency
+
     def __init__(self, begin: Callable[[], Transaction], kinds: Kinds) -> None:
         self._begin = begin
         self._kinds = kinds
@@ -390,7 +410,7 @@ class DocumentUnitOfWork:
 
     def _changes(self) -> Iterator[tuple[_Tracked, DocumentWrite]]:
         for (kind_name, account_id, key), tracked in self.tracked.items():
-            state = tracked.aggregate.to_state()
+            state = _encode(tracked.aggregate)
             if state == tracked.loaded_state:
                 continue
             version = tracked.aggregate.version
@@ -406,7 +426,7 @@ class DocumentUnitOfWork:
                     expected_version=None if new else version,
                     due_micros=None if due is None else to_micros(due),
                     reference=tracked.kind.reference(tracked.aggregate),
-                    state=dumps(state),
+                    state=state,
                 ),
             )
 

@@ -65,9 +65,7 @@ class MemoryStore:
 
     def unit_of_work(self) -> DocumentUnitOfWork:
         """A new unit of work (enter it with ``with``)."""
-        return DocumentUnitOfWork(
-            lambda: _MemoryTransaction(self._lock, self._data), self._kinds
-        )
+        return DocumentUnitOfWork(lambda: _MemoryTransaction(self._lock, self._data), self._kinds)
 
     __call__ = unit_of_work
 
@@ -123,12 +121,11 @@ class _MemoryTransaction(Transaction):
         self, account_id: str, since: str, until: str, tag: str
     ) -> list[tuple[str, int, int, int]]:
         with self._lock:
-            rows = [
-                (day, *totals)
-                for (acc, day, t), totals in self._data.daily.items()
+            return sorted(
+                (day, calls, billable, overage)
+                for (acc, day, t), (calls, billable, overage) in self._data.daily.items()
                 if acc == account_id and t == tag and since <= day < until
-            ]
-            return sorted((d, c, b, o) for d, c, b, o in rows)
+            )
 
     def usage_by_tag(
         self, account_id: str, since: str, until: str
@@ -165,10 +162,10 @@ class _MemoryTransaction(Transaction):
                     raise ConcurrencyConflict(f"{w.kind} reference {w.reference}", 0, None)
         seen: set[tuple[str, str]] = set()
         for row in batch.usage:
-            key = (row.account_id, row.call_id)
-            if key in data.usage or key in seen:
+            call = (row.account_id, row.call_id)
+            if call in data.usage or call in seen:
                 raise IdempotencyConflict(row.call_id, "call already settled")
-            seen.add(key)
+            seen.add(call)
         for account_id, key, _, _ in batch.idempotency:
             if (account_id, key) in data.idempotency:
                 raise IdempotencyConflict(key)
@@ -195,10 +192,10 @@ class _MemoryTransaction(Transaction):
                     totals[2] += row.overage_seconds
             for account_id, key, fingerprint, response in batch.idempotency:
                 data.idempotency[(account_id, key)] = (fingerprint, response)
-            for row in batch.outbox:
+            for event in batch.outbox:
                 position = len(data.outbox) + 1
                 data.outbox.append(
-                    (position, row.account_id, row.name, row.occurred_micros, row.payload)
+                    (position, event.account_id, event.name, event.occurred_micros, event.payload)
                 )
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib.resources import files
-from typing import Any
+from typing import Any, Self
 
 from minutebill.adapters._documents import (
     DocumentUnitOfWork,
@@ -105,9 +105,7 @@ def migrate(dsn: str, *, schema: str = "public") -> int:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         conn.execute(f'SET LOCAL search_path TO "{schema}"')
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS minutebill_schema (version integer NOT NULL)"
-        )
+        conn.execute("CREATE TABLE IF NOT EXISTS minutebill_schema (version integer NOT NULL)")
         row = conn.execute("SELECT max(version) FROM minutebill_schema").fetchone()
         current = int(row[0]) if row and row[0] is not None else 0
         for version, sql in migrations():
@@ -168,7 +166,7 @@ class PostgresStore:
         """Close the pool."""
         self._pool.close()
 
-    def __enter__(self) -> PostgresStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -179,8 +177,10 @@ _DOC = "SELECT account_id, key, version, state FROM minutebill_documents"
 
 
 class _PostgresTransaction(Transaction):
-    """One unit of work's connection: BEGIN goes out with the first statement, COMMIT with
-    the writes."""
+    """One unit of work's connection.
+
+    BEGIN goes out with the first statement, COMMIT with the writes.
+    """
 
     def __init__(self, pool: ConnectionPool[Any]) -> None:
         self._pool = pool
@@ -225,7 +225,9 @@ class _PostgresTransaction(Transaction):
         )
 
     def load_by_reference(self, kind: str, reference: str) -> StoredDocument | None:
-        docs = self._docs(f"{_DOC} WHERE kind = %s AND reference = %s FOR UPDATE", (kind, reference))
+        docs = self._docs(
+            f"{_DOC} WHERE kind = %s AND reference = %s FOR UPDATE", (kind, reference)
+        )
         return docs[0] if docs else None
 
     def usage_get(self, account_id: str, call_id: str) -> str | None:

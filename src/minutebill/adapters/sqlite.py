@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib.resources import files
 from pathlib import Path
 from typing import Literal
@@ -42,12 +42,11 @@ Synchronous = Literal["FULL", "NORMAL"]
 def migrations() -> list[tuple[int, str]]:
     """The packaged migrations as ``(version, sql)``, in order."""
     folder = files("minutebill.adapters.sql").joinpath("sqlite")
-    found = sorted(
+    return sorted(
         (int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8"))
         for entry in folder.iterdir()
         if entry.name.endswith(".sql")
     )
-    return found
 
 
 def _statements(sql: str) -> Iterator[str]:
@@ -59,9 +58,7 @@ def _statements(sql: str) -> Iterator[str]:
 
 def _translate(exc: sqlite3.Error) -> PersistenceError:
     text = str(exc)
-    retryable = isinstance(exc, sqlite3.OperationalError) and (
-        "locked" in text or "busy" in text
-    )
+    retryable = isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
     return PersistenceError(f"SQLite: {text}", retryable=retryable)
 
 
@@ -281,7 +278,15 @@ class _SqliteTransaction(Transaction):
                     conn.execute(
                         "INSERT INTO documents (kind, account_id, key, version, due_micros,"
                         " reference, state) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (w.kind, w.account_id, w.key, w.version, w.due_micros, w.reference, w.state),
+                        (
+                            w.kind,
+                            w.account_id,
+                            w.key,
+                            w.version,
+                            w.due_micros,
+                            w.reference,
+                            w.state,
+                        ),
                     )
                 except sqlite3.IntegrityError:
                     raise ConcurrencyConflict(name, 0, None) from None
@@ -370,7 +375,5 @@ class _SqliteTransaction(Transaction):
     def close(self) -> None:
         if self._open:
             self._open = False
-            try:
+            with suppress(sqlite3.Error):
                 self._conn.execute("ROLLBACK")
-            except sqlite3.Error:  # pragma: no cover - nothing left to roll back
-                pass

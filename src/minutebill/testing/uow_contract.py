@@ -1,0 +1,278 @@
+"""`UnitOfWorkContract`: the behaviour every store must have, as a pytest class to subclass.
+
+An adapter author subclasses it and overrides one fixture, ``uow_factory``, returning a
+callable that opens a new unit of work on a fresh, empty store::
+
+    class TestMyStore(UnitOfWorkContract):
+        @pytest.fixture
+        def uow_factory(self) -> Callable[[], UnitOfWork]:
+            return MyStore(...).unit_of_work
+
+minutebill's own stores (memory, SQLite, PostgreSQL) pass it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from minutebill._unit_of_work import StoredResponse, UnitOfWork
+from minutebill.domain.grants import GrantSource
+from minutebill.domain.ledger import MinuteLedger
+from minutebill.domain.ledger_policy import LedgerPolicy
+from minutebill.domain.money import Money
+from minutebill.domain.wallet import Wallet
+from minutebill.errors import ConcurrencyConflict, IdempotencyConflict, NotFound
+
+__all__ = ["UnitOfWorkContract"]
+
+T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+ACCOUNT = "acct-contract"
+
+
+def _ledger(account_id: str = ACCOUNT) -> MinuteLedger:
+    ledger = MinuteLedger(account_id, LedgerPolicy())
+    ledger.grant("plan:0", GrantSource.PLAN, 600 * 60, T0)
+    return ledger
+
+
+class UnitOfWorkContract:
+    """Subclass and override the ``uow_factory`` fixture (a fresh, empty store each time)."""
+
+    @pytest.fixture
+    def uow_factory(self) -> Callable[[], UnitOfWork]:
+        """Override: return a callable opening a unit of work on a new, empty store."""
+        raise NotImplementedError("override the uow_factory fixture")
+
+    def _seed(self, uow_factory: Callable[[], UnitOfWork]) -> None:
+        with uow_factory() as uow:
+            uow.ledgers.add(_ledger())
+            uow.commit()
+
+    def _settle(self, uow: UnitOfWork, call_id: str, seconds: int, at: datetime) -> Any:
+        ledger = uow.ledgers.get(ACCOUNT)
+        record = ledger.settle(call_id, timedelta(seconds=seconds), at, tags=("campaign-a",))
+        uow.usage.add(record, local_day=at.date())
+        return record
+
+    # --- aggregates -------------------------------------------------------------------------
+
+    def test_added_aggregate_is_stored_with_version_one(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        ledger = _ledger()
+        with uow_factory() as uow:
+            uow.ledgers.add(ledger)
+            uow.commit()
+        assert ledger.version == 1
+        with uow_factory() as uow:
+            loaded = uow.ledgers.get(ACCOUNT)
+            assert loaded.to_state() == ledger.to_state()
+            assert loaded.version == 1
+
+    def test_commit_bumps_the_version_of_a_changed_aggregate_only(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        self._seed(uow_factory)
+        with uow_factory() as uow:
+            uow.wallets.add(Wallet(ACCOUNT, "INR"))
+            uow.commit()
+        with uow_factory() as uow:
+            uow.ledgers.get(ACCOUNT).grant("promo:1", GrantSource.PROMOTIONAL, 60, T0)
+            uow.wallets.get(ACCOUNT)  # loaded, unchanged
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.ledgers.get(ACCOUNT).version == 2
+            assert uow.wallets.get(ACCOUNT).version == 1
+
+    def test_without_commit_nothing_is_stored(self, uow_factory: Callable[[], UnitOfWork]) -> None:
+        self._seed(uow_factory)
+        with uow_factory() as uow:
+            before = uow.ledgers.get(ACCOUNT).to_state()
+        with uow_factory() as uow:
+            uow.ledgers.get(ACCOUNT).grant("promo:1", GrantSource.PROMOTIONAL, 60, T0)
+            uow.wallets.add(Wallet(ACCOUNT, "INR"))
+        with pytest.raises(RuntimeError), uow_factory() as uow:
+            uow.ledgers.get(ACCOUNT).grant("promo:2", GrantSource.PROMOTIONAL, 60, T0)
+            raise RuntimeError("crash before commit")
+        with uow_factory() as uow:
+            assert uow.ledgers.get(ACCOUNT).to_state() == before
+            assert uow.wallets.find(ACCOUNT) is None
+
+    def test_get_of_a_missing_aggregate_raises_not_found(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        with uow_factory() as uow:
+            assert uow.ledgers.find("nobody") is None
+            with pytest.raises(NotFound):
+                uow.ledgers.get("nobody")
+
+    def test_a_stale_version_is_refused_and_nothing_is_written(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        self._seed(uow_factory)
+        with uow_factory() as uow:
+            before = uow.ledgers.get(ACCOUNT).to_state()
+        with uow_factory() as uow:
+            ledger = uow.ledgers.get(ACCOUNT)
+            ledger.grant("promo:1", GrantSource.PROMOTIONAL, 60, T0)
+            ledger.version -= 1  # as if another writer saved it since it was loaded
+            uow.wallets.add(Wallet(ACCOUNT, "INR"))
+            with pytest.raises(ConcurrencyConflict):
+                uow.commit()
+        with uow_factory() as uow:
+            assert uow.ledgers.get(ACCOUNT).to_state() == before
+            assert uow.wallets.find(ACCOUNT) is None
+
+    def test_adding_an_existing_aggregate_is_a_conflict(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        self._seed(uow_factory)
+        with uow_factory() as uow:
+            uow.ledgers.add(_ledger())
+            with pytest.raises(ConcurrencyConflict):
+                uow.commit()
+
+    def test_for_account_returns_the_accounts_aggregates(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        with uow_factory() as uow:
+            uow.wallets.add(Wallet(ACCOUNT, "INR"))
+            uow.wallets.add(Wallet("someone-else", "INR"))
+            uow.commit()
+        with uow_factory() as uow:
+            assert [w.account_id for w in uow.wallets.for_account(ACCOUNT)] == [ACCOUNT]
+            assert uow.wallets.for_account("nobody") == []
+
+    def test_due_returns_aggregates_with_work_due_earliest_first(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        with uow_factory() as uow:
+            for n, account in enumerate(["a", "b", "c"]):
+                ledger = _ledger(account)
+                ledger.reserve(f"call-{account}", 60, T0 + timedelta(minutes=n))
+                uow.ledgers.add(ledger)
+            uow.ledgers.add(_ledger("idle"))
+            uow.commit()
+        ttl = LedgerPolicy().hold_ttl
+        with uow_factory() as uow:
+            assert uow.ledgers.due(T0, 10) == []
+            due = uow.ledgers.due(T0 + ttl + timedelta(minutes=1), 10)
+            assert [ledger.account_id for ledger in due] == ["a", "b"]
+            assert [x.account_id for x in uow.ledgers.due(T0 + 2 * ttl, 1)] == ["a"]
+
+    # --- usage ------------------------------------------------------------------------------
+
+    def test_a_call_is_stored_once(self, uow_factory: Callable[[], UnitOfWork]) -> None:
+        self._seed(uow_factory)
+        with uow_factory() as uow:
+            record = self._settle(uow, "call-1", 61, T0)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.usage.get(ACCOUNT, "call-1") == record
+            assert uow.usage.get(ACCOUNT, "call-2") is None
+            before = uow.ledgers.get(ACCOUNT).to_state()
+        with uow_factory() as uow:
+            ledger = uow.ledgers.get(ACCOUNT)
+            ledger.grant("promo:9", GrantSource.PROMOTIONAL, 60, T0)
+            uow.usage.add(record, local_day=T0.date())
+            with pytest.raises(IdempotencyConflict):
+                uow.commit()
+        with uow_factory() as uow:
+            assert uow.ledgers.get(ACCOUNT).to_state() == before
+
+    def test_usage_pages_newest_first_without_gaps_or_repeats(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        self._seed(uow_factory)
+        with uow_factory() as uow:
+            for n in range(7):
+                # Two calls share each instant: the cursor must break the tie.
+                self._settle(uow, f"call-{n}", 30, T0 + timedelta(minutes=n // 2))
+            uow.commit()
+        seen: list[str] = []
+        cursor = None
+        with uow_factory() as uow:
+            while True:
+                page = uow.usage.page(ACCOUNT, cursor=cursor, limit=3)
+                seen.extend(r.call_id for r in page.records)
+                if page.next_cursor is None:
+                    break
+                cursor = page.next_cursor
+        assert sorted(seen) == [f"call-{n}" for n in range(7)]
+        assert len(seen) == len(set(seen))
+        assert seen[0] == "call-6"
+
+    def test_daily_and_per_tag_totals_follow_inserts(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        self._seed(uow_factory)
+        with uow_factory() as uow:
+            self._settle(uow, "call-1", 61, T0)
+            self._settle(uow, "call-2", 10, T0 + timedelta(days=1))
+            uow.commit()
+        day = T0.date()
+        with uow_factory() as uow:
+            daily = uow.usage.daily(ACCOUNT, day, day + timedelta(days=2))
+            assert [(d, t.calls, t.billable_seconds) for d, t in daily] == [
+                (day, 1, 120),
+                (day + timedelta(days=1), 1, 60),
+            ]
+            assert uow.usage.daily(ACCOUNT, day, day, tag="campaign-a") == []
+            tags = uow.usage.by_tag(ACCOUNT, day, day + timedelta(days=2))
+            assert {t: (x.calls, x.billable_seconds) for t, x in tags.items()} == {
+                "campaign-a": (2, 180)
+            }
+            assert uow.usage.by_tag(ACCOUNT, date(2000, 1, 1), date(2000, 1, 2)) == {}
+
+    # --- idempotency and outbox ------------------------------------------------------------
+
+    def test_idempotency_keys_remember_the_first_answer(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        first = StoredResponse("fp-1", {"payment_id": "pay-1", "amount": "10.00"})
+        with uow_factory() as uow:
+            assert uow.idempotency.get(ACCOUNT, "key-1") is None
+            uow.idempotency.put(ACCOUNT, "key-1", first)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.idempotency.get(ACCOUNT, "key-1") == first
+            assert uow.idempotency.get("other", "key-1") is None
+            uow.idempotency.put(ACCOUNT, "key-1", StoredResponse("fp-2", {}))
+            with pytest.raises(IdempotencyConflict):
+                uow.commit()
+        with uow_factory() as uow:
+            assert uow.idempotency.get(ACCOUNT, "key-1") == first
+
+    def test_commit_appends_recorded_events_to_the_outbox_in_order(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        with uow_factory() as uow:
+            wallet = Wallet(ACCOUNT, "INR")
+            wallet.credit(Money("100.00", "INR"), "top-up-1", T0)
+            wallet.debit(Money("40.00", "INR"), "debit-1", T0)
+            uow.wallets.add(wallet)
+            committed = uow.commit()
+        assert [e.name for e in committed] == ["WalletCredited", "WalletDebited"]
+        with uow_factory() as uow:
+            entries = uow.outbox.since(0)
+            assert [e.name for e in entries] == ["WalletCredited", "WalletDebited"]
+            assert entries[0].position < entries[1].position
+            assert all(e.account_id == ACCOUNT for e in entries)
+            assert uow.outbox.since(entries[-1].position) == []
+            assert [e.name for e in uow.outbox.since(entries[0].position)] == ["WalletDebited"]
+
+    def test_a_failed_commit_appends_no_events(self, uow_factory: Callable[[], UnitOfWork]) -> None:
+        self._seed(uow_factory)
+        with uow_factory() as uow:
+            before = len(uow.outbox.since(0))
+            ledger = uow.ledgers.get(ACCOUNT)
+            ledger.grant("promo:1", GrantSource.PROMOTIONAL, 60, T0)
+            ledger.version += 5
+            with pytest.raises(ConcurrencyConflict):
+                uow.commit()
+        with uow_factory() as uow:
+            assert len(uow.outbox.since(0)) == before
