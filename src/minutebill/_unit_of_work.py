@@ -186,31 +186,31 @@ class UnitOfWork(Protocol):
     """
 
     @property
-    def ledgers(self) -> AggregateRepository[Any]: ...  # noqa: D102 - described on the class
+    def ledgers(self) -> AggregateRepository[Any]: ...
 
     @property
-    def wallets(self) -> AggregateRepository[Any]: ...  # noqa: D102 - described on the class
+    def wallets(self) -> AggregateRepository[Any]: ...
 
     @property
-    def subscriptions(self) -> AggregateRepository[Any]: ...  # noqa: D102 - described on the class
+    def subscriptions(self) -> AggregateRepository[Any]: ...
 
     @property
-    def numbers(self) -> AggregateRepository[Any]: ...  # noqa: D102 - described on the class
+    def numbers(self) -> AggregateRepository[Any]: ...
 
     @property
-    def orders(self) -> AggregateRepository[Any]: ...  # noqa: D102 - described on the class
+    def orders(self) -> AggregateRepository[Any]: ...
 
     @property
-    def payments(self) -> AggregateRepository[Any]: ...  # noqa: D102 - described on the class
+    def payments(self) -> AggregateRepository[Any]: ...
 
     @property
-    def usage(self) -> UsageRepository[Any]: ...  # noqa: D102 - described on the class
+    def usage(self) -> UsageRepository[Any]: ...
 
     @property
-    def outbox(self) -> Outbox: ...  # noqa: D102 - described on the class
+    def outbox(self) -> Outbox: ...
 
     @property
-    def idempotency(self) -> IdempotencyStore: ...  # noqa: D102 - described on the class
+    def idempotency(self) -> IdempotencyStore: ...
 
     def __enter__(self) -> Self: ...
 
