@@ -16,7 +16,7 @@ import pydantic
 from attrs import field, frozen
 
 from minutebill.domain.catalog import AddOnBundle, NumberOffer, Plan
-from minutebill.errors import CatalogError, NotFound
+from minutebill.errors import CatalogError, NotFound, ValidationError
 from minutebill.schemas import CatalogSchema, first_error
 
 __all__ = ["Catalog"]
@@ -27,9 +27,9 @@ _Item = TypeVar("_Item", Plan, AddOnBundle, NumberOffer)
 
 def _index(kind: str, items: Iterable[_Item]) -> dict[str, _Item]:
     out: dict[str, _Item] = {}
-    for item in items:
+    for i, item in enumerate(items):
         if item.code in out:
-            raise CatalogError("<catalog>", f"{kind}.code", item.code, "duplicate code")
+            raise CatalogError("<catalog>", f"{kind}[{i}].code", item.code, "duplicate code")
         out[item.code] = item
     return out
 
@@ -122,10 +122,10 @@ class Catalog:
         except pydantic.ValidationError as exc:
             where, value, message = first_error(exc.errors())
             raise CatalogError(source, where, value, message) from None
-        plans, bundles, offers = schema.to_domain()
         try:
+            plans, bundles, offers = schema.to_domain()
             return cls(plans=plans, bundles=bundles, number_offers=offers)
-        except CatalogError as exc:
+        except ValidationError as exc:  # a domain rule, or a duplicate code (a CatalogError)
             raise CatalogError(source, exc.field, exc.value, exc.reason) from None
 
     @classmethod

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from babel import Locale, UnknownLocaleError
+from babel.numbers import format_decimal
 
 from minutebill._formatting import format_money
 from minutebill.catalog import Catalog
@@ -46,7 +47,7 @@ def print_catalog(catalog: Catalog, locale: str, out: TextIO) -> None:
         every = "month" if plan.interval.months == 1 else f"{plan.interval.months} months"
         out.write(
             f"  {plan.name} ({plan.code}): {format_money(plan.price, locale)} / {every}, "
-            f"{plan.included_minutes:,} minutes\n"
+            f"{format_decimal(plan.included_minutes, locale=locale)} minutes\n"
             f"    concurrent calls {f.concurrent_calls}, phone numbers {f.phone_numbers}, "
             f"queue priority {f.queue_priority}, rating {f.rating}, "
             f"overage {f.overage.mode.value}\n"
@@ -57,7 +58,8 @@ def print_catalog(catalog: Catalog, locale: str, out: TextIO) -> None:
         if bundle.validity.days is not None:
             validity = f"{bundle.validity.days} days"
         out.write(
-            f"  {bundle.name} ({bundle.code}): {bundle.minutes:,} minutes for "
+            f"  {bundle.name} ({bundle.code}): "
+            f"{format_decimal(bundle.minutes, locale=locale)} minutes for "
             f"{format_money(bundle.price, locale)}, valid {validity}\n"
         )
     out.write("Number offers\n")

@@ -1,15 +1,28 @@
 """Exact amounts of money in one currency.
 
 `Money` is a frozen, hashable value: a `Decimal` amount and an ISO 4217 code that Babel knows.
-Arithmetic is exact and never consults the ambient `decimal` context for rounding; rounding
-happens only when asked (`rounded()`), to the currency's minor unit, half-up. Anything that
-reaches a ledger, an order or a payment is rounded first.
+Arithmetic is exact and never consults the ambient `decimal` context (its precision, rounding
+or traps); rounding happens only when asked (`rounded()`), to the currency's minor unit,
+half-up. Anything that reaches a ledger, an order or a payment is rounded first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import (
+    MAX_EMAX,
+    MAX_PREC,
+    MIN_EMIN,
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+)
+from fractions import Fraction
 from functools import cache
 from typing import final, overload
 
@@ -19,8 +32,39 @@ from minutebill.errors import CurrencyMismatch, ValidationError
 
 __all__ = ["Money", "currency_exponent", "known_currencies", "sum_money"]
 
-_set = object.__setattr__
 _new = object.__new__
+
+# Every operation runs in one of these private contexts, never the ambient `decimal` context,
+# so a host's `localcontext()` (precision, rounding, traps) cannot change a result.
+# `_EXACT` has unbounded precision and traps `Inexact`: addition, subtraction,
+# multiplication and scaling never round silently. The contexts are configuration, never
+# changed; the only thing `decimal` writes to them is their signal flags, which nothing reads.
+_EXACT = Context(
+    prec=MAX_PREC,
+    rounding=ROUND_HALF_UP,
+    Emax=MAX_EMAX,
+    Emin=MIN_EMIN,
+    traps=[InvalidOperation, DivisionByZero, Overflow, Inexact],
+)
+# Division cannot always be exact (1/3); it rounds half-even at 34 significant digits
+# (IEEE decimal128), far below any currency's minor unit for realistic amounts.
+_DIVISION = Context(
+    prec=34,
+    rounding=ROUND_HALF_EVEN,
+    Emax=MAX_EMAX,
+    Emin=MIN_EMIN,
+    traps=[InvalidOperation, DivisionByZero, Overflow],
+)
+# Quantising rounds on purpose: half-up, with unbounded precision (a huge amount still rounds).
+_ROUNDING = Context(
+    prec=MAX_PREC,
+    rounding=ROUND_HALF_UP,
+    Emax=MAX_EMAX,
+    Emin=MIN_EMIN,
+    traps=[InvalidOperation, DivisionByZero, Overflow],
+)
+_add = _EXACT.add
+_subtract = _EXACT.subtract
 
 
 @cache
@@ -36,14 +80,18 @@ def currency_exponent(currency: str) -> int:
     Raises:
         ValidationError: if Babel does not know the currency.
     """
-    if currency not in known_currencies():
-        raise ValidationError("currency", currency, "not an ISO 4217 code known to Babel")
+    _require_currency(currency)
     return int(get_currency_precision(currency))
+
+
+def _require_currency(currency: object) -> None:
+    if not isinstance(currency, str) or currency not in known_currencies():
+        raise ValidationError("currency", currency, "not an ISO 4217 code known to Babel")
 
 
 @cache
 def _quantum(currency: str) -> Decimal:
-    return Decimal(1).scaleb(-currency_exponent(currency))
+    return Decimal(1).scaleb(-currency_exponent(currency), _EXACT)
 
 
 def _to_decimal(amount: object) -> Decimal:
@@ -80,28 +128,43 @@ class Money:
         ValidationError: for a float, a non-finite or non-numeric amount, or an unknown currency.
 
     Arithmetic (`+`, `-`, comparisons, `Money / Money`) works only within one currency and
-    raises `CurrencyMismatch` otherwise. Multiplying or dividing by a number stays exact;
-    call `rounded()` before the amount is charged or stored.
+    raises `CurrencyMismatch` otherwise. Addition, subtraction and multiplication are exact;
+    division rounds half-even at 34 significant digits. No result depends on the ambient
+    `decimal` context. Call `rounded()` before the amount is charged or stored.
     """
 
-    __slots__ = ("amount", "currency")
+    # Frozen: the public `amount` and `currency` are read-only properties over private
+    # (name-mangled) slots, and there is no `__dict__`, so no attribute can be set or deleted
+    # through the public surface. Only this class writes the slots: `__init__` (which
+    # validates), `_trusted` and the arithmetic hot path (results of valid operands). Plain
+    # slot stores keep `a + b` fast: no `__setattr__` override, no `object.__setattr__`.
+    __slots__ = ("__amount", "__currency")
 
-    amount: Decimal
-    currency: str
+    __amount: Decimal
+    __currency: str
 
     def __init__(self, amount: Decimal | int | str, currency: str) -> None:
-        if not isinstance(currency, str) or currency not in known_currencies():
-            raise ValidationError("currency", currency, "not an ISO 4217 code known to Babel")
-        _set(self, "amount", _to_decimal(amount))
-        _set(self, "currency", currency)
+        _require_currency(currency)
+        self.__amount = _to_decimal(amount)
+        self.__currency = currency
 
     @classmethod
     def _trusted(cls, amount: Decimal, currency: str) -> Money:
         """Build without validation, for results of arithmetic on valid operands."""
         money: Money = _new(cls)
-        _set(money, "amount", amount)
-        _set(money, "currency", currency)
+        money.__amount = amount
+        money.__currency = currency
         return money
+
+    @property
+    def amount(self) -> Decimal:
+        """The exact amount; a whole number of minor units only once `rounded()`."""
+        return self.__amount
+
+    @property
+    def currency(self) -> str:
+        """The ISO 4217 code."""
+        return self.__currency
 
     @classmethod
     def zero(cls, currency: str) -> Money:
@@ -117,88 +180,100 @@ class Money:
         """
         if isinstance(units, bool) or not isinstance(units, int):
             raise ValidationError("units", units, "minor units must be an int")
-        return cls(Decimal(units).scaleb(-currency_exponent(currency)), currency)
+        _require_currency(currency)  # before the cached lookup, which would hash it
+        return cls._trusted(Decimal(units).scaleb(-currency_exponent(currency), _EXACT), currency)
 
     # --- frozen value semantics -------------------------------------------------------------
 
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"Money is immutable; cannot set {name}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"Money is immutable; cannot delete {name}")
-
     def __reduce__(self) -> tuple[type[Money], tuple[Decimal, str]]:
-        return (Money, (self.amount, self.currency))
+        return (Money, (self.__amount, self.__currency))
 
     def __repr__(self) -> str:
-        return f"Money('{self.amount}', '{self.currency}')"
+        return f"Money('{self.__amount}', '{self.__currency}')"
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.currency}"
+        return f"{self.__amount} {self.__currency}"
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not Money:
             return NotImplemented
-        return self.currency == other.currency and self.amount == other.amount
+        return self.__currency == other.__currency and self.__amount == other.__amount
 
     def __hash__(self) -> int:
-        return hash((self.amount, self.currency))
+        return hash((self.__amount, self.__currency))
 
     def _check(self, other: Money) -> None:
-        if other.currency != self.currency:
-            raise CurrencyMismatch(self.currency, other.currency)
+        if other.__currency != self.__currency:
+            raise CurrencyMismatch(self.__currency, other.__currency)
 
     def __lt__(self, other: Money) -> bool:
+        if type(other) is not Money:
+            return NotImplemented
         self._check(other)
-        return self.amount < other.amount
+        return self.__amount < other.__amount
 
     def __le__(self, other: Money) -> bool:
+        if type(other) is not Money:
+            return NotImplemented
         self._check(other)
-        return self.amount <= other.amount
+        return self.__amount <= other.__amount
 
     def __gt__(self, other: Money) -> bool:
+        if type(other) is not Money:
+            return NotImplemented
         self._check(other)
-        return self.amount > other.amount
+        return self.__amount > other.__amount
 
     def __ge__(self, other: Money) -> bool:
+        if type(other) is not Money:
+            return NotImplemented
         self._check(other)
-        return self.amount >= other.amount
+        return self.__amount >= other.__amount
 
     def __bool__(self) -> bool:
-        return bool(self.amount)
+        return bool(self.__amount)
 
     # --- arithmetic -------------------------------------------------------------------------
+
+    # `__add__` and `__sub__` are the hot path (ledgers and orders sum many amounts): they
+    # inline `_trusted` and skip validation, since both operands were validated when built.
+    # Addition and subtraction run in the private exact context, so no ambient `decimal`
+    # setting can round them.
 
     def __add__(self, other: Money) -> Money:
         if type(other) is not Money:
             return NotImplemented
-        if other.currency != self.currency:
-            raise CurrencyMismatch(self.currency, other.currency)
+        currency = self.__currency
+        if other.__currency != currency:
+            raise CurrencyMismatch(currency, other.__currency)
         money: Money = _new(Money)
-        _set(money, "amount", self.amount + other.amount)
-        _set(money, "currency", self.currency)
+        money.__amount = _add(self.__amount, other.__amount)
+        money.__currency = currency
         return money
 
     def __sub__(self, other: Money) -> Money:
         if type(other) is not Money:
             return NotImplemented
-        if other.currency != self.currency:
-            raise CurrencyMismatch(self.currency, other.currency)
+        currency = self.__currency
+        if other.__currency != currency:
+            raise CurrencyMismatch(currency, other.__currency)
         money: Money = _new(Money)
-        _set(money, "amount", self.amount - other.amount)
-        _set(money, "currency", self.currency)
+        money.__amount = _subtract(self.__amount, other.__amount)
+        money.__currency = currency
         return money
 
     def __neg__(self) -> Money:
-        return Money._trusted(-self.amount, self.currency)
+        return Money._trusted(self.__amount.copy_negate(), self.__currency)
 
     def __abs__(self) -> Money:
-        return Money._trusted(abs(self.amount), self.currency)
+        return Money._trusted(self.__amount.copy_abs(), self.__currency)
 
     def __mul__(self, factor: Decimal | int) -> Money:
         if isinstance(factor, bool) or not isinstance(factor, Decimal | int):
             return NotImplemented
-        return Money._trusted(self.amount * factor, self.currency)
+        if isinstance(factor, Decimal) and not factor.is_finite():
+            raise ValidationError("factor", factor, "must be a finite number")
+        return Money._trusted(_EXACT.multiply(self.__amount, factor), self.__currency)
 
     __rmul__ = __mul__
 
@@ -211,21 +286,23 @@ class Money:
     def __truediv__(self, other: Money | Decimal | int) -> Money | Decimal:
         if type(other) is Money:
             self._check(other)
-            if not other.amount:
+            if not other.__amount:
                 raise ValidationError("divisor", other, "cannot divide by zero")
-            return self.amount / other.amount
+            return _DIVISION.divide(self.__amount, other.__amount)
         if isinstance(other, bool) or not isinstance(other, Decimal | int):
             return NotImplemented
+        if isinstance(other, Decimal) and not other.is_finite():
+            raise ValidationError("divisor", other, "must be a finite number")
         if not other:
             raise ValidationError("divisor", other, "cannot divide by zero")
-        return Money._trusted(self.amount / other, self.currency)
+        return Money._trusted(_DIVISION.divide(self.__amount, other), self.__currency)
 
     # --- rounding and minor units -----------------------------------------------------------
 
     @property
     def exponent(self) -> int:
         """Digits of the currency's minor unit (INR 2, JPY 0, KWD 3)."""
-        return currency_exponent(self.currency)
+        return currency_exponent(self.__currency)
 
     def rounded(self) -> Money:
         """This amount quantised to the currency's minor unit, half-up.
@@ -234,12 +311,15 @@ class Money:
         the same in every thread and host.
         """
         return Money._trusted(
-            self.amount.quantize(_quantum(self.currency), rounding=ROUND_HALF_UP), self.currency
+            self.__amount.quantize(_quantum(self.__currency), ROUND_HALF_UP, _ROUNDING),
+            self.__currency,
         )
 
     def is_rounded(self) -> bool:
         """Whether the amount is a whole number of minor units."""
-        return self.amount == self.amount.quantize(_quantum(self.currency), rounding=ROUND_HALF_UP)
+        return self.__amount == self.__amount.quantize(
+            _quantum(self.__currency), ROUND_HALF_UP, _ROUNDING
+        )
 
     @property
     def minor_units(self) -> int:
@@ -248,8 +328,8 @@ class Money:
         Raises:
             ValidationError: if the amount is not a whole number of minor units; round first.
         """
-        scaled = self.amount.scaleb(currency_exponent(self.currency))
-        if scaled != scaled.to_integral_value():
+        scaled = self.__amount.scaleb(currency_exponent(self.__currency), _EXACT)
+        if scaled != scaled.to_integral_value(context=_EXACT):
             raise ValidationError(
                 "amount", self, "not a whole number of minor units; call rounded() first"
             )
@@ -269,26 +349,27 @@ class Money:
         """
         if not ratios:
             raise ValidationError("ratios", ratios, "at least one ratio is needed")
-        exact: list[Decimal] = []
+        exact: list[Fraction] = []
         for ratio in ratios:
             if isinstance(ratio, bool) or not isinstance(ratio, Decimal | int):
                 raise ValidationError("ratios", ratio, "ratios must be Decimal or int")
             if not Decimal(ratio).is_finite() or ratio < 0:
                 raise ValidationError("ratios", ratio, "ratios must be finite and non-negative")
-            exact.append(Decimal(ratio))
-        total_ratio = sum(exact, Decimal(0))
+            exact.append(Fraction(ratio))
+        total_ratio = sum(exact, Fraction(0))
         if not total_ratio:
             raise ValidationError("ratios", ratios, "ratios must not all be zero")
         units = self.minor_units
         sign = -1 if units < 0 else 1
         units = abs(units)
-        shares = [Decimal(units) * r / total_ratio for r in exact]
-        floors = [int(s.to_integral_value(rounding="ROUND_FLOOR")) for s in shares]
+        # Exact rational shares: no decimal context, so no rounding before the floor.
+        shares = [units * r / total_ratio for r in exact]
+        floors = [s.numerator // s.denominator for s in shares]
         leftover = units - sum(floors)
         by_remainder = sorted(range(len(shares)), key=lambda i: (floors[i] - shares[i], i))
         for i in by_remainder[:leftover]:
             floors[i] += 1
-        return [Money.from_minor_units(sign * part, self.currency) for part in floors]
+        return [Money.from_minor_units(sign * part, self.__currency) for part in floors]
 
 
 def sum_money(amounts: Iterable[Money], currency: str) -> Money:

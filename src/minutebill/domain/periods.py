@@ -53,7 +53,7 @@ def zone(name: str) -> ZoneInfo:
     """
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
         raise ValidationError("timezone", name, "not an IANA time zone") from None
 
 
@@ -163,10 +163,14 @@ class BillingCycle:
         """The instant (UTC) at which period `n` starts and period ``n - 1`` ends.
 
         A wall-clock time that falls in a DST gap resolves with the offset in force before
-        the gap (it moves forward by the gap's length), so boundaries stay strictly increasing.
+        the gap (it moves forward by the gap's length), and one that occurs twice (in a DST
+        fold) resolves to its first occurrence, so boundaries stay strictly increasing.
+        Boundary 0 is the anchor itself, even when the anchor is a second occurrence.
         """
-        if n < 0:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValidationError("n", n, "periods are numbered from 0 at the anchor")
+        if n == 0:
+            return self.anchor
         local = self.wall_clock_boundary(n).replace(tzinfo=zone(self.timezone))
         return local.astimezone(UTC)
 

@@ -60,8 +60,9 @@ class BillingIncrement:
         Raises:
             ValidationError: if the text is not two or three whole numbers separated by ``/``.
         """
-        parts = text.split("/") if isinstance(text, str) else []
-        if len(parts) not in (2, 3) or not all(p.strip().isdigit() for p in parts):
+        parts = [p.strip() for p in text.split("/")] if isinstance(text, str) else []
+        # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+        if len(parts) not in (2, 3) or not all(p.isascii() and p.isdigit() for p in parts):
             raise ValidationError("rating", text, "expected 'initial/increment[/minimum]'")
         return cls(*(int(p) for p in parts))
 
@@ -83,7 +84,13 @@ class BillingIncrement:
         return self.billable_for_seconds(-(-micros // _MICROS))
 
     def billable_for_seconds(self, seconds: int) -> int:
-        """Like `billable_seconds` for a whole number of seconds (already rounded up)."""
+        """Like `billable_seconds` for a whole number of seconds (already rounded up).
+
+        Raises:
+            ValidationError: if `seconds` is not an int or is negative.
+        """
+        if isinstance(seconds, bool) or not isinstance(seconds, int):
+            raise ValidationError("seconds", seconds, "expected a whole number of seconds")
         if seconds <= 0:
             if seconds < 0:
                 raise ValidationError("seconds", seconds, "a call cannot last a negative time")

@@ -1,1 +1,0 @@
-"""`Billing`: one method per use case, each inside one unit of work."""
