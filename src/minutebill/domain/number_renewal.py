@@ -1,0 +1,315 @@
+"""Renewal as a pure decision: what to do about one number, now.
+
+`renew` looks at a subscription, the wallet balance, whether a saved payment method (a UPI
+AutoPay or card mandate) exists, and the time, and returns exactly one action. It changes
+nothing. The service carries the action out and reports the outcome back to the subscription:
+
+| decision | the service does | then reports |
+|---|---|---|
+| `DebitWallet` | ``wallet.debit(amount, idempotency_key, at)`` | `record_renewal_paid` |
+| `ChargeMandate` | ``gateway.charge_mandate(...)`` with the key | see below |
+| `SendPreDebitNotice` | nothing else | `record_pre_debit_notice` |
+| `PutOnHold` | nothing else | `put_on_hold(reason)` |
+| `ReleaseNumber` | return the number to the provider | `release(at, reason=GRACE_ELAPSED)` |
+| `NothingDue` | schedule the next look at `next_check_at` | — |
+
+A mandate charge that succeeds is reported with `record_renewal_paid`; one that fails with
+``put_on_hold(HoldReason.PAYMENT_FAILED)``; one that needs the customer with
+``put_on_hold(HoldReason.CUSTOMER_ACTION_REQUIRED)``; a pending one not at all (the next decision
+repeats the charge with the same key, which the gateway deduplicates).
+
+Each charge names one period and carries that period's idempotency key, so running the due work
+twice (or a crash between the charge and the report) never charges a period twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TypeAlias
+
+from attrs import frozen
+
+from minutebill.domain.money import Money
+from minutebill.domain.number_policy import PaymentOrder
+from minutebill.domain.number_status import HoldReason, NumberStatus, ReleaseReason
+from minutebill.domain.numbers import NumberSubscription
+from minutebill.domain.periods import BillingPeriod, to_utc
+from minutebill.errors import CurrencyMismatch, ValidationError
+
+__all__ = [
+    "ChargeMandate",
+    "DebitWallet",
+    "NothingDue",
+    "PutOnHold",
+    "ReleaseNumber",
+    "RenewalDecision",
+    "SendPreDebitNotice",
+    "renew",
+]
+
+
+@frozen(kw_only=True)
+class NothingDue:
+    """Nothing to do now.
+
+    Attributes:
+        next_check_at: When something may next be due (a notice, a renewal, a release);
+            None for a released number.
+    """
+
+    next_check_at: datetime | None
+
+
+@frozen(kw_only=True)
+class DebitWallet:
+    """Pay a period from the prepaid wallet.
+
+    Attributes:
+        period_index: The period paid.
+        period: Its span.
+        amount: The fee, rounded.
+        idempotency_key: The key to debit the wallet with.
+    """
+
+    period_index: int
+    period: BillingPeriod
+    amount: Money
+    idempotency_key: str
+
+
+@frozen(kw_only=True)
+class ChargeMandate:
+    """Charge the saved payment method (mandate) for a period.
+
+    Attributes:
+        period_index: The period paid.
+        period: Its span.
+        amount: The fee, rounded.
+        idempotency_key: The key to send to the gateway.
+        on_session: True when the customer is present (an immediate charge they asked for):
+            no pre-debit notice, and the gateway may authenticate them.
+    """
+
+    period_index: int
+    period: BillingPeriod
+    amount: Money
+    idempotency_key: str
+    on_session: bool
+
+
+@frozen(kw_only=True)
+class SendPreDebitNotice:
+    """Tell the customer now about the mandate debit of a period.
+
+    Attributes:
+        period_index: The period the debit will pay.
+        period: Its span.
+        amount: The amount to announce.
+        debit_at: The earliest instant of the debit, at least the policy's lead from now.
+    """
+
+    period_index: int
+    period: BillingPeriod
+    amount: Money
+    debit_at: datetime
+
+
+@frozen(kw_only=True)
+class PutOnHold:
+    """The due period cannot be paid automatically: hold the number.
+
+    Attributes:
+        reason: Why.
+        period_index: The period that was not paid.
+    """
+
+    reason: HoldReason
+    period_index: int
+
+
+@frozen(kw_only=True)
+class ReleaseNumber:
+    """The grace period is over: release the number to the provider.
+
+    Attributes:
+        reason: Always `ReleaseReason.GRACE_ELAPSED`.
+    """
+
+    reason: ReleaseReason = ReleaseReason.GRACE_ELAPSED
+
+
+RenewalDecision: TypeAlias = (
+    NothingDue | DebitWallet | ChargeMandate | SendPreDebitNotice | PutOnHold | ReleaseNumber
+)
+"""One action for the service to carry out."""
+
+
+def renew(
+    subscription: NumberSubscription,
+    wallet_balance: Money,
+    at: datetime,
+    *,
+    has_mandate: bool,
+    customer_present: bool = False,
+) -> RenewalDecision:
+    """Decide what to do about `subscription` at `at`. Pure: nothing is changed.
+
+    Args:
+        subscription: The number.
+        wallet_balance: The account's wallet balance now, in the fee's currency.
+        at: Now (aware).
+        has_mandate: Whether a saved payment method may be charged off-session.
+        customer_present: The customer asked for the charge now (Auto-Pay just turned on for
+            a held number, a "pay now" button): a mandate is charged on-session, without a
+            notice, even on hold.
+
+    Returns:
+        A single `RenewalDecision`. On hold, the grace period's end wins over any payment at
+        the same instant (periods are half-open); a held number with Auto-Pay on is paid from
+        the wallet as soon as the wallet covers the fee, so a top-up during the grace period
+        reactivates it; the mandate is not retried on hold unless the customer is present.
+
+    Raises:
+        ValidationError: for a naive time or a time before the anchor.
+        CurrencyMismatch: for a wallet balance in another currency than the fee.
+    """
+    at = to_utc(at)
+    if not isinstance(wallet_balance, Money):
+        raise ValidationError("wallet_balance", wallet_balance, "must be Money")
+    fee = subscription.recurring_fee
+    if wallet_balance.currency != fee.currency:
+        raise CurrencyMismatch(fee.currency, wallet_balance.currency)
+    if at < subscription.anchor:
+        raise ValidationError("at", at, f"before the number's anchor {subscription.anchor}")
+    if subscription.status is NumberStatus.RELEASED:
+        return NothingDue(next_check_at=None)
+    if subscription.status is NumberStatus.ON_HOLD:
+        return _renew_held(subscription, wallet_balance, at, has_mandate, customer_present)
+    index = subscription.paid_periods
+    due_at = subscription.paid_through
+    if at < due_at:
+        return _before_due(subscription, wallet_balance, at, has_mandate)
+    if not subscription.auto_pay and not customer_present:
+        return PutOnHold(reason=HoldReason.AUTO_PAY_OFF, period_index=index)
+    return _charge(
+        subscription,
+        index,
+        wallet_balance=wallet_balance,
+        at=at,
+        has_mandate=has_mandate,
+        on_session=customer_present,
+    )
+
+
+def _renew_held(
+    subscription: NumberSubscription,
+    wallet_balance: Money,
+    at: datetime,
+    has_mandate: bool,
+    customer_present: bool,
+) -> RenewalDecision:
+    hold = subscription.hold
+    assert hold is not None  # noqa: S101 - guaranteed by the subscription's invariant
+    if at >= hold.release_after:
+        return ReleaseNumber()
+    index = subscription.chargeable_period(at)
+    if customer_present:
+        return _charge(
+            subscription,
+            index,
+            wallet_balance=wallet_balance,
+            at=at,
+            has_mandate=has_mandate,
+            on_session=True,
+        )
+    if subscription.auto_pay and wallet_balance >= subscription.recurring_fee:
+        return _debit_wallet(subscription, index)
+    return NothingDue(next_check_at=hold.release_after)
+
+
+def _before_due(
+    subscription: NumberSubscription,
+    wallet_balance: Money,
+    at: datetime,
+    has_mandate: bool,
+) -> RenewalDecision:
+    due_at = subscription.paid_through
+    policy = subscription.policy
+    fee = subscription.recurring_fee
+    index = subscription.paid_periods
+    notice_wanted = (
+        subscription.auto_pay
+        and has_mandate
+        and policy.notice_required
+        and not policy.needs_authentication(fee)
+        and subscription.notice is None
+        and (policy.payment_order is PaymentOrder.METHOD_FIRST or wallet_balance < fee)
+    )
+    if not notice_wanted:
+        return NothingDue(next_check_at=due_at)
+    notice_from = due_at - policy.pre_debit_notice_lead
+    if at < notice_from:
+        return NothingDue(next_check_at=notice_from)
+    return SendPreDebitNotice(
+        period_index=index,
+        period=subscription.period(index),
+        amount=fee,
+        debit_at=max(due_at, at + policy.pre_debit_notice_lead),
+    )
+
+
+def _charge(
+    subscription: NumberSubscription,
+    index: int,
+    *,
+    wallet_balance: Money,
+    at: datetime,
+    has_mandate: bool,
+    on_session: bool,
+) -> RenewalDecision:
+    policy = subscription.policy
+    fee = subscription.recurring_fee
+    wallet_first = policy.payment_order is PaymentOrder.WALLET_FIRST
+    needs_customer = False
+    for source in ("wallet", "mandate") if wallet_first else ("mandate", "wallet"):
+        if source == "wallet":
+            if wallet_balance >= fee:
+                return _debit_wallet(subscription, index)
+            continue
+        if not has_mandate:
+            continue
+        if not on_session:
+            if policy.needs_authentication(fee):
+                needs_customer = True
+                continue
+            if policy.notice_required:
+                notice = subscription.notice
+                if notice is None or notice.period_index != index or notice.amount != fee:
+                    return SendPreDebitNotice(
+                        period_index=index,
+                        period=subscription.period(index),
+                        amount=fee,
+                        debit_at=at + policy.pre_debit_notice_lead,
+                    )
+                if at < notice.debit_at:
+                    return NothingDue(next_check_at=notice.debit_at)
+        return ChargeMandate(
+            period_index=index,
+            period=subscription.period(index),
+            amount=fee,
+            idempotency_key=subscription.renewal_key(index),
+            on_session=on_session,
+        )
+    reason = (
+        HoldReason.CUSTOMER_ACTION_REQUIRED if needs_customer else HoldReason.INSUFFICIENT_CREDIT
+    )
+    return PutOnHold(reason=reason, period_index=index)
+
+
+def _debit_wallet(subscription: NumberSubscription, index: int) -> DebitWallet:
+    return DebitWallet(
+        period_index=index,
+        period=subscription.period(index),
+        amount=subscription.recurring_fee,
+        idempotency_key=subscription.renewal_key(index),
+    )

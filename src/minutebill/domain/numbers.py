@@ -1,0 +1,514 @@
+"""Phone-number subscriptions: Active, On Hold, Released, and nothing else.
+
+A number costs a one-time up-front fee (paid with its order) and a recurring fee per period.
+Periods come from the **anchor**, the instant the order was paid, through a `BillingCycle`, so a
+number bought on Jan 31 renews on Feb 28, Mar 31, Apr 30: never drifting, whatever happens in
+between. The subscription moves exactly along DESIGN.md's table
+(`minutebill.domain.number_status.TRANSITIONS`):
+
+| from | event | to |
+|---|---|---|
+| — | order paid (`NumberSubscription.activate`) | ACTIVE |
+| ACTIVE | renewal paid (`record_renewal_paid`) | ACTIVE |
+| ACTIVE | renewal due, not paid (`put_on_hold`) | ON_HOLD |
+| ON_HOLD | payment succeeds (`record_renewal_paid`) | ACTIVE |
+| ON_HOLD | grace period elapsed (`release`, grace elapsed) | RELEASED |
+| ACTIVE / ON_HOLD | Release (`release`) | RELEASED |
+| RELEASED | anything | `InvalidTransition`; a late payment is refunded or credited |
+
+What to do when a renewal falls due is decided by `minutebill.domain.number_renewal.renew`, a
+pure function; the service carries its decision out and reports the outcome back through the
+methods here. Every method validates first: a refused call raises and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from attrs import define, field
+
+from minutebill.domain.catalog import NumberOffer, Plan, PlanFeatures
+from minutebill.domain.events import DomainEvent, EventBuffer
+from minutebill.domain.money import Money
+from minutebill.domain.number_events import (
+    NumberActivated,
+    NumberAutoPayChanged,
+    NumberPutOnHold,
+    NumberReactivated,
+    NumberReleased,
+    NumberRenewed,
+    PreDebitNoticeDue,
+)
+from minutebill.domain.number_policy import HeldFee, NumberPolicy
+from minutebill.domain.number_status import (
+    Hold,
+    HoldReason,
+    NumberStatus,
+    PaymentDisposition,
+    PreDebitNotice,
+    ReleaseReason,
+    offer_from_state,
+    offer_to_state,
+    validate_e164,
+)
+from minutebill.domain.periods import BillingCycle, BillingPeriod, to_utc
+from minutebill.domain.state import State, instant_from_state, instant_to_state
+from minutebill.errors import InvalidTransition, LimitExceeded, ValidationError
+
+__all__ = ["NumberSubscription", "check_number_limit"]
+
+
+@define
+class NumberSubscription:
+    """One phone number held by one account: its offer, status, Auto-Pay and paid time.
+
+    Create one with `activate` when its order is paid, or load one with `from_state`.
+    Periods are numbered from 0 at the anchor; period 0 is paid by the order, and periods
+    ``0 .. paid_periods - 1`` are settled (paid, or frozen on hold under `HeldFee.FREEZE`).
+
+    Attributes:
+        number_e164: The number, E.164.
+        account_id: The account holding it.
+        offer: What was bought: fees, interval, capabilities.
+        policy: The renewal, hold and release rules agreed when it was bought.
+        anchor: The instant every period boundary is computed from (never moves).
+        timezone: The account's IANA time zone, for period boundaries.
+        status: Active, On Hold or Released.
+        auto_pay: Whether renewals are charged automatically.
+        paid_periods: How many periods from the anchor are settled.
+        hold: Why and until when it is on hold (set exactly when ON_HOLD).
+        notice: The pre-debit notice given for the next period, if any.
+        version: The store's version of this aggregate.
+    """
+
+    number_e164: str
+    account_id: str
+    offer: NumberOffer
+    policy: NumberPolicy
+    anchor: datetime
+    timezone: str
+    status: NumberStatus
+    auto_pay: bool
+    paid_periods: int
+    hold: Hold | None = None
+    notice: PreDebitNotice | None = None
+    version: int = 0
+    _cycle: BillingCycle = field(init=False)
+    _events: EventBuffer = field(init=False, factory=EventBuffer)
+
+    def __attrs_post_init__(self) -> None:
+        validate_e164(self.number_e164)
+        if not isinstance(self.account_id, str) or not self.account_id.strip():
+            raise ValidationError("account_id", self.account_id, "a non-empty string")
+        if not isinstance(self.offer, NumberOffer):
+            raise ValidationError("offer", self.offer, "a NumberOffer")
+        if self.offer.monthly_fee.amount <= 0:
+            raise ValidationError("offer", self.offer.code, "a subscription needs a fee > 0")
+        if not isinstance(self.policy, NumberPolicy):
+            raise ValidationError("policy", self.policy, "a NumberPolicy")
+        if not isinstance(self.auto_pay, bool):
+            raise ValidationError("auto_pay", self.auto_pay, "a bool")
+        for name, minimum in (("paid_periods", 1), ("version", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValidationError(name, value, f"an int >= {minimum}")
+        if (self.hold is None) != (self.status is not NumberStatus.ON_HOLD):
+            raise ValidationError("hold", self.hold, f"a hold exactly when on hold ({self.status})")
+        if self.notice is not None and self.notice.period_index != self.paid_periods:
+            raise ValidationError("notice", self.notice, "a notice is for the next period")
+        if self.hold is not None and (
+            self.hold.release_after != self.hold.since + self.policy.grace_period
+        ):
+            raise ValidationError("hold", self.hold, "release_after is since + grace period")
+        self._cycle = BillingCycle(self.anchor, self.offer.interval, self.timezone)
+        self.anchor = self._cycle.anchor
+
+    # --- creation ---------------------------------------------------------------------------
+
+    @classmethod
+    def activate(
+        cls,
+        number: str,
+        account_id: str,
+        offer: NumberOffer,
+        at: datetime,
+        *,
+        auto_pay: bool = True,
+        policy: NumberPolicy | None = None,
+        timezone: str = "UTC",
+    ) -> NumberSubscription:
+        """A number whose order was paid at `at`: Active, paid through its first period.
+
+        Call it only once the order's payment succeeded (the order charged the up-front fee
+        and the first period). `at` becomes the anchor.
+
+        Raises:
+            ValidationError: for a number that is not E.164, a naive time, an unknown time
+                zone, or an offer without a recurring fee.
+        """
+        subscription = cls(
+            number,
+            account_id,
+            offer,
+            NumberPolicy() if policy is None else policy,
+            to_utc(at),
+            timezone,
+            NumberStatus.ACTIVE,
+            auto_pay,
+            1,
+        )
+        subscription._events.record(
+            NumberActivated(
+                **subscription._about(subscription.anchor),
+                offer_code=offer.code,
+                anchor=subscription.anchor,
+                paid_through=subscription.paid_through,
+                upfront_fee=offer.upfront_fee,
+                recurring_fee=subscription.recurring_fee,
+            )
+        )
+        return subscription
+
+    # --- reading ----------------------------------------------------------------------------
+
+    @property
+    def cycle(self) -> BillingCycle:
+        """The billing cycle of the number: its anchor, interval and time zone."""
+        return self._cycle
+
+    @property
+    def paid_through(self) -> datetime:
+        """The end of the settled time: the start of the next unpaid period."""
+        return self._cycle.boundary(self.paid_periods)
+
+    @property
+    def recurring_fee(self) -> Money:
+        """The fee of one period: the offer's monthly fee times the months in its interval."""
+        return (self.offer.monthly_fee * self.offer.interval.months).rounded()
+
+    def period(self, index: int) -> BillingPeriod:
+        """Period `index` of the number (0 starts at the anchor)."""
+        return self._cycle.period(index)
+
+    def renewal_key(self, period_index: int) -> str:
+        """The idempotency key of paying `period_index`, for the wallet and the gateway.
+
+        ``number:<e164>:<anchor>:<index>``; the anchor keeps a later re-purchase of the same
+        number from reusing the keys of an earlier subscription.
+        """
+        return f"number:{self.number_e164}:{self.anchor:%Y%m%dT%H%M%SZ}:{period_index}"
+
+    def chargeable_period(self, at: datetime) -> int:
+        """The period a payment made at `at` would pay.
+
+        The next unpaid period, except on hold under `HeldFee.FREEZE`, where periods that
+        passed entirely on hold are skipped and the payment is for the current period.
+
+        Raises:
+            InvalidTransition: on a released number.
+        """
+        at = self._check_time(at)
+        self._refuse_if_released("charge")
+        if self.status is NumberStatus.ACTIVE or self.policy.held_fee is HeldFee.ACCRUE:
+            return self.paid_periods
+        return max(self.paid_periods, self._cycle.index_at(at))
+
+    def payment_disposition(self, period_index: int, at: datetime) -> PaymentDisposition:
+        """What a successful payment for `period_index`, landing at `at`, should do.
+
+        Released numbers are never reactivated: every payment for them is
+        `PaymentDisposition.REFUND_OR_CREDIT`.
+
+        Raises:
+            ValidationError: for a period after the one that is due.
+        """
+        at = self._check_time(at)
+        _require_index(period_index)
+        if self.status is NumberStatus.RELEASED:
+            return PaymentDisposition.REFUND_OR_CREDIT
+        if period_index < self.paid_periods:
+            return PaymentDisposition.DUPLICATE
+        due = self.chargeable_period(at)
+        if period_index == due:
+            return PaymentDisposition.APPLY
+        if period_index < due:
+            return PaymentDisposition.REFUND_OR_CREDIT
+        raise ValidationError("period_index", period_index, f"period {due} is the one to pay")
+
+    def pull_events(self) -> list[DomainEvent]:
+        """The events recorded since the last pull."""
+        return self._events.pull()
+
+    # --- changing ---------------------------------------------------------------------------
+
+    def record_renewal_paid(self, period_index: int, at: datetime) -> PaymentDisposition:
+        """Record that the payment for `period_index` succeeded at `at`.
+
+        Paying the due period moves `paid_through` one interval on; a held number that is then
+        paid up is reactivated on its original anchor. Paying a period that needs no payment
+        changes nothing (idempotent per period) and says so.
+
+        Returns:
+            The `payment_disposition`: only `APPLY` changed anything.
+
+        Raises:
+            InvalidTransition: on a released number (use `payment_disposition` to route a
+                late payment to a refund or a wallet credit).
+            ValidationError: for a period after the one that is due.
+        """
+        at = self._check_time(at)
+        self._refuse_if_released("record a payment for")
+        disposition = self.payment_disposition(period_index, at)
+        if disposition is not PaymentDisposition.APPLY:
+            return disposition
+        self.paid_periods = period_index + 1
+        if self.notice is not None and self.notice.period_index <= period_index:
+            self.notice = None
+        event: type[NumberRenewed | NumberReactivated] = NumberRenewed
+        if self.status is NumberStatus.ON_HOLD and self.paid_through > at:
+            self.status, self.hold = NumberStatus.ACTIVE, None
+            event = NumberReactivated
+        self._events.record(
+            event(
+                **self._about(at),
+                period_index=period_index,
+                paid_through=self.paid_through,
+                amount=self.recurring_fee,
+            )
+        )
+        return disposition
+
+    def record_pre_debit_notice(self, period_index: int, at: datetime) -> PreDebitNotice:
+        """Record that the customer is told now about the mandate debit for `period_index`.
+
+        The debit may then happen no earlier than the policy's lead after `at`, and not before
+        the period starts. Records `PreDebitNoticeDue`, which the host turns into the message.
+        A second call for the same period returns the first notice.
+
+        Raises:
+            InvalidTransition: unless the number is Active.
+            ValidationError: for a period other than the next unpaid one.
+        """
+        at = self._check_time(at)
+        if self.status is not NumberStatus.ACTIVE:
+            raise InvalidTransition(self._entity, self.status.value, "schedule a debit for")
+        if period_index != self.paid_periods:
+            raise ValidationError("period_index", period_index, "only the next period's debit")
+        if self.notice is not None:
+            return self.notice
+        starts = self._cycle.boundary(period_index)
+        notice = PreDebitNotice(
+            period_index=period_index,
+            amount=self.recurring_fee,
+            sent_at=at,
+            debit_at=max(starts, at + self.policy.pre_debit_notice_lead),
+        )
+        self.notice = notice
+        self._events.record(
+            PreDebitNoticeDue(
+                **self._about(at),
+                period_index=period_index,
+                amount=notice.amount,
+                debit_at=notice.debit_at,
+            )
+        )
+        return notice
+
+    def put_on_hold(self, reason: HoldReason, at: datetime) -> Hold:
+        """Put the number on hold because its due renewal was not paid.
+
+        From ACTIVE (only once the renewal is due) the hold starts at `at` and ends after the
+        grace period. On a number already on hold only the reason changes: the grace period
+        is not restarted.
+
+        Raises:
+            InvalidTransition: on a released number, or an Active one that is paid up.
+            ValidationError: for a reason that is not a `HoldReason`.
+        """
+        at = self._check_time(at)
+        if not isinstance(reason, HoldReason):
+            raise ValidationError("reason", reason, "a HoldReason")
+        self._refuse_if_released("put on hold")
+        if self.hold is not None:
+            if self.hold.reason is reason:
+                return self.hold
+            hold = Hold(reason=reason, since=self.hold.since, release_after=self.hold.release_after)
+        elif at < self.paid_through:
+            state = f"active and paid through {self.paid_through.isoformat()}"
+            raise InvalidTransition(self._entity, state, "put on hold")
+        else:
+            hold = Hold(reason=reason, since=at, release_after=at + self.policy.grace_period)
+        self.status, self.hold = NumberStatus.ON_HOLD, hold
+        self._events.record(
+            NumberPutOnHold(
+                **self._about(at),
+                reason=reason.value,
+                since=hold.since,
+                release_after=hold.release_after,
+            )
+        )
+        return hold
+
+    def set_auto_pay(self, on: bool, at: datetime) -> bool:
+        """Turn Auto-Pay on or off.
+
+        Returns:
+            True when the service should try the charge at once: Auto-Pay was just turned on
+            for a number on hold (call `renew(..., customer_present=True)`).
+
+        Raises:
+            InvalidTransition: on a released number.
+        """
+        at = self._check_time(at)
+        if not isinstance(on, bool):
+            raise ValidationError("on", on, "a bool")
+        self._refuse_if_released("set Auto-Pay on")
+        if on is self.auto_pay:
+            return False
+        self.auto_pay = on
+        self._events.record(NumberAutoPayChanged(**self._about(at), auto_pay=on))
+        return on and self.status is NumberStatus.ON_HOLD
+
+    def release(
+        self, at: datetime, *, reason: ReleaseReason = ReleaseReason.REQUESTED
+    ) -> NumberReleased:
+        """Release the number: no further charges; it goes back to the provider.
+
+        Periods are half-open, so a paid period that starts at or after `at` was never used:
+        the returned event names it and what it cost (`refund_due`), so a renewal charged at
+        the very instant of a release is given back.
+
+        Raises:
+            InvalidTransition: on a released number, or for `GRACE_ELAPSED` before the hold's
+                `release_after`.
+        """
+        at = self._check_time(at)
+        if not isinstance(reason, ReleaseReason):
+            raise ValidationError("reason", reason, "a ReleaseReason")
+        self._refuse_if_released("release")
+        if reason is ReleaseReason.GRACE_ELAPSED and (
+            self.hold is None or at < self.hold.release_after
+        ):
+            raise InvalidTransition(self._entity, self._hold_text(), "release after grace")
+        first = self._cycle.index_at(at)
+        if self._cycle.boundary(first) < at:
+            first += 1
+        unused = tuple(range(first, self.paid_periods))
+        self.status, self.hold, self.notice = NumberStatus.RELEASED, None, None
+        released = NumberReleased(
+            **self._about(at),
+            reason=reason.value,
+            unused_periods=unused,
+            refund_due=self.recurring_fee * len(unused),
+        )
+        self._events.record(released)
+        return released
+
+    # --- internals --------------------------------------------------------------------------
+
+    @property
+    def _entity(self) -> str:
+        return f"number {self.number_e164}"
+
+    def _hold_text(self) -> str:
+        if self.hold is None:
+            return self.status.value
+        return f"on hold until {self.hold.release_after.isoformat()}"
+
+    def _check_time(self, at: datetime) -> datetime:
+        at = to_utc(at)
+        if at < self.anchor:
+            raise ValidationError("at", at, f"before the number's anchor {self.anchor}")
+        return at
+
+    def _refuse_if_released(self, action: str) -> None:
+        if self.status is NumberStatus.RELEASED:
+            raise InvalidTransition(self._entity, self.status.value, action)
+
+    def _about(self, at: datetime) -> dict[str, Any]:
+        """The fields every number event shares."""
+        return {"account_id": self.account_id, "occurred_at": at, "number": self.number_e164}
+
+    # --- state ------------------------------------------------------------------------------
+
+    def to_state(self) -> State:
+        """The subscription as a JSON-compatible dict.
+
+        ``paid_through`` and ``release_after`` are included (derived) so a store can index
+        the due work; `from_state` checks them.
+        """
+        return {
+            "number_e164": self.number_e164,
+            "account_id": self.account_id,
+            "offer": offer_to_state(self.offer),
+            "policy": self.policy.to_state(),
+            "anchor": instant_to_state(self.anchor),
+            "timezone": self.timezone,
+            "status": self.status.value,
+            "auto_pay": self.auto_pay,
+            "paid_periods": self.paid_periods,
+            "paid_through": instant_to_state(self.paid_through),
+            "hold": None if self.hold is None else self.hold.to_state(),
+            "release_after": None
+            if self.hold is None
+            else instant_to_state(self.hold.release_after),
+            "notice": None if self.notice is None else self.notice.to_state(),
+            "version": self.version,
+        }
+
+    @classmethod
+    def from_state(cls, state: State) -> NumberSubscription:
+        """The subscription that `to_state` encoded.
+
+        Raises:
+            ValidationError: if the document is inconsistent.
+        """
+        subscription = cls(
+            state["number_e164"],
+            state["account_id"],
+            offer_from_state(state["offer"]),
+            NumberPolicy.from_state(state["policy"]),
+            instant_from_state(state["anchor"]),
+            state["timezone"],
+            NumberStatus(state["status"]),
+            state["auto_pay"],
+            state["paid_periods"],
+            None if state["hold"] is None else Hold.from_state(state["hold"]),
+            None if state["notice"] is None else PreDebitNotice.from_state(state["notice"]),
+            state["version"],
+        )
+        if instant_to_state(subscription.paid_through) != state["paid_through"]:
+            raise ValidationError("paid_through", state["paid_through"], "not the anchor's")
+        if state["release_after"] != (
+            None if subscription.hold is None else state["hold"]["release_after"]
+        ):
+            raise ValidationError("release_after", state["release_after"], "not the hold's")
+        return subscription
+
+
+def _require_index(period_index: int) -> None:
+    if isinstance(period_index, bool) or not isinstance(period_index, int) or period_index < 0:
+        raise ValidationError("period_index", period_index, "an int >= 0")
+
+
+def check_number_limit(
+    numbers: Iterable[NumberSubscription], plan: Plan | PlanFeatures, *, adding: int = 1
+) -> None:
+    """Refuse to hold more than the plan's `phone_numbers` non-released numbers.
+
+    Args:
+        numbers: The account's number subscriptions (released ones are not counted).
+        plan: The account's plan, or its features.
+        adding: How many numbers the operation would add.
+
+    Raises:
+        LimitExceeded: naming ``"phone_numbers"``, the limit and the count it would make.
+    """
+    if isinstance(adding, bool) or not isinstance(adding, int) or adding < 0:
+        raise ValidationError("adding", adding, "an int >= 0")
+    features = plan.features if isinstance(plan, Plan) else plan
+    held = sum(1 for number in numbers if number.status is not NumberStatus.RELEASED)
+    if held + adding > features.phone_numbers:
+        raise LimitExceeded("phone_numbers", features.phone_numbers, held + adding)

@@ -1,0 +1,382 @@
+"""The prepaid wallet: a money balance in one currency that never goes negative.
+
+Every change is an entry with an idempotency key: a retry with the same key and the same input
+returns the entry already made and changes nothing; the same key with different input raises
+`IdempotencyConflict`. A mistake is undone by a **reversal**, a new entry in the opposite
+direction that names the entry it reverses, never by editing history. So at every moment
+``balance == credited - debited``, where reversals count on the side they move money to.
+
+A top-up is credited only after its payment **succeeded**: the wallet has no notion of a
+pending payment, and the payment layer calls `Wallet.credit` when (and only when) the gateway
+confirms the money arrived, keyed by the payment, so a duplicated webhook cannot credit twice.
+
+The wallet keeps its most recent `Wallet.history_limit` entries (default
+`DEFAULT_HISTORY_LIMIT`) so that the saved document stays small; running totals keep the
+balance identity checkable after older entries are dropped, and every entry is also published
+as a `WalletCredited` / `WalletDebited` event, which is the complete, durable history. Keys are
+recognised while their entry is in the window; the payment and renewal keys that reach the
+wallet are also deduplicated upstream (a payment is fulfilled once per payment id).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from attrs import define, field
+
+from minutebill.domain.events import DomainEvent, EventBuffer
+from minutebill.domain.money import Money
+from minutebill.domain.periods import to_utc
+from minutebill.domain.state import State, money_from_state, money_to_state
+from minutebill.domain.wallet_entries import EntryKind, WalletCredited, WalletDebited, WalletEntry
+from minutebill.errors import (
+    CurrencyMismatch,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidTransition,
+    NotFound,
+    ValidationError,
+)
+
+__all__ = ["DEFAULT_HISTORY_LIMIT", "Wallet"]
+
+DEFAULT_HISTORY_LIMIT = 100
+"""Entries a wallet keeps in its saved document (older ones live on as events)."""
+
+_MAX_KEY_LENGTH = 200
+
+
+def _require_text(name: str, value: object, *, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if not isinstance(value, str) or not value.strip() or len(value) > _MAX_KEY_LENGTH:
+        raise ValidationError(name, value, f"a non-empty string of at most {_MAX_KEY_LENGTH}")
+
+
+@define
+class Wallet:
+    """A prepaid balance in one currency; the only way to change it is an entry.
+
+    Create an empty wallet with ``Wallet(account_id, currency)``; load a saved one with
+    `from_state`. Every operation validates everything first: a refused operation raises and
+    changes nothing, records no event.
+
+    Attributes:
+        account_id: The account the wallet belongs to.
+        currency: The one ISO 4217 currency it holds.
+        version: The store's version of this aggregate (the store bumps it on save).
+        history_limit: How many recent entries the wallet keeps (and recognises keys of).
+    """
+
+    account_id: str
+    currency: str
+    version: int = 0
+    history_limit: int = DEFAULT_HISTORY_LIMIT
+    _credited: Money = field(init=False)
+    _debited: Money = field(init=False)
+    _sequence: int = field(init=False, default=0)
+    _entries: list[WalletEntry] = field(init=False, factory=list)
+    _by_key: dict[str, WalletEntry] = field(init=False, factory=dict)
+    _reversed: set[str] = field(init=False, factory=set)
+    _events: EventBuffer = field(init=False, factory=EventBuffer)
+
+    def __attrs_post_init__(self) -> None:
+        _require_text("account_id", self.account_id)
+        zero = Money.zero(self.currency)
+        for name in ("version", "history_limit"):
+            value = getattr(self, name)
+            minimum = 0 if name == "version" else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValidationError(name, value, f"must be an int >= {minimum}")
+        self._credited = zero
+        self._debited = zero
+
+    # --- reading ----------------------------------------------------------------------------
+
+    @property
+    def balance(self) -> Money:
+        """What the wallet holds now; never negative."""
+        return self._credited - self._debited
+
+    @property
+    def credited(self) -> Money:
+        """Everything ever credited, reversals of debits included."""
+        return self._credited
+
+    @property
+    def debited(self) -> Money:
+        """Everything ever debited, reversals of credits included."""
+        return self._debited
+
+    @property
+    def sequence(self) -> int:
+        """How many entries the wallet has ever made (the last entry's `sequence`)."""
+        return self._sequence
+
+    @property
+    def entries(self) -> tuple[WalletEntry, ...]:
+        """The retained history, oldest first (at most `history_limit` entries)."""
+        return tuple(self._entries)
+
+    def entry(self, key: str) -> WalletEntry | None:
+        """The retained entry made with `key`, if any."""
+        return self._by_key.get(key)
+
+    def can_cover(self, amount: Money) -> bool:
+        """Whether a debit of `amount` would go through now.
+
+        Raises:
+            CurrencyMismatch: if `amount` is in another currency.
+        """
+        return self.balance >= amount
+
+    def pull_events(self) -> list[DomainEvent]:
+        """The events recorded since the last pull (`WalletCredited`, `WalletDebited`)."""
+        return self._events.pull()
+
+    # --- changing ---------------------------------------------------------------------------
+
+    def credit(
+        self,
+        amount: Money,
+        key: str,
+        at: datetime,
+        *,
+        reason: str = "top-up",
+        reference: str | None = None,
+    ) -> WalletEntry:
+        """Add `amount`; call it only for money that has actually arrived.
+
+        Args:
+            amount: Positive, rounded, in the wallet's currency.
+            key: Idempotency key, e.g. ``"payment:<id>"`` for a top-up.
+            at: When (aware).
+            reason: Why, shown in the history.
+            reference: What the credit belongs to, if anything.
+
+        Returns:
+            The new entry, or the earlier one if `key` was already used with the same input.
+
+        Raises:
+            ValidationError: for a bad amount, key, reason or naive time.
+            CurrencyMismatch: for an amount in another currency.
+            IdempotencyConflict: if `key` was used with different input.
+        """
+        at = self._check(amount, key, at, reason, reference)
+        return self._enter(
+            EntryKind.CREDIT, amount=amount, key=key, at=at, reason=reason, reference=reference
+        )
+
+    def debit(
+        self,
+        amount: Money,
+        key: str,
+        at: datetime,
+        *,
+        reason: str = "charge",
+        reference: str | None = None,
+    ) -> WalletEntry:
+        """Take `amount` out, if the balance covers it.
+
+        Args:
+            amount: Positive, rounded, in the wallet's currency.
+            key: Idempotency key, e.g. the renewal key of a number period.
+            at: When (aware).
+            reason: Why, shown in the history.
+            reference: What the debit pays for, if anything.
+
+        Returns:
+            The new entry, or the earlier one if `key` was already used with the same input.
+
+        Raises:
+            ValidationError: for a bad amount, key, reason or naive time.
+            CurrencyMismatch: for an amount in another currency.
+            IdempotencyConflict: if `key` was used with different input.
+            InsufficientFunds: if the balance is smaller than `amount` (naming both).
+        """
+        at = self._check(amount, key, at, reason, reference)
+        return self._enter(
+            EntryKind.DEBIT, amount=amount, key=key, at=at, reason=reason, reference=reference
+        )
+
+    def reverse(
+        self, entry_key: str, key: str, at: datetime, *, reason: str = "reversal"
+    ) -> WalletEntry:
+        """Undo the entry made with `entry_key` by a new entry in the opposite direction.
+
+        Args:
+            entry_key: The key of the credit or debit to reverse (still in the history window).
+            key: Idempotency key of the reversal.
+            at: When (aware).
+            reason: Why, shown in the history.
+
+        Returns:
+            The reversal entry (the earlier one on a retry with the same input).
+
+        Raises:
+            NotFound: if no retained entry has `entry_key`.
+            InvalidTransition: if that entry is a reversal itself or was already reversed.
+            IdempotencyConflict: if `key` was used with different input.
+            InsufficientFunds: reversing a credit whose money has already been spent.
+        """
+        _require_text("entry_key", entry_key)
+        _require_text("key", key)
+        _require_text("reason", reason)
+        at = to_utc(at)
+        earlier = self._by_key.get(key)
+        if earlier is not None:
+            if earlier.reverses == entry_key and earlier.reason == reason:
+                return earlier
+            raise IdempotencyConflict(key, f"wallet entry {earlier.kind.value} {earlier.amount}")
+        target = self._by_key.get(entry_key)
+        if target is None:
+            raise NotFound("wallet entry", entry_key)
+        if target.reverses is not None:
+            raise InvalidTransition(f"wallet entry {entry_key!r}", "a reversal", "reverse")
+        if entry_key in self._reversed:
+            raise InvalidTransition(f"wallet entry {entry_key!r}", "already reversed", "reverse")
+        kind = EntryKind.DEBIT if target.kind is EntryKind.CREDIT else EntryKind.CREDIT
+        return self._enter(
+            kind,
+            amount=target.amount,
+            key=key,
+            at=at,
+            reason=reason,
+            reference=target.reference,
+            reverses=entry_key,
+        )
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _check(
+        self, amount: Money, key: str, at: datetime, reason: str, reference: str | None
+    ) -> datetime:
+        if not isinstance(amount, Money):
+            raise ValidationError("amount", amount, "must be Money")
+        if amount.currency != self.currency:
+            raise CurrencyMismatch(self.currency, amount.currency)
+        if amount.amount <= 0 or not amount.is_rounded():
+            raise ValidationError("amount", amount, "positive and in whole minor units")
+        _require_text("key", key)
+        _require_text("reason", reason)
+        _require_text("reference", reference, optional=True)
+        return to_utc(at)
+
+    def _enter(
+        self,
+        kind: EntryKind,
+        *,
+        amount: Money,
+        key: str,
+        at: datetime,
+        reason: str,
+        reference: str | None,
+        reverses: str | None = None,
+    ) -> WalletEntry:
+        earlier = self._by_key.get(key)
+        if earlier is not None:
+            if (earlier.kind, earlier.amount, earlier.reason, earlier.reference) == (
+                kind,
+                amount,
+                reason,
+                reference,
+            ) and earlier.reverses == reverses:
+                return earlier
+            raise IdempotencyConflict(key, f"wallet entry {earlier.kind.value} {earlier.amount}")
+        if kind is EntryKind.DEBIT and self.balance < amount:
+            raise InsufficientFunds(needed=amount, available=self.balance)
+        if kind is EntryKind.CREDIT:
+            self._credited += amount
+        else:
+            self._debited += amount
+        self._sequence += 1
+        entry = WalletEntry(
+            key=key,
+            kind=kind,
+            amount=amount,
+            at=at,
+            reason=reason,
+            reference=reference,
+            reverses=reverses,
+            sequence=self._sequence,
+            balance_after=self.balance,
+        )
+        self._append(entry)
+        event_type = WalletCredited if kind is EntryKind.CREDIT else WalletDebited
+        self._events.record(
+            event_type(
+                account_id=self.account_id,
+                occurred_at=at,
+                entry_key=key,
+                amount=amount,
+                balance=entry.balance_after,
+                reason=reason,
+                reference=reference,
+                reverses=reverses,
+            )
+        )
+        return entry
+
+    def _append(self, entry: WalletEntry) -> None:
+        self._entries.append(entry)
+        self._by_key[entry.key] = entry
+        if entry.reverses is not None:
+            self._reversed.add(entry.reverses)
+        while len(self._entries) > self.history_limit:
+            dropped = self._entries.pop(0)
+            del self._by_key[dropped.key]
+            self._reversed.discard(dropped.key)
+            if dropped.reverses is not None:
+                self._reversed.discard(dropped.reverses)
+
+    # --- state ------------------------------------------------------------------------------
+
+    def to_state(self) -> State:
+        """The wallet as a JSON-compatible dict (totals plus the retained entries)."""
+        return {
+            "account_id": self.account_id,
+            "currency": self.currency,
+            "version": self.version,
+            "history_limit": self.history_limit,
+            "balance": money_to_state(self.balance),
+            "credited": money_to_state(self._credited),
+            "debited": money_to_state(self._debited),
+            "sequence": self._sequence,
+            "entries": [entry.to_state() for entry in self._entries],
+        }
+
+    @classmethod
+    def from_state(cls, state: State) -> Wallet:
+        """The wallet that `to_state` encoded.
+
+        Raises:
+            ValidationError: if the document is inconsistent (balance is not credited minus
+                debited, a negative balance, entries in another currency or out of order).
+        """
+        wallet = cls(
+            state["account_id"],
+            state["currency"],
+            version=state["version"],
+            history_limit=state["history_limit"],
+        )
+        credited = money_from_state(state["credited"])
+        debited = money_from_state(state["debited"])
+        balance = money_from_state(state["balance"])
+        entries = [WalletEntry.from_state(item) for item in state["entries"]]
+        if credited.currency != wallet.currency or debited.currency != wallet.currency:
+            raise CurrencyMismatch(wallet.currency, credited.currency)
+        if balance != credited - debited or balance.amount < 0:
+            raise ValidationError("balance", balance, "must equal credited - debited, >= 0")
+        sequences = [entry.sequence for entry in entries]
+        if sequences != sorted(set(sequences)) or (entries and sequences[-1] != state["sequence"]):
+            raise ValidationError("entries", sequences, "out of order or not ending at sequence")
+        if len(entries) > wallet.history_limit:
+            raise ValidationError("entries", len(entries), "more than history_limit")
+        wallet._credited = credited
+        wallet._debited = debited
+        wallet._sequence = state["sequence"]
+        for entry in entries:
+            if entry.amount.currency != wallet.currency:
+                raise CurrencyMismatch(wallet.currency, entry.amount.currency)
+            wallet._append(entry)
+        return wallet

@@ -1,0 +1,379 @@
+"""The prepaid wallet: never negative, idempotent entries, reversals as entries, bounded state."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from minutebill.domain.money import Money
+from minutebill.domain.wallet import DEFAULT_HISTORY_LIMIT, Wallet
+from minutebill.domain.wallet_entries import EntryKind, WalletCredited, WalletDebited
+from minutebill.errors import (
+    CurrencyMismatch,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidTransition,
+    MinutebillError,
+    NotFound,
+    ValidationError,
+)
+
+T0 = datetime(2025, 1, 31, 10, tzinfo=UTC)
+
+
+def inr(amount: str | int) -> Money:
+    return Money(amount, "INR")
+
+
+def funded(amount: str = "1000.00") -> Wallet:
+    wallet = Wallet("acct-1", "INR")
+    wallet.credit(inr(amount), "payment:pay_1", T0, reference="pay_1")
+    wallet.pull_events()
+    return wallet
+
+
+def assert_refused(
+    wallet: Wallet, error: type[MinutebillError], action: Callable[[], object]
+) -> MinutebillError:
+    """`action` raises `error` and leaves the wallet exactly as it was, recording nothing."""
+    before = wallet.to_state()
+    with pytest.raises(error) as caught:
+        action()
+    assert wallet.to_state() == before
+    assert wallet.pull_events() == []
+    return caught.value
+
+
+# --- the product, in examples ---------------------------------------------------------------
+
+
+def test_a_new_wallet_is_empty() -> None:
+    wallet = Wallet("acct-1", "INR")
+    assert wallet.balance == inr(0)
+    assert wallet.entries == ()
+    assert wallet.version == 0
+
+
+def test_a_paid_top_up_is_credited_and_announced() -> None:
+    wallet = Wallet("acct-1", "INR")
+    entry = wallet.credit(inr("500.00"), "payment:pay_1", T0, reference="pay_1")
+    assert wallet.balance == inr("500.00")
+    assert entry.kind is EntryKind.CREDIT
+    assert entry.balance_after == inr("500.00")
+    assert entry.sequence == 1
+    [event] = wallet.pull_events()
+    assert isinstance(event, WalletCredited)
+    assert (event.entry_key, event.amount, event.balance) == ("payment:pay_1", inr(500), inr(500))
+    assert event.reference == "pay_1"
+
+
+def test_a_renewal_is_debited_from_the_balance() -> None:
+    wallet = funded("1000.00")
+    entry = wallet.debit(inr("499.00"), "number:+918012345678:1", T0, reason="number renewal")
+    assert wallet.balance == inr("501.00")
+    assert entry.signed_amount == inr("-499.00")
+    [event] = wallet.pull_events()
+    assert isinstance(event, WalletDebited)
+    assert event.balance == inr("501.00")
+
+
+def test_a_debit_larger_than_the_balance_names_both_amounts() -> None:
+    wallet = funded("100.00")
+    error = assert_refused(wallet, InsufficientFunds, lambda: wallet.debit(inr("100.01"), "k", T0))
+    assert isinstance(error, InsufficientFunds)
+    assert error.needed == inr("100.01")
+    assert error.available == inr("100.00")
+
+
+def test_the_whole_balance_can_be_spent() -> None:
+    wallet = funded("100.00")
+    wallet.debit(inr("100.00"), "k", T0)
+    assert wallet.balance == inr(0)
+
+
+def test_a_retried_credit_returns_the_same_entry_and_credits_once() -> None:
+    wallet = funded("100.00")
+    first = wallet.credit(inr("50.00"), "payment:pay_2", T0)
+    wallet.pull_events()
+    before = wallet.to_state()
+    again = wallet.credit(inr("50.00"), "payment:pay_2", T0 + timedelta(hours=1))
+    assert again == first
+    assert wallet.to_state() == before
+    assert wallet.pull_events() == []
+
+
+def test_a_key_reused_with_a_different_amount_is_a_conflict() -> None:
+    wallet = funded("100.00")
+    error = assert_refused(
+        wallet, IdempotencyConflict, lambda: wallet.credit(inr("1.00"), "payment:pay_1", T0)
+    )
+    assert isinstance(error, IdempotencyConflict)
+    assert error.key == "payment:pay_1"
+
+
+def test_a_credit_key_cannot_be_reused_for_a_debit() -> None:
+    wallet = funded("1000.00")
+    assert_refused(
+        wallet,
+        IdempotencyConflict,
+        lambda: wallet.debit(inr("1000.00"), "payment:pay_1", T0, reason="top-up"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("amount", "error"),
+    [
+        (Money("10.00", "USD"), CurrencyMismatch),
+        (inr(0), ValidationError),
+        (inr("-1.00"), ValidationError),
+        (inr("1.005"), ValidationError),
+        ("10.00", ValidationError),
+    ],
+)
+@pytest.mark.parametrize("operation", ["credit", "debit"])
+def test_bad_amounts_are_refused_and_change_nothing(
+    amount: object, error: type[MinutebillError], operation: str
+) -> None:
+    wallet = funded()
+    method = getattr(wallet, operation)
+    assert_refused(wallet, error, lambda: method(amount, "k", T0))
+
+
+@pytest.mark.parametrize(
+    ("key", "at", "reason", "reference"),
+    [
+        ("", T0, "top-up", None),
+        ("k" * 201, T0, "top-up", None),
+        ("k", datetime(2025, 1, 1), "top-up", None),  # noqa: DTZ001 - the naive time refused
+        ("k", T0, " ", None),
+        ("k", T0, "top-up", ""),
+    ],
+)
+def test_bad_keys_times_and_labels_are_refused(
+    key: str, at: datetime, reason: str, reference: str | None
+) -> None:
+    wallet = funded()
+    assert_refused(
+        wallet,
+        ValidationError,
+        lambda: wallet.credit(inr(1), key, at, reason=reason, reference=reference),
+    )
+
+
+def test_a_wallet_needs_a_known_currency_and_an_account() -> None:
+    with pytest.raises(ValidationError):
+        Wallet("acct-1", "XXY")
+    with pytest.raises(ValidationError):
+        Wallet("", "INR")
+    with pytest.raises(ValidationError):
+        Wallet("acct-1", "INR", history_limit=0)
+
+
+# --- reversals -------------------------------------------------------------------------------
+
+
+def test_a_reversed_top_up_is_a_new_debit_entry_naming_it() -> None:
+    wallet = funded("300.00")
+    original = wallet.entries[0]
+    reversal = wallet.reverse("payment:pay_1", "refund:pay_1", T0, reason="chargeback")
+    assert wallet.balance == inr(0)
+    assert reversal.kind is EntryKind.DEBIT
+    assert reversal.reverses == "payment:pay_1"
+    assert wallet.entries == (original, reversal)  # history is appended to, never edited
+    [event] = wallet.pull_events()
+    assert isinstance(event, WalletDebited)
+    assert event.reverses == "payment:pay_1"
+
+
+def test_a_reversed_debit_gives_the_money_back() -> None:
+    wallet = funded("300.00")
+    wallet.debit(inr("100.00"), "charge-1", T0)
+    wallet.reverse("charge-1", "undo-charge-1", T0)
+    assert wallet.balance == inr("300.00")
+    assert wallet.credited == inr("400.00")
+    assert wallet.debited == inr("100.00")
+
+
+def test_a_retried_reversal_reverses_once() -> None:
+    wallet = funded("300.00")
+    first = wallet.reverse("payment:pay_1", "refund:pay_1", T0)
+    wallet.pull_events()
+    before = wallet.to_state()
+    assert wallet.reverse("payment:pay_1", "refund:pay_1", T0) == first
+    assert wallet.to_state() == before
+
+
+def test_an_entry_is_reversed_at_most_once() -> None:
+    wallet = funded("300.00")
+    wallet.reverse("payment:pay_1", "refund:pay_1", T0)
+    wallet.pull_events()
+    assert_refused(
+        wallet, InvalidTransition, lambda: wallet.reverse("payment:pay_1", "refund-2", T0)
+    )
+
+
+def test_a_reversal_is_not_reversed() -> None:
+    wallet = funded("300.00")
+    wallet.debit(inr(100), "charge-1", T0)
+    wallet.reverse("charge-1", "undo", T0)
+    wallet.pull_events()
+    assert_refused(wallet, InvalidTransition, lambda: wallet.reverse("undo", "undo-undo", T0))
+
+
+def test_an_unknown_entry_cannot_be_reversed() -> None:
+    wallet = funded()
+    error = assert_refused(wallet, NotFound, lambda: wallet.reverse("nope", "undo", T0))
+    assert isinstance(error, NotFound)
+    assert error.key == "nope"
+
+
+def test_a_spent_top_up_cannot_be_reversed_below_zero() -> None:
+    wallet = funded("300.00")
+    wallet.debit(inr("200.00"), "charge-1", T0)
+    wallet.pull_events()
+    assert_refused(wallet, InsufficientFunds, lambda: wallet.reverse("payment:pay_1", "refund", T0))
+
+
+def test_a_reversal_key_reused_for_something_else_is_a_conflict() -> None:
+    wallet = funded("300.00")
+    wallet.debit(inr(1), "charge-1", T0)
+    wallet.pull_events()
+    assert_refused(
+        wallet, IdempotencyConflict, lambda: wallet.reverse("payment:pay_1", "charge-1", T0)
+    )
+
+
+# --- bounded history -------------------------------------------------------------------------
+
+
+def test_the_saved_history_is_bounded_but_the_totals_are_not() -> None:
+    wallet = Wallet("acct-1", "INR", history_limit=3)
+    for n in range(10):
+        wallet.credit(inr(10), f"top-{n}", T0)
+    wallet.debit(inr(25), "spend", T0)
+    assert [e.key for e in wallet.entries] == ["top-8", "top-9", "spend"]
+    assert wallet.sequence == 11
+    assert wallet.balance == inr(75) == wallet.credited - wallet.debited
+    assert len(wallet.to_state()["entries"]) == 3
+    assert wallet.entry("top-0") is None
+
+
+def test_the_default_history_window() -> None:
+    assert Wallet("acct-1", "INR").history_limit == DEFAULT_HISTORY_LIMIT == 100
+
+
+def test_a_document_whose_balance_does_not_add_up_is_refused() -> None:
+    state = funded("100.00").to_state()
+    state["balance"] = {"amount": "99.00", "currency": "INR"}
+    with pytest.raises(ValidationError):
+        Wallet.from_state(state)
+
+
+def test_a_document_with_entries_out_of_order_is_refused() -> None:
+    wallet = funded("100.00")
+    wallet.credit(inr(1), "k2", T0)
+    state = wallet.to_state()
+    state["entries"].reverse()
+    with pytest.raises(ValidationError):
+        Wallet.from_state(state)
+
+
+# --- properties ------------------------------------------------------------------------------
+
+Operation = tuple[str, int, int]
+operations = st.lists(
+    st.tuples(
+        st.sampled_from(["credit", "debit", "reverse", "replay"]),
+        st.integers(1, 50_000),  # minor units
+        st.integers(0, 12),  # key picker
+    ),
+    max_size=40,
+)
+
+
+def apply(wallet: Wallet, op: Operation, at: datetime) -> None:
+    kind, units, pick = op
+    amount = Money.from_minor_units(units, "INR")
+    keys = [e.key for e in wallet.entries]
+    try:
+        if kind == "credit":
+            wallet.credit(amount, f"k{wallet.sequence}", at)
+        elif kind == "debit":
+            wallet.debit(amount, f"k{wallet.sequence}", at)
+        elif kind == "reverse" and keys:
+            wallet.reverse(keys[pick % len(keys)], f"r{wallet.sequence}", at)
+        elif kind == "replay" and keys:
+            old = wallet.entries[pick % len(keys)]
+            method = wallet.credit if old.kind is EntryKind.CREDIT else wallet.debit
+            if old.reverses is None:
+                method(old.amount, old.key, at, reason=old.reason, reference=old.reference)
+    except (InsufficientFunds, InvalidTransition):
+        pass
+
+
+@given(operations, st.integers(1, 8))
+def test_balance_is_credits_minus_debits_and_never_negative(
+    ops: list[Operation], limit: int
+) -> None:
+    wallet = Wallet("acct-1", "INR", history_limit=limit)
+    seen: dict[str, Money] = {}
+    for n, op in enumerate(ops):
+        before = wallet.to_state()
+        try:
+            apply(wallet, op, T0 + timedelta(minutes=n))
+        except MinutebillError:  # pragma: no cover - apply swallows the expected refusals
+            assert wallet.to_state() == before
+            raise
+        for event in wallet.pull_events():
+            assert isinstance(event, WalletCredited | WalletDebited)
+            assert event.entry_key not in seen  # a key is entered once
+            seen[event.entry_key] = (
+                event.amount if isinstance(event, WalletCredited) else -event.amount
+            )
+        assert wallet.balance.amount >= 0
+        assert wallet.balance == wallet.credited - wallet.debited
+        assert wallet.balance.amount == sum((m.amount for m in seen.values()), Decimal(0))
+        assert wallet.sequence == len(seen)
+        assert len(wallet.entries) <= limit
+
+
+@given(operations, st.integers(1, 8), operations)
+def test_state_round_trips_and_behaves_the_same(
+    ops: list[Operation], limit: int, more: list[Operation]
+) -> None:
+    wallet = Wallet("acct-1", "INR", history_limit=limit, version=3)
+    for n, op in enumerate(ops):
+        apply(wallet, op, T0 + timedelta(minutes=n))
+    state = wallet.to_state()
+    assert json.loads(json.dumps(state)) == state
+    loaded = Wallet.from_state(state)
+    assert loaded.to_state() == state
+    for n, op in enumerate(more):
+        at = T0 + timedelta(days=1, minutes=n)
+        apply(wallet, op, at)
+        apply(loaded, op, at)
+        assert loaded.to_state() == wallet.to_state()
+
+
+@given(st.integers(1, 10**9), st.integers(1, 10**9))
+def test_a_debit_goes_through_exactly_when_the_balance_covers_it(
+    balance_units: int, debit_units: int
+) -> None:
+    wallet = Wallet("acct-1", "INR")
+    wallet.credit(Money.from_minor_units(balance_units, "INR"), "top", T0)
+    wallet.pull_events()
+    amount = Money.from_minor_units(debit_units, "INR")
+    assert wallet.can_cover(amount) is (debit_units <= balance_units)
+    if debit_units > balance_units:
+        error = assert_refused(wallet, InsufficientFunds, lambda: wallet.debit(amount, "k", T0))
+        assert isinstance(error, InsufficientFunds)
+        assert (error.needed, error.available) == (amount, wallet.balance)
+    else:
+        wallet.debit(amount, "spend", T0)
+        assert wallet.balance == Money.from_minor_units(balance_units - debit_units, "INR")
