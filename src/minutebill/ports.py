@@ -10,8 +10,30 @@ from datetime import datetime
 from typing import Protocol
 
 from minutebill.domain.events import DomainEvent
+from minutebill.domain.payment_events import PaymentEvent, PaymentEventKind
+from minutebill.gateway import (
+    GatewayPayment,
+    GatewayRefund,
+    MandateChargeRequest,
+    PaymentGateway,
+    PaymentRequest,
+    RefundRequest,
+    RefundStatus,
+)
 
-__all__ = ["Clock", "EventPublisher"]
+__all__ = [
+    "Clock",
+    "EventPublisher",
+    "GatewayPayment",
+    "GatewayRefund",
+    "MandateChargeRequest",
+    "PaymentEvent",
+    "PaymentEventKind",
+    "PaymentGateway",
+    "PaymentRequest",
+    "RefundRequest",
+    "RefundStatus",
+]
 
 
 class Clock(Protocol):
@@ -28,3 +50,9 @@ class EventPublisher(Protocol):
     def publish(self, events: Sequence[DomainEvent]) -> None:
         """Deliver `events` in order. Called at least once per committed event."""
         ...
+
+
+# --- Payment gateway -------------------------------------------------------------------------
+# `PaymentGateway` and the values crossing it live in `minutebill.gateway` (re-exported above):
+# requests carry our reference, an idempotency key and amounts in minor units; responses map
+# the gateway's statuses to `PaymentStatus`; webhooks become `PaymentEvent`s.

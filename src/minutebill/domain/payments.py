@@ -1,0 +1,537 @@
+"""`Payment`: one attempt to collect a quote's total, folded from what the gateway reports.
+
+A payment is created for a quote (`Payment.for_quote`), sent to the gateway under its id (our
+reference) and an idempotency key, and then learns its fate from `PaymentEvent`s — webhooks
+and API responses alike — through `apply`. The status is a function of the set of events seen
+(`minutebill.domain.payment_status`): a duplicate is a no-op, any order gives the same result,
+and transitions only move forward, except late authorisation within the payment's
+authorisation window. Refunds, full or partial, never exceed what was captured. When money is
+first captured, `fulfil` decides once what the payment buys; a second success finds the
+decision already made and does nothing.
+
+The payment keeps the events it has seen (a handful per payment: progress, outcome, refunds)
+because order-independence needs the whole set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime, timedelta
+
+from attrs import define, field
+
+from minutebill.domain.checkout import Quote
+from minutebill.domain.events import DomainEvent, EventBuffer
+from minutebill.domain.fulfilment import Fulfilment, Remedy, decide_fulfilment
+from minutebill.domain.money import Money
+from minutebill.domain.payment_events import (
+    FulfilmentDecided,
+    PaymentCaptured,
+    PaymentCreated,
+    PaymentEvent,
+    PaymentEventKind,
+    PaymentStatusChanged,
+    RefundRequested,
+)
+from minutebill.domain.payment_methods import (
+    Card,
+    CardFunding,
+    PaymentMethod,
+    Upi,
+    method_from_state,
+    method_to_state,
+)
+from minutebill.domain.payment_status import PaymentStatus, StatusSummary, summarise
+from minutebill.domain.periods import to_utc
+from minutebill.domain.state import (
+    State,
+    instant_from_state,
+    instant_to_state,
+    money_from_state,
+    money_to_state,
+)
+from minutebill.errors import IdempotencyConflict, InvalidTransition, ValidationError
+
+__all__ = [
+    "DEFAULT_AUTHORIZATION_WINDOW",
+    "Card",
+    "CardFunding",
+    "FulfilmentDecided",
+    "Payment",
+    "PaymentCaptured",
+    "PaymentCreated",
+    "PaymentMethod",
+    "PaymentStatus",
+    "PaymentStatusChanged",
+    "RefundRequested",
+    "Upi",
+]
+
+DEFAULT_AUTHORIZATION_WINDOW = timedelta(hours=24)
+"""How long after creation a payment may still be authorised or captured, even after FAILED."""
+
+
+def _text(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(name, value, "must be a non-empty string")
+    return value
+
+
+def _positive(name: str, value: object, currency: str | None = None) -> Money:
+    if not isinstance(value, Money) or not value.is_rounded() or value.amount <= 0:
+        raise ValidationError(name, value, "must be positive Money in whole minor units")
+    if currency is not None and value.currency != currency:
+        raise ValidationError(name, value, f"must be in {currency}")
+    return value
+
+
+@define
+class Payment:
+    """One attempt to collect a quote's total. Change it only through its methods.
+
+    Attributes:
+        payment_id: Our reference, sent to the gateway and echoed in its events.
+        account_id: The paying account.
+        quote_id: The quote paid.
+        amount: The quote's total: exactly what is charged.
+        idempotency_key: Sent with the create (or mandate charge) call.
+        created_at: When the payment was started (UTC).
+        method: UPI or card, if known.
+        authorization_window: How long after `created_at` a success still counts.
+        gateway_payment_id: The gateway's id, learned from its response or first event.
+        fulfilment: The decision about what the payment buys, once made.
+        version: The stored version (the store bumps it).
+    """
+
+    payment_id: str
+    account_id: str
+    quote_id: str
+    amount: Money
+    idempotency_key: str
+    created_at: datetime
+    method: PaymentMethod | None = None
+    authorization_window: timedelta = DEFAULT_AUTHORIZATION_WINDOW
+    gateway_payment_id: str | None = None
+    fulfilment: Fulfilment | None = None
+    version: int = 0
+    _events: dict[str, PaymentEvent] = field(factory=dict, alias="events")
+    _refund_requests: dict[str, Money] = field(factory=dict, alias="refund_requests")
+    _buffer: EventBuffer = field(factory=EventBuffer, init=False)
+    _summary: StatusSummary = field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._summary = self._summarise(self._events)
+
+    # --- creation ------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        payment_id: str,
+        account_id: str,
+        quote_id: str,
+        amount: Money,
+        idempotency_key: str,
+        at: datetime,
+        method: PaymentMethod | None = None,
+        authorization_window: timedelta = DEFAULT_AUTHORIZATION_WINDOW,
+    ) -> Payment:
+        """Start a payment of `amount` (prefer `for_quote`, which takes it from a quote).
+
+        Raises:
+            ValidationError: for empty ids, a non-positive or unrounded amount, a naive `at`,
+                a method that is not `Upi` or `Card`, or a window that is not a positive
+                whole number of seconds.
+        """
+        for name, value in (
+            ("payment_id", payment_id),
+            ("account_id", account_id),
+            ("quote_id", quote_id),
+            ("idempotency_key", idempotency_key),
+        ):
+            _text(name, value)
+        _positive("amount", amount)
+        created_at = to_utc(at)
+        if method is not None and not isinstance(method, Upi | Card):
+            raise ValidationError("method", method, "expected Upi or Card")
+        window = authorization_window
+        if not isinstance(window, timedelta) or window <= timedelta(0) or window.microseconds:
+            raise ValidationError("authorization_window", window, "positive whole seconds")
+        payment = cls(
+            payment_id=payment_id,
+            account_id=account_id,
+            quote_id=quote_id,
+            amount=amount,
+            idempotency_key=idempotency_key,
+            created_at=created_at,
+            method=method,
+            authorization_window=window,
+        )
+        payment._buffer.record(
+            PaymentCreated(
+                account_id=account_id,
+                occurred_at=created_at,
+                payment_id=payment_id,
+                quote_id=quote_id,
+                amount=amount,
+            )
+        )
+        return payment
+
+    @classmethod
+    def for_quote(
+        cls,
+        quote: Quote,
+        *,
+        payment_id: str,
+        idempotency_key: str,
+        at: datetime,
+        method: PaymentMethod | None = None,
+        authorization_window: timedelta = DEFAULT_AUTHORIZATION_WINDOW,
+    ) -> Payment:
+        """Start paying `quote`: the amount is exactly the total it showed.
+
+        Raises:
+            InvalidTransition: if the quote has expired at `at` or is free.
+            ValidationError: as for `create`.
+        """
+        quote.ensure_payable(at)
+        return cls.create(
+            payment_id=payment_id,
+            account_id=quote.account_id,
+            quote_id=quote.quote_id,
+            amount=quote.total,
+            idempotency_key=idempotency_key,
+            at=at,
+            method=method,
+            authorization_window=authorization_window,
+        )
+
+    # --- what the events say -------------------------------------------------------------
+
+    @property
+    def status(self) -> PaymentStatus:
+        """The status, as the set of events seen says."""
+        return self._summary.status
+
+    @property
+    def deadline(self) -> datetime:
+        """The last instant at which the gateway may report an authorisation or a success."""
+        return self.created_at + self.authorization_window
+
+    @property
+    def captured(self) -> Money:
+        """What the gateway captured: the amount once any success was reported, else zero."""
+        if self._summary.captured_at is None:
+            return Money.zero(self.amount.currency).rounded()
+        return self.amount
+
+    @property
+    def captured_at(self) -> datetime | None:
+        """When the gateway says it captured the money (the earliest success reported)."""
+        return self._summary.captured_at
+
+    @property
+    def late_capture(self) -> bool:
+        """Whether money was captured only after the authorisation window (to be returned)."""
+        return self._summary.captured_at is not None and not self._summary.accepted
+
+    @property
+    def refunded(self) -> Money:
+        """Refunds the gateway confirmed."""
+        return self._summary.refunded
+
+    @property
+    def refundable(self) -> Money:
+        """What may still be refunded: captured less refunds confirmed or requested."""
+        left = self.captured - self._committed_refunds(self._refund_requests)
+        return max(left, Money.zero(self.amount.currency).rounded())
+
+    @property
+    def fulfilled(self) -> bool:
+        """Whether what the payment buys has been decided (a second success does nothing)."""
+        return self.fulfilment is not None
+
+    @property
+    def events(self) -> tuple[PaymentEvent, ...]:
+        """The gateway events seen, by id."""
+        return tuple(self._events[k] for k in sorted(self._events))
+
+    # --- applying gateway events ---------------------------------------------------------
+
+    def link_gateway(self, gateway_payment_id: str) -> None:
+        """Record the gateway's id from its create response (a no-op if already known).
+
+        Raises:
+            ValidationError: if the payment already has another gateway id.
+        """
+        _text("gateway_payment_id", gateway_payment_id)
+        self._check_gateway_id(gateway_payment_id)
+        self.gateway_payment_id = gateway_payment_id
+
+    def apply(self, event: PaymentEvent) -> bool:
+        """Fold a gateway event into the payment.
+
+        Returns:
+            True if the event was new; False for a duplicate (which changes nothing).
+
+        Raises:
+            ValidationError: for an event about another payment, another gateway payment, an
+                amount other than the payment's, refunds that would exceed the amount, or a
+                success reported at another instant than an earlier report of the capture (a
+                payment is captured once, at one instant).
+            IdempotencyConflict: for an event id (or refund id) seen before with other data.
+        """
+        if not isinstance(event, PaymentEvent):
+            raise ValidationError("event", event, "expected a PaymentEvent")
+        if event.payment_reference != self.payment_id:
+            raise ValidationError(
+                "payment_reference", event.payment_reference, f"this is {self.payment_id}"
+            )
+        self._check_gateway_id(event.gateway_payment_id)
+        return self._fold(event, adopt_gateway_id=True)
+
+    def expire(self, at: datetime) -> bool:
+        """Fail a payment still open once its authorisation window has passed.
+
+        Records a FAILED event dated at the deadline, so the result does not depend on when
+        this runs. Returns whether anything changed.
+        """
+        if to_utc(at) < self.deadline or not self.status.is_open:
+            return False
+        event = PaymentEvent(
+            event_id=f"{self.payment_id}:expired",
+            kind=PaymentEventKind.FAILED,
+            payment_reference=self.payment_id,
+            gateway_payment_id=self.gateway_payment_id or "-",
+            occurred_at=self.deadline,
+            reason="authorisation window elapsed",
+        )
+        return self._fold(event, adopt_gateway_id=False)
+
+    # --- refunds -------------------------------------------------------------------------
+
+    def request_refund(self, amount: Money, *, refund_id: str, at: datetime) -> bool:
+        """Reserve a refund of `amount` before sending it to the gateway under `refund_id`.
+
+        Returns:
+            True if reserved; False if the same refund was already requested (a retry).
+
+        Raises:
+            ValidationError: for a bad amount, or one above `refundable`.
+            InvalidTransition: if nothing was captured.
+            IdempotencyConflict: if `refund_id` was used for another amount.
+        """
+        _positive("amount", amount, self.amount.currency)
+        _text("refund_id", refund_id)
+        when = to_utc(at)
+        known = self._refund_requests.get(refund_id) or self._event_refund_amount(refund_id)
+        if known is not None:
+            if known == amount:
+                return False
+            raise IdempotencyConflict(refund_id, f"requested {known}, now {amount}")
+        if not self.captured:
+            raise InvalidTransition(f"payment {self.payment_id}", self.status.value, "refund")
+        if amount > self.refundable:
+            raise ValidationError("amount", amount, f"exceeds the refundable {self.refundable}")
+        self._refund_requests = {**self._refund_requests, refund_id: amount}
+        self._buffer.record(
+            RefundRequested(
+                account_id=self.account_id,
+                occurred_at=when,
+                payment_id=self.payment_id,
+                refund_id=refund_id,
+                amount=amount,
+            )
+        )
+        return True
+
+    # --- fulfilment ----------------------------------------------------------------------
+
+    def fulfil(
+        self,
+        quote: Quote,
+        *,
+        at: datetime,
+        unavailable: Collection[str] = (),
+        repriced_total: Money | None = None,
+        already_fulfilled_by: str | None = None,
+        remedy: Remedy = Remedy.REFUND,
+    ) -> Fulfilment | None:
+        """Decide, once, what this payment buys; None if not captured yet or already decided.
+
+        Call it after every `apply`: it returns a decision exactly once per payment, the first
+        time money is captured. See `decide_fulfilment` for the arguments.
+
+        Raises:
+            ValidationError: for another quote, or an expired quote without `repriced_total`.
+        """
+        if self.fulfilment is not None or self._summary.captured_at is None:
+            return None
+        if not isinstance(quote, Quote) or quote.quote_id != self.quote_id:
+            raise ValidationError("quote", getattr(quote, "quote_id", quote), "not this payment's")
+        decision = decide_fulfilment(
+            quote,
+            payment_id=self.payment_id,
+            captured=self.captured,
+            captured_at=self._summary.captured_at,
+            accepted=self._summary.accepted,
+            at=at,
+            unavailable=unavailable,
+            repriced_total=repriced_total,
+            already_fulfilled_by=already_fulfilled_by,
+            remedy=remedy,
+        )
+        self.fulfilment = decision
+        self._buffer.record(
+            FulfilmentDecided(
+                account_id=self.account_id,
+                occurred_at=decision.decided_at,
+                payment_id=self.payment_id,
+                quote_id=self.quote_id,
+                remedy_amount=decision.remedy_amount,
+                complete=decision.complete,
+            )
+        )
+        return decision
+
+    def pull_events(self) -> list[DomainEvent]:
+        """The domain events recorded since the last pull."""
+        return self._buffer.pull()
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _summarise(self, events: dict[str, PaymentEvent]) -> StatusSummary:
+        return summarise(events.values(), amount=self.amount, deadline=self.deadline)
+
+    def _check_gateway_id(self, gateway_payment_id: str) -> None:
+        if self.gateway_payment_id not in (None, gateway_payment_id):
+            raise ValidationError(
+                "gateway_payment_id",
+                gateway_payment_id,
+                f"payment {self.payment_id} is {self.gateway_payment_id} at the gateway",
+            )
+
+    def _event_refund_amount(self, refund_id: str) -> Money | None:
+        for rid, money, _ in self._summary.refunds:
+            if rid == refund_id:
+                return money
+        return None
+
+    def _committed_refunds(self, requests: dict[str, Money]) -> Money:
+        """Refunds confirmed, plus requests the gateway has not reported as failed."""
+        total = self._summary.refunded
+        outcome = {rid: ok for rid, _, ok in self._summary.refunds}
+        for rid, money in requests.items():
+            if rid not in outcome:
+                total += money
+        return total
+
+    def _check_event(self, event: PaymentEvent) -> None:
+        if event.amount is not None and event.amount.currency != self.amount.currency:
+            raise ValidationError("amount", event.amount, f"must be in {self.amount.currency}")
+        captured_at = self._summary.captured_at
+        if event.kind is PaymentEventKind.SUCCEEDED and captured_at not in (
+            None,
+            event.occurred_at,
+        ):
+            raise ValidationError(
+                "occurred_at",
+                event.occurred_at,
+                f"the gateway reported the capture at {captured_at}",
+            )
+        positive = event.kind in (PaymentEventKind.AUTHORIZED, PaymentEventKind.SUCCEEDED)
+        if positive and event.amount is not None and event.amount != self.amount:
+            raise ValidationError("amount", event.amount, f"the payment is {self.amount}")
+        if event.kind.is_refund and event.refund_id is not None and event.amount is not None:
+            known = self._refund_requests.get(event.refund_id) or self._event_refund_amount(
+                event.refund_id
+            )
+            if known is not None and known != event.amount:
+                raise IdempotencyConflict(event.refund_id, f"refund of {known}, now {event.amount}")
+
+    def _fold(self, event: PaymentEvent, *, adopt_gateway_id: bool) -> bool:
+        seen = self._events.get(event.event_id)
+        if seen is not None:
+            if seen == event:
+                return False
+            raise IdempotencyConflict(event.event_id, "another event had this id")
+        self._check_event(event)
+        events = {**self._events, event.event_id: event}
+        after = self._summarise(events)
+        if after.refunded > self.amount:
+            raise ValidationError("amount", event.amount, f"refunds would exceed {self.amount}")
+        before = self._summary
+        self._events = events
+        self._summary = after
+        if adopt_gateway_id:
+            self.gateway_payment_id = event.gateway_payment_id
+        if before.status is not after.status:
+            self._buffer.record(
+                PaymentStatusChanged(
+                    account_id=self.account_id,
+                    occurred_at=event.occurred_at,
+                    payment_id=self.payment_id,
+                    previous=before.status,
+                    status=after.status,
+                )
+            )
+        if before.captured_at is None and after.captured_at is not None:
+            self._buffer.record(
+                PaymentCaptured(
+                    account_id=self.account_id,
+                    occurred_at=after.captured_at,
+                    payment_id=self.payment_id,
+                    amount=self.amount,
+                    late=not after.accepted,
+                )
+            )
+        return True
+
+    # --- persistence ---------------------------------------------------------------------
+
+    def to_state(self) -> State:
+        """The payment as a JSON-compatible dict (``status`` is derived, kept for queries)."""
+        return {
+            "payment_id": self.payment_id,
+            "account_id": self.account_id,
+            "quote_id": self.quote_id,
+            "amount": money_to_state(self.amount),
+            "idempotency_key": self.idempotency_key,
+            "created_at": instant_to_state(self.created_at),
+            "method": method_to_state(self.method),
+            "authorization_window_seconds": int(self.authorization_window.total_seconds()),
+            "gateway_payment_id": self.gateway_payment_id,
+            "version": self.version,
+            "status": self.status.value,
+            "events": [e.to_state() for e in self.events],
+            "refund_requests": [
+                {"refund_id": rid, "amount": money_to_state(self._refund_requests[rid])}
+                for rid in sorted(self._refund_requests)
+            ],
+            "fulfilment": None if self.fulfilment is None else self.fulfilment.to_state(),
+        }
+
+    @classmethod
+    def from_state(cls, state: State) -> Payment:
+        """The payment that `to_state` encoded (its status is recomputed from the events)."""
+        events = (PaymentEvent.from_state(s) for s in state["events"])
+        fulfilment = state["fulfilment"]
+        return cls(
+            payment_id=state["payment_id"],
+            account_id=state["account_id"],
+            quote_id=state["quote_id"],
+            amount=money_from_state(state["amount"]),
+            idempotency_key=state["idempotency_key"],
+            created_at=instant_from_state(state["created_at"]),
+            method=method_from_state(state["method"]),
+            authorization_window=timedelta(seconds=state["authorization_window_seconds"]),
+            gateway_payment_id=state["gateway_payment_id"],
+            fulfilment=None if fulfilment is None else Fulfilment.from_state(fulfilment),
+            version=state["version"],
+            events={e.event_id: e for e in events},
+            refund_requests={
+                r["refund_id"]: money_from_state(r["amount"]) for r in state["refund_requests"]
+            },
+        )

@@ -1,0 +1,18 @@
+"""`FakePaymentGateway` passes the payment-gateway contract every adapter must pass."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from minutebill.testing.contracts import GatewayHarness, PaymentGatewayContract
+from minutebill.testing.fakes import FakeGatewayDriver, FakePaymentGateway, FixedClock
+
+
+class TestFakePaymentGateway(PaymentGatewayContract):
+    @pytest.fixture
+    def harness(self) -> GatewayHarness:
+        clock = FixedClock(datetime(2024, 5, 1, 9, 30, tzinfo=UTC))
+        fake = FakePaymentGateway(secret=b"whsec_contract", clock=clock)
+        return GatewayHarness(gateway=fake, driver=FakeGatewayDriver(fake))

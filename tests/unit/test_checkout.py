@@ -1,0 +1,326 @@
+"""Checkout: orders, fee breakdowns that always add up, quotes and capability confirmation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from minutebill import (
+    AddOnBundle,
+    Capability,
+    CurrencyMismatch,
+    InvalidTransition,
+    MissingCapability,
+    Money,
+    NumberOffer,
+    ValidationError,
+)
+from minutebill.domain.checkout import DEFAULT_QUOTE_VALIDITY, FeeBreakdown, Order, Quote
+from minutebill.domain.line_items import (
+    BundleLine,
+    LineItem,
+    NumberLine,
+    PlanAction,
+    PlanLine,
+    TopUpLine,
+    line_from_state,
+)
+from minutebill.domain.tax import TaxPolicy
+from minutebill.testing.payment_strategies import line_items, orders, tax_policies, tax_rates
+
+NOW = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
+VOICE_SMS = frozenset({Capability.VOICE, Capability.SMS})
+LOCAL = NumberOffer(
+    "in-local", "IN", "local", VOICE_SMS, Money("199.00", "INR"), Money("499.00", "INR")
+)
+VOICE_ONLY = NumberOffer(
+    "in-tollfree",
+    "IN",
+    "toll-free",
+    frozenset({Capability.VOICE}),
+    Money("999.00", "INR"),
+    Money("0.00", "INR"),
+)
+NEXUS = AddOnBundle("nexus", "Nexus", 300, Money("1499.00", "INR"))
+
+
+def inr(text: str) -> Money:
+    return Money(text, "INR")
+
+
+def number(
+    offer: NumberOffer = LOCAL, e164: str = "+918045678901", *, renewal: bool = False
+) -> NumberLine:
+    return NumberLine(offer=offer, number_e164=e164, renewal=renewal)
+
+
+# --- the checkout screen ---------------------------------------------------------------------
+
+
+def test_a_number_and_a_bundle_show_amount_upfront_fees_and_total() -> None:
+    order = Order(
+        [number(), BundleLine(bundle=NEXUS)], "INR", requires={Capability.SMS, Capability.VOICE}
+    )
+    breakdown = order.breakdown()
+    assert breakdown.amount == inr("1698.00")
+    assert breakdown.upfront_fees == inr("499.00")
+    assert breakdown.tax == inr("0.00")
+    assert breakdown.total == inr("2197.00")
+    assert order.capabilities == VOICE_SMS
+
+
+def test_gst_within_a_state_adds_cgst_and_sgst_lines() -> None:
+    order = Order([number()], "INR")
+    gst = TaxPolicy.india_gst("0.18", supplier_state="KA", customer_state="KA")
+    b = order.breakdown(gst)
+    assert (b.amount, b.upfront_fees, b.tax, b.total) == (
+        inr("199.00"),
+        inr("499.00"),
+        inr("125.64"),
+        inr("823.64"),
+    )
+    assert [(t.name, t.amount) for t in b.tax_lines] == [
+        ("CGST", inr("62.82")),
+        ("SGST", inr("62.82")),
+    ]
+
+
+def test_inclusive_prices_keep_the_total_and_show_the_tax_inside() -> None:
+    order = Order([PlanLine(plan_code="pro", description="Pro plan", amount=inr("118.00"))], "INR")
+    b = order.breakdown(TaxPolicy.inclusive("0.18", "GST"))
+    assert (b.amount, b.tax, b.total, b.tax_included) == (
+        inr("100.00"),
+        inr("18.00"),
+        inr("118.00"),
+        True,
+    )
+
+
+def test_tax_is_computed_once_on_the_sum_not_per_line() -> None:
+    tiny = PlanLine(plan_code="p", description="tiny", amount=inr("0.05"))
+    other = PlanLine(plan_code="q", description="tiny too", amount=inr("0.05"))
+    # Per line: 0.005 -> 0.01 twice = 0.02. Once on the sum: 0.010 -> 0.01.
+    assert Order([tiny, other], "INR").breakdown(TaxPolicy.exclusive("0.10")).tax == inr("0.01")
+
+
+def test_wallet_top_ups_are_not_taxed_by_default() -> None:
+    order = Order([TopUpLine(amount=inr("500.00")), BundleLine(bundle=NEXUS)], "INR")
+    b = order.breakdown(TaxPolicy.exclusive("0.18"))
+    assert b.tax == inr("269.82")  # 18 % of the bundle only
+    assert b.total == inr("2268.82")
+
+
+def test_a_renewal_charges_no_upfront_fee() -> None:
+    b = Order([number(renewal=True)], "INR").breakdown()
+    assert (b.amount, b.upfront_fees, b.total) == (inr("199.00"), inr("0.00"), inr("199.00"))
+
+
+def test_line_descriptions_read_like_the_checkout() -> None:
+    assert BundleLine(bundle=NEXUS, quantity=2).description == "Nexus add-on, 300 min × 2"
+    assert number().description == "Number +918045678901 (IN local)"
+    assert TopUpLine(amount=inr("10.00")).description == "Wallet top-up"
+
+
+# --- capability confirmation ---------------------------------------------------------------
+
+
+def test_requiring_sms_from_a_voice_only_number_is_refused() -> None:
+    with pytest.raises(MissingCapability) as raised:
+        Order([number(VOICE_ONLY)], "INR", requires={Capability.SMS, Capability.VOICE})
+    assert raised.value.missing == {Capability.SMS}
+
+
+def test_each_number_must_include_what_is_required() -> None:
+    lines = [number(), number(VOICE_ONLY, "+918000000001")]
+    with pytest.raises(MissingCapability):
+        Order(lines, "INR", requires={Capability.SMS})
+
+
+def test_requirements_without_any_number_are_all_missing() -> None:
+    with pytest.raises(MissingCapability) as raised:
+        Order([BundleLine(bundle=NEXUS)], "INR", requires={Capability.VOICE})
+    assert raised.value.missing == {Capability.VOICE}
+
+
+# --- refusals ------------------------------------------------------------------------------
+
+
+def test_an_order_needs_a_line() -> None:
+    with pytest.raises(ValidationError):
+        Order([], "INR")
+
+
+def test_lines_in_another_currency_are_refused() -> None:
+    with pytest.raises(CurrencyMismatch):
+        Order([TopUpLine(amount=Money("5.00", "USD"))], "INR")
+
+
+def test_the_same_number_twice_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        Order([number(), number()], "INR")
+
+
+@pytest.mark.parametrize("e164", ["918045678901", "+0123456789", "+91 80456", "+1234"])
+def test_numbers_must_be_e164(e164: str) -> None:
+    with pytest.raises(ValidationError):
+        number(e164=e164)
+
+
+@pytest.mark.parametrize("amount", [inr("0.00"), inr("1.005"), inr("-1.00")])
+def test_top_ups_must_be_positive_whole_paise(amount: Money) -> None:
+    with pytest.raises(ValidationError):
+        TopUpLine(amount=amount)
+
+
+def test_plan_lines_refuse_unrounded_amounts() -> None:
+    with pytest.raises(ValidationError):
+        PlanLine(plan_code="pro", description="Upgrade", amount=inr("333.333"))
+
+
+def test_bundle_quantity_must_be_positive() -> None:
+    with pytest.raises(ValidationError):
+        BundleLine(bundle=NEXUS, quantity=0)
+
+
+def test_a_breakdown_that_does_not_add_up_cannot_exist() -> None:
+    with pytest.raises(ValidationError):
+        FeeBreakdown(inr("1.00"), inr("1.00"), inr("0.00"), inr("3.00"))
+
+
+# --- quotes ----------------------------------------------------------------------------------
+
+
+def quote(order: Order | None = None, *, tax: TaxPolicy | None = None) -> Quote:
+    return (order or Order([number()], "INR")).quote(
+        quote_id="q-1", account_id="acct-1", at=NOW, tax=tax
+    )
+
+
+def test_a_quote_is_valid_for_thirty_minutes_by_default() -> None:
+    q = quote()
+    assert q.priced_at == NOW
+    assert q.valid_until == NOW + DEFAULT_QUOTE_VALIDITY == NOW + timedelta(minutes=30)
+    assert q.is_valid_at(NOW + timedelta(minutes=29, seconds=59))
+    assert not q.is_valid_at(q.valid_until)
+
+
+def test_an_expired_quote_cannot_be_paid() -> None:
+    q = quote()
+    q.ensure_payable(NOW)
+    with pytest.raises(InvalidTransition):
+        q.ensure_payable(NOW + timedelta(hours=1))
+
+
+def test_a_free_quote_needs_no_payment() -> None:
+    free = Order([PlanLine(plan_code="free", description="Free", amount=inr("0.00"))], "INR")
+    with pytest.raises(InvalidTransition):
+        quote(free).ensure_payable(NOW)
+
+
+def test_naive_instants_are_refused() -> None:
+    with pytest.raises(ValidationError):
+        Order([number()], "INR").quote(quote_id="q", account_id="a", at=datetime(2024, 5, 1))  # noqa: DTZ001
+
+
+def test_a_quote_confirms_the_capabilities_bought() -> None:
+    assert quote().capabilities == VOICE_SMS
+
+
+def test_plan_lines_carry_their_action() -> None:
+    line = PlanLine(
+        plan_code="pro",
+        description="Upgrade to Pro",
+        amount=inr("250.00"),
+        action=PlanAction.CHANGE,
+    )
+    assert line_from_state(line.to_state()) == line
+
+
+# --- properties ------------------------------------------------------------------------------
+
+
+@given(orders(), tax_policies())
+def test_total_is_amount_plus_upfront_fees_plus_tax_exactly(order: Order, tax: TaxPolicy) -> None:
+    b = order.breakdown(tax)
+    assert b.total == b.amount + b.upfront_fees + b.tax
+    assert all(m.is_rounded() and m.amount >= 0 for m in (b.amount, b.upfront_fees, b.tax, b.total))
+    assert sum(t.amount.minor_units for t in b.tax_lines) == b.tax.minor_units
+
+
+@given(orders(), tax_rates())
+def test_inclusive_prices_are_exactly_what_the_customer_pays(order: Order, rate: Decimal) -> None:
+    listed = sum((line.amount + line.upfront_fee for line in order.lines), inr("0"))
+    assert order.breakdown(TaxPolicy.inclusive(rate)).total == listed
+    assert order.breakdown(TaxPolicy.none()).total == listed
+
+
+@given(orders(), tax_rates())
+def test_exclusive_tax_never_changes_the_amount_shown(order: Order, rate: Decimal) -> None:
+    none, excl = order.breakdown(), order.breakdown(TaxPolicy.exclusive(rate))
+    assert (excl.amount, excl.upfront_fees) == (none.amount, none.upfront_fees)
+    assert excl.total >= none.total
+
+
+@given(orders())
+def test_at_a_zero_rate_every_policy_agrees(order: Order) -> None:
+    totals = {
+        order.breakdown(p).total
+        for p in (TaxPolicy.none(), TaxPolicy.exclusive("0"), TaxPolicy.inclusive("0"))
+    }
+    assert len(totals) == 1
+
+
+@given(st.integers(0, 10**8), tax_rates())
+def test_exclusive_and_inclusive_agree_on_the_same_gross_price(units: int, rate: Decimal) -> None:
+    net = Money.from_minor_units(units, "INR")
+    excl = Order([PlanLine(plan_code="p", description="d", amount=net)], "INR").breakdown(
+        TaxPolicy.exclusive(rate)
+    )
+    gross = Order([PlanLine(plan_code="p", description="d", amount=excl.total)], "INR")
+    incl = gross.breakdown(TaxPolicy.inclusive(rate))
+    assert (incl.amount, incl.tax, incl.total) == (excl.amount, excl.tax, excl.total)
+
+
+@given(orders(), tax_rates(), st.sampled_from(["KA", "MH"]), st.booleans())
+def test_gst_within_or_across_states_charges_the_same_total(
+    order: Order, rate: Decimal, customer: str, inclusive: bool
+) -> None:
+    def policy(where: str) -> TaxPolicy:
+        return TaxPolicy.india_gst(
+            rate, supplier_state="KA", customer_state=where, inclusive=inclusive
+        )
+
+    assert order.breakdown(policy(customer)).total == order.breakdown(policy("KA")).total
+
+
+@given(orders(), tax_policies())
+def test_line_totals_share_out_the_total_exactly(order: Order, tax: TaxPolicy) -> None:
+    q = order.quote(quote_id="q", account_id="a", at=NOW, tax=tax)
+    shares = q.line_totals()
+    assert sum((s for s in shares), inr("0")) == q.total
+    if not q.breakdown.tax_included:
+        for share, line in zip(shares, q.lines, strict=True):
+            assert share >= line.amount + line.upfront_fee
+
+
+@given(orders(), tax_policies())
+def test_quotes_survive_their_state_exactly(order: Order, tax: TaxPolicy) -> None:
+    q = order.quote(quote_id="q", account_id="a", at=NOW, tax=tax)
+    again = Quote.from_state(q.to_state())
+    assert again == q
+    assert again.to_state() == q.to_state()
+    assert again.line_totals() == q.line_totals()
+
+
+@given(line_items())
+def test_lines_survive_their_state(line: LineItem) -> None:
+    assert line_from_state(line.to_state()) == line
+
+
+@given(orders(), tax_policies())
+def test_pricing_is_pure(order: Order, tax: TaxPolicy) -> None:
+    assert order.breakdown(tax) == order.breakdown(tax)

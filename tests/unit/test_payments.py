@@ -1,0 +1,507 @@
+"""Payments: methods, the status rules, refunds, late authorisation and fulfilment once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from minutebill import (
+    AddOnBundle,
+    Capability,
+    IdempotencyConflict,
+    InvalidTransition,
+    Money,
+    NumberOffer,
+    ValidationError,
+)
+from minutebill.domain.checkout import Order, Quote
+from minutebill.domain.fulfilment import Remedy, StepKind, Unfulfillable
+from minutebill.domain.line_items import BundleLine, NumberLine, TopUpLine
+from minutebill.domain.payment_events import PaymentEvent, PaymentEventKind
+from minutebill.domain.payments import (
+    Card,
+    CardFunding,
+    FulfilmentDecided,
+    Payment,
+    PaymentCaptured,
+    PaymentStatus,
+    PaymentStatusChanged,
+    Upi,
+)
+from minutebill.domain.tax import TaxPolicy
+from minutebill.gateway import GatewayPayment
+
+NOW = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
+K = PaymentEventKind
+S = PaymentStatus
+OFFER = NumberOffer(
+    "in-local",
+    "IN",
+    "local",
+    frozenset({Capability.VOICE, Capability.SMS}),
+    Money("199.00", "INR"),
+    Money("499.00", "INR"),
+)
+NEXUS = AddOnBundle("nexus", "Nexus", 300, Money("1499.00", "INR"))
+NUMBER = "+918045678901"
+
+
+def make_quote(*lines: object, tax: TaxPolicy | None = None) -> Quote:
+    order = Order(lines or [NumberLine(offer=OFFER, number_e164=NUMBER)], "INR")
+    return order.quote(quote_id="q-1", account_id="acct-1", at=NOW, tax=tax)
+
+
+def make_payment(quote: Quote | None = None, **kw: object) -> Payment:
+    return Payment.for_quote(
+        quote or make_quote(),
+        payment_id="pay-1",
+        idempotency_key="key-1",
+        at=NOW,
+        method=Upi("asha@okaxis"),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def event(
+    kind: PaymentEventKind,
+    minutes: float,
+    *,
+    eid: str | None = None,
+    amount: Money | None = None,
+    refund_id: str | None = None,
+    gateway_id: str = "gw-1",
+    reference: str = "pay-1",
+) -> PaymentEvent:
+    return PaymentEvent(
+        event_id=eid or f"{kind.value}-{minutes}-{refund_id}",
+        kind=kind,
+        payment_reference=reference,
+        gateway_payment_id=gateway_id,
+        occurred_at=NOW + timedelta(minutes=minutes),
+        amount=amount,
+        refund_id=refund_id,
+    )
+
+
+def inr(text: str) -> Money:
+    return Money(text, "INR")
+
+
+def status(payment: Payment) -> PaymentStatus:
+    """Read the status afresh (keeps mypy from narrowing it across calls)."""
+    return payment.status
+
+
+# --- payment methods -------------------------------------------------------------------------
+
+
+def test_upi_addresses_are_name_at_handle_in_lower_case() -> None:
+    upi = Upi(" Asha.K-99@OkAxis ")
+    assert upi.vpa == "asha.k-99@okaxis"
+    assert upi.handle == "okaxis"
+
+
+@pytest.mark.parametrize(
+    "vpa", ["asha", "asha@", "@okaxis", "asha@@okaxis", "as ha@okaxis", "a@1bank"]
+)
+def test_a_upi_address_without_a_proper_handle_is_refused(vpa: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Upi(vpa)
+    assert raised.value.field == "vpa"
+
+
+def test_cards_keep_brand_last4_and_funding_only() -> None:
+    card = Card("RuPay", "4242", CardFunding.DEBIT)
+    assert (card.brand, card.last4, card.funding) == ("rupay", "4242", CardFunding.DEBIT)
+
+
+@pytest.mark.parametrize(
+    ("brand", "last4"),
+    [
+        ("visa", "4111111111111111"),
+        ("visa", "4111 1111 1111 1111"),
+        ("visa", "4111-1111-1111-1111"),
+        ("visa 4111111111111111", "1111"),
+        ("visa", 4111111111111111),
+    ],
+)
+def test_a_card_with_a_full_number_is_refused_and_the_number_is_masked(
+    brand: str, last4: object
+) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Card(brand, last4)  # type: ignore[arg-type]
+    assert "4111111111111111" not in str(raised.value)
+    assert "4111 1111" not in str(raised.value)
+    assert "1111" in str(raised.value)  # the masked hint: "16 digits ending 1111"
+
+
+@pytest.mark.parametrize("last4", ["123", "12345", "abcd", ""])
+def test_last4_is_exactly_four_digits(last4: str) -> None:
+    with pytest.raises(ValidationError):
+        Card("visa", last4)
+
+
+def test_a_card_has_no_field_for_a_cvv() -> None:
+    with pytest.raises(TypeError):
+        Card("visa", "4242", CardFunding.CREDIT, "123")  # type: ignore[call-arg]
+
+
+# --- creating a payment ----------------------------------------------------------------------
+
+
+def test_paying_a_quote_charges_exactly_its_total() -> None:
+    quote = make_quote(tax=TaxPolicy.india_gst("0.18", supplier_state="KA", customer_state="MH"))
+    payment = make_payment(quote)
+    assert payment.amount == quote.total == inr("823.64")
+    assert status(payment) is S.CREATED
+    assert not payment.captured
+
+
+def test_an_expired_quote_cannot_start_a_payment() -> None:
+    with pytest.raises(InvalidTransition):
+        Payment.for_quote(
+            make_quote(), payment_id="p", idempotency_key="k", at=NOW + timedelta(hours=1)
+        )
+
+
+@pytest.mark.parametrize(
+    "window", [timedelta(0), timedelta(seconds=-1), timedelta(milliseconds=1500)]
+)
+def test_the_authorisation_window_is_positive_whole_seconds(window: timedelta) -> None:
+    with pytest.raises(ValidationError):
+        make_payment(authorization_window=window)
+
+
+# --- statuses --------------------------------------------------------------------------------
+
+
+def test_a_duplicate_event_is_a_no_op() -> None:
+    payment = make_payment()
+    success = event(K.SUCCEEDED, 1)
+    assert payment.apply(success)
+    payment.pull_events()
+    before = payment.to_state()
+    assert not payment.apply(success)
+    assert payment.to_state() == before
+    assert payment.pull_events() == []
+
+
+def test_progress_only_moves_forward() -> None:
+    payment = make_payment()
+    payment.apply(event(K.ACTION_REQUIRED, 2))
+    payment.apply(event(K.PENDING, 1))
+    assert status(payment) is S.ACTION_REQUIRED
+    payment.apply(event(K.PENDING, 3))
+    assert status(payment) is S.ACTION_REQUIRED
+
+
+def test_webhook_before_the_create_response() -> None:
+    payment = make_payment()
+    payment.apply(event(K.SUCCEEDED, 1, amount=payment.amount))  # the webhook wins the race
+    assert status(payment) is S.SUCCEEDED
+    assert payment.gateway_payment_id == "gw-1"
+    payment.pull_events()
+    response = GatewayPayment(
+        gateway_payment_id="gw-1",
+        reference="pay-1",
+        status=S.PENDING,
+        amount_minor=payment.amount.minor_units,
+        currency="INR",
+        updated_at=NOW + timedelta(seconds=20),
+    )
+    payment.link_gateway(response.gateway_payment_id)
+    observed = response.to_event()
+    assert observed is not None
+    assert payment.apply(observed)
+    assert status(payment) is S.SUCCEEDED  # the older PENDING does not pull it back
+    assert payment.pull_events() == []
+
+
+def test_late_authorisation_after_a_failure() -> None:
+    payment = make_payment()
+    payment.apply(event(K.FAILED, 1))
+    assert status(payment) is S.FAILED
+    assert payment.fulfil(make_quote(), at=NOW) is None  # nothing captured: nothing to decide
+    payment.apply(event(K.AUTHORIZED, 4))
+    assert status(payment) is S.AUTHORIZED
+    payment.apply(event(K.SUCCEEDED, 5))
+    assert status(payment) is S.SUCCEEDED
+    decision = payment.fulfil(make_quote(), at=NOW + timedelta(minutes=5))
+    assert decision is not None
+    assert decision.complete
+    assert [s.kind for s in decision.steps] == [StepKind.ACTIVATE_NUMBER]
+
+
+def test_an_authorisation_older_than_the_failure_does_not_undo_it() -> None:
+    payment = make_payment()
+    payment.apply(event(K.FAILED, 5))
+    payment.apply(event(K.AUTHORIZED, 4))
+    assert status(payment) is S.FAILED
+
+
+def test_a_success_after_the_window_is_a_late_capture_and_is_returned() -> None:
+    payment = make_payment(authorization_window=timedelta(hours=1))
+    payment.apply(event(K.FAILED, 1))
+    payment.apply(event(K.SUCCEEDED, 61))
+    assert status(payment) is S.FAILED
+    assert payment.late_capture
+    assert payment.captured == payment.amount
+    events = payment.pull_events()
+    assert any(isinstance(e, PaymentCaptured) and e.late for e in events)
+    decision = payment.fulfil(make_quote(), at=NOW + timedelta(minutes=62))
+    assert decision is not None
+    assert (decision.remedy, decision.reason) == (Remedy.REFUND, Unfulfillable.LATE_CAPTURE)
+    assert decision.remedy_amount == payment.amount
+    assert decision.steps == ()
+
+
+def test_expire_fails_an_open_payment_at_its_deadline() -> None:
+    payment = make_payment(authorization_window=timedelta(hours=1))
+    payment.apply(event(K.PENDING, 1))
+    assert not payment.expire(NOW + timedelta(minutes=59))
+    assert payment.expire(NOW + timedelta(hours=3))
+    assert status(payment) is S.FAILED
+    assert not payment.expire(NOW + timedelta(hours=4))
+    payment.apply(event(K.SUCCEEDED, 50))  # reported late, but it happened in time
+    assert status(payment) is S.SUCCEEDED
+
+
+def test_a_cancel_is_final_unless_money_was_captured_in_time() -> None:
+    payment = make_payment()
+    payment.apply(event(K.AUTHORIZED, 1))
+    payment.apply(event(K.CANCELED, 2))
+    assert status(payment) is S.CANCELED
+    payment.apply(event(K.FAILED, 3))
+    assert status(payment) is S.CANCELED
+    payment.apply(event(K.SUCCEEDED, 4))  # the gateway captured despite the cancel
+    assert status(payment) is S.SUCCEEDED
+
+
+def test_status_change_events_name_both_states() -> None:
+    payment = make_payment()
+    payment.pull_events()
+    payment.apply(event(K.PENDING, 1))
+    (changed,) = payment.pull_events()
+    assert isinstance(changed, PaymentStatusChanged)
+    assert (changed.previous, changed.status) == (S.CREATED, S.PENDING)
+
+
+def test_a_second_capture_instant_is_refused() -> None:
+    payment = make_payment()
+    payment.apply(event(K.SUCCEEDED, 1))
+    before = payment.to_state()
+    with pytest.raises(ValidationError):
+        payment.apply(event(K.SUCCEEDED, 2, eid="poll"))
+    assert payment.to_state() == before
+
+
+# --- refused events change nothing ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        event(K.SUCCEEDED, 1, reference="pay-2"),
+        event(K.SUCCEEDED, 1, gateway_id="gw-2"),
+        event(K.SUCCEEDED, 1, amount=Money("1.00", "INR")),
+        event(K.SUCCEEDED, 1, amount=Money("1.00", "USD")),
+        event(K.PENDING, 9, eid="seen"),
+    ],
+    ids=["other-reference", "other-gateway-payment", "other-amount", "other-currency", "id-reused"],
+)
+def test_a_refused_event_changes_nothing(bad: PaymentEvent) -> None:
+    payment = make_payment()
+    payment.apply(event(K.PENDING, 0, eid="seen"))
+    before = payment.to_state()
+    payment.pull_events()
+    with pytest.raises((ValidationError, IdempotencyConflict)):
+        payment.apply(bad)
+    assert payment.to_state() == before
+    assert payment.pull_events() == []
+
+
+# --- refunds -------------------------------------------------------------------------------
+
+
+def captured_payment() -> Payment:
+    payment = make_payment()
+    payment.apply(event(K.SUCCEEDED, 1))
+    payment.pull_events()
+    return payment
+
+
+def test_a_refund_larger_than_captured_is_refused_and_changes_nothing() -> None:
+    payment = captured_payment()
+    before = payment.to_state()
+    with pytest.raises(ValidationError):
+        payment.request_refund(payment.amount + inr("0.01"), refund_id="r-1", at=NOW)
+    assert payment.to_state() == before
+    assert payment.pull_events() == []
+
+
+def test_partial_refunds_never_exceed_what_was_captured() -> None:
+    payment = captured_payment()
+    assert payment.request_refund(inr("500.00"), refund_id="r-1", at=NOW)
+    assert payment.refundable == inr("198.00")
+    before = payment.to_state()
+    with pytest.raises(ValidationError):
+        payment.request_refund(inr("198.01"), refund_id="r-2", at=NOW)
+    assert payment.to_state() == before
+    assert payment.request_refund(inr("198.00"), refund_id="r-2", at=NOW)
+    assert not payment.refundable
+
+
+def test_the_same_refund_requested_twice_is_reserved_once() -> None:
+    payment = captured_payment()
+    assert payment.request_refund(inr("100.00"), refund_id="r-1", at=NOW)
+    assert not payment.request_refund(inr("100.00"), refund_id="r-1", at=NOW)
+    assert payment.refundable == inr("598.00")
+    with pytest.raises(IdempotencyConflict):
+        payment.request_refund(inr("200.00"), refund_id="r-1", at=NOW)
+
+
+def test_nothing_captured_nothing_to_refund() -> None:
+    payment = make_payment()
+    before = payment.to_state()
+    with pytest.raises(InvalidTransition):
+        payment.request_refund(inr("1.00"), refund_id="r-1", at=NOW)
+    assert payment.to_state() == before
+
+
+def test_refund_events_move_to_partially_refunded_then_refunded() -> None:
+    payment = captured_payment()
+    payment.request_refund(inr("98.00"), refund_id="r-1", at=NOW)
+    payment.apply(event(K.REFUND_SUCCEEDED, 2, amount=inr("98.00"), refund_id="r-1"))
+    assert status(payment) is S.PARTIALLY_REFUNDED
+    assert payment.refunded == inr("98.00")
+    payment.apply(event(K.REFUND_SUCCEEDED, 3, amount=inr("600.00"), refund_id="dashboard-7"))
+    assert status(payment) is S.REFUNDED
+
+
+def test_a_failed_refund_frees_its_reservation() -> None:
+    payment = captured_payment()
+    payment.request_refund(inr("698.00"), refund_id="r-1", at=NOW)
+    payment.apply(event(K.REFUND_FAILED, 2, amount=inr("698.00"), refund_id="r-1"))
+    assert payment.refundable == payment.amount
+    assert status(payment) is S.SUCCEEDED
+
+
+def test_refund_events_beyond_the_amount_are_refused() -> None:
+    payment = captured_payment()
+    payment.apply(event(K.REFUND_SUCCEEDED, 2, amount=inr("600.00"), refund_id="a"))
+    before = payment.to_state()
+    with pytest.raises(ValidationError):
+        payment.apply(event(K.REFUND_SUCCEEDED, 3, amount=inr("99.00"), refund_id="b"))
+    assert payment.to_state() == before
+
+
+def test_a_refund_event_must_match_the_requested_amount() -> None:
+    payment = captured_payment()
+    payment.request_refund(inr("10.00"), refund_id="r-1", at=NOW)
+    before = payment.to_state()
+    with pytest.raises(IdempotencyConflict):
+        payment.apply(event(K.REFUND_SUCCEEDED, 2, amount=inr("20.00"), refund_id="r-1"))
+    assert payment.to_state() == before
+
+
+# --- fulfilment ----------------------------------------------------------------------------
+
+
+def test_fulfilment_is_decided_once() -> None:
+    quote = make_quote(BundleLine(bundle=NEXUS), TopUpLine(amount=inr("250.00")))
+    payment = make_payment(quote)
+    payment.apply(event(K.SUCCEEDED, 1))
+    first = payment.fulfil(quote, at=NOW + timedelta(minutes=1))
+    assert first is not None
+    assert [(s.kind, s.target, s.amount) for s in first.steps] == [
+        (StepKind.GRANT_BUNDLE, "nexus", inr("1499.00")),
+        (StepKind.CREDIT_WALLET, "wallet", inr("250.00")),
+    ]
+    assert payment.fulfilled
+    assert payment.apply(event(K.SUCCEEDED, 1, eid="poll"))  # a second report of the capture
+    assert payment.fulfil(quote, at=NOW + timedelta(minutes=2)) is None
+    assert payment.fulfilment == first
+    assert sum(isinstance(e, FulfilmentDecided) for e in payment.pull_events()) == 1
+
+
+def test_success_after_the_number_was_released_refunds_its_share() -> None:
+    quote = make_quote(
+        NumberLine(offer=OFFER, number_e164=NUMBER),
+        BundleLine(bundle=NEXUS),
+        tax=TaxPolicy.exclusive("0.18"),
+    )
+    payment = make_payment(quote)
+    payment.apply(event(K.SUCCEEDED, 1))
+    decision = payment.fulfil(quote, at=NOW, unavailable={NUMBER})
+    assert decision is not None
+    assert decision.reason is Unfulfillable.TARGET_UNAVAILABLE
+    assert decision.unfulfilled_lines == (0,)
+    assert [s.kind for s in decision.steps] == [StepKind.GRANT_BUNDLE]
+    assert decision.remedy_amount == quote.line_totals()[0] == inr("823.64")
+    assert decision.remedy_key == "pay-1:remedy"
+
+
+def test_success_after_the_only_number_was_released_credits_the_wallet_if_asked() -> None:
+    quote = make_quote()
+    payment = make_payment(quote)
+    payment.apply(event(K.SUCCEEDED, 1))
+    decision = payment.fulfil(quote, at=NOW, unavailable=[NUMBER], remedy=Remedy.CREDIT_WALLET)
+    assert decision is not None
+    assert (decision.remedy, decision.remedy_amount, decision.steps) == (
+        Remedy.CREDIT_WALLET,
+        quote.total,
+        (),
+    )
+
+
+def test_a_quote_fulfilled_by_another_payment_is_returned() -> None:
+    quote = make_quote()
+    payment = make_payment(quote)
+    payment.apply(event(K.SUCCEEDED, 1))
+    decision = payment.fulfil(quote, at=NOW, already_fulfilled_by="pay-0")
+    assert decision is not None
+    assert decision.reason is Unfulfillable.ALREADY_FULFILLED
+    assert decision.remedy_amount == quote.total
+
+
+def test_an_expired_and_repriced_quote_is_returned() -> None:
+    quote = make_quote()
+    payment = make_payment(quote)
+    payment.apply(event(K.SUCCEEDED, 45))  # after the 30-minute quote expired
+    before = payment.to_state()
+    with pytest.raises(ValidationError):
+        payment.fulfil(quote, at=NOW + timedelta(minutes=46))
+    assert payment.to_state() == before
+    decision = payment.fulfil(quote, at=NOW + timedelta(minutes=46), repriced_total=inr("749.00"))
+    assert decision is not None
+    assert decision.reason is Unfulfillable.QUOTE_REPRICED
+
+
+def test_an_expired_quote_with_the_same_price_is_honoured() -> None:
+    quote = make_quote()
+    payment = make_payment(quote)
+    payment.apply(event(K.SUCCEEDED, 45))
+    decision = payment.fulfil(quote, at=NOW + timedelta(minutes=46), repriced_total=quote.total)
+    assert decision is not None
+    assert decision.complete
+
+
+def test_fulfil_refuses_another_quote_and_changes_nothing() -> None:
+    payment = captured_payment()
+    other = Order([TopUpLine(amount=inr("1.00"))], "INR").quote(
+        quote_id="q-2", account_id="acct-1", at=NOW
+    )
+    before = payment.to_state()
+    with pytest.raises(ValidationError):
+        payment.fulfil(other, at=NOW)
+    assert payment.to_state() == before
+
+
+def test_renewals_and_plans_map_to_their_steps() -> None:
+    quote = make_quote(NumberLine(offer=OFFER, number_e164=NUMBER, renewal=True))
+    payment = make_payment(quote)
+    payment.apply(event(K.SUCCEEDED, 1))
+    decision = payment.fulfil(quote, at=NOW)
+    assert decision is not None
+    assert [s.kind for s in decision.steps] == [StepKind.RENEW_NUMBER]
