@@ -1,0 +1,317 @@
+"""The waiting line for calls that cannot start yet: boosted queueing.
+
+A call waits when its account has no free concurrent-call slot or the platform's shared pool
+(trunk channels, voice-agent workers) is full. Waiting calls are ordered by the plan's
+`queue_priority` (higher first: that is what a boosted tier buys), then by arrival. The line is
+bounded, and every waiting call has a time-to-live after which it times out.
+
+`CallQueue` is a plain in-process structure, not an aggregate: it is never saved in a store.
+It lives in the process that routes calls (one per dialer or media server) and is rebuilt empty
+after a restart, when callers dial again. Push, pop and removal cost O(log n): two binary heaps
+(by rank and by expiry) with lazy deletion, compacted when stale entries pile up.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from attrs import define, field, frozen
+
+from minutebill.domain.periods import to_utc as _to_utc
+from minutebill.errors import IdempotencyConflict, LimitExceeded, NotFound, ValidationError
+
+__all__ = ["CallQueue", "WaitingCall"]
+
+_K = TypeVar("_K")
+
+
+def to_utc(at: datetime) -> datetime:
+    """`at` in UTC; an aware UTC datetime passes straight through (the hot path)."""
+    if at.__class__ is datetime and at.tzinfo is UTC:
+        return at
+    return _to_utc(at)
+
+
+@frozen(kw_only=True)
+class WaitingCall:
+    """A call waiting for a slot.
+
+    Attributes:
+        call_id: The host's id of the call (unique among waiting calls).
+        account_id: The account the call belongs to.
+        priority: The plan's `queue_priority` when the call arrived; higher waits less.
+        seq: Arrival order, assigned by the queue; breaks ties between equal priorities.
+        enqueued_at: When the call joined the line.
+        expires_at: When it times out if still waiting.
+        hold_seconds: Seconds to hold once admitted (the call's maximum length), or None for
+            the admission policy's initial hold.
+    """
+
+    call_id: str
+    account_id: str
+    priority: int
+    seq: int
+    enqueued_at: datetime
+    expires_at: datetime
+    hold_seconds: int | None = None
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """The sort key: smaller is served first (higher priority, then earlier arrival)."""
+        return (-self.priority, self.seq)
+
+
+def _require_positive(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(name, value, "must be an int >= 1")
+
+
+def _require_ttl(value: object) -> timedelta:
+    if not isinstance(value, timedelta) or value <= timedelta(0):
+        raise ValidationError("ttl", value, "a positive timedelta")
+    return value
+
+
+@define
+class CallQueue:
+    """Waiting calls of many accounts, best first.
+
+    Attributes:
+        max_depth: At most this many calls wait at once; `push` refuses more.
+        ttl: Default time-to-live of a waiting call (a push may give its own).
+    """
+
+    max_depth: int
+    ttl: timedelta = timedelta(minutes=2)
+    _by_rank: list[tuple[int, int, str]] = field(factory=list, init=False)
+    _by_expiry: list[tuple[datetime, int, str]] = field(factory=list, init=False)
+    _live: dict[str, WaitingCall] = field(factory=dict, init=False)
+    _per_priority: dict[int, int] = field(factory=dict, init=False)
+    _per_account: dict[str, int] = field(factory=dict, init=False)
+    _timed_out: list[WaitingCall] = field(factory=list, init=False)
+    _seq: int = field(default=0, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        _require_positive("max_depth", self.max_depth)
+        _require_ttl(self.ttl)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def __contains__(self, call_id: object) -> bool:
+        return call_id in self._live
+
+    def get(self, call_id: str) -> WaitingCall | None:
+        """The waiting call `call_id`, or None if it is not waiting."""
+        return self._live.get(call_id)
+
+    def waiting_for(self, account_id: str) -> int:
+        """How many calls of `account_id` are waiting."""
+        return self._per_account.get(account_id, 0)
+
+    @property
+    def full(self) -> bool:
+        """Whether `push` would be refused."""
+        return len(self._live) >= self.max_depth
+
+    def waiting(self) -> tuple[WaitingCall, ...]:
+        """Every waiting call, best first (O(n log n): for dashboards and tests)."""
+        return tuple(sorted(self._live.values(), key=lambda c: c.rank))
+
+    def position(self, call_id: str) -> int:
+        """The 1-based place of a waiting call in line (O(n); `push` returns it in O(tiers)).
+
+        Raises:
+            NotFound: if the call is not waiting.
+        """
+        call = self._live.get(call_id)
+        if call is None:
+            raise NotFound("waiting call", call_id)
+        rank = call.rank
+        return 1 + sum(1 for other in self._live.values() if other.rank < rank)
+
+    # --- changing ---------------------------------------------------------------------------
+
+    def push(
+        self,
+        call_id: str,
+        account_id: str,
+        priority: int,
+        at: datetime,
+        *,
+        ttl: timedelta | None = None,
+        hold_seconds: int | None = None,
+    ) -> int:
+        """Put a call in line behind every call of its priority; return its 1-based place.
+
+        Calls that timed out by `at` are swept first (collect them with `expire`).
+
+        Raises:
+            ValidationError: for a bad id, priority, time, ttl or hold.
+            IdempotencyConflict: if `call_id` is already waiting.
+            LimitExceeded: if `max_depth` calls are already waiting.
+        """
+        if not isinstance(call_id, str) or not call_id:
+            raise ValidationError("call_id", call_id, "a non-empty string")
+        if not isinstance(account_id, str) or not account_id:
+            raise ValidationError("account_id", account_id, "a non-empty string")
+        if isinstance(priority, bool) or not isinstance(priority, int) or priority < 0:
+            raise ValidationError("priority", priority, "an int >= 0")
+        if hold_seconds is not None:
+            _require_positive("hold_seconds", hold_seconds)
+        life = self.ttl if ttl is None else _require_ttl(ttl)
+        at = to_utc(at)
+        self._sweep(at)
+        if call_id in self._live:
+            raise IdempotencyConflict(call_id, "the call is already waiting")
+        if len(self._live) >= self.max_depth:
+            raise LimitExceeded("queue_depth", self.max_depth, len(self._live) + 1)
+        ahead = 0
+        for level, count in self._per_priority.items():
+            if level >= priority:
+                ahead += count
+        self._seq += 1
+        self._insert(
+            WaitingCall(
+                call_id=call_id,
+                account_id=account_id,
+                priority=priority,
+                seq=self._seq,
+                enqueued_at=at,
+                expires_at=at + life,
+                hold_seconds=hold_seconds,
+            )
+        )
+        return ahead + 1
+
+    def pop(self, at: datetime) -> WaitingCall | None:
+        """Remove and return the best waiting call (None when nobody waits)."""
+        self._sweep(to_utc(at))
+        by_rank, live = self._by_rank, self._live
+        while by_rank:
+            _, seq, call_id = heapq.heappop(by_rank)
+            call = live.get(call_id)
+            if call is not None and call.seq == seq:
+                self._forget(call)
+                self._compact()
+                return call
+        return None
+
+    def peek(self, at: datetime) -> WaitingCall | None:
+        """The best waiting call, left in line."""
+        self._sweep(to_utc(at))
+        while self._by_rank:
+            _, seq, call_id = self._by_rank[0]
+            call = self._live.get(call_id)
+            if call is not None and call.seq == seq:
+                return call
+            heapq.heappop(self._by_rank)
+        return None
+
+    def next_admittable(self, at: datetime, can_take: Callable[[str], bool]) -> WaitingCall | None:
+        """Remove and return the best waiting call whose account `can_take` a call now.
+
+        Called when a slot frees. Calls of accounts that cannot take one (their own limit is
+        reached) are skipped and keep their place, so a call is never passed by a call ranked
+        below it that could have used the same slot. Cost: O(log n) per call examined.
+        """
+        self._sweep(to_utc(at))
+        skipped: list[tuple[int, int, str]] = []
+        refused: set[str] = set()
+        found: WaitingCall | None = None
+        while self._by_rank:
+            entry = heapq.heappop(self._by_rank)
+            call = self._live.get(entry[2])
+            if call is None or call.seq != entry[1]:
+                continue  # stale: abandoned, admitted or timed out earlier
+            if call.account_id not in refused and can_take(call.account_id):
+                found = call
+                break
+            refused.add(call.account_id)
+            skipped.append(entry)
+        for entry in skipped:
+            heapq.heappush(self._by_rank, entry)
+        if found is not None:
+            self._forget(found)
+            self._compact()
+        return found
+
+    def requeue(self, call: WaitingCall) -> None:
+        """Put back a call taken by `next_admittable` that could not start after all.
+
+        It keeps its original place (priority and arrival), even if the line is full now.
+
+        Raises:
+            IdempotencyConflict: if a call with its id is waiting.
+        """
+        if call.call_id in self._live:
+            raise IdempotencyConflict(call.call_id, "the call is already waiting")
+        self._insert(call)
+
+    def abandon(self, call_id: str) -> WaitingCall | None:
+        """Take a call out of line because the caller hung up; None if it was not waiting.
+
+        Returns the call the first time only, so its place is given up exactly once.
+        """
+        call = self._live.get(call_id)
+        if call is None:
+            return None
+        self._forget(call)
+        self._compact()
+        return call
+
+    def expire(self, at: datetime) -> list[WaitingCall]:
+        """Remove calls whose time-to-live ran out by `at`; return every timed-out call.
+
+        Includes calls swept earlier by `push` or `next_admittable`, each reported once,
+        in the order they timed out.
+        """
+        self._sweep(to_utc(at))
+        out, self._timed_out = self._timed_out, []
+        return out
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _insert(self, call: WaitingCall) -> None:
+        self._live[call.call_id] = call
+        heapq.heappush(self._by_rank, (-call.priority, call.seq, call.call_id))
+        heapq.heappush(self._by_expiry, (call.expires_at, call.seq, call.call_id))
+        self._per_priority[call.priority] = self._per_priority.get(call.priority, 0) + 1
+        self._per_account[call.account_id] = self._per_account.get(call.account_id, 0) + 1
+
+    def _forget(self, call: WaitingCall) -> None:
+        del self._live[call.call_id]
+        _decrement(self._per_priority, call.priority)
+        _decrement(self._per_account, call.account_id)
+
+    def _sweep(self, at: datetime) -> None:
+        expiry = self._by_expiry
+        while expiry and expiry[0][0] <= at:
+            _, seq, call_id = heapq.heappop(expiry)
+            call = self._live.get(call_id)
+            if call is not None and call.seq == seq:
+                self._forget(call)
+                self._timed_out.append(call)
+
+    def _compact(self) -> None:
+        """Rebuild the heaps when stale entries outnumber live ones (amortised O(1))."""
+        live = len(self._live)
+        if len(self._by_rank) > 2 * live + 64:
+            self._by_rank = [(-c.priority, c.seq, c.call_id) for c in self._live.values()]
+            heapq.heapify(self._by_rank)
+        if len(self._by_expiry) > 2 * live + 64:
+            self._by_expiry = [(c.expires_at, c.seq, c.call_id) for c in self._live.values()]
+            heapq.heapify(self._by_expiry)
+
+
+def _decrement(counts: dict[_K, int], key: _K) -> None:
+    n = counts[key] - 1
+    if n:
+        counts[key] = n
+    else:
+        del counts[key]
