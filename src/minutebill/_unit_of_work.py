@@ -59,12 +59,36 @@ class AggregateRepository(Protocol[T]):
         """
         ...
 
+    def replace(self, aggregate: T) -> None:
+        """Put `aggregate` in the place of the loaded one with the same identity.
+
+        For a reused identity, such as a released number bought again; saved with the version
+        checked.
+
+        Raises:
+            NotFound: if no aggregate with that identity was loaded in this unit of work.
+        """
+        ...
+
+    def by_reference(self, reference: str) -> T | None:
+        """The aggregate with this globally unique reference (a payment id), tracked."""
+        ...
+
     def for_account(self, account_id: str) -> list[T]:
         """Every aggregate of this kind for `account_id`, tracked, in key order."""
         ...
 
-    def due(self, at: datetime, limit: int) -> list[T]:
-        """Up to `limit` aggregates whose scheduled work is due by `at`, earliest first, tracked."""
+    def due(self, at: datetime, limit: int, *, after: str | None = None) -> list[T]:
+        """Up to `limit` aggregates whose scheduled work is due by `at`, earliest first, tracked.
+
+        Pass `after` (a cursor from `due_page`) to continue past aggregates already seen.
+        """
+        ...
+
+    def due_page(
+        self, at: datetime, limit: int, *, after: str | None = None
+    ) -> list[tuple[T, str]]:
+        """Like `due`, each aggregate with the cursor that continues after it."""
         ...
 
 

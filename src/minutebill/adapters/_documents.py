@@ -63,6 +63,16 @@ def _encode(aggregate: Any) -> str:
     return dumps(state)
 
 
+def _version(aggregate: Any) -> int:
+    """The version an aggregate carries; immutable documents (quotes) carry none and are 0."""
+    return int(getattr(aggregate, "version", 0))
+
+
+def _set_version(aggregate: Any, version: int) -> None:
+    if hasattr(aggregate, "version"):
+        aggregate.version = version
+
+
 class Aggregate(Protocol):
     """What the store needs from an aggregate."""
 
@@ -164,7 +174,9 @@ class Transaction(Protocol):
 
     def load_account(self, kind: str, account_id: str) -> list[StoredDocument]: ...
 
-    def load_due(self, kind: str, due_micros: int, limit: int) -> list[StoredDocument]: ...
+    def load_due(
+        self, kind: str, due_micros: int, limit: int, after: tuple[int, str, str] | None
+    ) -> list[tuple[int, StoredDocument]]: ...
 
     def load_by_reference(self, kind: str, reference: str) -> StoredDocument | None: ...
 
@@ -213,7 +225,7 @@ class _Repository(Generic[A]):
         state = json.loads(doc.state)
         state["version"] = doc.version
         aggregate = self._kind.from_state(state)
-        aggregate.version = doc.version  # type: ignore[attr-defined]
+        _set_version(aggregate, doc.version)
         # Stored text is always dumps(to_state()) and round trips are exact, so comparing the
         # re-encoded state with it at commit tells whether anything changed.
         self._uow.tracked[identity] = _Tracked(self._kind, aggregate, doc.state)
@@ -239,12 +251,39 @@ class _Repository(Generic[A]):
             raise ValidationError(self._kind.name, key or account_id, "already in this unit")
         self._uow.tracked[identity] = _Tracked(self._kind, aggregate, None)
 
+    def replace(self, aggregate: A) -> None:
+        """Put `aggregate` in the place of the tracked one with its identity.
+
+        For an identity that is reused (a released number bought again): the new aggregate is
+        saved over the old document, with the old one's version checked.
+
+        Raises:
+            NotFound: if no aggregate with that identity was loaded in this unit of work.
+        """
+        account_id, key = self._kind.identity(aggregate)
+        tracked = self._uow.tracked.get((self._kind.name, account_id, key))
+        if tracked is None:
+            raise NotFound(self._kind.name, f"{account_id}/{key}" if key else account_id)
+        _set_version(aggregate, _version(tracked.aggregate))
+        tracked.aggregate = aggregate
+
     def for_account(self, account_id: str) -> list[A]:
         return [self._track(doc) for doc in self._uow.tx.load_account(self._kind.name, account_id)]
 
-    def due(self, at: datetime, limit: int) -> list[A]:
-        docs = self._uow.tx.load_due(self._kind.name, to_micros(at), limit)
-        return [self._track(doc) for doc in docs]
+    def due(self, at: datetime, limit: int, *, after: str | None = None) -> list[A]:
+        return [a for a, _ in self.due_page(at, limit, after=after)]
+
+    def due_page(
+        self, at: datetime, limit: int, *, after: str | None = None
+    ) -> list[tuple[A, str]]:
+        """Like `due`, each with a cursor: pass the last one as `after` for the next page."""
+        start = None
+        if after is not None:
+            micros, _, rest = after.partition(":")
+            account_id, _, key = rest.partition(":")
+            start = (int(micros), account_id, key)
+        rows = self._uow.tx.load_due(self._kind.name, to_micros(at), limit, start)
+        return [(self._track(doc), f"{micros}:{doc.account_id}:{doc.key}") for micros, doc in rows]
 
     def by_reference(self, reference: str) -> A | None:
         """The aggregate whose `reference` (e.g. a gateway payment reference) is given."""
@@ -413,7 +452,7 @@ class DocumentUnitOfWork:
             state = _encode(tracked.aggregate)
             if state == tracked.loaded_state:
                 continue
-            version = tracked.aggregate.version
+            version = _version(tracked.aggregate)
             new = tracked.loaded_state is None
             due = tracked.kind.due_at(tracked.aggregate)
             yield (
@@ -436,7 +475,9 @@ class DocumentUnitOfWork:
         changes = list(self._changes())
         events: list[DomainEvent] = []
         for tracked in self.tracked.values():
-            events.extend(tracked.aggregate.pull_events())
+            pull = getattr(tracked.aggregate, "pull_events", None)
+            if pull is not None:
+                events.extend(pull())
         events.extend(self.extra_events)
         batch = self.batch
         batch.documents = [write for _, write in changes]
@@ -451,7 +492,7 @@ class DocumentUnitOfWork:
             self._finished = True
             tx.close()
         for tracked, write in changes:
-            tracked.aggregate.version = write.version
+            _set_version(tracked.aggregate, write.version)
         return events
 
     def rollback(self) -> None:

@@ -2,21 +2,54 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime, timedelta
 
 from minutebill.adapters._documents import AggregateKind, Kinds
+from minutebill.domain.checkout import Quote
 from minutebill.domain.ledger import MinuteLedger, UsageRecord
-from minutebill.domain.state import State
+from minutebill.domain.number_status import NumberStatus
+from minutebill.domain.numbers import NumberSubscription
+from minutebill.domain.payments import Payment
+from minutebill.domain.subscriptions import Subscription, SubscriptionStatus
 from minutebill.domain.wallet import Wallet
 
-__all__ = ["Kinds", "default_kinds"]
+__all__ = ["RECONCILE_AFTER", "Kinds", "default_kinds"]
+
+RECONCILE_AFTER = timedelta(minutes=15)
+"""How long an open payment waits for its webhook before `run_due` asks the gateway."""
 
 
-def _pending(name: str) -> AggregateKind[Any]:
-    def refuse(state: State) -> Any:
-        raise NotImplementedError(name)
+def _subscription_due(subscription: Subscription) -> datetime | None:
+    """Renewal at the period end; expiry at the end of grace or of a canceled period."""
+    if subscription.status is SubscriptionStatus.EXPIRED:
+        return None
+    return subscription.next_billing_at or subscription.expires_at
 
-    return AggregateKind(name, refuse, lambda a: (a.account_id, ""))
+
+def _number_due(number: NumberSubscription) -> datetime | None:
+    """When the renewal job must look at a number next.
+
+    A held number is released at the end of its grace period (a top-up pays it sooner, from
+    the top-up itself). An active number is looked at one notice lead before its renewal
+    (for the pre-debit notice), then when the renewal is due.
+    """
+    if number.status is NumberStatus.RELEASED:
+        return None
+    if number.hold is not None:
+        return number.hold.release_after
+    due = number.paid_through
+    if number.notice is not None:
+        return max(due, number.notice.debit_at)
+    if number.auto_pay and number.policy.notice_required:
+        return due - number.policy.pre_debit_notice_lead
+    return due
+
+
+def _payment_due(payment: Payment) -> datetime | None:
+    """An open payment is reconciled with the gateway, and failed at its deadline."""
+    if payment.status.is_open:
+        return min(payment.created_at + RECONCILE_AFTER, payment.deadline)
+    return None
 
 
 def default_kinds() -> Kinds:
@@ -29,9 +62,25 @@ def default_kinds() -> Kinds:
             due_at=MinuteLedger.due_at,
         ),
         wallets=AggregateKind("wallet", Wallet.from_state, lambda x: (x.account_id, "")),
-        subscriptions=_pending("subscription"),
-        numbers=_pending("number"),
-        orders=_pending("order"),
-        payments=_pending("payment"),
+        subscriptions=AggregateKind(
+            "subscription",
+            Subscription.from_state,
+            lambda x: (x.account_id, ""),
+            due_at=_subscription_due,
+        ),
+        numbers=AggregateKind(
+            "number",
+            NumberSubscription.from_state,
+            lambda x: (x.account_id, x.number_e164),
+            due_at=_number_due,
+        ),
+        orders=AggregateKind("quote", Quote.from_state, lambda x: (x.account_id, x.quote_id)),
+        payments=AggregateKind(
+            "payment",
+            Payment.from_state,
+            lambda x: (x.account_id, x.payment_id),
+            due_at=_payment_due,
+            reference=lambda x: x.payment_id,
+        ),
         usage_record=UsageRecord.from_state,
     )

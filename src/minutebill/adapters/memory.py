@@ -89,14 +89,22 @@ class _MemoryTransaction(Transaction):
             keys = sorted(k for k in self._data.docs if k[0] == kind and k[1] == account_id)
             return [d for k in keys if (d := self._doc(k)) is not None]
 
-    def load_due(self, kind: str, due_micros: int, limit: int) -> list[StoredDocument]:
+    def load_due(
+        self, kind: str, due_micros: int, limit: int, after: tuple[int, str, str] | None
+    ) -> list[tuple[int, StoredDocument]]:
         with self._lock:
             due = sorted(
-                (doc.due_micros, key)
+                (doc.due_micros, key[1], key[2])
                 for key, doc in self._data.docs.items()
                 if key[0] == kind and doc.due_micros is not None and doc.due_micros <= due_micros
             )
-            return [d for _, k in due[:limit] if (d := self._doc(k)) is not None]
+            if after is not None:
+                due = due[bisect.bisect_right(due, after) :]
+            return [
+                (micros, d)
+                for micros, account_id, key in due[:limit]
+                if (d := self._doc((kind, account_id, key))) is not None
+            ]
 
     def load_by_reference(self, kind: str, reference: str) -> StoredDocument | None:
         with self._lock:

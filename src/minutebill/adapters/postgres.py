@@ -216,13 +216,18 @@ class _PostgresTransaction(Transaction):
             (account_id, kind),
         )
 
-    def load_due(self, kind: str, due_micros: int, limit: int) -> list[StoredDocument]:
+    def load_due(
+        self, kind: str, due_micros: int, limit: int, after: tuple[int, str, str] | None
+    ) -> list[tuple[int, StoredDocument]]:
         # SKIP LOCKED: several workers running due work at once split it between them.
-        return self._docs(
-            f"{_DOC} WHERE kind = %s AND due_micros <= %s"
+        start = after if after is not None else (-(2**63), "", "")
+        rows = self._rows(
+            "SELECT due_micros, account_id, key, version, state FROM minutebill_documents"
+            " WHERE kind = %s AND due_micros <= %s AND (due_micros, account_id, key) > (%s, %s, %s)"
             " ORDER BY due_micros, account_id, key LIMIT %s FOR UPDATE SKIP LOCKED",
-            (kind, due_micros, limit),
+            (kind, due_micros, *start, limit),
         )
+        return [(int(m), StoredDocument(a, k, v, s)) for m, a, k, v, s in rows]
 
     def load_by_reference(self, kind: str, reference: str) -> StoredDocument | None:
         docs = self._docs(

@@ -193,12 +193,20 @@ class _SqliteTransaction(Transaction):
             (kind, account_id),
         )
 
-    def load_due(self, kind: str, due_micros: int, limit: int) -> list[StoredDocument]:
-        return self._docs(
-            "SELECT account_id, key, version, state FROM documents"
-            " WHERE kind = ? AND due_micros <= ? ORDER BY due_micros, account_id, key LIMIT ?",
-            (kind, due_micros, limit),
+    def load_due(
+        self, kind: str, due_micros: int, limit: int, after: tuple[int, str, str] | None
+    ) -> list[tuple[int, StoredDocument]]:
+        start = after if after is not None else (-(2**63), "", "")
+        rows = self._rows(
+            "SELECT due_micros, account_id, key, version, state FROM documents"
+            " WHERE kind = ? AND due_micros <= ? AND (due_micros, account_id, key) > (?, ?, ?)"
+            " ORDER BY due_micros, account_id, key LIMIT ?",
+            (kind, due_micros, *start, limit),
         )
+        return [
+            (int(m), StoredDocument(str(a), str(k), int(v), str(s)))  # type: ignore[call-overload]
+            for m, a, k, v, s in rows
+        ]
 
     def load_by_reference(self, kind: str, reference: str) -> StoredDocument | None:
         docs = self._docs(

@@ -80,6 +80,8 @@ class NumberSubscription:
         paid_periods: How many periods from the anchor are settled.
         hold: Why and until when it is on hold (set exactly when ON_HOLD).
         notice: The pre-debit notice given for the next period, if any.
+        mandate_id: The gateway's id of the saved payment method (UPI AutoPay or card
+            e-mandate) that renewals may charge off-session; None: wallet only.
         version: The store's version of this aggregate.
     """
 
@@ -94,6 +96,7 @@ class NumberSubscription:
     paid_periods: int
     hold: Hold | None = None
     notice: PreDebitNotice | None = None
+    mandate_id: str | None = None
     version: int = 0
     _cycle: BillingCycle = field(init=False)
     _events: EventBuffer = field(init=False, factory=EventBuffer)
@@ -114,6 +117,10 @@ class NumberSubscription:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise ValidationError(name, value, f"an int >= {minimum}")
+        if self.mandate_id is not None and (
+            not isinstance(self.mandate_id, str) or not self.mandate_id.strip()
+        ):
+            raise ValidationError("mandate_id", self.mandate_id, "a non-empty string or None")
         if (self.hold is None) != (self.status is not NumberStatus.ON_HOLD):
             raise ValidationError("hold", self.hold, f"a hold exactly when on hold ({self.status})")
         if self.notice is not None and self.notice.period_index != self.paid_periods:
@@ -351,6 +358,23 @@ class NumberSubscription:
         )
         return hold
 
+    @property
+    def has_mandate(self) -> bool:
+        """Whether renewals may charge a saved payment method off-session."""
+        return self.mandate_id is not None
+
+    def attach_mandate(self, mandate_id: str | None) -> None:
+        """Save (or, with None, forget) the mandate renewals may charge.
+
+        Raises:
+            ValidationError: for an empty id.
+            InvalidTransition: on a released number.
+        """
+        if mandate_id is not None and (not isinstance(mandate_id, str) or not mandate_id.strip()):
+            raise ValidationError("mandate_id", mandate_id, "a non-empty string or None")
+        self._refuse_if_released("attach a mandate to")
+        self.mandate_id = mandate_id
+
     def set_auto_pay(self, on: bool, at: datetime) -> bool:
         """Turn Auto-Pay on or off.
 
@@ -455,6 +479,7 @@ class NumberSubscription:
             if self.hold is None
             else instant_to_state(self.hold.release_after),
             "notice": None if self.notice is None else self.notice.to_state(),
+            "mandate_id": self.mandate_id,
             "version": self.version,
         }
 
@@ -477,6 +502,7 @@ class NumberSubscription:
             state["paid_periods"],
             None if state["hold"] is None else Hold.from_state(state["hold"]),
             None if state["notice"] is None else PreDebitNotice.from_state(state["notice"]),
+            state.get("mandate_id"),
             state["version"],
         )
         if instant_to_state(subscription.paid_through) != state["paid_through"]:

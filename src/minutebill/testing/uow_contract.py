@@ -164,6 +164,24 @@ class UnitOfWorkContract:
             assert [ledger.account_id for ledger in due] == ["a", "b"]
             assert [x.account_id for x in uow.ledgers.due(T0 + 2 * ttl, 1)] == ["a"]
 
+    def test_due_pages_continue_after_the_cursor(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        with uow_factory() as uow:
+            for n in range(5):
+                ledger = _ledger(f"acct-{n}")
+                ledger.reserve("call", 60, T0)  # all due at the same instant
+                uow.ledgers.add(ledger)
+            uow.commit()
+        later = T0 + 2 * LedgerPolicy().hold_ttl
+        seen: list[str] = []
+        cursor = None
+        with uow_factory() as uow:
+            while page := uow.ledgers.due_page(later, 2, after=cursor):
+                seen.extend(ledger.account_id for ledger, _ in page)
+                cursor = page[-1][1]
+        assert seen == [f"acct-{n}" for n in range(5)]
+
     # --- usage ------------------------------------------------------------------------------
 
     def test_a_call_is_stored_once(self, uow_factory: Callable[[], UnitOfWork]) -> None:

@@ -1,0 +1,86 @@
+"""What every part of `Billing` shares: its collaborators and small lookups."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from minutebill._unit_of_work import UnitOfWork
+from minutebill.catalog import Catalog
+from minutebill.domain.admission import AdmissionPolicy
+from minutebill.domain.call_queue import CallQueue
+from minutebill.domain.ledger import MinuteLedger
+from minutebill.domain.periods import zone
+from minutebill.domain.subscriptions import Subscription
+from minutebill.domain.wallet import Wallet
+from minutebill.errors import NotFound, ValidationError
+from minutebill.ports import Clock
+from minutebill.service._runner import Runner
+
+__all__ = ["ServiceBase"]
+
+T = TypeVar("T")
+
+
+def require_text(name: str, value: object) -> str:
+    """`value` if it is a non-empty string."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(name, value, "a non-empty string")
+    return value
+
+
+class ServiceBase:
+    """Collaborators and lookups shared by the use cases."""
+
+    catalog: Catalog
+    clock: Clock
+    gateway: Any
+    admission: AdmissionPolicy
+    queue: CallQueue
+    _runner: Runner
+    _zones: dict[str, str]
+
+    def _now(self) -> datetime:
+        return self.clock.now()
+
+    def _run(self, work: Callable[[UnitOfWork], T]) -> T:
+        return self._runner.run(work)
+
+    def _read(self, work: Callable[[UnitOfWork], T]) -> T:
+        return self._runner.read(work)
+
+    @staticmethod
+    def _subscription(uow: UnitOfWork, account_id: str) -> Subscription:
+        found: Subscription | None = uow.subscriptions.find(require_text("account_id", account_id))
+        if found is None:
+            raise NotFound("account", account_id)
+        return found
+
+    @staticmethod
+    def _ledger(uow: UnitOfWork, account_id: str) -> MinuteLedger:
+        found: MinuteLedger | None = uow.ledgers.find(require_text("account_id", account_id))
+        if found is None:
+            raise NotFound("account", account_id)
+        return found
+
+    @staticmethod
+    def _wallet(uow: UnitOfWork, account_id: str) -> Wallet:
+        found: Wallet | None = uow.wallets.find(require_text("account_id", account_id))
+        if found is None:
+            raise NotFound("account", account_id)
+        return found
+
+    def _timezone(self, uow: UnitOfWork, account_id: str) -> str:
+        """The account's time zone (cached: it is fixed when the account subscribes)."""
+        cached = self._zones.get(account_id)
+        if cached is None:
+            cached = self._subscription(uow, account_id).cycle.timezone
+            self._zones[account_id] = cached
+        return cached
+
+    def _on_wallet_credited(self, uow: UnitOfWork, account_id: str, at: datetime) -> None:
+        """Called after money reached the wallet in `uow` (overridden by the due work)."""
+
+    def _local_day(self, uow: UnitOfWork, account_id: str, at: datetime) -> date:
+        return at.astimezone(zone(self._timezone(uow, account_id))).date()

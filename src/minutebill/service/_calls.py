@@ -1,0 +1,206 @@
+"""Calls: may this call start, what did it cost, and the line of calls waiting for a slot."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from minutebill._unit_of_work import UnitOfWork
+from minutebill.domain.admission import (
+    AdmissionDecision,
+    Admitted,
+    CallRequest,
+    abandon_call,
+    admit,
+)
+from minutebill.domain.call_queue import WaitingCall
+from minutebill.domain.catalog import OverageMode
+from minutebill.domain.ledger import MinuteLedger, UsageRecord
+from minutebill.domain.subscriptions import Subscription
+from minutebill.errors import IdempotencyConflict, InsufficientFunds
+from minutebill.service._base import ServiceBase, require_text
+
+__all__ = ["CallsMixin"]
+
+
+class CallsMixin(ServiceBase):
+    """Use cases of live calls."""
+
+    def start_call(
+        self, account_id: str, call_id: str, *, max_seconds: int | None = None
+    ) -> AdmissionDecision:
+        """Decide whether a call may start now and, if so, hold its minutes.
+
+        Args:
+            account_id: Who pays for the call.
+            call_id: The host's id of the call, unique per account.
+            max_seconds: The call's maximum length (held in full); None holds the admission
+                policy's initial hold.
+
+        Returns:
+            `Admitted` (with the hold), `Queued` (with the place in line) or `Rejected`
+            (with a reason a host can show). Asking again for the same call returns the same.
+
+        Raises:
+            NotFound: for an unknown account.
+            ValidationError: for a bad call id or length.
+        """
+        request = CallRequest(call_id, account_id, max_seconds)
+        at = self._now()
+
+        def work(uow: UnitOfWork) -> AdmissionDecision:
+            return admit(
+                request,
+                at,
+                subscription=self._subscription(uow, account_id),
+                ledger=self._ledger(uow, account_id),
+                queue=self.queue,
+                policy=self.admission,
+            )
+
+        return self._run(work)
+
+    def end_call(
+        self,
+        account_id: str,
+        call_id: str,
+        duration: timedelta,
+        *,
+        started_at: datetime | None = None,
+        tags: Iterable[str] = (),
+    ) -> UsageRecord:
+        """Rate and debit a finished call (exactly once per call id).
+
+        The hold is debited first, then further grants; seconds no grant covers are overage,
+        charged to the wallet when the plan says so (as much as the wallet holds; the rest
+        stays recorded on the usage record). Ending the same call again with the same input
+        returns the first record and changes nothing.
+
+        Raises:
+            NotFound: for an unknown account.
+            ValidationError: for a negative duration or a bad time.
+            IdempotencyConflict: if the call was already ended with other input.
+            InvalidTransition: if the call was released (it never connected).
+        """
+        require_text("call_id", call_id)
+        labels = tuple(tags)
+        at = self._now()
+
+        def settle(uow: UnitOfWork, previous: UsageRecord | None) -> UsageRecord:
+            ledger = self._ledger(uow, account_id)
+            record = ledger.settle(
+                call_id,
+                duration,
+                at,
+                started_at=started_at,
+                tags=labels,
+                previous=previous,
+            )
+            if record is previous:
+                return record
+            uow.usage.add(record, local_day=self._local_day(uow, account_id, at))
+            self._charge_overage(uow, record)
+            return record
+
+        try:
+            return self._run(lambda uow: settle(uow, None))
+        except IdempotencyConflict as conflict:
+            stored_first = conflict
+
+        # The call was stored already (a retry): replay it against the stored record.
+        def replay(uow: UnitOfWork) -> UsageRecord:
+            previous = uow.usage.get(account_id, call_id)
+            if previous is None:
+                raise stored_first
+            return settle(uow, previous)
+
+        return self._run(replay)
+
+    def _charge_overage(self, uow: UnitOfWork, record: UsageRecord) -> None:
+        ledger = self._ledger(uow, record.account_id)
+        charge = record.overage_charge
+        if charge is None or ledger.policy.overage.mode is not OverageMode.CHARGE_WALLET:
+            return
+        wallet = self._wallet(uow, record.account_id)
+        payable = min(charge, wallet.balance)
+        if payable.amount > 0:
+            try:
+                wallet.debit(
+                    payable,
+                    f"overage:{record.call_id}",
+                    record.settled_at,
+                    reason="overage",
+                    reference=record.call_id,
+                )
+            except InsufficientFunds:  # pragma: no cover - payable never exceeds the balance
+                return
+
+    def release_call(self, account_id: str, call_id: str) -> bool:
+        """Free the slot and minutes of a call that never connected (or stop it waiting).
+
+        Returns:
+            True the first time, False when there was nothing to free.
+
+        Raises:
+            NotFound: for an unknown account.
+            InvalidTransition: if the call was already settled.
+        """
+        require_text("call_id", call_id)
+        at = self._now()
+
+        def work(uow: UnitOfWork) -> bool:
+            ledger = self._ledger(uow, account_id)
+            return abandon_call(call_id, at, ledger=ledger, queue=self.queue)
+
+        return self._run(work)
+
+    def admit_waiting(self, account_id: str) -> list[Admitted]:
+        """Start the account's waiting calls that now have a slot (after a call ended).
+
+        Returns:
+            The calls admitted now, best-ranked first.
+        """
+        at = self._now()
+        self.queue.expire(at)
+
+        def work(uow: UnitOfWork) -> list[Admitted]:
+            subscription = self._subscription(uow, account_id)
+            ledger = self._ledger(uow, account_id)
+            taken: list[tuple[WaitingCall, Admitted]] = []
+            try:
+                self._take_waiting(subscription, ledger, at, taken)
+            except BaseException:
+                # Not committed: the calls taken from the line go back to their places.
+                for waiting, _ in taken:
+                    self.queue.requeue(waiting)
+                raise
+            return [decision for _, decision in taken]
+
+        return self._run(work)
+
+    def _take_waiting(
+        self,
+        subscription: Subscription,
+        ledger: MinuteLedger,
+        at: datetime,
+        taken: list[tuple[WaitingCall, Admitted]],
+    ) -> None:
+        account_id = subscription.account_id
+        limit = subscription.plan.features.concurrent_calls
+        while True:
+            waiting = self.queue.next_admittable(
+                at, lambda acc: acc == account_id and len(ledger.active_calls()) < limit
+            )
+            if waiting is None:
+                return
+            decision = admit(
+                waiting,
+                at,
+                subscription=subscription,
+                ledger=ledger,
+                queue=self.queue,
+                policy=self.admission,
+            )
+            if not isinstance(decision, Admitted):
+                return
+            taken.append((waiting, decision))

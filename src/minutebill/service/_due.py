@@ -1,0 +1,269 @@
+"""Due work: renewals, pre-debit notices, holds, releases, expiries and stale payments.
+
+`run_due(now)` walks every kind of aggregate whose scheduled work is due, in pages, each page
+in one unit of work (so 10,000 renewals are a few dozen commits, not 10,000). If anything in a
+page fails, the page is rolled back and its items are retried one unit of work each, so one
+bad item is reported without holding up the others. Every step is idempotent per (item,
+period): running due work twice for the same instant charges nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from attrs import field, frozen
+
+from minutebill._unit_of_work import UnitOfWork
+from minutebill.domain.catalog import OverageMode
+from minutebill.domain.ledger import MinuteLedger
+from minutebill.domain.money import Money, sum_money
+from minutebill.domain.number_renewal import DebitWallet, renew
+from minutebill.domain.number_status import NumberStatus
+from minutebill.domain.numbers import NumberSubscription
+from minutebill.domain.payments import Payment
+from minutebill.domain.subscriptions import PaymentOutcome, Subscription, SubscriptionStatus
+from minutebill.domain.wallet import Wallet
+from minutebill.errors import MinutebillError, ValidationError
+from minutebill.service._numbers import MandateCharge, NumbersMixin
+
+__all__ = ["DueReport", "DueWorkMixin"]
+
+Progress = Callable[[str, int], None]
+"""Called with a kind (``"numbers"``) and how many of it were handled so far."""
+
+
+@frozen(kw_only=True)
+class DueReport:
+    """What one `run_due` did.
+
+    Attributes:
+        at: The instant the work was due by.
+        counts: How many of each action were taken (``"numbers_renewed"``, ...).
+        failures: Items that could not be handled, with the reason; the rest went ahead.
+    """
+
+    at: datetime
+    counts: dict[str, int] = field(factory=dict)
+    failures: tuple[tuple[str, str], ...] = ()
+
+    def __getitem__(self, action: str) -> int:
+        return self.counts.get(action, 0)
+
+
+class DueWorkMixin(NumbersMixin):
+    """The scheduled-work use case."""
+
+    def run_due(
+        self,
+        now: datetime | None = None,
+        *,
+        batch_size: int = 500,
+        progress: Progress | None = None,
+    ) -> DueReport:
+        """Do all work due by `now` (default: the clock's time).
+
+        Plans are renewed from the wallet (PAST_DUE within grace when it cannot pay, EXPIRED
+        after); numbers get their pre-debit notices, renewals (wallet first, then mandate),
+        holds and releases; expired holds and grants give their minutes back or expire them;
+        open payments are reconciled with the gateway and failed at their deadline.
+
+        Raises:
+            ValidationError: for a naive `now` or a batch size below 1.
+        """
+        at = self._now() if now is None else now
+        if at.tzinfo is None:
+            raise ValidationError("now", now, "a timezone-aware datetime")
+        if batch_size < 1:
+            raise ValidationError("batch_size", batch_size, "at least 1")
+        counts: Counter[str] = Counter()
+        failures: list[tuple[str, str]] = []
+        charges: list[MandateCharge] = []
+        kinds: list[tuple[str, Callable[[UnitOfWork, Any], None]]] = [
+            ("ledgers", lambda _, x: self._due_ledger(x, at, counts)),
+            ("subscriptions", lambda uow, x: self._due_subscription(uow, x, at, counts)),
+            ("numbers", lambda uow, x: self._due_number(uow, x, at, counts, charges)),
+        ]
+        for kind, handle in kinds:
+            self._walk(kind, at, batch_size, handle, failures, progress)
+        self._send_mandate_charges(charges)
+        counts["mandate_charges"] += len(charges)
+        self._due_payments(at, batch_size, counts, failures, progress)
+        return DueReport(at=at, counts=dict(counts), failures=tuple(failures))
+
+    # --- walking pages ----------------------------------------------------------------------
+
+    def _walk(
+        self,
+        kind: str,
+        at: datetime,
+        batch_size: int,
+        handle: Callable[[UnitOfWork, Any], None],
+        failures: list[tuple[str, str]],
+        progress: Progress | None,
+    ) -> None:
+        cursor: str | None = None
+        done = 0
+        while True:
+
+            def page(uow: UnitOfWork, after: str | None = cursor) -> str | None:
+                items = getattr(uow, kind).due_page(at, batch_size, after=after)
+                for aggregate, _ in items:
+                    handle(uow, aggregate)
+                return items[-1][1] if items else None
+
+            try:
+                cursor_next = self._run(page)
+                size = batch_size
+            except MinutebillError:
+                cursor_next, size = self._one_by_one(kind, at, batch_size, cursor, handle, failures)
+            if cursor_next is None:
+                return
+            cursor = cursor_next
+            done += size
+            if progress is not None:
+                progress(kind, done)
+
+    def _one_by_one(
+        self,
+        kind: str,
+        at: datetime,
+        batch_size: int,
+        cursor: str | None,
+        handle: Callable[[UnitOfWork, Any], None],
+        failures: list[tuple[str, str]],
+    ) -> tuple[str | None, int]:
+        keys = self._read(
+            lambda uow: [c for _, c in getattr(uow, kind).due_page(at, batch_size, after=cursor)]
+        )
+        previous = cursor
+        for key in keys:
+
+            def one(uow: UnitOfWork, after: str | None = previous) -> None:
+                for aggregate, _ in getattr(uow, kind).due_page(at, 1, after=after):
+                    handle(uow, aggregate)
+
+            try:
+                self._run(one)
+            except MinutebillError as exc:
+                failures.append((f"{kind} {key}", str(exc)))
+            previous = key
+        return (keys[-1] if keys else None), len(keys)
+
+    # --- each kind --------------------------------------------------------------------------
+
+    @staticmethod
+    def _due_ledger(ledger: MinuteLedger, at: datetime, counts: Counter[str]) -> None:
+        counts["holds_expired"] += len(ledger.expire_holds(at))
+        if ledger.expire(at):
+            counts["grants_expired"] += 1
+
+    def _due_subscription(
+        self, uow: UnitOfWork, subscription: Subscription, at: datetime, counts: Counter[str]
+    ) -> None:
+        account_id = subscription.account_id
+        if subscription.lapse(at):
+            counts["plans_expired"] += 1
+            return
+        ledger = self._ledger(uow, account_id)
+        wallet = self._wallet(uow, account_id)
+        while subscription.renewal_due(at):
+            amount = self._renewal_amount(subscription, ledger)
+            if wallet.can_cover(amount):
+                if amount.amount > 0:
+                    wallet.debit(amount, subscription.renewal_key, at, reason="plan renewal")
+                subscription.renew(at, PaymentOutcome.SUCCEEDED, ledger)
+                counts["plans_renewed"] += 1
+            else:
+                if subscription.status is SubscriptionStatus.ACTIVE:
+                    subscription.renew(at, PaymentOutcome.FAILED, ledger)
+                    counts["plans_past_due"] += 1
+                return
+
+    @staticmethod
+    def _renewal_amount(subscription: Subscription, ledger: MinuteLedger) -> Money:
+        """The next period's price, plus the overage billed in arrears for this one."""
+        price = subscription.renewal_plan.price
+        if ledger.policy.overage.mode is not OverageMode.BILL_IN_ARREARS:
+            return price
+        arrears = [c for c in ledger.period_overage_charges if c.currency == price.currency]
+        return price + sum_money(arrears, price.currency)
+
+    def _due_number(
+        self,
+        uow: UnitOfWork,
+        number: NumberSubscription,
+        at: datetime,
+        counts: Counter[str],
+        charges: list[MandateCharge],
+    ) -> None:
+        before = (number.status, number.paid_periods, number.notice)
+        charge = self._carry_out(uow, number, at)
+        if charge is not None:
+            charges.append(charge)
+            return
+        status, paid, notice = before
+        if number.status is NumberStatus.RELEASED and status is not NumberStatus.RELEASED:
+            counts["numbers_released"] += 1
+        elif number.paid_periods > paid:
+            counts["numbers_renewed"] += 1
+        elif number.status is NumberStatus.ON_HOLD and status is not NumberStatus.ON_HOLD:
+            counts["numbers_put_on_hold"] += 1
+        elif number.notice is not None and notice is None:
+            counts["pre_debit_notices"] += 1
+
+    def _due_payments(
+        self,
+        at: datetime,
+        batch_size: int,
+        counts: Counter[str],
+        failures: list[tuple[str, str]],
+        progress: Progress | None,
+    ) -> None:
+        due: list[Payment] = self._read(lambda uow: uow.payments.due(at, batch_size))
+        for done, payment in enumerate(due, start=1):
+            try:
+                if payment.gateway_payment_id is not None:
+                    self.reconcile_payment(payment.payment_id)
+                    counts["payments_reconciled"] += 1
+                expire = partial(self._expire_payment, payment_id=payment.payment_id, at=at)
+                if self._run(expire):
+                    counts["payments_expired"] += 1
+            except MinutebillError as exc:
+                failures.append((f"payment {payment.payment_id}", str(exc)))
+            if progress is not None:
+                progress("payments", done)
+
+    def _expire_payment(self, uow: UnitOfWork, *, payment_id: str, at: datetime) -> bool:
+        return self._payment(uow, payment_id).expire(at)
+
+    # --- money arrived: retry what was waiting for it ---------------------------------------
+
+    def _on_wallet_credited(self, uow: UnitOfWork, account_id: str, at: datetime) -> None:
+        """Pay held numbers and a past-due plan from the wallet, now that it has money."""
+        wallet: Wallet = self._wallet(uow, account_id)
+        for number in uow.numbers.for_account(account_id):
+            if number.status is not NumberStatus.ON_HOLD or not number.auto_pay:
+                continue
+            decision = renew(number, wallet.balance, at, has_mandate=False)
+            if isinstance(decision, DebitWallet):
+                wallet.debit(
+                    decision.amount,
+                    decision.idempotency_key,
+                    at,
+                    reason="number renewal",
+                    reference=number.number_e164,
+                )
+                number.record_renewal_paid(decision.period_index, at)
+        subscription: Subscription | None = uow.subscriptions.find(account_id)
+        if subscription is None or subscription.status is not SubscriptionStatus.PAST_DUE:
+            return
+        ledger = self._ledger(uow, account_id)
+        amount = self._renewal_amount(subscription, ledger)
+        if wallet.can_cover(amount):
+            if amount.amount > 0:
+                wallet.debit(amount, subscription.renewal_key, at, reason="plan renewal")
+            subscription.renew(at, PaymentOutcome.SUCCEEDED, ledger)

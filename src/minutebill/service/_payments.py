@@ -1,0 +1,342 @@
+"""Payments: gateway events in, fulfilment exactly once, refunds out.
+
+Every path that learns something about a payment — the create response, a webhook, a
+reconciliation poll — folds it into the `Payment` aggregate and then asks it for its
+fulfilment decision, inside one unit of work. The decision is made once per payment (the
+aggregate keeps it) and carried out in the same unit of work, so it happens exactly once
+however often and in whatever order the gateway reports. Network calls to the gateway are
+never made inside a unit of work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from attrs import frozen
+
+from minutebill._unit_of_work import StoredResponse, UnitOfWork
+from minutebill.domain.catalog import ValidityKind
+from minutebill.domain.checkout import BundleLine, NumberLine, Quote
+from minutebill.domain.fulfilment import Fulfilment, Remedy, StepKind
+from minutebill.domain.grants import GrantSource
+from minutebill.domain.money import Money
+from minutebill.domain.number_policy import NumberPolicy
+from minutebill.domain.number_status import NumberStatus, PaymentDisposition
+from minutebill.domain.numbers import NumberSubscription, check_number_limit
+from minutebill.domain.payment_events import PaymentEvent
+from minutebill.domain.payment_status import PaymentStatus
+from minutebill.domain.payments import Payment
+from minutebill.domain.subscriptions import PaymentOutcome
+from minutebill.errors import LimitExceeded, NotFound
+from minutebill.gateway import GatewayPayment, PaymentGateway, RefundRequest
+from minutebill.service._base import ServiceBase, require_text
+
+__all__ = ["PaymentResult", "PaymentsMixin"]
+
+
+@frozen(kw_only=True)
+class PaymentResult:
+    """Where a payment stands after minutebill learned something about it.
+
+    Attributes:
+        payment_id: Our payment id.
+        account_id: The paying account.
+        status: Its status.
+        fulfilled: Whether its fulfilment has been decided and carried out.
+        complete: Whether everything paid for was delivered (False: a remedy was due).
+        remedy: The refund or wallet credit for what could not be delivered, if any.
+        remedy_amount: How much that remedy is.
+    """
+
+    payment_id: str
+    account_id: str
+    status: PaymentStatus
+    fulfilled: bool
+    complete: bool
+    remedy: Remedy | None
+    remedy_amount: Money | None
+
+    @classmethod
+    def of(cls, payment: Payment) -> PaymentResult:
+        """The result for `payment` as it is now."""
+        decision = payment.fulfilment
+        return cls(
+            payment_id=payment.payment_id,
+            account_id=payment.account_id,
+            status=payment.status,
+            fulfilled=decision is not None,
+            complete=decision is not None and decision.complete,
+            remedy=None if decision is None else decision.remedy,
+            remedy_amount=None if decision is None else decision.remedy_amount,
+        )
+
+
+@frozen
+class _RefundDue:
+    payment_id: str
+    refund_id: str
+    amount: Money
+
+
+def _options_key(quote_id: str) -> str:
+    return f"checkout-options:{quote_id}"
+
+
+def _paid_key(quote_id: str) -> str:
+    return f"quote-fulfilled:{quote_id}"
+
+
+class PaymentsMixin(ServiceBase):
+    """Use cases that move payments forward."""
+
+    gateway: PaymentGateway
+    number_policy: NumberPolicy
+    remedy: Remedy
+
+    # --- what the gateway says --------------------------------------------------------------
+
+    def handle_gateway_event(self, body: bytes, headers: Mapping[str, str]) -> PaymentResult:
+        """Take a webhook from the gateway: verify it, apply it, fulfil once.
+
+        Safe to call with the same webhook any number of times, concurrently, and in any
+        order relative to the other webhooks of the payment and to the create response.
+
+        Raises:
+            WebhookVerificationError: if the signature does not verify over the raw body.
+            NotFound: for a payment minutebill did not start.
+        """
+        event = self.gateway.parse_webhook(body, headers)
+        return self._observe(event)
+
+    def reconcile_payment(self, payment_id: str) -> PaymentResult:
+        """Ask the gateway where a payment stands (when a webhook is late or lost) and apply it.
+
+        Raises:
+            NotFound: for an unknown payment.
+        """
+        require_text("payment_id", payment_id)
+
+        def find(uow: UnitOfWork) -> Payment:
+            payment: Payment | None = uow.payments.by_reference(payment_id)
+            if payment is None:
+                raise NotFound("payment", payment_id)
+            return payment
+
+        payment = self._read(find)
+        if payment.gateway_payment_id is None:
+            return PaymentResult.of(payment)
+        return self._observe_gateway(self.gateway.get_payment(payment.gateway_payment_id))
+
+    def _observe_gateway(self, reported: GatewayPayment) -> PaymentResult:
+        event = reported.to_event()
+        at = self._now()
+
+        def work(uow: UnitOfWork) -> tuple[PaymentResult, list[_RefundDue]]:
+            payment = self._payment(uow, reported.reference)
+            payment.link_gateway(reported.gateway_payment_id)
+            if event is not None:
+                payment.apply(event)
+            return PaymentResult.of(payment), self._fulfil(uow, payment, at)
+
+        result, refunds = self._run(work)
+        return self._after(result, refunds)
+
+    def _observe(self, event: PaymentEvent) -> PaymentResult:
+        at = self._now()
+
+        def work(uow: UnitOfWork) -> tuple[PaymentResult, list[_RefundDue]]:
+            payment = self._payment(uow, event.payment_reference)
+            payment.apply(event)
+            refunds = self._fulfil(uow, payment, at)
+            return PaymentResult.of(payment), refunds
+
+        result, refunds = self._run(work)
+        return self._after(result, refunds)
+
+    def _after(self, result: PaymentResult, refunds: list[_RefundDue]) -> PaymentResult:
+        for refund in refunds:
+            self._send_refund(refund)
+        return self._read(lambda uow: PaymentResult.of(self._payment(uow, result.payment_id)))
+
+    @staticmethod
+    def _payment(uow: UnitOfWork, payment_id: str) -> Payment:
+        payment: Payment | None = uow.payments.by_reference(payment_id)
+        if payment is None:
+            raise NotFound("payment", payment_id)
+        return payment
+
+    # --- refunds ----------------------------------------------------------------------------
+
+    def _send_refund(self, refund: _RefundDue) -> None:
+        payment = self._read(lambda uow: self._payment(uow, refund.payment_id))
+        reported = self.gateway.refund(
+            RefundRequest.for_refund(
+                payment, refund_id=refund.refund_id, amount=refund.amount, reason="undeliverable"
+            )
+        )
+        event = reported.to_event()
+        if event is not None:
+            self._run(lambda uow: self._payment(uow, refund.payment_id).apply(event))
+
+    # --- fulfilment, exactly once -----------------------------------------------------------
+
+    def _fulfil(self, uow: UnitOfWork, payment: Payment, at: datetime) -> list[_RefundDue]:
+        """Decide and deliver what `payment` bought, if it was captured and not yet decided."""
+        if payment.fulfilment is not None or not payment.captured:
+            return []
+        quote: Quote = uow.orders.get(payment.account_id, payment.quote_id)
+        paid_by = uow.idempotency.get(payment.account_id, _paid_key(quote.quote_id))
+        decision = payment.fulfil(
+            quote,
+            at=at,
+            unavailable=self._unavailable(uow, quote),
+            repriced_total=quote.order.breakdown(quote.tax_policy).total,
+            already_fulfilled_by=None if paid_by is None else paid_by.response["payment_id"],
+            remedy=self.remedy,
+        )
+        if decision is None:
+            return []
+        if paid_by is None and decision.steps:
+            uow.idempotency.put(
+                payment.account_id,
+                _paid_key(quote.quote_id),
+                StoredResponse(payment.payment_id, {"payment_id": payment.payment_id}),
+            )
+        self._deliver(uow, payment, quote, decision, at)
+        return self._remedy(uow, payment, decision, at)
+
+    def _unavailable(self, uow: UnitOfWork, quote: Quote) -> set[str]:
+        gone: set[str] = set()
+        account_id = quote.account_id
+        new_numbers = 0
+        for line in quote.lines:
+            if not isinstance(line, NumberLine):
+                continue
+            held: NumberSubscription | None = uow.numbers.find(account_id, line.number_e164)
+            if line.renewal:
+                if held is None or held.status is NumberStatus.RELEASED:
+                    gone.add(line.number_e164)
+            elif held is not None and held.status is not NumberStatus.RELEASED:
+                gone.add(line.number_e164)
+            else:
+                new_numbers += 1
+        if new_numbers:
+            plan = self._subscription(uow, account_id).plan
+            try:
+                check_number_limit(uow.numbers.for_account(account_id), plan, adding=new_numbers)
+            except LimitExceeded:
+                gone |= {
+                    line.number_e164
+                    for line in quote.lines
+                    if isinstance(line, NumberLine) and not line.renewal
+                }
+        return gone
+
+    def _deliver(
+        self, uow: UnitOfWork, payment: Payment, quote: Quote, decision: Fulfilment, at: datetime
+    ) -> None:
+        account_id = payment.account_id
+        for step in decision.steps:
+            line = quote.lines[step.line_index]
+            key = f"{payment.payment_id}:{step.line_index}"
+            if step.kind is StepKind.GRANT_BUNDLE and isinstance(line, BundleLine):
+                self._grant_bundle(uow, account_id, line, step.quantity, key, at)
+            elif step.kind is StepKind.ACTIVATE_NUMBER and isinstance(line, NumberLine):
+                self._activate_number(uow, account_id, line, quote.quote_id, at)
+            elif step.kind is StepKind.RENEW_NUMBER and isinstance(line, NumberLine):
+                self._renew_number(uow, account_id, line, quote.quote_id, step.amount, key, at)
+            elif step.kind is StepKind.RENEW_PLAN:
+                subscription = self._subscription(uow, account_id)
+                if subscription.renewal_due(at):
+                    subscription.renew(at, PaymentOutcome.SUCCEEDED, self._ledger(uow, account_id))
+                else:
+                    self._credit(uow, account_id, step.amount, key, at, "plan payment")
+            else:  # a top-up, or a plan line bought through checkout: credited to the wallet
+                self._credit(uow, account_id, step.amount, key, at, "top-up")
+        if any(step.kind is StepKind.CREDIT_WALLET for step in decision.steps):
+            self._on_wallet_credited(uow, account_id, at)
+
+    def _remedy(
+        self, uow: UnitOfWork, payment: Payment, decision: Fulfilment, at: datetime
+    ) -> list[_RefundDue]:
+        if decision.remedy is None or not decision.remedy_amount:
+            return []
+        if decision.remedy is Remedy.CREDIT_WALLET:
+            self._credit(
+                uow, payment.account_id, decision.remedy_amount, decision.remedy_key, at, "refund"
+            )
+            return []
+        payment.request_refund(decision.remedy_amount, refund_id=decision.remedy_key, at=at)
+        return [_RefundDue(payment.payment_id, decision.remedy_key, decision.remedy_amount)]
+
+    def _credit(
+        self, uow: UnitOfWork, account_id: str, amount: Money, key: str, at: datetime, reason: str
+    ) -> None:
+        if amount.amount > 0:
+            self._wallet(uow, account_id).credit(amount, key, at, reason=reason, reference=key)
+
+    def _grant_bundle(
+        self,
+        uow: UnitOfWork,
+        account_id: str,
+        line: BundleLine,
+        quantity: int,
+        key: str,
+        at: datetime,
+    ) -> None:
+        bundle = line.bundle
+        validity = bundle.validity
+        if validity.kind is ValidityKind.PLAN_PERIOD:
+            expires_at: datetime | None = self._subscription(uow, account_id).current_period.end
+        elif validity.kind is ValidityKind.DAYS and validity.duration is not None:
+            expires_at = at + validity.duration
+        else:
+            expires_at = None
+        self._ledger(uow, account_id).grant(
+            f"bundle:{key}",
+            GrantSource.BUNDLE,
+            bundle.seconds * quantity,
+            at,
+            expires_at=expires_at,
+            reference=key,
+        )
+
+    def _activate_number(
+        self, uow: UnitOfWork, account_id: str, line: NumberLine, quote_id: str, at: datetime
+    ) -> None:
+        options = uow.idempotency.get(account_id, _options_key(quote_id))
+        chosen = {} if options is None else options.response
+        number = NumberSubscription.activate(
+            line.number_e164,
+            account_id,
+            line.offer,
+            at,
+            auto_pay=bool(chosen.get("auto_pay", True)),
+            policy=self.number_policy,
+            timezone=self._timezone(uow, account_id),
+        )
+        mandate_id = chosen.get("mandate_id")
+        if isinstance(mandate_id, str):
+            number.attach_mandate(mandate_id)
+        if uow.numbers.find(account_id, line.number_e164) is None:
+            uow.numbers.add(number)
+        else:  # a released number bought again
+            uow.numbers.replace(number)
+
+    def _renew_number(
+        self,
+        uow: UnitOfWork,
+        account_id: str,
+        line: NumberLine,
+        quote_id: str,
+        amount: Money,
+        key: str,
+        at: datetime,
+    ) -> None:
+        number: NumberSubscription = uow.numbers.get(account_id, line.number_e164)
+        period_index = int(quote_id.rsplit(":", 1)[1])
+        if number.payment_disposition(period_index, at) is PaymentDisposition.APPLY:
+            number.record_renewal_paid(period_index, at)
+        else:  # paid meanwhile (a top-up got there first): the money is not lost
+            self._credit(uow, account_id, amount, key, at, "renewal paid twice")

@@ -1,0 +1,167 @@
+"""Plans: subscribing, the overview at the top of the billing page, and plan changes."""
+
+from __future__ import annotations
+
+from minutebill._unit_of_work import UnitOfWork
+from minutebill.domain.ledger import MinuteLedger
+from minutebill.domain.ledger_policy import LedgerPolicy
+from minutebill.domain.periods import zone
+from minutebill.domain.proration import PlanChangeQuote, ProrationPolicy
+from minutebill.domain.subscriptions import Subscription
+from minutebill.domain.wallet import Wallet
+from minutebill.errors import InvalidTransition, ValidationError
+from minutebill.service._base import ServiceBase, require_text
+from minutebill.views import PlanOverview
+
+__all__ = ["PlansMixin"]
+
+
+class PlansMixin(ServiceBase):
+    """Use cases of the plan subscription."""
+
+    proration: ProrationPolicy
+
+    def subscribe(self, account_id: str, plan_code: str, *, timezone: str = "UTC") -> PlanOverview:
+        """Open an account on a plan: its subscription, minute ledger and wallet.
+
+        The first period starts now (the anchor) with the plan's minutes; the first period's
+        price is the host's signup payment (or a trial); renewals are charged by `run_due`.
+        Subscribing again to the same plan returns the account as it is.
+
+        Raises:
+            NotFound: for an unknown plan code.
+            ValidationError: for a bad account id or time zone.
+            InvalidTransition: if the account is already on another plan (use `change_plan`).
+        """
+        require_text("account_id", account_id)
+        plan = self.catalog.plan(plan_code)
+        zone(timezone)
+        at = self._now()
+
+        def work(uow: UnitOfWork) -> PlanOverview:
+            existing: Subscription | None = uow.subscriptions.find(account_id)
+            if existing is not None:
+                if existing.plan.code != plan.code:
+                    raise InvalidTransition(
+                        f"account {account_id!r}", f"on plan {existing.plan.code!r}", "subscribe"
+                    )
+                return PlanOverview.build(
+                    existing, self._ledger(uow, account_id), self._wallet(uow, account_id), at
+                )
+            ledger = MinuteLedger(account_id, LedgerPolicy.for_plan(plan))
+            wallet = Wallet(account_id, plan.price.currency)
+            subscription = Subscription.start(
+                account_id, plan, at, ledger=ledger, timezone=timezone
+            )
+            uow.ledgers.add(ledger)
+            uow.wallets.add(wallet)
+            uow.subscriptions.add(subscription)
+            return PlanOverview.build(subscription, ledger, wallet, at)
+
+        return self._run(work)
+
+    def overview(self, account_id: str) -> PlanOverview:
+        """The plan, Total / Remaining Minutes, Used %, Next Billing and Plan Expiry, now.
+
+        Raises:
+            NotFound: for an unknown account.
+        """
+        at = self._now()
+
+        def work(uow: UnitOfWork) -> PlanOverview:
+            return PlanOverview.build(
+                self._subscription(uow, account_id),
+                self._ledger(uow, account_id),
+                self._wallet(uow, account_id),
+                at,
+            )
+
+        return self._read(work)
+
+    def quote_plan_change(self, account_id: str, plan_code: str) -> PlanChangeQuote:
+        """Price a change to another plan now; changes nothing.
+
+        An upgrade takes effect at once: the quote states the prorated charge and the extra
+        minutes for the rest of the period. A downgrade is scheduled for the period end and
+        charges nothing. Show the quote, then pass it to `change_plan`.
+
+        Raises:
+            NotFound: for an unknown account or plan.
+            ValidationError: for the plan the account is already on.
+            InvalidTransition: unless the subscription is active in its period.
+        """
+        plan = self.catalog.plan(plan_code)
+        at = self._now()
+
+        def work(uow: UnitOfWork) -> PlanChangeQuote:
+            return self._subscription(uow, account_id).change_plan(plan, at, policy=self.proration)
+
+        return self._read(work)
+
+    def change_plan(self, account_id: str, quote: PlanChangeQuote) -> PlanOverview:
+        """Apply a quote from `quote_plan_change`: charge exactly what it showed, from the wallet.
+
+        Applying the same quote twice charges once.
+
+        Raises:
+            NotFound: for an unknown account.
+            ValidationError: for an expired quote or one for another account or period.
+            InsufficientFunds: if the wallet cannot pay the upgrade charge (nothing changes;
+                top up and apply the same quote again while it is valid).
+        """
+        if not isinstance(quote, PlanChangeQuote):
+            raise ValidationError("quote", quote, "expected a PlanChangeQuote")
+        at = self._now()
+
+        def work(uow: UnitOfWork) -> PlanOverview:
+            subscription = self._subscription(uow, account_id)
+            ledger = self._ledger(uow, account_id)
+            wallet = self._wallet(uow, account_id)
+            if subscription.last_quote_id != quote.quote_id and quote.charge.amount > 0:
+                wallet.debit(
+                    quote.charge,
+                    f"plan-change:{quote.quote_id}",
+                    at,
+                    reason="plan upgrade",
+                    reference=quote.quote_id,
+                )
+            subscription.apply_plan_change(quote, at, ledger)
+            return PlanOverview.build(subscription, ledger, wallet, at)
+
+        return self._run(work)
+
+    def cancel(self, account_id: str) -> PlanOverview:
+        """Stop renewing: the plan ends at the period end (resume before then to keep it).
+
+        Raises:
+            NotFound: for an unknown account.
+            InvalidTransition: if the subscription has expired.
+        """
+        at = self._now()
+
+        def work(uow: UnitOfWork) -> PlanOverview:
+            subscription = self._subscription(uow, account_id)
+            subscription.cancel(at)
+            return PlanOverview.build(
+                subscription, self._ledger(uow, account_id), self._wallet(uow, account_id), at
+            )
+
+        return self._run(work)
+
+    def resume(self, account_id: str) -> PlanOverview:
+        """Undo `cancel` before the period ends.
+
+        Raises:
+            NotFound: for an unknown account.
+            InvalidTransition: if the subscription has ended.
+        """
+        at = self._now()
+
+        def work(uow: UnitOfWork) -> PlanOverview:
+            subscription = self._subscription(uow, account_id)
+            subscription.resume(at)
+            return PlanOverview.build(
+                subscription, self._ledger(uow, account_id), self._wallet(uow, account_id), at
+            )
+
+        return self._run(work)

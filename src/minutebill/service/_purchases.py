@@ -1,0 +1,218 @@
+"""Checkout: add-on bundles, wallet top-ups and phone numbers, paid by UPI or card.
+
+A purchase is two steps with the network call between them, never inside a transaction:
+
+1. one unit of work prices the order into a `Quote`, starts a `Payment` for exactly its total,
+   and remembers the idempotency key;
+2. the gateway is asked to collect; what it answers is applied (and fulfilled, if already
+   captured) in a second unit of work — as is every later webhook.
+
+Calling again with the same idempotency key continues the same purchase: the same quote, the
+same payment, the same gateway request (which the gateway deduplicates by the same key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+
+from attrs import frozen
+
+from minutebill._unit_of_work import StoredResponse, UnitOfWork
+from minutebill.domain.catalog import Capability
+from minutebill.domain.checkout import BundleLine, LineItem, NumberLine, Order, Quote, TopUpLine
+from minutebill.domain.money import Money
+from minutebill.domain.number_status import NumberStatus, validate_e164
+from minutebill.domain.numbers import NumberSubscription, check_number_limit
+from minutebill.domain.payment_status import PaymentStatus
+from minutebill.domain.payments import Payment, PaymentMethod
+from minutebill.domain.tax import TaxPolicy
+from minutebill.errors import IdempotencyConflict, InvalidTransition, ValidationError
+from minutebill.gateway import PaymentRequest
+from minutebill.service._base import require_text
+from minutebill.service._payments import PaymentResult, PaymentsMixin
+
+__all__ = ["CheckoutResult", "PurchasesMixin"]
+
+
+@frozen(kw_only=True)
+class CheckoutResult:
+    """A purchase as the checkout shows it.
+
+    Attributes:
+        quote: What the customer was shown: lines, Amount, Up Front Fees, tax, Total.
+        payment: Where its payment stands (status, fulfilment).
+        capabilities: What the numbers bought include (the checkout confirms SMS and Voice).
+        next_action_url: Where the customer completes an extra step (UPI approval, 3-D
+            Secure), when the gateway asks for one.
+    """
+
+    quote: Quote
+    payment: PaymentResult
+    capabilities: frozenset[Capability]
+    next_action_url: str | None = None
+
+    @property
+    def status(self) -> PaymentStatus:
+        """The payment's status."""
+        return self.payment.status
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:24]
+
+
+class PurchasesMixin(PaymentsMixin):
+    """Use cases of the checkout."""
+
+    tax: TaxPolicy
+    quote_validity: object
+
+    def checkout_bundle(
+        self,
+        account_id: str,
+        bundle_code: str,
+        method: PaymentMethod,
+        *,
+        idempotency_key: str,
+        quantity: int = 1,
+    ) -> CheckoutResult:
+        """Buy add-on minutes (*Nexus*, *Pro*, *Elite*).
+
+        They are granted when the payment succeeds, valid as the bundle says.
+
+        Raises:
+            NotFound: for an unknown account or bundle.
+            ValidationError: for a bad quantity or key.
+            IdempotencyConflict: for a key used before with another purchase.
+            GatewayError: if the gateway could not be reached (call again with the same key).
+        """
+        line = BundleLine(bundle=self.catalog.bundle(bundle_code), quantity=quantity)
+        return self._checkout(account_id, [line], method, idempotency_key)
+
+    def top_up(
+        self, account_id: str, amount: Money, method: PaymentMethod, *, idempotency_key: str
+    ) -> CheckoutResult:
+        """Add money to the prepaid wallet; it is credited only once the payment succeeds.
+
+        Raises:
+            NotFound: for an unknown account.
+            ValidationError: for an amount that is not positive or not in whole minor units.
+            CurrencyMismatch: for an amount in another currency than the account's.
+            IdempotencyConflict: for a key used before with another purchase.
+            GatewayError: if the gateway could not be reached (call again with the same key).
+        """
+        return self._checkout(account_id, [TopUpLine(amount=amount)], method, idempotency_key)
+
+    def acquire_number(
+        self,
+        account_id: str,
+        offer_code: str,
+        number_e164: str,
+        method: PaymentMethod,
+        *,
+        idempotency_key: str,
+        auto_pay: bool = True,
+        mandate_id: str | None = None,
+        requires: Iterable[Capability] = (Capability.VOICE, Capability.SMS),
+    ) -> CheckoutResult:
+        """Buy a phone number: the up-front fee plus its first interval's fee.
+
+        The number becomes Active when the payment succeeds. With Auto-Pay on, renewals are
+        paid from the wallet first and then from `mandate_id` (a UPI AutoPay or card
+        e-mandate saved with the gateway), as the number policy says.
+
+        Raises:
+            NotFound: for an unknown account or offer.
+            ValidationError: for a number that is not E.164.
+            MissingCapability: if the offer lacks a required capability (SMS, Voice).
+            LimitExceeded: if the plan's phone-number limit is reached.
+            InvalidTransition: if the account already holds the number.
+            IdempotencyConflict: for a key used before with another purchase.
+        """
+        validate_e164(number_e164)
+        line = NumberLine(offer=self.catalog.number_offer(offer_code), number_e164=number_e164)
+        options = {"auto_pay": bool(auto_pay), "mandate_id": mandate_id}
+        return self._checkout(
+            account_id, [line], method, idempotency_key, requires=requires, options=options
+        )
+
+    # --- the two steps ----------------------------------------------------------------------
+
+    def _checkout(
+        self,
+        account_id: str,
+        lines: list[LineItem],
+        method: PaymentMethod,
+        idempotency_key: str,
+        *,
+        requires: Iterable[Capability] = (),
+        options: Mapping[str, object] | None = None,
+    ) -> CheckoutResult:
+        require_text("account_id", account_id)
+        require_text("idempotency_key", idempotency_key)
+        at = self._now()
+        payment_id = f"pay_{_digest(account_id, idempotency_key)}"
+        quote_id = f"quote_{_digest(account_id, idempotency_key)}"
+
+        def start(uow: UnitOfWork) -> tuple[Quote, Payment]:
+            wallet = self._wallet(uow, account_id)
+            order = Order(lines, wallet.currency, frozenset(requires))
+            fingerprint = _digest(repr(order.to_state()), repr(method))
+            stored = uow.idempotency.get(account_id, f"checkout:{idempotency_key}")
+            if stored is not None:
+                if stored.fingerprint != fingerprint:
+                    raise IdempotencyConflict(idempotency_key, "another purchase")
+                return uow.orders.get(account_id, quote_id), self._payment(uow, payment_id)
+            self._check_numbers(uow, account_id, lines)
+            quote = order.quote(quote_id=quote_id, account_id=account_id, at=at, tax=self.tax)
+            payment = Payment.for_quote(
+                quote, payment_id=payment_id, idempotency_key=idempotency_key, at=at, method=method
+            )
+            uow.orders.add(quote)
+            uow.payments.add(payment)
+            uow.idempotency.put(
+                account_id,
+                f"checkout:{idempotency_key}",
+                StoredResponse(fingerprint, {"payment_id": payment_id, "quote_id": quote_id}),
+            )
+            if options is not None:
+                uow.idempotency.put(
+                    account_id, f"checkout-options:{quote_id}", StoredResponse("", dict(options))
+                )
+            return quote, payment
+
+        quote, payment = self._run(start)
+        if payment.fulfilment is not None or not payment.status.is_open:
+            return CheckoutResult(
+                quote=quote, payment=PaymentResult.of(payment), capabilities=quote.capabilities
+            )
+        description = "; ".join(line.description for line in quote.lines)
+        reported = self.gateway.create_payment(
+            PaymentRequest.for_payment(payment, description=description)
+        )
+        result = self._observe_gateway(reported)
+        return CheckoutResult(
+            quote=quote,
+            payment=result,
+            capabilities=quote.capabilities,
+            next_action_url=reported.next_action_url,
+        )
+
+    def _check_numbers(self, uow: UnitOfWork, account_id: str, lines: list[LineItem]) -> None:
+        numbers = [line for line in lines if isinstance(line, NumberLine) and not line.renewal]
+        if not numbers:
+            return
+        held: list[NumberSubscription] = uow.numbers.for_account(account_id)
+        for line in numbers:
+            for number in held:
+                if (
+                    number.number_e164 == line.number_e164
+                    and number.status is not NumberStatus.RELEASED
+                ):
+                    raise InvalidTransition(
+                        f"number {line.number_e164}", number.status.value, "buy again"
+                    )
+        check_number_limit(held, self._subscription(uow, account_id).plan, adding=len(numbers))
+        if len({line.number_e164 for line in numbers}) != len(numbers):  # pragma: no cover
+            raise ValidationError("lines", numbers, "a number appears twice")

@@ -1,0 +1,67 @@
+"""Runs one use case as one unit of work: load, decide, save, commit, publish.
+
+A `ConcurrencyConflict` (another writer saved an aggregate first) or a retryable
+`PersistenceError` (a lock timeout, a lost connection) re-runs the whole use case on fresh
+state, a bounded number of times. Nothing is half done: a unit of work commits all or nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from attrs import frozen
+
+from minutebill._unit_of_work import UnitOfWork
+from minutebill.domain.events import DomainEvent
+from minutebill.errors import ConcurrencyConflict, PersistenceError, ValidationError
+from minutebill.ports import EventPublisher
+
+__all__ = ["NullPublisher", "Runner"]
+
+T = TypeVar("T")
+
+
+class NullPublisher:
+    """Publishes nowhere; events stay readable in the store's outbox."""
+
+    def publish(self, events: Sequence[DomainEvent]) -> None:
+        """Do nothing."""
+
+
+@frozen
+class Runner:
+    """Runs work inside units of work from `uow_factory`, retrying conflicts."""
+
+    uow_factory: Callable[[], UnitOfWork]
+    publisher: EventPublisher
+    max_attempts: int = 5
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValidationError("max_attempts", self.max_attempts, "at least 1")
+
+    def run(self, work: Callable[[UnitOfWork], T]) -> T:
+        """Run `work` and commit; publish the committed events; retry on conflicts."""
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                with self.uow_factory() as uow:
+                    result = work(uow)
+                    events = uow.commit()
+            except ConcurrencyConflict:
+                if attempt == self.max_attempts:
+                    raise
+                continue
+            except PersistenceError as exc:
+                if not exc.retryable or attempt == self.max_attempts:
+                    raise
+                continue
+            if events:
+                self.publisher.publish(events)
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def read(self, work: Callable[[UnitOfWork], T]) -> T:
+        """Run `work` that only reads; nothing is committed."""
+        with self.uow_factory() as uow:
+            return work(uow)
