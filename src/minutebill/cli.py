@@ -7,6 +7,7 @@ number offers, prices formatted with Babel for the locale (default ``en_IN``).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -36,7 +37,37 @@ def build_parser() -> argparse.ArgumentParser:
     catalog = commands.add_parser("catalog", help="print a catalog file")
     catalog.add_argument("file", help="a catalog file (.toml or .json)")
     catalog.add_argument("--locale", type=_locale, default="en_IN", help="default: en_IN")
+    demo = commands.add_parser("demo", help="run the demo account on a real store")
+    where = demo.add_mutually_exclusive_group()
+    where.add_argument(
+        "--db", default="minutebill-demo.sqlite3", help="SQLite file (default: %(default)s)"
+    )
+    where.add_argument("--postgres", metavar="DSN", help="run on PostgreSQL instead")
+    demo.add_argument("--catalog", help="catalog file (default: examples/catalog.toml)")
+    demo.add_argument("--calls", type=int, default=300, help="calls to place (default: 300)")
+    demo.add_argument("--locale", type=_locale, default="en_IN", help="default: en_IN")
     return parser
+
+
+def _demo(args: argparse.Namespace) -> None:
+    from minutebill.demo import default_catalog_path, run_demo
+
+    catalog = Catalog.from_file(args.catalog or default_catalog_path())
+    if args.postgres:
+        from minutebill.adapters.postgres import PostgresStore
+
+        with PostgresStore(args.postgres) as pg:
+            run_demo(pg.unit_of_work, catalog, sys.stdout, store_name="PostgreSQL",
+                     locale=args.locale, calls=args.calls)  # fmt: skip
+        return
+    from minutebill.adapters.sqlite import SqliteStore
+
+    store = SqliteStore(args.db)
+    try:
+        run_demo(store.unit_of_work, catalog, sys.stdout, store_name=f"SQLite {args.db}",
+                 locale=args.locale, calls=args.calls)  # fmt: skip
+    finally:
+        store.close()
 
 
 def print_catalog(catalog: Catalog, locale: str, out: TextIO) -> None:
@@ -78,7 +109,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "catalog":
             print_catalog(Catalog.from_file(args.file), args.locale, sys.stdout)
+        elif args.command == "demo":
+            _demo(args)
     except MinutebillError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     return 0
