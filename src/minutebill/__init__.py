@@ -5,8 +5,34 @@ The public API is re-exported here; every other module is private unless documen
 
 from importlib.metadata import PackageNotFoundError, version
 
-from minutebill.catalog import Catalog
-from minutebill.clock import SystemClock
+from minutebill.adapters.memory import (
+    MemoryStore,
+)
+from minutebill.adapters.sqlite import (
+    SqliteStore,
+)
+from minutebill.catalog import (
+    Catalog,
+)
+from minutebill.clock import (
+    SystemClock,
+)
+from minutebill.domain.admission import (
+    AdmissionDecision,
+    AdmissionPolicy,
+    Admitted,
+    CallRequest,
+    Queued,
+    Rejected,
+    RejectionReason,
+    abandon_call,
+    admit,
+    free_slots,
+)
+from minutebill.domain.call_queue import (
+    CallQueue,
+    WaitingCall,
+)
 from minutebill.domain.catalog import (
     AddOnBundle,
     BundleValidity,
@@ -16,11 +42,158 @@ from minutebill.domain.catalog import (
     OveragePolicy,
     Plan,
     PlanFeatures,
+    ValidityKind,
 )
-from minutebill.domain.events import DomainEvent
-from minutebill.domain.money import Money
-from minutebill.domain.periods import BillingCycle, BillingInterval, BillingPeriod
-from minutebill.domain.rating import BillingIncrement
+from minutebill.domain.checkout import (
+    BundleLine,
+    FeeBreakdown,
+    LineItem,
+    LineKind,
+    NumberLine,
+    Order,
+    PlanAction,
+    PlanLine,
+    Quote,
+    TopUpLine,
+)
+from minutebill.domain.events import (
+    DomainEvent,
+)
+from minutebill.domain.fulfilment import (
+    Fulfilment,
+    FulfilmentStep,
+    Remedy,
+    StepKind,
+    Unfulfillable,
+    decide_fulfilment,
+)
+from minutebill.domain.ledger import (
+    CallSettled,
+    GrantDebit,
+    GrantSource,
+    LedgerPolicy,
+    LedgerPolicyChanged,
+    LedgerTotals,
+    MinuteGrant,
+    MinuteLedger,
+    MinutePeriodOpened,
+    MinutesExhausted,
+    MinutesExpired,
+    MinutesGranted,
+    MinutesLow,
+    MinuteSnapshot,
+    MinutesReserved,
+    MinutesRolledOver,
+    OverageIncurred,
+    Reservation,
+    ReservationExpired,
+    ReservationReleased,
+    UsageRecord,
+)
+from minutebill.domain.money import (
+    Money,
+)
+from minutebill.domain.number_events import (
+    NumberActivated,
+    NumberAutoPayChanged,
+    NumberPutOnHold,
+    NumberReactivated,
+    NumberReleased,
+    NumberRenewed,
+    PreDebitNoticeDue,
+)
+from minutebill.domain.number_policy import (
+    HeldFee,
+    NumberPolicy,
+    PaymentOrder,
+)
+from minutebill.domain.number_renewal import (
+    ChargeMandate,
+    DebitWallet,
+    NothingDue,
+    PutOnHold,
+    ReleaseNumber,
+    RenewalDecision,
+    SendPreDebitNotice,
+    renew,
+)
+from minutebill.domain.number_status import (
+    Hold,
+    HoldReason,
+    NumberStatus,
+    PaymentDisposition,
+    PreDebitNotice,
+    ReleaseReason,
+)
+from minutebill.domain.numbers import (
+    NumberSubscription,
+    check_number_limit,
+)
+from minutebill.domain.payment_events import (
+    FulfilmentDecided,
+    PaymentCaptured,
+    PaymentCreated,
+    PaymentEvent,
+    PaymentEventKind,
+    PaymentStatusChanged,
+    RefundRequested,
+)
+from minutebill.domain.payments import (
+    Card,
+    CardFunding,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    Upi,
+)
+from minutebill.domain.periods import (
+    BillingCycle,
+    BillingInterval,
+    BillingPeriod,
+)
+from minutebill.domain.proration import (
+    PlanChangeKind,
+    PlanChangeQuote,
+    Proration,
+    ProrationPolicy,
+)
+from minutebill.domain.rating import (
+    BillingIncrement,
+)
+from minutebill.domain.subscription_events import (
+    PlanChanged,
+    PlanChangeScheduled,
+    ScheduledPlanChangeCanceled,
+    SubscriptionCanceled,
+    SubscriptionExpired,
+    SubscriptionPastDue,
+    SubscriptionRenewed,
+    SubscriptionResumed,
+    SubscriptionStarted,
+)
+from minutebill.domain.subscriptions import (
+    PaymentOutcome,
+    RenewalResult,
+    RolloverPolicy,
+    ScheduledChange,
+    Subscription,
+    SubscriptionStatus,
+)
+from minutebill.domain.tax import (
+    TaxComponent,
+    TaxLine,
+    TaxMode,
+    TaxPolicy,
+)
+from minutebill.domain.wallet import (
+    Wallet,
+)
+from minutebill.domain.wallet_entries import (
+    EntryKind,
+    WalletCredited,
+    WalletDebited,
+    WalletEntry,
+)
 from minutebill.errors import (
     CatalogError,
     ConcurrencyConflict,
@@ -42,6 +215,36 @@ from minutebill.errors import (
     ValidationError,
     WebhookVerificationError,
 )
+from minutebill.ports import (
+    Clock,
+    EventPublisher,
+    GatewayPayment,
+    GatewayRefund,
+    MandateChargeRequest,
+    PaymentGateway,
+    PaymentRequest,
+    RefundRequest,
+    RefundStatus,
+    UnitOfWork,
+    UsagePage,
+    UsageTotals,
+)
+from minutebill.service import (
+    Billing,
+)
+from minutebill.service._due import (
+    DueReport,
+)
+from minutebill.service._payments import (
+    PaymentResult,
+)
+from minutebill.service._purchases import (
+    CheckoutResult,
+)
+from minutebill.views import (
+    NumberView,
+    PlanOverview,
+)
 
 try:
     __version__ = version("minutebill")
@@ -50,39 +253,176 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 __all__ = [
     "AddOnBundle",
+    "AdmissionDecision",
+    "AdmissionPolicy",
+    "Admitted",
+    "Billing",
     "BillingCycle",
     "BillingIncrement",
     "BillingInterval",
     "BillingPeriod",
+    "BundleLine",
     "BundleValidity",
+    "CallQueue",
+    "CallRequest",
+    "CallSettled",
     "Capability",
+    "Card",
+    "CardFunding",
     "Catalog",
     "CatalogError",
+    "ChargeMandate",
+    "CheckoutResult",
+    "Clock",
     "ConcurrencyConflict",
     "CurrencyMismatch",
+    "DebitWallet",
     "DomainEvent",
+    "DueReport",
+    "EntryKind",
+    "EventPublisher",
+    "FeeBreakdown",
+    "Fulfilment",
+    "FulfilmentDecided",
+    "FulfilmentStep",
     "GatewayError",
+    "GatewayPayment",
+    "GatewayRefund",
     "GatewayRejected",
     "GatewayTimeout",
     "GatewayUnavailable",
+    "GrantDebit",
+    "GrantSource",
+    "HeldFee",
+    "Hold",
+    "HoldReason",
     "IdempotencyConflict",
     "InsufficientFunds",
     "InsufficientMinutes",
     "InvalidTransition",
+    "LedgerPolicy",
+    "LedgerPolicyChanged",
+    "LedgerTotals",
     "LimitExceeded",
+    "LineItem",
+    "LineKind",
+    "MandateChargeRequest",
+    "MemoryStore",
+    "MinuteGrant",
+    "MinuteLedger",
+    "MinutePeriodOpened",
+    "MinuteSnapshot",
     "MinutebillError",
+    "MinutesExhausted",
+    "MinutesExpired",
+    "MinutesGranted",
+    "MinutesLow",
+    "MinutesReserved",
+    "MinutesRolledOver",
     "MissingCapability",
     "Money",
     "NotFound",
+    "NothingDue",
+    "NumberActivated",
+    "NumberAutoPayChanged",
+    "NumberLine",
     "NumberOffer",
+    "NumberPolicy",
+    "NumberPutOnHold",
+    "NumberReactivated",
+    "NumberReleased",
+    "NumberRenewed",
+    "NumberStatus",
+    "NumberSubscription",
+    "NumberView",
+    "Order",
+    "OverageIncurred",
     "OverageMode",
     "OveragePolicy",
+    "Payment",
+    "PaymentCaptured",
+    "PaymentCreated",
+    "PaymentDisposition",
+    "PaymentEvent",
+    "PaymentEventKind",
     "PaymentFailed",
+    "PaymentGateway",
+    "PaymentMethod",
+    "PaymentOrder",
+    "PaymentOutcome",
+    "PaymentRequest",
+    "PaymentResult",
+    "PaymentStatus",
+    "PaymentStatusChanged",
     "PersistenceError",
     "Plan",
+    "PlanAction",
+    "PlanChangeKind",
+    "PlanChangeQuote",
+    "PlanChangeScheduled",
+    "PlanChanged",
     "PlanFeatures",
+    "PlanLine",
+    "PlanOverview",
+    "PreDebitNotice",
+    "PreDebitNoticeDue",
+    "Proration",
+    "ProrationPolicy",
+    "PutOnHold",
+    "Queued",
+    "Quote",
+    "RefundRequest",
+    "RefundRequested",
+    "RefundStatus",
+    "Rejected",
+    "RejectionReason",
+    "ReleaseNumber",
+    "ReleaseReason",
+    "Remedy",
+    "RenewalDecision",
+    "RenewalResult",
+    "Reservation",
+    "ReservationExpired",
+    "ReservationReleased",
+    "RolloverPolicy",
+    "ScheduledChange",
+    "ScheduledPlanChangeCanceled",
+    "SendPreDebitNotice",
+    "SqliteStore",
+    "StepKind",
+    "Subscription",
+    "SubscriptionCanceled",
+    "SubscriptionExpired",
+    "SubscriptionPastDue",
+    "SubscriptionRenewed",
+    "SubscriptionResumed",
+    "SubscriptionStarted",
+    "SubscriptionStatus",
     "SystemClock",
+    "TaxComponent",
+    "TaxLine",
+    "TaxMode",
+    "TaxPolicy",
+    "TopUpLine",
+    "Unfulfillable",
+    "UnitOfWork",
+    "Upi",
+    "UsagePage",
+    "UsageRecord",
+    "UsageTotals",
     "ValidationError",
+    "ValidityKind",
+    "WaitingCall",
+    "Wallet",
+    "WalletCredited",
+    "WalletDebited",
+    "WalletEntry",
     "WebhookVerificationError",
     "__version__",
+    "abandon_call",
+    "admit",
+    "check_number_limit",
+    "decide_fulfilment",
+    "free_slots",
+    "renew",
 ]

@@ -1,6 +1,13 @@
 """The ports minutebill's service layer depends on, as `typing.Protocol`s.
 
 Adapter authors implement these; the service never imports an adapter.
+
+- **Persistence**: `UnitOfWork` and its repositories (defined in `minutebill._unit_of_work`):
+  aggregates saved as documents with optimistic versions, usage records with per-day totals,
+  an idempotency store and a transactional outbox. `minutebill.testing.uow_contract` holds the
+  contract suite an implementation must pass.
+- **Payments**: `PaymentGateway` and the values crossing it (defined in `minutebill.gateway`).
+- **Time and events**: `Clock`, `EventPublisher`.
 """
 
 from __future__ import annotations
@@ -9,6 +16,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from minutebill._unit_of_work import (
+    AggregateRepository,
+    IdempotencyStore,
+    Outbox,
+    OutboxEntry,
+    StoredResponse,
+    UnitOfWork,
+    UsagePage,
+    UsageRepository,
+    UsageTotals,
+)
 from minutebill.domain.events import DomainEvent
 from minutebill.domain.payment_events import PaymentEvent, PaymentEventKind
 from minutebill.gateway import (
@@ -22,17 +40,26 @@ from minutebill.gateway import (
 )
 
 __all__ = [
+    "AggregateRepository",
     "Clock",
     "EventPublisher",
     "GatewayPayment",
     "GatewayRefund",
+    "IdempotencyStore",
     "MandateChargeRequest",
+    "Outbox",
+    "OutboxEntry",
     "PaymentEvent",
     "PaymentEventKind",
     "PaymentGateway",
     "PaymentRequest",
     "RefundRequest",
     "RefundStatus",
+    "StoredResponse",
+    "UnitOfWork",
+    "UsagePage",
+    "UsageRepository",
+    "UsageTotals",
 ]
 
 
