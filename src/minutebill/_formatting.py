@@ -1,14 +1,209 @@
-"""Babel formatting shared by the command line and the views. The locale is always an argument."""
+"""Babel formatting shared by the command line and the views. The locale is always an argument.
+
+Every function takes the locale (``"en_IN"``, ``"de_DE"``, ...) and, for instants, the time zone
+to show them in: nothing here reads a process-wide locale, the system time zone or the clock.
+Relative times ("in 3 days") are measured from an instant the caller passes (a view's
+``as_of``), so the same view formats the same way today and next year.
+
+Words Babel has no data for (status names such as *On Hold*, *Auto-Pay*) are English labels;
+a host that translates its page keys its own catalog on the raw values instead.
+"""
 
 from __future__ import annotations
 
-from babel.numbers import format_currency
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
+from babel import Locale
+from babel.dates import format_date, format_interval, format_time, format_timedelta
+from babel.lists import format_list
+from babel.numbers import format_currency, format_decimal, format_percent, parse_pattern
+from babel.units import format_compound_unit, format_unit
+
+from minutebill.domain.catalog import Capability
 from minutebill.domain.money import Money
+from minutebill.domain.periods import zone
 
-__all__ = ["format_money"]
+__all__ = [
+    "capability_label",
+    "format_billed_minutes",
+    "format_capabilities",
+    "format_clock_duration",
+    "format_count",
+    "format_day",
+    "format_local_date",
+    "format_minutes",
+    "format_moment",
+    "format_money",
+    "format_per_interval",
+    "format_period",
+    "format_rate",
+    "format_relative",
+    "format_used_percent",
+    "label",
+]
+
+_DAY = timedelta(days=1)
+
+_LABELS: dict[str, str] = {
+    # plan subscription
+    "active": "Active",
+    "past_due": "Past due",
+    "canceled": "Canceled",
+    "expired": "Expired",
+    # numbers
+    "on_hold": "On Hold",
+    "released": "Released",
+    # hold reasons
+    "insufficient_credit": "Insufficient credit",
+    "payment_failed": "Payment failed",
+    "auto_pay_off": "Auto-Pay off",
+    "customer_action_required": "Customer action required",
+    # payment statuses
+    "created": "Created",
+    "pending": "Pending",
+    "action_required": "Action required",
+    "authorized": "Authorized",
+    "succeeded": "Paid",
+    "failed": "Failed",
+    "refunded": "Refunded",
+    "partially_refunded": "Partially refunded",
+    # payment modes and number kinds
+    "upi": "UPI",
+    "card": "Credit or debit card",
+    "local": "Local",
+    "mobile": "Mobile",
+    "toll_free": "Toll-free",
+    "national": "National",
+}
+
+_CAPABILITY_LABELS = {Capability.VOICE: "Voice", Capability.SMS: "SMS", Capability.MMS: "MMS"}
+
+
+def label(value: str) -> str:
+    """The English label of a status, reason or kind (``on_hold`` → *On Hold*).
+
+    Unknown values are shown with underscores as spaces and a capital first letter.
+    """
+    known = _LABELS.get(value)
+    if known is not None:
+        return known
+    text = value.replace("_", " ").replace("-", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def capability_label(capability: Capability) -> str:
+    """*Voice*, *SMS* or *MMS*."""
+    return _CAPABILITY_LABELS[capability]
+
+
+def format_capabilities(capabilities: Iterable[Capability], locale: str) -> str:
+    """``SMS, Voice``: the capabilities in alphabetical order as a short locale list."""
+    names = sorted(capability_label(c) for c in capabilities)
+    return format_list(names, style="unit-short", locale=locale) if names else ""
 
 
 def format_money(money: Money, locale: str) -> str:
     """`money` in `locale`'s currency format: ``₹1,50,000.00`` for INR 150000 in ``en_IN``."""
     return format_currency(money.amount, money.currency, locale=locale)
+
+
+def format_count(value: int, locale: str) -> str:
+    """A whole number with the locale's grouping: ``1,00,000`` in ``en_IN``."""
+    return format_decimal(value, locale=locale)
+
+
+def format_minutes(minutes: Decimal, locale: str) -> str:
+    """A minute figure with grouping and at most two decimals: ``5,300`` or ``12.5``."""
+    return format_decimal(minutes, format="#,##0.##", locale=locale)
+
+
+def format_used_percent(percent: Decimal, locale: str) -> str:
+    """Percentage points with exactly two decimals in the locale's pattern.
+
+    ``26.06`` gives ``26.06%`` in ``en_IN`` and ``26,06 %`` in ``de_DE``. The value is already
+    rounded by the ledger (half up); it is shown as is, never rounded a second time.
+    """
+    loc = Locale.parse(locale)
+    pattern = parse_pattern(loc.percent_formats[None].pattern)
+    pattern.frac_prec = (2, 2)
+    return str(pattern.apply(percent / 100, loc))
+
+
+def format_rate(rate: Decimal, locale: str) -> str:
+    """A tax rate given as a fraction: ``0.09`` gives ``9%``, ``0.025`` gives ``2.5%``."""
+    return format_percent(rate, locale=locale, decimal_quantization=False)
+
+
+def format_day(at: datetime, timezone: str, locale: str) -> str:
+    """The local calendar date of `at` in `timezone`: ``10 Jun 2024`` in ``en_IN``."""
+    return format_date(at.astimezone(zone(timezone)), format="medium", locale=locale)
+
+
+def format_local_date(day: date, locale: str) -> str:
+    """A calendar date that is already local (a usage day): ``10 Jun 2024``."""
+    return format_date(day, format="medium", locale=locale)
+
+
+def format_moment(at: datetime, timezone: str, locale: str) -> str:
+    """Date and time of `at` in `timezone`: ``10 Jun 2024, 9:00 AM`` in ``en_IN``."""
+    loc = Locale.parse(locale)
+    date_part = format_date(at.astimezone(zone(timezone)), format="medium", locale=loc)
+    time_part = format_time(at, format="short", tzinfo=zone(timezone), locale=loc)
+    glue = str(loc.datetime_formats["medium"])  # CLDR's "{1}, {0}": date, then time
+    return glue.replace("{1}", date_part).replace("{0}", time_part)
+
+
+def format_period(start: datetime, end: datetime, timezone: str, locale: str) -> str:
+    """A billing period as a date range in `timezone`: ``10 May – 10 Jun 2024``."""
+    return format_interval(start, end, skeleton="yMMMd", tzinfo=zone(timezone), locale=locale)
+
+
+def format_relative(target: datetime, as_of: datetime, timezone: str, locale: str) -> str:
+    """How far `target` is from `as_of`: ``in 3 days``, ``2 days ago``, ``in 5 hours``.
+
+    Whole days count local calendar days in `timezone` (a renewal tomorrow morning is "in 1
+    day" even 14 hours ahead), so the text agrees with the date shown next to it. Within the
+    same local day Babel picks hours or minutes.
+    """
+    tz = zone(timezone)
+    days = (target.astimezone(tz).date() - as_of.astimezone(tz).date()).days
+    if days:
+        return format_timedelta(
+            timedelta(days=days),
+            granularity="day",
+            threshold=float("inf"),
+            add_direction=True,
+            locale=locale,
+        )
+    return format_timedelta(target - as_of, add_direction=True, locale=locale)
+
+
+def format_per_interval(money: Money, months: int, locale: str) -> str:
+    """A recurring fee: ``₹500.00 per month``, ``₹1,500.00 per 3 months``."""
+    return (
+        format_compound_unit(
+            format_money(money, locale),
+            None,
+            months,
+            "duration-month",
+            length="long",
+            locale=locale,
+        )
+        or f"{format_money(money, locale)} / {months}"
+    )
+
+
+def format_clock_duration(seconds: int) -> str:
+    """A call length as a clock: ``4:07`` or ``1:02:03`` (digits, no locale words)."""
+    hours, rest = divmod(max(seconds, 0), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def format_billed_minutes(seconds: int, locale: str) -> str:
+    """Billed seconds as minutes with the locale's short unit: ``5 mins``, ``4.5 mins``."""
+    minutes = (Decimal(seconds) / 60).quantize(Decimal("0.01"))
+    value = minutes.normalize() if minutes == minutes.to_integral() else minutes
+    return format_unit(value, "duration-minute", length="short", locale=locale)
