@@ -1,0 +1,664 @@
+"""The minute ledger: one per account, holding every second the account may use.
+
+Grants (`MinuteGrant`) add seconds; calls use them in two phases, like a pending bank
+transfer: `MinuteLedger.reserve` holds seconds when a call starts, `MinuteLedger.settle` rates
+the finished call, debits the hold first and further grants after it, and records what no grant
+covered as overage, handed to the plan's `OveragePolicy` — never dropped. Holds of calls that
+never connected are released; holds past their time-to-live expire.
+
+Invariants, for every grant and for the ledger as a whole (property-tested):
+
+* ``0 <= remaining <= granted``;
+* ``granted == remaining + held + consumed + expired``;
+* every settled call has ``billable_seconds == debited seconds + overage_seconds``;
+* a call settles once: the same input returns the original record, other input raises
+  `IdempotencyConflict`.
+
+The usage history is not part of the ledger's state: settled `UsageRecord`s go to a table of
+their own, and `snapshot` costs time proportional to the live grants, never to the history.
+The value types and events are defined in `grants`, `usage`, `ledger_policy` and
+`ledger_events` and re-exported here; the private book-keeping lives in `ledger_books`
+(grants and their counters), `ledger_calls` (holds and ended calls), `ledger_period` (the
+period's counters) and `ledger_checks` (input checks and rating).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from attrs import Factory, define, field
+
+from minutebill.domain import ledger_checks as check
+from minutebill.domain.events import DomainEvent, EventBuffer
+from minutebill.domain.grants import GrantSource, MinuteGrant
+from minutebill.domain.ledger_books import GrantPool, period_figures
+from minutebill.domain.ledger_calls import HOLD_EXPIRED, RELEASED, CallRegister
+from minutebill.domain.ledger_events import (
+    CallSettled,
+    LedgerPolicyChanged,
+    MinutePeriodOpened,
+    MinutesExhausted,
+    MinutesExpired,
+    MinutesGranted,
+    MinutesLow,
+    MinutesReserved,
+    MinutesRolledOver,
+    OverageIncurred,
+    ReservationExpired,
+    ReservationReleased,
+)
+from minutebill.domain.ledger_period import PeriodCounters
+from minutebill.domain.ledger_policy import LedgerPolicy, LedgerTotals, MinuteSnapshot, hundredths
+from minutebill.domain.money import Money
+from minutebill.domain.periods import BillingPeriod
+from minutebill.domain.state import State
+from minutebill.domain.usage import GrantDebit, Reservation, UsageRecord
+from minutebill.errors import (
+    IdempotencyConflict,
+    InsufficientMinutes,
+    InvalidTransition,
+    NotFound,
+    ValidationError,
+)
+
+__all__ = [
+    "CallSettled",
+    "GrantDebit",
+    "GrantSource",
+    "LedgerPolicy",
+    "LedgerPolicyChanged",
+    "LedgerTotals",
+    "MinuteGrant",
+    "MinuteLedger",
+    "MinutePeriodOpened",
+    "MinuteSnapshot",
+    "MinutesExhausted",
+    "MinutesExpired",
+    "MinutesGranted",
+    "MinutesLow",
+    "MinutesReserved",
+    "MinutesRolledOver",
+    "OverageIncurred",
+    "Reservation",
+    "ReservationExpired",
+    "ReservationReleased",
+    "UsageRecord",
+]
+
+
+@define
+class MinuteLedger:
+    """The minutes of one account: grants, holds of live calls, and the period's counters.
+
+    State changes only through the methods below; each checks everything before it changes
+    anything, so an operation that raises has changed nothing and recorded no event.
+
+    Attributes:
+        account_id: The account.
+        policy: Rating, overage, thresholds and hold time-to-live (swap with `set_policy`).
+        version: The stored version, for optimistic concurrency; the store sets and bumps it,
+            and it is not part of `to_state`.
+    """
+
+    account_id: str = field(validator=lambda _i, _a, v: check.text("account_id", v))
+    policy: LedgerPolicy = field(factory=LedgerPolicy)
+    version: int = 0
+    _pool: GrantPool = field(init=False, factory=GrantPool)
+    _calls: CallRegister = field(init=False, factory=CallRegister)
+    _counters: PeriodCounters = field(init=False, factory=PeriodCounters)
+    _events: EventBuffer = field(init=False, factory=EventBuffer)
+    _rater: check.Rater = field(
+        init=False, default=Factory(lambda self: check.Rater(self.policy.rating), takes_self=True)
+    )
+
+    # --- reading ------------------------------------------------------------------------------
+
+    @property
+    def period(self) -> BillingPeriod | None:
+        """The period snapshots and thresholds refer to (None before `open_period`)."""
+        return self._counters.period
+
+    def active_calls(self) -> frozenset[str]:
+        """The ids of calls holding minutes."""
+        return frozenset(self._calls.holds)
+
+    def reservation(self, call_id: str) -> Reservation | None:
+        """The hold of `call_id`, if it has one."""
+        return self._calls.holds.get(call_id)
+
+    def grants(self) -> tuple[MinuteGrant, ...]:
+        """Every grant the ledger keeps, in consumption order (pruned ones are gone)."""
+        return tuple(book.view() for book in self._pool.ordered())
+
+    def available_seconds(self, at: datetime) -> int:
+        """Seconds that could be held or used at `at`."""
+        at = check.utc(at)
+        return sum(b.remaining for b in self._pool.ordered() if b.remaining and b.usable_at(at))
+
+    def snapshot(self, at: datetime) -> MinuteSnapshot:
+        """The current period's numbers at `at`, in time proportional to the live grants.
+
+        Raises:
+            ValidationError: if `at` is naive.
+        """
+        at = check.utc(at)
+        figures = period_figures(self._pool.ordered(), self._counters.period, at)
+        return MinuteSnapshot(
+            total_seconds=figures.total,
+            remaining_seconds=figures.remaining,
+            used_seconds=figures.used,
+            held_seconds=figures.held,
+            expired_seconds=figures.expired,
+            period=self._counters.period,
+            overage_seconds=self._counters.overage,
+        )
+
+    def totals(self) -> LedgerTotals:
+        """Lifetime counters; exact even after grants were pruned."""
+        granted, remaining, held, consumed, expired = self._pool.totals()
+        return LedgerTotals(
+            granted=granted,
+            remaining=remaining,
+            held=held,
+            consumed=consumed,
+            expired=expired,
+            overage=self._counters.overage_total,
+        )
+
+    @property
+    def period_overage_charges(self) -> tuple[Money, ...]:
+        """Overage charged in the current period, one amount per currency."""
+        charges = self._counters.charges
+        return tuple(charges[c] for c in sorted(charges))
+
+    def due_at(self) -> datetime | None:
+        """The earliest time at which `expire_holds` or `expire` has work to do, if any."""
+        times = [r.expires_at for r in self._calls.holds.values()]
+        times.extend(
+            b.expires_at
+            for b in self._pool.books.values()
+            if b.expires_at is not None and b.remaining
+        )
+        return min(times, default=None)
+
+    def pull_events(self) -> list[DomainEvent]:
+        """The events recorded since the last pull (the unit of work publishes them)."""
+        return self._events.pull()
+
+    # --- grants and periods -------------------------------------------------------------------
+
+    def open_period(self, period: BillingPeriod, at: datetime) -> None:
+        """Start counting `period`: snapshots and thresholds refer to it from now on.
+
+        Thresholds re-arm. Grants with nothing left (no remaining, nothing held) are pruned
+        from the state — the lifetime totals keep their numbers — and the grants carried into
+        the period count with what they have left. Opening the current period again does
+        nothing.
+
+        Raises:
+            ValidationError: if `period` is not a `BillingPeriod`, `at` is naive, or the
+                period starts before the current one.
+        """
+        at = check.utc(at)
+        if not isinstance(period, BillingPeriod):
+            raise ValidationError("period", period, "expected a BillingPeriod")
+        current = self._counters.period
+        if current == period:
+            return
+        if current is not None and period.start < current.start:
+            raise ValidationError("period", period, f"starts before the current {current}")
+        pruned = self._pool.start_period()
+        self._counters.open(period)
+        self._emit(
+            MinutePeriodOpened(
+                account_id=self.account_id,
+                occurred_at=at,
+                period_start=period.start,
+                period_end=period.end,
+                pruned_grants=tuple(pruned),
+            )
+        )
+
+    def grant(
+        self,
+        grant_id: str,
+        source: GrantSource,
+        seconds: int,
+        at: datetime,
+        *,
+        effective_at: datetime | None = None,
+        expires_at: datetime | None = None,
+        priority: int = 0,
+        reference: str | None = None,
+    ) -> MinuteGrant:
+        """Add `seconds` of `source` minutes, usable in ``[effective_at, expires_at)``.
+
+        Granting the same `grant_id` with the same terms again returns the grant as it now
+        stands and changes nothing (fulfilment may run twice); an `effective_at` left out of
+        the repeat matches any.
+
+        Args:
+            grant_id: The caller's id (e.g. ``"plan:2025-01"``, a payment id).
+            source: Plan allowance, add-on bundle, rollover or promotional credit.
+            seconds: Seconds granted (> 0).
+            at: When the grant is made.
+            effective_at: From when the seconds are usable; defaults to `at`.
+            expires_at: When they stop being usable; None for never.
+            priority: Higher is used first.
+            reference: The caller's reference (order, payment) for reconciliation.
+
+        Returns:
+            The grant.
+
+        Raises:
+            ValidationError: for a bad value, a naive datetime, an expiry not after the
+                start, an expiry not after `at` or the current period's start, or `at`
+                before the current period's start.
+            IdempotencyConflict: if `grant_id` was granted with other terms.
+        """
+        check.text("grant_id", grant_id)
+        if not isinstance(source, GrantSource):
+            raise ValidationError("source", source, "expected a GrantSource")
+        check.seconds("seconds", seconds)
+        at = check.utc(at)
+        start = check.optional_utc(effective_at, "effective_at")
+        end = check.optional_utc(expires_at, "expires_at")
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            raise ValidationError("priority", priority, "must be an int")
+        if reference is not None and not isinstance(reference, str):
+            raise ValidationError("reference", reference, "must be a string or None")
+        known = self._pool.known(grant_id)
+        if known is not None:
+            if not known.same_terms(
+                source=source,
+                seconds=seconds,
+                effective_at=start,
+                expires_at=end,
+                priority=priority,
+                reference=reference,
+            ):
+                raise IdempotencyConflict(grant_id, "a grant with other terms")
+            return known.view()
+        start = at if start is None else start
+        if end is not None:
+            if end <= start:
+                raise ValidationError("expires_at", end, f"must be after effective_at {start}")
+            if end <= at:
+                raise ValidationError("expires_at", end, f"already past at {at}")
+        self._refuse_past_period(at)
+        grant = MinuteGrant(
+            grant_id=grant_id,
+            source=source,
+            granted=seconds,
+            remaining=seconds,
+            effective_at=start,
+            expires_at=end,
+            priority=priority,
+            reference=reference,
+        )
+        self._pool.add(grant)
+        self._emit(MinutesGranted(account_id=self.account_id, occurred_at=at, grant=grant))
+        return grant
+
+    def expire(self, at: datetime) -> int:
+        """Move the remaining seconds of grants past their expiry to *expired*.
+
+        Seconds held for a live call stay held: the call may use them when it settles, and
+        what it gives back expires on the next run.
+
+        Returns:
+            The seconds expired.
+        """
+        at = check.utc(at)
+        expired = self._pool.expire_due(at)
+        for grant_id, seconds in expired:
+            self._emit(
+                MinutesExpired(
+                    account_id=self.account_id, occurred_at=at, grant_id=grant_id, seconds=seconds
+                )
+            )
+        return sum(seconds for _, seconds in expired)
+
+    def rollover(
+        self,
+        at: datetime,
+        *,
+        cap_seconds: int | None,
+        expires_at: datetime | None,
+        grant_id: str,
+    ) -> MinuteGrant | None:
+        """Carry the unused seconds of ended plan grants into one `ROLLOVER` grant.
+
+        Call it at the period boundary, before `expire`: plan grants whose expiry is at or
+        before `at` and that still have remaining seconds give up to `cap_seconds` (earliest
+        expiring first); those seconds count as expired on the plan grant and are granted
+        afresh, effective at `at`. What the cap leaves behind expires with `expire`.
+
+        Args:
+            at: The boundary (usually the ending period's end).
+            cap_seconds: The rollover policy's cap; None means the plan has no rollover (the
+                default), so nothing is carried. Pass a cap of at least the allowance to
+                carry everything.
+            expires_at: When the rollover grant expires (None for never).
+            grant_id: The new grant's id; repeating the call with it changes nothing.
+
+        Returns:
+            The rollover grant, or None if nothing was carried.
+
+        Raises:
+            ValidationError: for a bad cap, a naive datetime or an expiry not after `at`.
+            IdempotencyConflict: if `grant_id` names another kind of grant.
+        """
+        at = check.utc(at)
+        check.text("grant_id", grant_id)
+        end = check.optional_utc(expires_at, "expires_at")
+        if cap_seconds is not None and (
+            isinstance(cap_seconds, bool) or not isinstance(cap_seconds, int) or cap_seconds < 0
+        ):
+            raise ValidationError("cap_seconds", cap_seconds, "a whole number >= 0, or None")
+        if end is not None and end <= at:
+            raise ValidationError("expires_at", end, f"must be after {at}")
+        known = self._pool.known(grant_id)
+        if known is not None:
+            if known.source is not GrantSource.ROLLOVER or known.expires_at != end:
+                raise IdempotencyConflict(grant_id, "not this rollover grant")
+            return known.view()
+        if cap_seconds is None:
+            return None
+        self._refuse_past_period(at)
+        carry, sources = self._pool.carry_over(at, cap_seconds)
+        if carry == 0:
+            return None
+        self._emit(
+            MinutesRolledOver(
+                account_id=self.account_id,
+                occurred_at=at,
+                grant_id=grant_id,
+                seconds=carry,
+                from_grants=sources,
+            )
+        )
+        return self.grant(grant_id, GrantSource.ROLLOVER, carry, at, expires_at=end)
+
+    # --- calls --------------------------------------------------------------------------------
+
+    def reserve(self, call_id: str, seconds: int, at: datetime) -> Reservation:
+        """Hold up to `seconds` for a call that is starting; the hold caps its length.
+
+        Seconds come from usable grants in consumption order. When fewer are available the
+        hold is partial (``seconds < requested``). Under a blocking overage policy a hold
+        of nothing is refused; under one that charges or bills overage, a hold of zero
+        seconds succeeds and the whole call will be overage. Reserving the same call for the
+        same seconds again returns the hold it has.
+
+        Raises:
+            ValidationError: for an empty call id, seconds <= 0 or a naive datetime.
+            InsufficientMinutes: if nothing is available and the policy blocks overage.
+            IdempotencyConflict: if the call already holds a reservation for other seconds.
+            InvalidTransition: if the call was settled or released already.
+        """
+        check.text("call_id", call_id)
+        check.seconds("seconds", seconds)
+        at = check.utc(at)
+        existing = self._calls.holds.get(call_id)
+        if existing is not None:
+            if existing.requested != seconds:
+                raise IdempotencyConflict(call_id, f"already holds for {existing.requested} s")
+            return existing
+        self._calls.refuse_closed(call_id, "reserve minutes for")
+        plan = self._pool.plan(seconds, at)
+        if not plan and self.policy.overage.blocks:
+            raise InsufficientMinutes(seconds, 0, self.account_id)
+        debits, held = self._pool.hold(plan)
+        reservation = Reservation(call_id, held, seconds, at, at + self.policy.hold_ttl, debits)
+        self._calls.holds[call_id] = reservation
+        self._events.record(
+            MinutesReserved(account_id=self.account_id, occurred_at=at, reservation=reservation)
+        )
+        return reservation
+
+    def settle(
+        self,
+        call_id: str,
+        duration: timedelta,
+        at: datetime,
+        *,
+        started_at: datetime | None = None,
+        tags: Iterable[str] = (),
+        previous: UsageRecord | None = None,
+    ) -> UsageRecord:
+        """Rate a finished call and debit its seconds: the hold first, then further grants.
+
+        The duration is rated with the policy's `BillingIncrement`. Held seconds the call did
+        not use go back to their grants; seconds beyond the hold come from grants usable at
+        `at`, in consumption order; what no grant covers is overage, priced by the overage
+        policy. A call without a hold (usage imported from call detail records, or a hold
+        that expired) settles the same way.
+
+        Settling is idempotent per call: pass the stored record of this call as `previous`
+        (the ledger also remembers the calls it settled since it was loaded). The same input
+        — call id, duration, tags, and `started_at` if given — returns that record and
+        changes nothing.
+
+        Args:
+            call_id: The call.
+            duration: How long it lasted (>= 0; zero for a call that never connected).
+            at: When it is settled.
+            started_at: When it started; defaults to the hold's time, or ``at - duration``.
+            tags: Labels for usage reports (campaign, agent, ...).
+            previous: The record already stored for this call, if any.
+
+        Returns:
+            The usage record (new, or the original one for a repeat).
+
+        Raises:
+            ValidationError: for a bad or naive value, `started_at` after `at`, a settle
+                before the hold was placed, or a `previous` of another account or call.
+            IdempotencyConflict: if the call was settled with other input.
+            InvalidTransition: if the call's hold was released (it never connected).
+        """
+        if call_id.__class__ is not str or not call_id or call_id.isspace():
+            raise ValidationError("call_id", call_id, "must be a non-empty string")
+        at = check.utc(at)
+        policy = self.policy
+        billable = self._rater.billable(duration)
+        start = None if started_at is None else check.utc(started_at, "started_at")
+        if start is not None and start > at:
+            raise ValidationError("started_at", start, f"after the settle time {at}")
+        labels = check.NO_TAGS if tags == () else check.labels(tags)
+        calls = self._calls
+        prior = previous if previous is not None else calls.settled.get(call_id)
+        if prior is not None:
+            return check.replay(prior, self.account_id, call_id, duration, start, labels)
+        closed = call_id in calls.closed
+        if closed:
+            calls.refuse_closed(call_id, "settle", allow=HOLD_EXPIRED)
+        hold = calls.holds.get(call_id)
+        if hold is not None and at < hold.at:
+            raise ValidationError("at", at, f"before the call's hold was placed at {hold.at}")
+        # Every check passed: from here on nothing raises.
+        if closed:
+            del calls.closed[call_id]  # it is settled now, no longer merely hold-expired
+        debits, overage = self._pool.consume(hold.debits if hold else (), billable, at)
+        if hold is not None:
+            del calls.holds[call_id]
+        record = UsageRecord(  # positional: the hot path (keywords cost a third more)
+            self.account_id,
+            call_id,
+            start if start is not None else (hold.at if hold else at - duration),  # started_at
+            at,  # settled_at
+            duration,
+            billable,
+            debits,
+            overage,
+            policy.overage.charge_for(overage) if overage else None,
+            labels,
+            0 if hold is None else hold.seconds,  # held_seconds
+        )
+        calls.settled[call_id] = record
+        self._events.record(CallSettled(account_id=self.account_id, occurred_at=at, record=record))
+        if overage:
+            self._note_overage(record, at)
+        if billable != overage and self._counters.due(billable - overage):
+            self._check_thresholds(at)
+        return record
+
+    def release(self, call_id: str, at: datetime) -> None:
+        """Give back the hold of a call that never connected; it can no longer be settled.
+
+        Releasing a released call does nothing more; releasing one whose hold expired marks
+        it released (its seconds were already returned).
+
+        Raises:
+            ValidationError: for an empty call id or a naive datetime.
+            NotFound: if the call holds nothing and was never released or expired.
+            InvalidTransition: if the call was settled.
+        """
+        check.text("call_id", call_id)
+        at = check.utc(at)
+        hold = self._calls.holds.get(call_id)
+        if hold is None:
+            if call_id in self._calls.settled:
+                raise InvalidTransition(f"call {call_id!r}", "settled", "release")
+            closed = self._calls.closed.get(call_id)
+            if closed is None:
+                raise NotFound("call", call_id)
+            if closed == RELEASED:
+                return
+        else:
+            self._give_back(hold)
+        self._calls.close(call_id, RELEASED)
+        self._emit(
+            ReservationReleased(
+                account_id=self.account_id,
+                occurred_at=at,
+                call_id=call_id,
+                seconds=0 if hold is None else hold.seconds,
+            )
+        )
+
+    def expire_holds(self, at: datetime) -> list[str]:
+        """Return the seconds of holds whose time-to-live ended at or before `at`.
+
+        Such a call can still be settled later (its seconds then come from grants usable at
+        that time): a missed hang-up must not lose usage.
+
+        Returns:
+            The ids of the calls whose holds expired, earliest expiry first.
+        """
+        at = check.utc(at)
+        due = self._calls.due(at)
+        for hold in due:
+            self._give_back(hold)
+            self._calls.close(hold.call_id, HOLD_EXPIRED)
+            self._emit(
+                ReservationExpired(
+                    account_id=self.account_id,
+                    occurred_at=at,
+                    call_id=hold.call_id,
+                    seconds=hold.seconds,
+                )
+            )
+        return [hold.call_id for hold in due]
+
+    def set_policy(self, policy: LedgerPolicy, *, at: datetime | None = None) -> None:
+        """Swap the policy (a plan change swaps rating and overage). Holds keep their expiry.
+
+        Args:
+            policy: The new policy.
+            at: When the change happens, for the `LedgerPolicyChanged` event; without it the
+                change is recorded without an event.
+
+        Raises:
+            ValidationError: if `policy` is not a `LedgerPolicy` or `at` is naive.
+        """
+        if not isinstance(policy, LedgerPolicy):
+            raise ValidationError("policy", policy, "expected a LedgerPolicy")
+        when = check.optional_utc(at, "at")
+        if policy == self.policy:
+            return
+        self.policy = policy
+        self._rater = check.Rater(policy.rating)
+        self._counters.rewatch()
+        if when is not None:
+            self._emit(
+                LedgerPolicyChanged(
+                    account_id=self.account_id,
+                    occurred_at=when,
+                    rating=str(policy.rating),
+                    overage=policy.overage.mode,
+                )
+            )
+
+    # --- state --------------------------------------------------------------------------------
+
+    def to_state(self) -> State:
+        """The ledger as JSON-compatible data: grants, holds and counters, never the history.
+
+        The `version` is not included: the store keeps it beside the document.
+        """
+        return {
+            "account_id": self.account_id,
+            "policy": self.policy.to_state(),
+            **self._counters.to_state(),
+            **self._pool.to_state(),
+            **self._calls.to_state(),
+        }
+
+    @classmethod
+    def from_state(cls, state: State) -> MinuteLedger:
+        """The ledger that `to_state` encoded (with `version` 0 until the store sets it)."""
+        ledger = cls(state["account_id"], LedgerPolicy.from_state(state["policy"]))
+        ledger._counters = PeriodCounters.from_state(state)
+        ledger._pool = GrantPool.from_state(state)
+        ledger._calls = CallRegister.from_state(state)
+        return ledger
+
+    # --- private ------------------------------------------------------------------------------
+
+    def _refuse_past_period(self, at: datetime) -> None:
+        period = self._counters.period
+        if period is not None and at < period.start:
+            raise ValidationError("at", at, f"before the current period {period}")
+
+    def _give_back(self, hold: Reservation) -> None:
+        del self._calls.holds[hold.call_id]
+        self._pool.give_back(hold.debits)
+
+    def _note_overage(self, record: UsageRecord, at: datetime) -> None:
+        seconds, charge = record.overage_seconds, record.overage_charge
+        self._counters.add_overage(seconds, charge)
+        self._emit(
+            OverageIncurred(
+                account_id=self.account_id,
+                occurred_at=at,
+                call_id=record.call_id,
+                seconds=seconds,
+                charge=charge,
+                mode=self.policy.overage.mode,
+            )
+        )
+
+    def _check_thresholds(self, at: datetime) -> None:
+        figures = period_figures(self._pool.ordered(), self._counters.period, at)
+        thresholds = self.policy.thresholds
+        percent = hundredths(figures.used * 100, figures.total)
+        crossed = self._counters.cross(thresholds, percent) if figures.total else []
+        self._counters.watch(thresholds, figures.used, figures.total)
+        for level in crossed:
+            kind: type[MinutesLow | MinutesExhausted] = (
+                MinutesExhausted if level >= 100 else MinutesLow
+            )
+            self._emit(
+                kind(
+                    account_id=self.account_id,
+                    occurred_at=at,
+                    level=level,
+                    used_percent=percent,
+                    remaining_seconds=figures.remaining,
+                )
+            )
+
+    def _emit(self, event: DomainEvent) -> None:
+        self._events.record(event)

@@ -1,0 +1,413 @@
+"""The ledger's private book-keeping: the grants it holds and their counters.
+
+Kept apart from `minutebill.domain.ledger` so the aggregate reads as rules, not arithmetic.
+A `GrantBook` is the ledger's own record of one grant; a `GrantPool` holds the books in
+consumption order, works out which grants a number of seconds would come from, and keeps the
+lifetime totals exact when old grants are pruned. Both are mutated only by `MinuteLedger`
+methods, after every check passed, and shown to the world as immutable `MinuteGrant`s.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from minutebill.domain.grants import GrantSource, MinuteGrant, consumption_key
+from minutebill.domain.periods import BillingPeriod
+from minutebill.domain.state import State
+from minutebill.domain.usage import GrantDebit
+
+__all__ = ["GrantBook", "GrantPool", "PeriodFigures", "in_period", "period_figures"]
+
+_DEBITS_KEPT = 512
+PRUNED_GRANTS_KEPT = 64
+"""How many pruned grants a pool remembers, so that replaying their `grant` stays a no-op."""
+
+
+class GrantBook:
+    """One grant's terms and counters (``granted == remaining + held + consumed + expired``).
+
+    ``base_consumed`` and ``base_expired`` are the counters when the current period opened:
+    the period's figures count only what happened since, so a bundle that lasts several
+    periods shows in each period with what it had left at the period's start.
+    """
+
+    __slots__ = (
+        "base_consumed",
+        "base_expired",
+        "consumed",
+        "debits",
+        "effective_at",
+        "expired",
+        "expires_at",
+        "grant_id",
+        "granted",
+        "held",
+        "key",
+        "priority",
+        "reference",
+        "remaining",
+        "source",
+    )
+
+    def __init__(
+        self,
+        grant: MinuteGrant,
+        base_consumed: int = 0,
+        base_expired: int = 0,
+    ) -> None:
+        self.grant_id = grant.grant_id
+        self.source = grant.source
+        self.granted = grant.granted
+        self.remaining = grant.remaining
+        self.held = grant.held
+        self.consumed = grant.consumed
+        self.expired = grant.expired
+        self.effective_at = grant.effective_at
+        self.expires_at = grant.expires_at
+        self.priority = grant.priority
+        self.reference = grant.reference
+        self.base_consumed = base_consumed
+        self.base_expired = base_expired
+        self.key = consumption_key(
+            priority=grant.priority,
+            expires_at=grant.expires_at,
+            source=grant.source,
+            effective_at=grant.effective_at,
+            grant_id=grant.grant_id,
+        )
+        self.debits: dict[int, GrantDebit] = {}  # immutable debits of this grant, reused
+
+    def debit(self, seconds: int) -> GrantDebit:
+        """A `GrantDebit` of `seconds` from this grant (shared: values are immutable).
+
+        Calls are rated in pulses, so the same few debits recur; reusing them keeps the
+        settle hot path from building a new object for every call. The cache is bounded.
+        """
+        debit = self.debits.get(seconds)
+        if debit is None:
+            if len(self.debits) >= _DEBITS_KEPT:
+                self.debits.clear()
+            debit = self.debits[seconds] = GrantDebit(self.grant_id, seconds)
+        return debit
+
+    def view(self) -> MinuteGrant:
+        """The grant as it stands now."""
+        return MinuteGrant(
+            grant_id=self.grant_id,
+            source=self.source,
+            granted=self.granted,
+            remaining=self.remaining,
+            effective_at=self.effective_at,
+            expires_at=self.expires_at,
+            priority=self.priority,
+            reference=self.reference,
+            held=self.held,
+            consumed=self.consumed,
+            expired=self.expired,
+        )
+
+    def usable_at(self, at: datetime) -> bool:
+        """Whether seconds of this grant may be held or used at `at`."""
+        expires_at = self.expires_at
+        return self.effective_at <= at and (expires_at is None or at < expires_at)
+
+    def same_terms(
+        self,
+        *,
+        source: GrantSource,
+        seconds: int,
+        effective_at: datetime | None,
+        expires_at: datetime | None,
+        priority: int,
+        reference: str | None,
+    ) -> bool:
+        """Whether a repeated `grant` call asks for this very grant.
+
+        An `effective_at` left out of the repeat matches (it defaults to the call's time).
+        """
+        return (
+            self.source is source
+            and self.granted == seconds
+            and (effective_at is None or effective_at == self.effective_at)
+            and self.expires_at == expires_at
+            and self.priority == priority
+            and self.reference == reference
+        )
+
+    def to_state(self) -> State:
+        """The book as JSON-compatible data."""
+        state = self.view().to_state()
+        state["base_consumed"] = self.base_consumed
+        state["base_expired"] = self.base_expired
+        return state
+
+    @classmethod
+    def from_state(cls, state: State) -> GrantBook:
+        """The book that `to_state` encoded."""
+        return cls(MinuteGrant.from_state(state), state["base_consumed"], state["base_expired"])
+
+
+class PeriodFigures:
+    """The raw second counts of a snapshot (see `MinuteSnapshot`)."""
+
+    __slots__ = ("expired", "held", "remaining", "total", "used")
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.remaining = 0
+        self.used = 0
+        self.held = 0
+        self.expired = 0
+
+
+def in_period(book: GrantBook, period: BillingPeriod | None, at: datetime) -> bool:
+    """Whether `book` counts towards the figures of `period` at `at`.
+
+    A grant counts once it is effective, if its window reaches into the period (a grant that
+    ended before the period started belongs to an earlier period).
+    """
+    if book.effective_at > at:
+        return False
+    if period is None or book.expires_at is None:
+        return True
+    return book.expires_at > period.start and book.effective_at < period.end
+
+
+def period_figures(
+    books: list[GrantBook], period: BillingPeriod | None, at: datetime
+) -> PeriodFigures:
+    """Sum the period's figures over `books`: time proportional to the live grants only.
+
+    A grant past its expiry whose seconds `MinuteLedger.expire` has not moved yet shows them
+    as expired already, so the figures never depend on when expiry last ran.
+    """
+    figures = PeriodFigures()
+    for book in books:
+        if not in_period(book, period, at):
+            continue
+        consumed = book.consumed - book.base_consumed
+        expired = book.expired - book.base_expired
+        figures.total += book.remaining + book.held + consumed + expired
+        figures.used += consumed
+        figures.held += book.held
+        if book.expires_at is not None and book.expires_at <= at:
+            figures.expired += expired + book.remaining
+        else:
+            figures.expired += expired
+            figures.remaining += book.remaining
+    return figures
+
+
+Plan = list[tuple[GrantBook, int]]
+"""Seconds to take from each grant, in consumption order."""
+
+
+class GrantPool:
+    """The grants of one ledger, in consumption order, with the totals of pruned ones."""
+
+    __slots__ = ("_order", "books", "pruned", "tombstones")
+
+    def __init__(self) -> None:
+        self.books: dict[str, GrantBook] = {}
+        self._order: list[GrantBook] | None = None
+        self.pruned = [0, 0, 0]  # granted, consumed, expired of grants no longer kept
+        self.tombstones: dict[str, MinuteGrant] = {}
+
+    def ordered(self) -> list[GrantBook]:
+        """The books in consumption order (sorted once per change of the set of grants)."""
+        order = self._order
+        if order is None:
+            order = self._order = sorted(self.books.values(), key=lambda b: b.key)
+        return order
+
+    def known(self, grant_id: str) -> GrantBook | None:
+        """The book of `grant_id`, or a stand-in for a pruned grant that is remembered."""
+        book = self.books.get(grant_id)
+        if book is None and grant_id in self.tombstones:
+            book = GrantBook(self.tombstones[grant_id])
+        return book
+
+    def add(self, grant: MinuteGrant) -> None:
+        """Keep a new grant."""
+        self.books[grant.grant_id] = GrantBook(grant)
+        self._order = None
+
+    def plan(self, seconds: int, at: datetime) -> Plan:
+        """Which usable grants `seconds` would come from at `at`, without taking them."""
+        plan: Plan = []
+        need = seconds
+        for book in self.ordered():
+            remaining = book.remaining
+            if remaining and book.effective_at <= at:
+                expires_at = book.expires_at
+                if expires_at is None or at < expires_at:
+                    take = min(need, remaining)
+                    plan.append((book, take))
+                    need -= take
+                    if not need:
+                        break
+        return plan
+
+    def hold(self, plan: Plan) -> tuple[tuple[GrantDebit, ...], int]:
+        """Move the planned seconds from remaining to held; the debits and their sum."""
+        debits = []
+        held = 0
+        for book, take in plan:
+            book.remaining -= take
+            book.held += take
+            held += take
+            debits.append(GrantDebit(book.grant_id, take))
+        return tuple(debits), held
+
+    def give_back(self, debits: tuple[GrantDebit, ...]) -> None:
+        """Return held seconds to the grants they came from."""
+        books = self.books
+        for debit in debits:
+            book = books[debit.grant_id]
+            book.held -= debit.seconds
+            book.remaining += debit.seconds
+
+    def consume(
+        self, held: tuple[GrantDebit, ...], seconds: int, at: datetime
+    ) -> tuple[tuple[GrantDebit, ...], int]:
+        """Use `seconds`: the `held` debits first, then grants usable at `at`.
+
+        Held seconds beyond `seconds` go back to their grants.
+
+        Returns:
+            The debits, one per grant in the order used, and the seconds nothing covered.
+        """
+        if not held:  # the common case of a call without a hold: one pass, nothing to merge
+            debits: list[GrantDebit] = []
+            need = seconds
+            if need:
+                for book in self._order or self.ordered():
+                    remaining = book.remaining
+                    if remaining and book.effective_at <= at:
+                        expires_at = book.expires_at
+                        if expires_at is None or at < expires_at:
+                            take = need if need < remaining else remaining  # noqa: FURB136 - hot path
+                            book.remaining = remaining - take
+                            book.consumed += take
+                            debit = book.debits.get(take)
+                            debits.append(book.debit(take) if debit is None else debit)
+                            need -= take
+                            if not need:
+                                break
+            return tuple(debits), need
+        books = self.books
+        debits = []
+        need = seconds
+        for debit in held:
+            book = books[debit.grant_id]
+            take = min(debit.seconds, need)
+            book.held -= debit.seconds
+            book.remaining += debit.seconds - take
+            if take:
+                book.consumed += take
+                debits.append(debit if take == debit.seconds else GrantDebit(debit.grant_id, take))
+                need -= take
+        if need:  # the hold is used up: further grants, merged into the hold's debits
+            index = {d.grant_id: i for i, d in enumerate(debits)}
+            for book, take in self.plan(need, at):
+                book.remaining -= take
+                book.consumed += take
+                need -= take
+                i = index.get(book.grant_id)
+                if i is None:
+                    debits.append(GrantDebit(book.grant_id, take))
+                else:
+                    debits[i] = GrantDebit(book.grant_id, debits[i].seconds + take)
+        return tuple(debits), need
+
+    def expire_due(self, at: datetime) -> list[tuple[str, int]]:
+        """Move the remaining seconds of grants past their expiry to expired.
+
+        Returns:
+            ``(grant_id, seconds)`` for every grant that had seconds to expire.
+        """
+        expired: list[tuple[str, int]] = []
+        for book in self.ordered():
+            if book.remaining and book.expires_at is not None and book.expires_at <= at:
+                expired.append((book.grant_id, book.remaining))
+                book.expired += book.remaining
+                book.remaining = 0
+        return expired
+
+    def carry_over(self, at: datetime, cap: int) -> tuple[int, tuple[str, ...]]:
+        """Take up to `cap` unused seconds of plan grants that ended by `at`, as expired.
+
+        Returns:
+            The seconds taken and the grants they came from (earliest expiring first).
+        """
+        left = cap
+        sources: list[str] = []
+        for book in self.ordered():
+            if not left:
+                break
+            expires_at = book.expires_at
+            if (
+                book.source is GrantSource.PLAN
+                and book.remaining
+                and expires_at is not None
+                and expires_at <= at
+            ):
+                take = min(book.remaining, left)
+                book.remaining -= take
+                book.expired += take
+                sources.append(book.grant_id)
+                left -= take
+        return cap - left, tuple(sources)
+
+    def start_period(self) -> list[str]:
+        """Prune grants with nothing left and rebase the others; return the pruned ids."""
+        pruned: list[str] = []
+        for grant_id, book in list(self.books.items()):
+            if book.remaining == 0 and book.held == 0:
+                pruned.append(grant_id)
+                del self.books[grant_id]
+                self.pruned[0] += book.granted
+                self.pruned[1] += book.consumed
+                self.pruned[2] += book.expired
+                self.tombstones[grant_id] = book.view()
+            else:
+                book.base_consumed = book.consumed
+                book.base_expired = book.expired
+        while len(self.tombstones) > PRUNED_GRANTS_KEPT:
+            del self.tombstones[next(iter(self.tombstones))]
+        if pruned:
+            self._order = None
+        return pruned
+
+    def totals(self) -> tuple[int, int, int, int, int]:
+        """Lifetime granted, remaining, held, consumed and expired seconds (pruned included)."""
+        books = self.books.values()
+        granted, consumed, expired = self.pruned
+        return (
+            granted + sum(b.granted for b in books),
+            sum(b.remaining for b in books),
+            sum(b.held for b in books),
+            consumed + sum(b.consumed for b in books),
+            expired + sum(b.expired for b in books),
+        )
+
+    def to_state(self) -> State:
+        """The pool as JSON-compatible data."""
+        return {
+            "grants": [book.to_state() for book in self.books.values()],
+            "pruned": list(self.pruned),
+            "pruned_grants": [g.to_state() for g in self.tombstones.values()],
+        }
+
+    @classmethod
+    def from_state(cls, state: State) -> GrantPool:
+        """The pool that `to_state` encoded."""
+        pool = cls()
+        for item in state["grants"]:
+            book = GrantBook.from_state(item)
+            pool.books[book.grant_id] = book
+        pool.pruned = list(state["pruned"])
+        for item in state["pruned_grants"]:
+            grant = MinuteGrant.from_state(item)
+            pool.tombstones[grant.grant_id] = grant
+        return pool

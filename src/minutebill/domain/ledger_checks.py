@@ -1,0 +1,133 @@
+"""Input checks shared by the minute ledger's operations.
+
+Each check returns the checked (and normalised) value or raises a `ValidationError` naming the
+field, so that an operation can check everything before it changes anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+from minutebill.domain.periods import to_utc
+from minutebill.domain.rating import BillingIncrement
+from minutebill.domain.usage import UsageRecord
+from minutebill.errors import IdempotencyConflict, ValidationError
+
+__all__ = [
+    "NO_TAGS",
+    "Rater",
+    "labels",
+    "optional_utc",
+    "replay",
+    "seconds",
+    "text",
+    "utc",
+]
+
+NO_TAGS: frozenset[str] = frozenset()
+"""The tags of a call settled without any."""
+
+_RATED_KEPT = 4096
+
+
+def text(name: str, value: object) -> str:
+    """`value` if it is a non-blank string."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(name, value, "must be a non-empty string")
+    return value
+
+
+def seconds(name: str, value: object) -> int:
+    """`value` if it is a whole number of seconds above zero (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValidationError(name, value, "must be a whole number of seconds > 0")
+    return value
+
+
+def labels(tags: Iterable[str]) -> frozenset[str]:
+    """`tags` as a frozenset of non-blank strings (a lone string is refused, not split)."""
+    if isinstance(tags, str):
+        raise ValidationError("tags", tags, "an iterable of strings, not a string")
+    try:
+        found = frozenset(tags)
+    except TypeError:
+        raise ValidationError("tags", tags, "an iterable of strings") from None
+    for tag in found:
+        text("tags", tag)
+    return found
+
+
+def utc(value: datetime, name: str = "at") -> datetime:
+    """`value` in UTC; refuses naive datetimes (with a fast path for values already in UTC)."""
+    if value.__class__ is datetime and value.tzinfo is UTC:
+        return value
+    return to_utc(value, name)
+
+
+class Rater:
+    """Rates call durations with one `BillingIncrement`, remembering recent results.
+
+    The same as `BillingIncrement.billable_seconds` (which stays the one place the pulse rule
+    is written), made cheap for the settle hot path: a non-negative `timedelta` is rounded up
+    to whole seconds with integer arithmetic, and the billable seconds of the last few thousand
+    whole-second lengths are remembered. Anything else goes to the rule itself, which refuses
+    what it must.
+    """
+
+    __slots__ = ("_known", "rating")
+
+    def __init__(self, rating: BillingIncrement) -> None:
+        self.rating = rating
+        self._known: dict[int, int] = {}
+
+    def billable(self, duration: timedelta) -> int:
+        """The seconds a call lasting `duration` is billed for.
+
+        Raises:
+            ValidationError: if `duration` is not a timedelta or is negative.
+        """
+        if duration.__class__ is timedelta and duration.days >= 0:  # normalised: never negative
+            seconds = (
+                duration.days * 86_400 + duration.seconds + (1 if duration.microseconds else 0)
+            )
+            known = self._known.get(seconds)
+            if known is None:
+                if len(self._known) >= _RATED_KEPT:
+                    self._known.clear()
+                known = self._known[seconds] = self.rating.billable_for_seconds(seconds)
+            return known
+        return self.rating.billable_seconds(duration)
+
+
+def optional_utc(value: datetime | None, name: str) -> datetime | None:
+    """Like `utc`, passing None through."""
+    return None if value is None else to_utc(value, name)
+
+
+def replay(
+    prior: UsageRecord,
+    account_id: str,
+    call_id: str,
+    duration: timedelta,
+    start: datetime | None,
+    tags: frozenset[str],
+) -> UsageRecord:
+    """`prior` if settling `call_id` again with this input repeats it.
+
+    The same input is the same duration and tags, and the same start if one is given (a retry
+    that leaves the start out matches the start that was worked out the first time).
+
+    Raises:
+        ValidationError: if `prior` belongs to another account or call.
+        IdempotencyConflict: if the input differs.
+    """
+    if prior.account_id != account_id or prior.call_id != call_id:
+        raise ValidationError("previous", prior, f"not the record of call {call_id!r} here")
+    if (
+        prior.duration != duration
+        or prior.tags != tags
+        or (start is not None and start != prior.started_at)
+    ):
+        raise IdempotencyConflict(call_id, "the call was settled with other input")
+    return prior

@@ -1,0 +1,196 @@
+"""Events a `MinuteLedger` records: one for every change, collected for the unit of work.
+
+Each carries `account_id` and `occurred_at` (the `at` passed to the ledger call) from
+`DomainEvent`. Threshold events (`MinutesLow`, `MinutesExhausted`) fire once per level per
+period, so a host can warn a customer before a campaign stops for lack of minutes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from attrs import frozen
+
+from minutebill.domain.catalog import OverageMode
+from minutebill.domain.events import DomainEvent
+from minutebill.domain.grants import MinuteGrant
+from minutebill.domain.money import Money
+from minutebill.domain.usage import Reservation, UsageRecord
+
+__all__ = [
+    "CallSettled",
+    "LedgerPolicyChanged",
+    "MinutePeriodOpened",
+    "MinutesExhausted",
+    "MinutesExpired",
+    "MinutesGranted",
+    "MinutesLow",
+    "MinutesReserved",
+    "MinutesRolledOver",
+    "OverageIncurred",
+    "ReservationExpired",
+    "ReservationReleased",
+]
+
+
+@frozen(kw_only=True)
+class MinutesGranted(DomainEvent):
+    """Minutes were added to the account.
+
+    Attributes:
+        grant: The new grant, as granted.
+    """
+
+    grant: MinuteGrant
+
+
+@frozen(kw_only=True)
+class MinutesReserved(DomainEvent):
+    """Seconds were held for a call that is starting.
+
+    Attributes:
+        reservation: The hold (possibly partial: ``seconds < requested``).
+    """
+
+    reservation: Reservation
+
+
+@frozen(kw_only=True)
+class ReservationReleased(DomainEvent):
+    """A hold was given back because its call never connected.
+
+    Attributes:
+        call_id: The call.
+        seconds: Seconds returned to their grants.
+    """
+
+    call_id: str
+    seconds: int
+
+
+@frozen(kw_only=True)
+class ReservationExpired(DomainEvent):
+    """A hold outlived its time-to-live and its seconds returned to their grants.
+
+    Attributes:
+        call_id: The call.
+        seconds: Seconds returned.
+    """
+
+    call_id: str
+    seconds: int
+
+
+@frozen(kw_only=True)
+class CallSettled(DomainEvent):
+    """A call was rated and its seconds debited.
+
+    Attributes:
+        record: The usage record (the line of the usage history).
+    """
+
+    record: UsageRecord
+
+
+@frozen(kw_only=True)
+class OverageIncurred(DomainEvent):
+    """A call used seconds that no grant covered; the overage policy decides what follows.
+
+    Attributes:
+        call_id: The call.
+        seconds: Overage seconds.
+        charge: What the policy charges for them (None under block).
+        mode: The overage policy's mode (block, charge the wallet, bill in arrears).
+    """
+
+    call_id: str
+    seconds: int
+    charge: Money | None
+    mode: OverageMode
+
+
+@frozen(kw_only=True)
+class MinutesExpired(DomainEvent):
+    """A grant's unused seconds expired.
+
+    Attributes:
+        grant_id: The grant.
+        seconds: Seconds that expired.
+    """
+
+    grant_id: str
+    seconds: int
+
+
+@frozen(kw_only=True)
+class MinutesRolledOver(DomainEvent):
+    """Unused plan seconds were carried into a rollover grant.
+
+    Attributes:
+        grant_id: The new rollover grant.
+        seconds: Seconds carried.
+        from_grants: The plan grants the seconds came from.
+    """
+
+    grant_id: str
+    seconds: int
+    from_grants: tuple[str, ...]
+
+
+@frozen(kw_only=True)
+class MinutesLow(DomainEvent):
+    """The period's used percentage crossed a warning level (e.g. 80).
+
+    Attributes:
+        level: The level crossed.
+        used_percent: The used percentage at the time.
+        remaining_seconds: Seconds left to use.
+    """
+
+    level: int
+    used_percent: Decimal
+    remaining_seconds: int
+
+
+@frozen(kw_only=True)
+class MinutesExhausted(DomainEvent):
+    """Every second of the period was used (the 100 level was crossed).
+
+    Attributes:
+        level: The level crossed (100).
+        used_percent: The used percentage at the time.
+        remaining_seconds: Seconds left to use (0).
+    """
+
+    level: int
+    used_percent: Decimal
+    remaining_seconds: int
+
+
+@frozen(kw_only=True)
+class MinutePeriodOpened(DomainEvent):
+    """The ledger started counting a new billing period; thresholds re-armed.
+
+    Attributes:
+        period_start: The period's start.
+        period_end: The period's end.
+        pruned_grants: Grants with nothing left that were dropped from the ledger's state.
+    """
+
+    period_start: datetime
+    period_end: datetime
+    pruned_grants: tuple[str, ...]
+
+
+@frozen(kw_only=True)
+class LedgerPolicyChanged(DomainEvent):
+    """The ledger's policy changed (a plan change swaps rating and overage).
+
+    Attributes:
+        rating: The new billing increment, e.g. ``"60/60"``.
+        overage: The new overage mode.
+    """
+
+    rating: str
+    overage: OverageMode

@@ -1,0 +1,117 @@
+"""The ledger's counters of the current billing period: thresholds fired and overage.
+
+A period is the plan period that snapshots and threshold events refer to. Opening the next one
+re-arms the thresholds and starts the period's overage counts from zero; the lifetime overage
+total keeps counting.
+
+Checking thresholds after every settlement would cost time proportional to the live grants on
+the hot path, so the counters also keep a *watch* (in memory only): after each check, how many
+more seconds must be debited before the next level can possibly be reached. Within a period
+the total only grows (grants are added or become effective; expiry moves seconds from remaining
+to expired without changing the total) and the used seconds grow by at most what is debited,
+so skipping the check until then never misses a crossing.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from minutebill.domain.money import Money
+from minutebill.domain.periods import BillingPeriod
+from minutebill.domain.state import State, instant_from_state, instant_to_state
+
+__all__ = ["PeriodCounters"]
+
+
+class PeriodCounters:
+    """The current period, the threshold levels fired in it, and overage counts."""
+
+    __slots__ = ("_debited", "_room", "charges", "fired", "overage", "overage_total", "period")
+
+    def __init__(self) -> None:
+        self.period: BillingPeriod | None = None
+        self.fired: set[int] = set()
+        self.overage = 0
+        self.overage_total = 0
+        self.charges: dict[str, Money] = {}
+        self._room: int | None = None  # debits before a level can be reached; None: unknown
+        self._debited = 0
+
+    def open(self, period: BillingPeriod) -> None:
+        """Start `period`: re-arm thresholds, reset the period's overage."""
+        self.period = period
+        self.fired = set()
+        self.overage = 0
+        self.charges = {}
+        self.rewatch()
+
+    def rewatch(self) -> None:
+        """Forget the watch (thresholds or the period changed): check at the next debit."""
+        self._room = None
+        self._debited = 0
+
+    def due(self, debited: int) -> bool:
+        """Count `debited` seconds; whether a threshold level may have been reached."""
+        if not debited:
+            return False
+        self._debited += debited
+        room = self._room
+        return room is None or self._debited >= room
+
+    def watch(self, thresholds: tuple[int, ...], used: int, total: int) -> None:
+        """After a check at `used` of `total` seconds: set the room before the next level.
+
+        A level ``L`` is reached when the percentage rounded half up to two places is at
+        least ``L``, that is when ``20000 × used >= (200 × L - 1) × total``.
+        """
+        pending = [level for level in thresholds if level not in self.fired]
+        if not pending:
+            self._room = 1 << 62
+        elif total == 0:
+            self._room = 1
+        else:
+            needed = -(-(200 * pending[0] - 1) * total // 20000)
+            self._room = max(needed - used, 1)
+        self._debited = 0
+
+    def add_overage(self, seconds: int, charge: Money | None) -> None:
+        """Count `seconds` of overage and their `charge` (if priced)."""
+        self.overage += seconds
+        self.overage_total += seconds
+        if charge is not None:
+            before = self.charges.get(charge.currency)
+            self.charges[charge.currency] = charge if before is None else before + charge
+
+    def cross(self, thresholds: tuple[int, ...], percent: Decimal) -> list[int]:
+        """Mark and return the levels `percent` reached that had not fired yet, lowest first."""
+        crossed = [lv for lv in thresholds if lv not in self.fired and percent >= lv]
+        self.fired.update(crossed)
+        return crossed
+
+    def to_state(self) -> State:
+        """The counters as JSON-compatible data."""
+        period = self.period
+        return {
+            "period": None
+            if period is None
+            else [instant_to_state(period.start), instant_to_state(period.end)],
+            "fired_levels": sorted(self.fired),
+            "overage_total": self.overage_total,
+            "period_overage": self.overage,
+            "period_charges": {c: str(m.amount) for c, m in sorted(self.charges.items())},
+        }
+
+    @classmethod
+    def from_state(cls, state: State) -> PeriodCounters:
+        """The counters that `to_state` encoded."""
+        counters = cls()
+        period = state["period"]
+        if period is not None:
+            counters.period = BillingPeriod(
+                instant_from_state(period[0]), instant_from_state(period[1])
+            )
+        counters.fired = set(state["fired_levels"])
+        counters.overage_total = state["overage_total"]
+        counters.overage = state["period_overage"]
+        counters.charges = {c: Money(Decimal(a), c) for c, a in state["period_charges"].items()}
+        return counters

@@ -1,0 +1,189 @@
+"""The rules a minute ledger follows (`LedgerPolicy`) and the numbers it reports.
+
+`MinuteSnapshot` is what a plan overview shows: Total Minutes, Remaining Minutes and
+``26.06% Used``. Percentages and minutes are computed with integer arithmetic and rounded half
+up to two places, never through the ambient `decimal` context.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from attrs import field, frozen
+
+from minutebill.domain.catalog import OverageMode, OveragePolicy, Plan
+from minutebill.domain.periods import BillingPeriod
+from minutebill.domain.rating import BillingIncrement
+from minutebill.domain.state import State, money_from_state, money_to_state
+from minutebill.errors import ValidationError
+
+__all__ = ["LedgerPolicy", "LedgerTotals", "MinuteSnapshot", "hundredths"]
+
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def hundredths(numerator: int, denominator: int) -> Decimal:
+    """``numerator / denominator`` as a Decimal with two places, rounded half up (exact).
+
+    Both are non-negative integers; a zero denominator gives ``0.00``.
+    """
+    if denominator <= 0:
+        return Decimal("0.00")
+    units = (numerator * 200 + denominator) // (2 * denominator)
+    return Decimal(f"{units // 100}.{units % 100:02d}")
+
+
+def _check_thresholds(value: tuple[int, ...]) -> tuple[int, ...]:
+    levels = tuple(value)
+    for level in levels:
+        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 100:
+            raise ValidationError("thresholds", value, "levels are whole percentages 1..100")
+    if list(levels) != sorted(set(levels)):
+        raise ValidationError("thresholds", value, "levels are strictly increasing")
+    return levels
+
+
+@frozen(kw_only=True)
+class LedgerPolicy:
+    """How a ledger rates calls, treats overage, warns, and how long holds last.
+
+    A plan change swaps the policy (`MinuteLedger.set_policy`); holds already placed keep
+    their expiry.
+
+    Attributes:
+        rating: The billing increment calls are rated with.
+        overage: What happens to seconds no grant covers (block, charge the wallet, or bill in
+            arrears); it also decides whether `reserve` may hold zero seconds.
+        thresholds: Used-percent levels at which `MinutesLow` (below 100) or
+            `MinutesExhausted` (100) is emitted, once per level per period.
+        hold_ttl: How long a hold lasts before `expire_holds` returns its seconds.
+    """
+
+    rating: BillingIncrement = BillingIncrement.PER_MINUTE
+    overage: OveragePolicy = field(factory=OveragePolicy.block)
+    thresholds: tuple[int, ...] = field(default=(80, 100), converter=_check_thresholds)
+    hold_ttl: timedelta = timedelta(hours=4)
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.rating, BillingIncrement):
+            raise ValidationError("rating", self.rating, "expected a BillingIncrement")
+        if not isinstance(self.overage, OveragePolicy):
+            raise ValidationError("overage", self.overage, "expected an OveragePolicy")
+        if not isinstance(self.hold_ttl, timedelta) or self.hold_ttl <= timedelta(0):
+            raise ValidationError("hold_ttl", self.hold_ttl, "a positive timedelta")
+
+    @classmethod
+    def for_plan(
+        cls,
+        plan: Plan,
+        *,
+        thresholds: tuple[int, ...] = (80, 100),
+        hold_ttl: timedelta = timedelta(hours=4),
+    ) -> LedgerPolicy:
+        """The policy of `plan`: its rating and overage rule, with `thresholds` and `hold_ttl`."""
+        return cls(
+            rating=plan.features.rating,
+            overage=plan.features.overage,
+            thresholds=thresholds,
+            hold_ttl=hold_ttl,
+        )
+
+    def to_state(self) -> State:
+        """The policy as JSON-compatible data."""
+        rate = self.overage.rate_per_minute
+        return {
+            "rating": str(self.rating),
+            "overage": self.overage.mode.value,
+            "overage_rate": None if rate is None else money_to_state(rate),
+            "thresholds": list(self.thresholds),
+            "hold_ttl_us": self.hold_ttl // _MICROSECOND,
+        }
+
+    @classmethod
+    def from_state(cls, state: State) -> LedgerPolicy:
+        """The policy that `to_state` encoded."""
+        rate = state["overage_rate"]
+        return cls(
+            rating=BillingIncrement.parse(state["rating"]),
+            overage=OveragePolicy(
+                OverageMode(state["overage"]), None if rate is None else money_from_state(rate)
+            ),
+            thresholds=tuple(state["thresholds"]),
+            hold_ttl=timedelta(microseconds=state["hold_ttl_us"]),
+        )
+
+
+@frozen(kw_only=True)
+class MinuteSnapshot:
+    """The minutes of the current period at one moment: what a plan overview shows.
+
+    ``total_seconds == remaining_seconds + used_seconds + held_seconds + expired_seconds``.
+    The period's total is what its grants held when the period opened plus what was granted
+    since (grants not yet effective are left out until they are).
+
+    Attributes:
+        total_seconds: Seconds available to the period.
+        remaining_seconds: Seconds free to use now.
+        used_seconds: Seconds used by settled calls in the period.
+        held_seconds: Seconds held for calls in progress.
+        expired_seconds: Seconds that expired unused in the period.
+        period: The period the numbers are for; None if the ledger has not opened one (then
+            the numbers cover every grant the ledger holds).
+        overage_seconds: Billable seconds no grant covered in the period.
+    """
+
+    total_seconds: int
+    remaining_seconds: int
+    used_seconds: int
+    held_seconds: int
+    expired_seconds: int
+    period: BillingPeriod | None
+    overage_seconds: int = 0
+
+    @property
+    def total_minutes(self) -> Decimal:
+        """Total minutes, two places, half up."""
+        return hundredths(self.total_seconds, 60)
+
+    @property
+    def remaining_minutes(self) -> Decimal:
+        """Remaining minutes, two places, half up."""
+        return hundredths(self.remaining_seconds, 60)
+
+    @property
+    def used_minutes(self) -> Decimal:
+        """Used minutes, two places, half up."""
+        return hundredths(self.used_seconds, 60)
+
+    @property
+    def used_percent(self) -> Decimal:
+        """Used seconds as a percentage of the total, two places, half up (0 when no total).
+
+        1,303 minutes used of 5,000 gives ``Decimal("26.06")``.
+        """
+        return hundredths(self.used_seconds * 100, self.total_seconds)
+
+
+@frozen(kw_only=True)
+class LedgerTotals:
+    """Lifetime counters of a ledger, exact even after old grants were pruned.
+
+    ``granted == remaining + held + consumed + expired``.
+
+    Attributes:
+        granted: Seconds ever granted.
+        remaining: Seconds free in grants (usable now or later, or past expiry but not yet
+            expired by `MinuteLedger.expire`).
+        held: Seconds held for calls in progress.
+        consumed: Seconds used by settled calls.
+        expired: Seconds that expired unused (or were carried into a rollover grant).
+        overage: Billable seconds no grant covered.
+    """
+
+    granted: int
+    remaining: int
+    held: int
+    consumed: int
+    expired: int
+    overage: int

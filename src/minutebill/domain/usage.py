@@ -1,0 +1,180 @@
+"""What calls take from the ledger: holds (`Reservation`) and settled usage (`UsageRecord`).
+
+Both name, debit by debit, the grants their seconds came from, so "which minutes did this call
+use" is always answerable. A `UsageRecord` is the per-call line of the usage history; stores
+keep it in a table of its own (it is never part of the ledger's document), which is why it
+encodes itself with `to_state` / `from_state`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from attrs import frozen
+
+from minutebill.domain.money import Money
+from minutebill.domain.state import (
+    State,
+    instant_from_state,
+    instant_to_state,
+    money_from_state,
+    money_to_state,
+)
+
+__all__ = ["GrantDebit", "Reservation", "UsageRecord", "debits_from_state", "debits_to_state"]
+
+_MICROSECOND = timedelta(microseconds=1)
+
+
+@frozen
+class GrantDebit:
+    """Seconds taken from one grant.
+
+    Attributes:
+        grant_id: The grant the seconds came from.
+        seconds: How many (> 0).
+    """
+
+    grant_id: str
+    seconds: int
+
+
+def debits_to_state(debits: Iterable[GrantDebit]) -> list[list[str | int]]:
+    """Debits as ``[[grant_id, seconds], ...]``."""
+    return [[d.grant_id, d.seconds] for d in debits]
+
+
+def debits_from_state(state: Iterable[list[str | int]]) -> tuple[GrantDebit, ...]:
+    """The debits that `debits_to_state` encoded."""
+    return tuple(GrantDebit(str(grant_id), int(seconds)) for grant_id, seconds in state)
+
+
+@frozen
+class Reservation:
+    """Seconds held for a call in progress (the first phase of two-phase use).
+
+    A hold caps how long the call may run on the account's minutes. When fewer seconds were
+    available than requested the hold is *partial* (``seconds < requested``) and says so; under
+    an overage policy that does not block, a hold may even be of zero seconds.
+
+    Attributes:
+        call_id: The call the seconds are held for.
+        seconds: Seconds actually held (the sum of `debits`).
+        requested: Seconds that were asked for.
+        at: When the hold was placed.
+        expires_at: When an unsettled hold lapses and its seconds return to their grants.
+        debits: The grants the held seconds came from, in consumption order.
+    """
+
+    call_id: str
+    seconds: int
+    requested: int
+    at: datetime
+    expires_at: datetime
+    debits: tuple[GrantDebit, ...]
+
+    @property
+    def partial(self) -> bool:
+        """Whether fewer seconds were held than requested."""
+        return self.seconds < self.requested
+
+    def to_state(self) -> State:
+        """The hold as JSON-compatible data."""
+        return {
+            "call_id": self.call_id,
+            "seconds": self.seconds,
+            "requested": self.requested,
+            "at": instant_to_state(self.at),
+            "expires_at": instant_to_state(self.expires_at),
+            "debits": debits_to_state(self.debits),
+        }
+
+    @classmethod
+    def from_state(cls, state: State) -> Reservation:
+        """The hold that `to_state` encoded."""
+        return cls(
+            call_id=state["call_id"],
+            seconds=state["seconds"],
+            requested=state["requested"],
+            at=instant_from_state(state["at"]),
+            expires_at=instant_from_state(state["expires_at"]),
+            debits=debits_from_state(state["debits"]),
+        )
+
+
+@frozen
+class UsageRecord:
+    """One settled call: how long it lasted, what it was billed, and where the seconds came from.
+
+    ``billable_seconds == sum(d.seconds for d in debits) + overage_seconds`` always holds:
+    seconds no grant covered are overage, never dropped.
+
+    Attributes:
+        account_id: The account the call was billed to.
+        call_id: The call (unique per account; a call settles once).
+        started_at: When the call started (the hold's time, or the time given, or
+            ``settled_at - duration``).
+        settled_at: When the call was settled.
+        duration: How long the call lasted.
+        billable_seconds: The duration rated with the plan's billing increment.
+        debits: Seconds taken from each grant, in consumption order.
+        overage_seconds: Billable seconds no grant covered.
+        overage_charge: The overage policy's charge for them; None when there is no overage
+            or the policy blocks (block records overage but prices nothing).
+        tags: The caller's labels (campaign, agent, direction, ...), for usage reports.
+        held_seconds: Seconds that were held for the call when it settled (0 without a hold).
+    """
+
+    account_id: str
+    call_id: str
+    started_at: datetime
+    settled_at: datetime
+    duration: timedelta
+    billable_seconds: int
+    debits: tuple[GrantDebit, ...]
+    overage_seconds: int
+    overage_charge: Money | None
+    tags: frozenset[str]
+    held_seconds: int = 0
+
+    @property
+    def debited_seconds(self) -> int:
+        """Seconds taken from grants (billable minus overage)."""
+        return sum(d.seconds for d in self.debits)
+
+    def to_state(self) -> State:
+        """The record as JSON-compatible data (the duration in whole microseconds)."""
+        return {
+            "account_id": self.account_id,
+            "call_id": self.call_id,
+            "started_at": instant_to_state(self.started_at),
+            "settled_at": instant_to_state(self.settled_at),
+            "duration_us": self.duration // _MICROSECOND,
+            "billable_seconds": self.billable_seconds,
+            "debits": debits_to_state(self.debits),
+            "overage_seconds": self.overage_seconds,
+            "overage_charge": (
+                None if self.overage_charge is None else money_to_state(self.overage_charge)
+            ),
+            "tags": sorted(self.tags),
+            "held_seconds": self.held_seconds,
+        }
+
+    @classmethod
+    def from_state(cls, state: State) -> UsageRecord:
+        """The record that `to_state` encoded."""
+        charge = state["overage_charge"]
+        return cls(
+            account_id=state["account_id"],
+            call_id=state["call_id"],
+            started_at=instant_from_state(state["started_at"]),
+            settled_at=instant_from_state(state["settled_at"]),
+            duration=timedelta(microseconds=state["duration_us"]),
+            billable_seconds=state["billable_seconds"],
+            debits=debits_from_state(state["debits"]),
+            overage_seconds=state["overage_seconds"],
+            overage_charge=None if charge is None else money_from_state(charge),
+            tags=frozenset(state["tags"]),
+            held_seconds=state.get("held_seconds", 0),
+        )

@@ -1,0 +1,579 @@
+"""The minute ledger, in examples that read like the product."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from minutebill.domain.catalog import OverageMode, OveragePolicy
+from minutebill.domain.ledger import (
+    CallSettled,
+    GrantDebit,
+    GrantSource,
+    LedgerPolicy,
+    MinuteLedger,
+    MinutesExhausted,
+    MinutesExpired,
+    MinutesGranted,
+    MinutesLow,
+    MinutesReserved,
+    MinutesRolledOver,
+    OverageIncurred,
+    ReservationExpired,
+    ReservationReleased,
+    UsageRecord,
+)
+from minutebill.domain.ledger_books import PRUNED_GRANTS_KEPT
+from minutebill.domain.ledger_calls import CLOSED_CALLS_KEPT
+from minutebill.domain.money import Money
+from minutebill.domain.periods import BillingPeriod
+from minutebill.domain.rating import BillingIncrement
+from minutebill.errors import IdempotencyConflict, InsufficientMinutes, InvalidTransition
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+JANUARY = BillingPeriod(T0, datetime(2025, 2, 1, tzinfo=UTC))
+FEBRUARY = BillingPeriod(JANUARY.end, datetime(2025, 3, 1, tzinfo=UTC))
+MINUTE = 60
+
+
+def at(days: float = 0, minutes: float = 0, seconds: float = 0) -> datetime:
+    return T0 + timedelta(days=days, minutes=minutes, seconds=seconds)
+
+
+def pro_ledger(policy: LedgerPolicy | None = None, plan_minutes: int = 5000) -> MinuteLedger:
+    """A Pro account in January: the plan allowance, expiring at the end of the period."""
+    ledger = MinuteLedger("acct-pro", policy or LedgerPolicy())
+    ledger.open_period(JANUARY, T0)
+    ledger.grant(
+        "plan:2025-01", GrantSource.PLAN, plan_minutes * MINUTE, T0, expires_at=JANUARY.end
+    )
+    ledger.pull_events()
+    return ledger
+
+
+def remaining(ledger: MinuteLedger) -> dict[str, int]:
+    return {g.grant_id: g.remaining for g in ledger.grants()}
+
+
+# --- consumption order ---------------------------------------------------------------------
+
+
+def test_plan_allowance_is_used_before_an_add_on_bundle() -> None:
+    ledger = pro_ledger()
+    ledger.grant("nexus", GrantSource.BUNDLE, 300 * MINUTE, at(3), expires_at=JANUARY.end)
+
+    record = ledger.settle("call-1", timedelta(minutes=10), at(4))
+
+    assert record.debits == (GrantDebit("plan:2025-01", 600),)
+    assert remaining(ledger)["nexus"] == 300 * MINUTE
+
+
+def test_a_bundle_expiring_earlier_is_used_before_one_expiring_later() -> None:
+    ledger = MinuteLedger("acct-1", LedgerPolicy())
+    ledger.grant("elite-30d", GrantSource.BUNDLE, 100 * MINUTE, T0, expires_at=at(30))
+    ledger.grant("pro-7d", GrantSource.BUNDLE, 150 * MINUTE, at(1), expires_at=at(8))
+
+    record = ledger.settle("call-1", timedelta(minutes=151), at(2))
+
+    assert record.debits == (GrantDebit("pro-7d", 150 * MINUTE), GrantDebit("elite-30d", 60))
+
+
+def test_never_expiring_minutes_are_used_last() -> None:
+    ledger = MinuteLedger("acct-1", LedgerPolicy())
+    ledger.grant("forever", GrantSource.BUNDLE, 600, T0)
+    ledger.grant("month", GrantSource.BUNDLE, 600, at(1), expires_at=at(30))
+
+    record = ledger.settle("call-1", timedelta(minutes=1), at(2))
+
+    assert record.debits == (GrantDebit("month", 60),)
+
+
+def test_promotional_credit_is_used_before_paid_minutes_that_expire_together() -> None:
+    ledger = pro_ledger()
+    ledger.grant("welcome", GrantSource.PROMOTIONAL, 120, at(1), expires_at=JANUARY.end)
+
+    record = ledger.settle("call-1", timedelta(minutes=3), at(2))
+
+    assert record.debits == (GrantDebit("welcome", 120), GrantDebit("plan:2025-01", 60))
+
+
+def test_a_higher_priority_grant_is_used_first() -> None:
+    ledger = pro_ledger()
+    ledger.grant("pinned", GrantSource.BUNDLE, 600, at(1), priority=10)
+
+    record = ledger.settle("call-1", timedelta(minutes=1), at(2))
+
+    assert record.debits == (GrantDebit("pinned", 60),)
+
+
+def test_a_grant_is_usable_only_inside_its_window() -> None:
+    ledger = MinuteLedger("acct-1", LedgerPolicy(overage=OveragePolicy.bill_in_arrears(inr(1))))
+    ledger.grant("later", GrantSource.BUNDLE, 600, T0, effective_at=at(2), expires_at=at(3))
+
+    assert ledger.settle("early", timedelta(minutes=1), at(1)).overage_seconds == 60
+    assert ledger.settle("inside", timedelta(minutes=1), at(2)).debits == (GrantDebit("later", 60),)
+    assert ledger.settle("late", timedelta(minutes=1), at(3)).overage_seconds == 60
+
+
+# --- two-phase use ---------------------------------------------------------------------------
+
+
+def test_a_call_is_held_then_settled_and_unused_held_seconds_go_back() -> None:
+    ledger = pro_ledger()
+    hold = ledger.reserve("call-1", 10 * MINUTE, at(1))
+    assert hold.seconds == 600
+    assert not hold.partial
+    assert ledger.snapshot(at(1)).held_seconds == 600
+    assert ledger.active_calls() == {"call-1"}
+
+    record = ledger.settle("call-1", timedelta(minutes=2, seconds=5), at(1, minutes=3))
+
+    assert record.billable_seconds == 180  # three started minutes
+    assert record.debits == (GrantDebit("plan:2025-01", 180),)
+    assert record.held_seconds == 600
+    assert record.started_at == at(1)
+    snapshot = ledger.snapshot(at(1, minutes=3))
+    assert (snapshot.held_seconds, snapshot.used_seconds) == (0, 180)
+    assert snapshot.remaining_seconds == 5000 * MINUTE - 180
+    assert ledger.active_calls() == frozenset()
+    names = [type(e) for e in ledger.pull_events()]
+    assert names == [MinutesReserved, CallSettled]
+
+
+def test_a_call_that_runs_past_its_hold_takes_further_grants_then_overage() -> None:
+    rate = OveragePolicy.charge_wallet(inr(2))
+    ledger = pro_ledger(LedgerPolicy(overage=rate), plan_minutes=5)
+    ledger.grant("elite", GrantSource.BUNDLE, 2 * MINUTE, at(1), expires_at=JANUARY.end)
+    hold = ledger.reserve("call-1", 3 * MINUTE, at(2))
+    assert hold.debits == (GrantDebit("plan:2025-01", 180),)
+
+    record = ledger.settle("call-1", timedelta(minutes=9, seconds=30), at(2, minutes=10))
+
+    assert record.billable_seconds == 600
+    assert record.debits == (GrantDebit("plan:2025-01", 300), GrantDebit("elite", 120))
+    assert record.overage_seconds == 180
+    assert record.overage_charge == inr("6.00")
+    assert record.billable_seconds == record.debited_seconds + record.overage_seconds
+    overage = [e for e in ledger.pull_events() if isinstance(e, OverageIncurred)]
+    assert [(e.seconds, e.charge, e.mode) for e in overage] == [
+        (180, inr("6.00"), OverageMode.CHARGE_WALLET)
+    ]
+    assert ledger.snapshot(at(2, minutes=10)).overage_seconds == 180
+    assert ledger.period_overage_charges == (inr("6.00"),)
+
+
+def test_overage_under_block_is_recorded_but_not_priced() -> None:
+    ledger = pro_ledger(plan_minutes=1)
+    ledger.reserve("call-1", 60, at(1))
+
+    record = ledger.settle("call-1", timedelta(minutes=2), at(1, minutes=2))
+
+    assert (record.overage_seconds, record.overage_charge) == (60, None)
+    assert ledger.totals().overage == 60
+
+
+def test_a_partial_hold_says_so() -> None:
+    ledger = pro_ledger(plan_minutes=2)
+
+    hold = ledger.reserve("call-1", 10 * MINUTE, at(1))
+
+    assert (hold.seconds, hold.requested, hold.partial) == (120, 600, True)
+
+
+def test_no_minutes_and_a_blocking_plan_refuse_the_call() -> None:
+    ledger = pro_ledger(plan_minutes=1)
+    ledger.reserve("call-1", 60, at(1))
+    ledger.pull_events()
+    before = ledger.to_state()
+
+    with pytest.raises(InsufficientMinutes) as caught:
+        ledger.reserve("call-2", 60, at(1))
+
+    assert (caught.value.needed, caught.value.available) == (60, 0)
+    assert caught.value.account_id == "acct-pro"
+    assert ledger.to_state() == before
+    assert ledger.pull_events() == []
+
+
+def test_a_plan_that_charges_overage_admits_a_call_with_a_zero_hold() -> None:
+    ledger = MinuteLedger("acct-1", LedgerPolicy(overage=OveragePolicy.charge_wallet(inr(1))))
+
+    hold = ledger.reserve("call-1", 300, at(1))
+    record = ledger.settle("call-1", timedelta(seconds=61), at(1, minutes=2))
+
+    assert (hold.seconds, hold.debits, hold.partial) == (0, (), True)
+    assert (record.overage_seconds, record.overage_charge) == (120, inr("2.00"))
+
+
+def test_reserving_the_same_call_again_returns_its_hold() -> None:
+    ledger = pro_ledger()
+    first = ledger.reserve("call-1", 600, at(1))
+    state = ledger.to_state()
+
+    assert ledger.reserve("call-1", 600, at(1, minutes=1)) == first
+    assert ledger.to_state() == state
+
+
+def test_a_call_that_never_connected_gives_its_hold_back() -> None:
+    ledger = pro_ledger()
+    ledger.reserve("call-1", 600, at(1))
+
+    ledger.release("call-1", at(1, minutes=1))
+    ledger.release("call-1", at(1, minutes=2))  # a repeated release does nothing more
+
+    assert ledger.snapshot(at(2)).remaining_seconds == 5000 * MINUTE
+    events = ledger.pull_events()
+    assert [type(e) for e in events] == [MinutesReserved, ReservationReleased]
+    with pytest.raises(InvalidTransition):
+        ledger.settle("call-1", timedelta(minutes=1), at(2))
+
+
+def test_a_hold_past_its_time_to_live_expires_and_the_call_can_still_settle() -> None:
+    ledger = pro_ledger(LedgerPolicy(hold_ttl=timedelta(hours=1)))
+    ledger.reserve("call-1", 600, at(1))
+    ledger.reserve("call-2", 600, at(1, minutes=30))
+
+    assert ledger.expire_holds(at(1, minutes=59)) == []
+    assert ledger.expire_holds(at(1, minutes=60)) == ["call-1"]
+    assert ledger.active_calls() == {"call-2"}
+    assert ledger.snapshot(at(1, minutes=60)).held_seconds == 600
+
+    record = ledger.settle("call-1", timedelta(minutes=70), at(1, minutes=75))
+
+    assert record.held_seconds == 0
+    assert record.debited_seconds == 70 * MINUTE
+    assert record.started_at == at(1, minutes=5)  # settled_at - duration
+    assert ReservationExpired in [type(e) for e in ledger.pull_events()]
+
+
+def test_call_detail_records_settle_without_a_hold() -> None:
+    ledger = pro_ledger(LedgerPolicy(rating=BillingIncrement.PER_SECOND))
+
+    record = ledger.settle(
+        "cdr-1",
+        timedelta(seconds=42, microseconds=1),
+        at(3),
+        started_at=at(2),
+        tags=["campaign:spring", "outbound"],
+    )
+
+    assert record.billable_seconds == 43
+    assert record.started_at == at(2)
+    assert record.tags == {"campaign:spring", "outbound"}
+
+
+def test_a_zero_length_call_bills_nothing() -> None:
+    ledger = pro_ledger()
+    ledger.reserve("call-1", 600, at(1))
+
+    record = ledger.settle("call-1", timedelta(0), at(1))
+
+    assert (record.billable_seconds, record.debits, record.overage_seconds) == (0, (), 0)
+    assert ledger.snapshot(at(1)).remaining_seconds == 5000 * MINUTE
+
+
+# --- idempotency -----------------------------------------------------------------------------
+
+
+def test_settling_the_same_call_again_returns_the_original_record() -> None:
+    ledger = pro_ledger()
+    ledger.reserve("call-1", 600, at(1))
+    first = ledger.settle("call-1", timedelta(minutes=3), at(1, minutes=3), tags=["a"])
+    state = ledger.to_state()
+    ledger.pull_events()
+
+    again = ledger.settle("call-1", timedelta(minutes=3), at(1, minutes=9), tags=["a"])
+
+    assert again is first
+    assert ledger.to_state() == state
+    assert ledger.pull_events() == []
+
+
+def test_a_reloaded_ledger_recognises_a_replay_through_the_stored_record() -> None:
+    ledger = pro_ledger()
+    stored = ledger.settle("call-1", timedelta(minutes=3), at(1))
+    reloaded = MinuteLedger.from_state(json.loads(json.dumps(ledger.to_state())))
+    state = reloaded.to_state()
+
+    again = reloaded.settle("call-1", timedelta(minutes=3), at(2), previous=stored)
+
+    assert again == stored
+    assert reloaded.to_state() == state
+    with pytest.raises(IdempotencyConflict):
+        reloaded.settle("call-1", timedelta(minutes=4), at(2), previous=stored)
+    assert reloaded.to_state() == state
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"duration": timedelta(minutes=4)},
+        {"tags": ["other"]},
+        {"started_at": at(1, minutes=-1)},
+    ],
+    ids=["duration", "tags", "started_at"],
+)
+def test_settling_the_same_call_with_other_input_is_a_conflict(change: dict[str, object]) -> None:
+    ledger = pro_ledger()
+    ledger.settle("call-1", timedelta(minutes=3), at(1), started_at=at(1, minutes=-3), tags=["a"])
+    state = ledger.to_state()
+    arguments: dict[str, object] = {
+        "duration": timedelta(minutes=3),
+        "started_at": at(1, minutes=-3),
+        "tags": ["a"],
+        **change,
+    }
+
+    with pytest.raises(IdempotencyConflict):
+        ledger.settle("call-1", at=at(2), **arguments)  # type: ignore[arg-type]
+
+    assert ledger.to_state() == state
+
+
+def test_granting_the_same_grant_again_changes_nothing() -> None:
+    ledger = pro_ledger()
+    first = ledger.grant("nexus", GrantSource.BUNDLE, 18000, at(1), expires_at=JANUARY.end)
+    state = ledger.to_state()
+    ledger.pull_events()
+
+    again = ledger.grant("nexus", GrantSource.BUNDLE, 18000, at(2), expires_at=JANUARY.end)
+
+    assert again == first
+    assert ledger.to_state() == state
+    assert ledger.pull_events() == []
+    with pytest.raises(IdempotencyConflict):
+        ledger.grant("nexus", GrantSource.BUNDLE, 9000, at(2), expires_at=JANUARY.end)
+    assert ledger.to_state() == state
+
+
+# --- the overview ----------------------------------------------------------------------------
+
+
+def test_1303_minutes_used_of_5000_is_26_06_percent() -> None:
+    ledger = pro_ledger()
+    ledger.settle("call-1", timedelta(minutes=1303), at(5))
+
+    snapshot = ledger.snapshot(at(5))
+
+    assert snapshot.total_minutes == Decimal("5000.00")
+    assert snapshot.used_minutes == Decimal(1303)
+    assert snapshot.remaining_minutes == Decimal(3697)
+    assert snapshot.used_percent == Decimal("26.06")
+    assert str(snapshot.used_percent) == "26.06"
+    assert snapshot.period == JANUARY
+
+
+def test_used_percent_rounds_half_up() -> None:
+    ledger = pro_ledger(LedgerPolicy(rating=BillingIncrement.PER_SECOND), plan_minutes=1)
+    ledger.grant("x", GrantSource.BUNDLE, 7940, at(1))  # 8000 seconds in all
+
+    ledger.settle("call-1", timedelta(seconds=1), at(2))  # 0.0125 %
+
+    assert ledger.snapshot(at(2)).used_percent == Decimal("0.01")
+    ledger.settle("call-2", timedelta(seconds=2), at(2))  # 0.0375 %
+    assert ledger.snapshot(at(2)).used_percent == Decimal("0.04")
+
+
+def test_thresholds_fire_once_per_level_per_period() -> None:
+    ledger = pro_ledger(plan_minutes=100)
+    ledger.settle("call-1", timedelta(minutes=79), at(1))
+    assert not any(isinstance(e, MinutesLow) for e in ledger.pull_events())
+
+    ledger.settle("call-2", timedelta(minutes=1), at(2))
+    ledger.settle("call-3", timedelta(minutes=5), at(3))
+    low = [e for e in ledger.pull_events() if isinstance(e, MinutesLow)]
+    assert [(e.level, e.used_percent, e.remaining_seconds) for e in low] == [
+        (80, Decimal("80.00"), 20 * MINUTE)
+    ]
+
+    ledger.settle("call-4", timedelta(minutes=30), at(4))
+    events = ledger.pull_events()
+    exhausted = [e for e in events if isinstance(e, MinutesExhausted)]
+    assert [(e.level, e.remaining_seconds) for e in exhausted] == [(100, 0)]
+    assert not any(isinstance(e, MinutesLow) for e in events)
+
+    ledger.settle("call-5", timedelta(minutes=30), at(5))
+    assert not any(isinstance(e, MinutesLow | MinutesExhausted) for e in ledger.pull_events())
+
+    # The next period re-arms them.
+    ledger.open_period(FEBRUARY, FEBRUARY.start)
+    ledger.grant("plan:2025-02", GrantSource.PLAN, 6000, FEBRUARY.start, expires_at=FEBRUARY.end)
+    ledger.settle("call-6", timedelta(minutes=100), FEBRUARY.start + timedelta(days=1))
+    crossed = [e for e in ledger.pull_events() if isinstance(e, MinutesLow | MinutesExhausted)]
+    assert [e.level for e in crossed] == [80, 100]
+
+
+def test_a_bundle_that_outlives_the_period_counts_with_what_it_had_left() -> None:
+    ledger = pro_ledger(plan_minutes=10)
+    ledger.grant("forever", GrantSource.BUNDLE, 100 * MINUTE, at(1))
+    ledger.settle("call-1", timedelta(minutes=40), at(2))  # 10 plan + 30 bundle
+
+    ledger.open_period(FEBRUARY, FEBRUARY.start)
+    ledger.grant("plan:2025-02", GrantSource.PLAN, 600, FEBRUARY.start, expires_at=FEBRUARY.end)
+    snapshot = ledger.snapshot(FEBRUARY.start)
+
+    assert snapshot.total_seconds == 600 + 70 * MINUTE
+    assert snapshot.used_seconds == 0
+    assert snapshot.remaining_seconds == snapshot.total_seconds
+
+
+def test_an_unexpired_grant_past_its_expiry_shows_as_expired() -> None:
+    ledger = pro_ledger()
+    ledger.grant("week", GrantSource.BUNDLE, 600, at(1), expires_at=at(8))
+
+    snapshot = ledger.snapshot(at(9))
+
+    assert snapshot.expired_seconds == 600
+    assert snapshot.remaining_seconds == 5000 * MINUTE
+    assert ledger.expire(at(9)) == 600
+    assert ledger.snapshot(at(9)) == snapshot
+    assert [e.seconds for e in ledger.pull_events() if isinstance(e, MinutesExpired)] == [600]
+
+
+# --- periods, expiry and rollover ------------------------------------------------------------
+
+
+def test_renewal_with_a_capped_rollover() -> None:
+    ledger = pro_ledger(plan_minutes=100)
+    ledger.settle("call-1", timedelta(minutes=30), at(10))
+    boundary = JANUARY.end
+
+    carried = ledger.rollover(
+        boundary, cap_seconds=50 * MINUTE, expires_at=FEBRUARY.end, grant_id="rollover:2025-02"
+    )
+    expired = ledger.expire(boundary)
+    ledger.open_period(FEBRUARY, boundary)
+    ledger.grant("plan:2025-02", GrantSource.PLAN, 6000, boundary, expires_at=FEBRUARY.end)
+
+    assert carried is not None
+    assert (carried.source, carried.granted, carried.effective_at) == (
+        GrantSource.ROLLOVER,
+        3000,
+        boundary,
+    )
+    assert expired == 20 * MINUTE
+    snapshot = ledger.snapshot(boundary)
+    assert snapshot.total_seconds == 6000 + 3000
+    assert [g.grant_id for g in ledger.grants()] == ["plan:2025-02", "rollover:2025-02"]
+    totals = ledger.totals()
+    assert totals.granted == 6000 + 6000 + 3000
+    assert totals.granted == totals.remaining + totals.held + totals.consumed + totals.expired
+    events = ledger.pull_events()
+    assert any(isinstance(e, MinutesRolledOver) and e.seconds == 3000 for e in events)
+    # Repeating the renewal changes nothing.
+    state = ledger.to_state()
+    again = ledger.rollover(
+        boundary, cap_seconds=50 * MINUTE, expires_at=FEBRUARY.end, grant_id="rollover:2025-02"
+    )
+    assert again is not None
+    assert again.granted == 3000
+    ledger.open_period(FEBRUARY, boundary)
+    assert ledger.to_state() == state
+
+
+def test_no_rollover_policy_carries_nothing() -> None:
+    ledger = pro_ledger()
+    state = ledger.to_state()
+
+    assert ledger.rollover(JANUARY.end, cap_seconds=None, expires_at=None, grant_id="r") is None
+    assert ledger.to_state() == state
+
+
+def test_an_exhausted_grant_is_pruned_when_the_period_ends_and_totals_stay_exact() -> None:
+    ledger = pro_ledger(plan_minutes=1)
+    ledger.settle("call-1", timedelta(minutes=2), at(1))
+    before = ledger.totals()
+
+    ledger.open_period(FEBRUARY, FEBRUARY.start)
+
+    assert ledger.grants() == ()
+    assert ledger.totals() == before
+    # A late replay of the pruned grant is still recognised.
+    state = ledger.to_state()
+    again = ledger.grant("plan:2025-01", GrantSource.PLAN, 60, T0, expires_at=JANUARY.end)
+    assert (again.remaining, again.consumed) == (0, 60)
+    assert ledger.to_state() == state
+
+
+def test_events_carry_the_account_and_the_time_of_the_call() -> None:
+    ledger = MinuteLedger("acct-7", LedgerPolicy())
+    ledger.grant("g", GrantSource.PROMOTIONAL, 60, at(1))
+
+    (event,) = ledger.pull_events()
+
+    assert isinstance(event, MinutesGranted)
+    assert (event.account_id, event.occurred_at, event.name) == ("acct-7", at(1), "MinutesGranted")
+    assert event.grant.granted == 60
+
+
+def test_usage_records_round_trip_through_plain_data() -> None:
+    ledger = pro_ledger(LedgerPolicy(overage=OveragePolicy.bill_in_arrears(inr("1.5"))), 1)
+    record = ledger.settle("call-1", timedelta(seconds=100, microseconds=7), at(1), tags={"x", "y"})
+
+    state = json.loads(json.dumps(record.to_state()))
+
+    assert UsageRecord.from_state(state) == record
+
+
+def test_the_ledger_round_trips_through_json_mid_call() -> None:
+    ledger = pro_ledger(LedgerPolicy(overage=OveragePolicy.charge_wallet(inr(3))), 2)
+    ledger.grant("promo", GrantSource.PROMOTIONAL, 90, at(1), effective_at=at(2))
+    ledger.reserve("call-1", 600, at(2))
+    ledger.reserve("call-2", 30, at(3))
+    ledger.release("call-2", at(3))
+    ledger.settle("call-3", timedelta(minutes=1), at(3))
+
+    state = ledger.to_state()
+    copy = MinuteLedger.from_state(json.loads(json.dumps(state)))
+
+    assert copy.to_state() == state
+    assert copy.snapshot(at(4)) == ledger.snapshot(at(4))
+    assert copy.settle("call-1", timedelta(minutes=5), at(4)) == ledger.settle(
+        "call-1", timedelta(minutes=5), at(4)
+    )
+    assert copy.to_state() == ledger.to_state()
+
+
+def inr(amount: str | int) -> Money:
+    return Money(Decimal(amount), "INR")
+
+
+def test_a_call_whose_hold_expired_can_be_released_or_settled_but_not_both() -> None:
+    ledger = pro_ledger(LedgerPolicy(hold_ttl=timedelta(hours=1)))
+    ledger.reserve("never-connected", 600, at(1))
+    ledger.reserve("connected", 600, at(1))
+    ledger.expire_holds(at(1, minutes=60))
+
+    ledger.release("never-connected", at(1, minutes=61))
+    ledger.settle("connected", timedelta(minutes=2), at(1, minutes=61))
+
+    with pytest.raises(InvalidTransition):
+        ledger.settle("never-connected", timedelta(minutes=2), at(1, minutes=62))
+    with pytest.raises(InvalidTransition):
+        ledger.release("connected", at(1, minutes=62))
+    released = [e for e in ledger.pull_events() if isinstance(e, ReservationReleased)]
+    assert [(e.call_id, e.seconds) for e in released] == [("never-connected", 0)]
+
+
+def test_what_the_ledger_remembers_of_ended_calls_and_grants_is_bounded() -> None:
+    ledger = pro_ledger(plan_minutes=1)
+    for i in range(CLOSED_CALLS_KEPT + 10):
+        ledger.reserve(f"call-{i}", 1, at(1))
+        ledger.release(f"call-{i}", at(1))
+    for i in range(PRUNED_GRANTS_KEPT + 5):
+        ledger.grant(f"promo-{i}", GrantSource.PROMOTIONAL, 60, at(2), expires_at=at(3))
+    ledger.expire(JANUARY.end)
+    ledger.open_period(FEBRUARY, FEBRUARY.start)
+
+    state = ledger.to_state()
+
+    assert len(state["closed_calls"]) == CLOSED_CALLS_KEPT
+    assert state["closed_calls"][-1] == [f"call-{CLOSED_CALLS_KEPT + 9}", "released"]
+    assert len(state["pruned_grants"]) == PRUNED_GRANTS_KEPT
+    assert state["grants"] == []
+    totals = ledger.totals()
+    assert totals.granted == 60 + 60 * (PRUNED_GRANTS_KEPT + 5)
+    assert totals.granted == totals.consumed + totals.expired

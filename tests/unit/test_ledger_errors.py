@@ -1,0 +1,311 @@
+"""Bad input to the minute ledger: a clear MinutebillError, and nothing changed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from minutebill.domain.catalog import OveragePolicy
+from minutebill.domain.ledger import GrantSource, LedgerPolicy, MinuteLedger, UsageRecord
+from minutebill.domain.periods import BillingPeriod
+from minutebill.errors import (
+    IdempotencyConflict,
+    InsufficientMinutes,
+    InvalidTransition,
+    MinutebillError,
+    NotFound,
+    ValidationError,
+)
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+JANUARY = BillingPeriod(T0, datetime(2025, 2, 1, tzinfo=UTC))
+DECEMBER = BillingPeriod(datetime(2024, 12, 1, tzinfo=UTC), T0)
+NAIVE = datetime(2025, 1, 5)  # noqa: DTZ001 - the point of the tests
+NOW = T0 + timedelta(days=5)
+
+
+def busy_ledger() -> tuple[MinuteLedger, UsageRecord]:
+    """A ledger with a plan, a bundle, a live hold, a released call and a settled call."""
+    ledger = MinuteLedger("acct-1", LedgerPolicy())
+    ledger.open_period(JANUARY, T0)
+    ledger.grant("plan", GrantSource.PLAN, 600, T0, expires_at=JANUARY.end)
+    ledger.grant("bundle", GrantSource.BUNDLE, 120, T0, expires_at=JANUARY.end)
+    ledger.reserve("live", 300, NOW)
+    ledger.reserve("gone", 60, NOW)
+    ledger.release("gone", NOW)
+    record = ledger.settle("done", timedelta(seconds=30), NOW, tags=["t"])
+    ledger.pull_events()
+    return ledger, record
+
+
+Operation = Callable[[MinuteLedger, UsageRecord], object]
+
+CASES: list[tuple[str, Operation, type[MinutebillError]]] = [
+    # grant
+    (
+        "grant zero",
+        lambda ledger, r: ledger.grant("g", GrantSource.BUNDLE, 0, NOW),
+        ValidationError,
+    ),
+    (
+        "grant negative",
+        lambda ledger, r: ledger.grant("g", GrantSource.BUNDLE, -60, NOW),
+        ValidationError,
+    ),
+    (
+        "grant bool",
+        lambda ledger, r: ledger.grant("g", GrantSource.BUNDLE, True, NOW),
+        ValidationError,
+    ),
+    (
+        "grant float",
+        lambda ledger, r: ledger.grant("g", GrantSource.BUNDLE, 1.5, NOW),  # type: ignore[arg-type]
+        ValidationError,
+    ),
+    (
+        "grant empty id",
+        lambda ledger, r: ledger.grant(" ", GrantSource.BUNDLE, 60, NOW),
+        ValidationError,
+    ),
+    ("grant bad source", lambda ledger, r: ledger.grant("g", "plan", 60, NOW), ValidationError),  # type: ignore[arg-type]
+    (
+        "grant naive at",
+        lambda ledger, r: ledger.grant("g", GrantSource.BUNDLE, 60, NAIVE),
+        ValidationError,
+    ),
+    (
+        "grant naive start",
+        lambda ledger, r: ledger.grant("g", GrantSource.BUNDLE, 60, NOW, effective_at=NAIVE),
+        ValidationError,
+    ),
+    (
+        "grant expiry before start",
+        lambda ledger, r: ledger.grant(
+            "g",
+            GrantSource.BUNDLE,
+            60,
+            NOW,
+            effective_at=NOW + timedelta(days=2),
+            expires_at=NOW + timedelta(days=1),
+        ),
+        ValidationError,
+    ),
+    (
+        "grant already expired",
+        lambda ledger, r: ledger.grant("g", GrantSource.BUNDLE, 60, NOW, expires_at=NOW),
+        ValidationError,
+    ),
+    (
+        "grant in another period's past",
+        lambda ledger, r: ledger.grant("g", GrantSource.BUNDLE, 60, DECEMBER.start, expires_at=NOW),
+        ValidationError,
+    ),
+    (
+        "grant bad priority",
+        lambda ledger, r: ledger.grant("g", GrantSource.BUNDLE, 60, NOW, priority="1"),  # type: ignore[arg-type]
+        ValidationError,
+    ),
+    (
+        "grant bad reference",
+        lambda ledger, r: ledger.grant("g", GrantSource.BUNDLE, 60, NOW, reference=5),  # type: ignore[arg-type]
+        ValidationError,
+    ),
+    (
+        "grant same id other terms",
+        lambda ledger, r: ledger.grant(
+            "bundle", GrantSource.BUNDLE, 60, T0, expires_at=JANUARY.end
+        ),
+        IdempotencyConflict,
+    ),
+    # reserve
+    ("reserve zero", lambda ledger, r: ledger.reserve("c", 0, NOW), ValidationError),
+    ("reserve negative", lambda ledger, r: ledger.reserve("c", -1, NOW), ValidationError),
+    ("reserve empty call id", lambda ledger, r: ledger.reserve("", 60, NOW), ValidationError),
+    ("reserve naive", lambda ledger, r: ledger.reserve("c", 60, NAIVE), ValidationError),
+    (
+        "reserve other seconds",
+        lambda ledger, r: ledger.reserve("live", 301, NOW),
+        IdempotencyConflict,
+    ),
+    ("reserve released call", lambda ledger, r: ledger.reserve("gone", 60, NOW), InvalidTransition),
+    ("reserve settled call", lambda ledger, r: ledger.reserve("done", 60, NOW), InvalidTransition),
+    (
+        "reserve with nothing left",
+        lambda ledger, r: ledger.reserve("c", 60, JANUARY.end),
+        InsufficientMinutes,
+    ),
+    # settle
+    (
+        "settle negative duration",
+        lambda ledger, r: ledger.settle("c", timedelta(seconds=-1), NOW),
+        ValidationError,
+    ),
+    ("settle int duration", lambda ledger, r: ledger.settle("c", 60, NOW), ValidationError),  # type: ignore[arg-type]
+    ("settle naive", lambda ledger, r: ledger.settle("c", timedelta(1), NAIVE), ValidationError),
+    (
+        "settle naive start",
+        lambda ledger, r: ledger.settle("c", timedelta(seconds=1), NOW, started_at=NAIVE),
+        ValidationError,
+    ),
+    (
+        "settle start after settle",
+        lambda ledger, r: ledger.settle(
+            "c", timedelta(seconds=1), NOW, started_at=NOW + timedelta(1)
+        ),
+        ValidationError,
+    ),
+    (
+        "settle tags as a string",
+        lambda ledger, r: ledger.settle("c", timedelta(seconds=1), NOW, tags="abc"),
+        ValidationError,
+    ),
+    (
+        "settle empty tag",
+        lambda ledger, r: ledger.settle("c", timedelta(seconds=1), NOW, tags=[""]),
+        ValidationError,
+    ),
+    (
+        "settle tags not iterable",
+        lambda ledger, r: ledger.settle("c", timedelta(seconds=1), NOW, tags=5),  # type: ignore[arg-type]
+        ValidationError,
+    ),
+    (
+        "settle empty call id",
+        lambda ledger, r: ledger.settle("", timedelta(1), NOW),
+        ValidationError,
+    ),
+    (
+        "settle released call",
+        lambda ledger, r: ledger.settle("gone", timedelta(seconds=1), NOW),
+        InvalidTransition,
+    ),
+    (
+        "settle before the hold",
+        lambda ledger, r: ledger.settle("live", timedelta(seconds=1), NOW - timedelta(seconds=1)),
+        ValidationError,
+    ),
+    (
+        "settle with another call's record",
+        lambda ledger, r: ledger.settle("other", timedelta(seconds=30), NOW, previous=r),
+        ValidationError,
+    ),
+    (
+        "settle again with another duration",
+        lambda ledger, r: ledger.settle("done", timedelta(seconds=31), NOW, tags=["t"]),
+        IdempotencyConflict,
+    ),
+    # release, expiry, periods, policy
+    ("release unknown call", lambda ledger, r: ledger.release("nobody", NOW), NotFound),
+    ("release settled call", lambda ledger, r: ledger.release("done", NOW), InvalidTransition),
+    ("release naive", lambda ledger, r: ledger.release("live", NAIVE), ValidationError),
+    ("expire naive", lambda ledger, r: ledger.expire(NAIVE), ValidationError),
+    ("expire holds naive", lambda ledger, r: ledger.expire_holds(NAIVE), ValidationError),
+    ("snapshot naive", lambda ledger, r: ledger.snapshot(NAIVE), ValidationError),
+    ("open a non-period", lambda ledger, r: ledger.open_period("2025-02", NOW), ValidationError),  # type: ignore[arg-type]
+    (
+        "open an earlier period",
+        lambda ledger, r: ledger.open_period(DECEMBER, NOW),
+        ValidationError,
+    ),
+    ("open naive", lambda ledger, r: ledger.open_period(JANUARY, NAIVE), ValidationError),
+    (
+        "rollover negative cap",
+        lambda ledger, r: ledger.rollover(
+            JANUARY.end, cap_seconds=-1, expires_at=None, grant_id="r"
+        ),
+        ValidationError,
+    ),
+    (
+        "rollover expiring at once",
+        lambda ledger, r: ledger.rollover(
+            JANUARY.end, cap_seconds=60, expires_at=JANUARY.end, grant_id="r"
+        ),
+        ValidationError,
+    ),
+    (
+        "rollover onto another grant's id",
+        lambda ledger, r: ledger.rollover(
+            JANUARY.end, cap_seconds=60, expires_at=None, grant_id="plan"
+        ),
+        IdempotencyConflict,
+    ),
+    ("set a non-policy", lambda ledger, r: ledger.set_policy("pro"), ValidationError),  # type: ignore[arg-type]
+]
+
+
+@pytest.mark.parametrize(("operation", "error"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_raises_and_changes_nothing(
+    operation: Operation, error: type[MinutebillError]
+) -> None:
+    ledger, record = busy_ledger()
+    before = ledger.to_state()
+
+    with pytest.raises(error) as caught:
+        operation(ledger, record)
+
+    assert isinstance(caught.value, MinutebillError)
+    assert str(caught.value)
+    assert ledger.to_state() == before
+    assert ledger.pull_events() == []
+
+
+def test_validation_errors_name_the_field() -> None:
+    ledger, _ = busy_ledger()
+
+    with pytest.raises(ValidationError) as caught:
+        ledger.grant("g", GrantSource.BUNDLE, -60, NOW)
+
+    assert (caught.value.field, caught.value.value) == ("seconds", -60)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"thresholds": (100, 80)},
+        {"thresholds": (0,)},
+        {"thresholds": (101,)},
+        {"thresholds": (80, 80)},
+        {"hold_ttl": timedelta(0)},
+        {"rating": "60/60"},
+        {"overage": "block"},
+    ],
+)
+def test_a_bad_policy_is_refused(arguments: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        LedgerPolicy(**arguments)  # type: ignore[arg-type]
+
+
+def test_an_account_id_is_required() -> None:
+    with pytest.raises(ValidationError):
+        MinuteLedger("", LedgerPolicy())
+
+
+def test_the_policy_follows_the_plan() -> None:
+    from minutebill.domain.catalog import Plan, PlanFeatures
+    from minutebill.domain.money import Money
+    from minutebill.domain.periods import BillingInterval
+    from minutebill.domain.rating import BillingIncrement
+
+    rate = Money("0.50", "INR")
+    plan = Plan(
+        "pro",
+        "Pro",
+        Money("999.00", "INR"),
+        BillingInterval.monthly(),
+        5000,
+        PlanFeatures(
+            concurrent_calls=5,
+            phone_numbers=3,
+            overage=OveragePolicy.charge_wallet(rate),
+            rating=BillingIncrement.SIXTY_SIX,
+        ),
+    )
+
+    policy = LedgerPolicy.for_plan(plan, thresholds=(50, 90, 100))
+
+    assert policy.rating == BillingIncrement.SIXTY_SIX
+    assert policy.overage.rate_per_minute == rate
+    assert policy.thresholds == (50, 90, 100)
+    assert LedgerPolicy.from_state(policy.to_state()) == policy

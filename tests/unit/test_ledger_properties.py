@@ -1,0 +1,225 @@
+"""Properties of the minute ledger for any set of grants."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from random import Random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from minutebill.domain.catalog import OveragePolicy
+from minutebill.domain.ledger import GrantDebit, GrantSource, LedgerPolicy, MinuteLedger
+from minutebill.domain.ledger_checks import Rater
+from minutebill.domain.money import Money
+from minutebill.domain.rating import BillingIncrement
+from minutebill.errors import ValidationError
+from minutebill.testing.ledger_strategies import (
+    GrantTerms,
+    grant_sets,
+    ledger_policies,
+    whole_call_seconds,
+)
+
+AT = datetime(2025, 3, 10, 12, tzinfo=UTC)
+FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
+PER_SECOND_ARREARS = LedgerPolicy(
+    rating=BillingIncrement.PER_SECOND,
+    overage=OveragePolicy.bill_in_arrears(Money("1.00", "INR")),
+)
+
+
+def ledger_with(terms: list[GrantTerms], policy: LedgerPolicy = PER_SECOND_ARREARS) -> MinuteLedger:
+    ledger = MinuteLedger("acct-1", policy)
+    for term in terms:
+        term.apply(ledger, AT)
+    return ledger
+
+
+def expected_debits(terms: list[GrantTerms], seconds: int, at: datetime) -> list[GrantDebit]:
+    """The consumption order, written out plainly: which grants `seconds` come from."""
+    usable = [
+        t
+        for t in terms
+        if t.effective_at(AT) <= at and (t.expires_at(AT) is None or at < t.expires_at(AT))  # type: ignore[operator]
+    ]
+
+    def rank(t: GrantTerms) -> tuple[int, datetime, bool, datetime, str]:
+        expiry = t.expires_at(AT)
+        return (
+            -t.priority,
+            FAR_FUTURE if expiry is None else expiry,
+            t.source is not GrantSource.PROMOTIONAL,
+            t.effective_at(AT),
+            t.grant_id,
+        )
+
+    debits = []
+    for term in sorted(usable, key=rank):
+        if seconds == 0:
+            break
+        take = min(seconds, term.seconds)
+        debits.append(GrantDebit(term.grant_id, take))
+        seconds -= take
+    return debits
+
+
+offsets = st.integers(-48, 24 * 41).map(lambda h: timedelta(hours=h))
+
+
+@given(grant_sets(max_size=7), whole_call_seconds(8 * 3600), offsets)
+def test_a_call_uses_grants_in_consumption_order(
+    terms: list[GrantTerms], seconds: int, offset: timedelta
+) -> None:
+    ledger = ledger_with(terms)
+    settle_at = AT + max(offset, timedelta(0))
+
+    record = ledger.settle("call-1", timedelta(seconds=seconds), settle_at)
+
+    assert list(record.debits) == expected_debits(terms, seconds, settle_at)
+    assert record.billable_seconds == seconds
+    assert record.billable_seconds == record.debited_seconds + record.overage_seconds
+
+
+@given(grant_sets(max_size=7), st.integers(1, 8 * 3600))
+def test_a_hold_takes_grants_in_consumption_order(terms: list[GrantTerms], seconds: int) -> None:
+    ledger = ledger_with(terms)
+
+    hold = ledger.reserve("call-1", seconds, AT)
+
+    assert list(hold.debits) == expected_debits(terms, seconds, AT)
+    assert hold.seconds == sum(d.seconds for d in hold.debits) <= seconds
+    assert hold.partial == (hold.seconds < seconds)
+
+
+@given(
+    grant_sets(max_size=5),
+    ledger_policies(),
+    st.lists(whole_call_seconds(3 * 3600), min_size=1, max_size=6),
+    st.randoms(use_true_random=False),
+)
+def test_independent_calls_give_the_same_totals_in_any_order(
+    terms: list[GrantTerms],
+    policy: LedgerPolicy,
+    durations: list[int],
+    random: Random,
+) -> None:
+    calls = [(f"call-{i}", timedelta(seconds=s)) for i, s in enumerate(durations)]
+    shuffled = list(calls)
+    random.shuffle(shuffled)
+    one, other = ledger_with(terms, policy), ledger_with(terms, policy)
+
+    for call_id, duration in calls:
+        one.settle(call_id, duration, AT)
+    for call_id, duration in shuffled:
+        other.settle(call_id, duration, AT)
+
+    assert one.totals() == other.totals()
+    assert one.snapshot(AT) == other.snapshot(AT)
+    assert [(g.grant_id, g.remaining) for g in one.grants()] == [
+        (g.grant_id, g.remaining) for g in other.grants()
+    ]
+
+
+@given(
+    grant_sets(max_size=4, allow_future=False),
+    st.lists(st.tuples(st.integers(1, 1800), whole_call_seconds(1800)), min_size=1, max_size=5),
+    st.randoms(use_true_random=False),
+)
+def test_held_calls_with_minutes_for_all_give_the_same_totals_in_any_order(
+    terms: list[GrantTerms], calls: list[tuple[int, int]], random: Random
+) -> None:
+    needed = sum(max(requested, seconds) for requested, seconds in calls)
+    terms = [*terms, GrantTerms("cover", GrantSource.BUNDLE, needed, timedelta(0), None)]
+    steps = [(kind, i) for i in range(len(calls)) for kind in ("reserve", "settle")]
+    # Any interleaving that keeps each call's reserve before its settle.
+    pending = {i: ["reserve", "settle"] for i in range(len(calls))}
+    interleaved = []
+    while pending:
+        i = random.choice(sorted(pending))
+        interleaved.append((pending[i].pop(0), i))
+        if not pending[i]:
+            del pending[i]
+
+    def run(order: list[tuple[str, int]]) -> MinuteLedger:
+        ledger = ledger_with(terms)
+        for kind, i in order:
+            requested, seconds = calls[i]
+            if kind == "reserve":
+                ledger.reserve(f"call-{i}", requested, AT)
+            else:
+                ledger.settle(f"call-{i}", timedelta(seconds=seconds), AT)
+        return ledger
+
+    one, other = run(steps), run(interleaved)
+
+    assert one.totals() == other.totals()
+    assert one.totals().overage == 0
+    assert one.snapshot(AT) == other.snapshot(AT)
+
+
+@given(grant_sets(max_size=6), ledger_policies(), st.lists(whole_call_seconds(3600), max_size=4))
+def test_the_state_round_trips_and_behaves_the_same(
+    terms: list[GrantTerms], policy: LedgerPolicy, durations: list[int]
+) -> None:
+    ledger = ledger_with(terms, policy)
+    for i, seconds in enumerate(durations):
+        if i % 2:
+            if ledger.available_seconds(AT) or not policy.overage.blocks:
+                ledger.reserve(f"call-{i}", max(seconds, 1), AT)
+        else:
+            ledger.settle(f"call-{i}", timedelta(seconds=seconds), AT)
+
+    state = ledger.to_state()
+    copy = MinuteLedger.from_state(json.loads(json.dumps(state)))
+
+    assert copy.to_state() == state
+    later = AT + timedelta(hours=1)
+    assert copy.snapshot(later) == ledger.snapshot(later)
+    for call_id in sorted(ledger.active_calls()):
+        duration = timedelta(seconds=97)
+        assert copy.settle(call_id, duration, later) == ledger.settle(call_id, duration, later)
+    assert copy.expire(later + timedelta(days=60)) == ledger.expire(later + timedelta(days=60))
+    assert copy.to_state() == ledger.to_state()
+
+
+@given(grant_sets(max_size=6), st.lists(whole_call_seconds(3600), max_size=5), offsets)
+def test_the_snapshot_adds_up(
+    terms: list[GrantTerms], durations: list[int], offset: timedelta
+) -> None:
+    ledger = ledger_with(terms)
+    for i, seconds in enumerate(durations):
+        ledger.settle(f"call-{i}", timedelta(seconds=seconds), AT)
+    ledger.reserve("live", 600, AT) if ledger.available_seconds(AT) else None
+
+    snapshot = ledger.snapshot(AT + abs(offset))
+
+    assert snapshot.total_seconds == (
+        snapshot.remaining_seconds
+        + snapshot.used_seconds
+        + snapshot.held_seconds
+        + snapshot.expired_seconds
+    )
+    assert 0 <= snapshot.used_percent <= 100
+    totals = ledger.totals()
+    assert totals.granted == totals.remaining + totals.held + totals.consumed + totals.expired
+
+
+@given(
+    st.sampled_from(
+        [BillingIncrement.PER_MINUTE, BillingIncrement.SIXTY_SIX, BillingIncrement(30, 6, 45)]
+    ),
+    st.lists(st.integers(-(10**7), 10**10).map(lambda us: timedelta(microseconds=us)), max_size=8),
+)
+def test_the_ledger_rates_exactly_as_the_billing_increment(
+    rating: BillingIncrement, durations: list[timedelta]
+) -> None:
+    rater = Rater(rating)
+    for duration in durations * 2:  # the second time from what it remembered
+        if duration < timedelta(0):
+            with pytest.raises(ValidationError):
+                rater.billable(duration)
+        else:
+            assert rater.billable(duration) == rating.billable_seconds(duration)
