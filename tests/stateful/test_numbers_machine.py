@@ -108,7 +108,7 @@ class NumbersAndWallet(RuleBasedStateMachine):
         has_mandate=st.sampled_from([True, True, False]),
         opening_units=st.sampled_from([0, 200_000, 5_000_000]),
     )
-    def start(  # noqa: PLR0917 - one argument per drawn setting
+    def start(
         self,
         anchor: datetime,
         timezone: str,

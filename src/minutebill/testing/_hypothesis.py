@@ -10,9 +10,20 @@ from __future__ import annotations
 def _hypothesis_setup_hook() -> None:
     from hypothesis import strategies as st
 
+    from minutebill.domain.catalog import OveragePolicy
+    from minutebill.domain.grants import GrantSource
+    from minutebill.domain.ledger import LedgerPolicy
     from minutebill.domain.money import Money
+    from minutebill.domain.payment_methods import Card, Upi
     from minutebill.domain.rating import BillingIncrement
-    from minutebill.testing import strategies
+    from minutebill.domain.tax import TaxPolicy
+    from minutebill.testing import ledger_strategies, payment_strategies, strategies
 
     st.register_type_strategy(Money, strategies.money())
     st.register_type_strategy(BillingIncrement, strategies.billing_increments())
+    st.register_type_strategy(GrantSource, ledger_strategies.grant_sources())
+    st.register_type_strategy(OveragePolicy, ledger_strategies.overage_policies())
+    st.register_type_strategy(LedgerPolicy, ledger_strategies.ledger_policies())
+    st.register_type_strategy(Upi, payment_strategies.upi_addresses())
+    st.register_type_strategy(Card, payment_strategies.cards())
+    st.register_type_strategy(TaxPolicy, payment_strategies.tax_policies())
