@@ -19,10 +19,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal
-
-from minutebill._formatting import format_money
 from minutebill._unit_of_work import StoredResponse, UnitOfWork
 from minutebill.catalog import Catalog
 from minutebill.domain.admission import Admitted
@@ -33,7 +29,7 @@ from minutebill.domain.tax import TaxPolicy
 from minutebill.errors import LimitExceeded
 from minutebill.service import Billing
 from minutebill.testing.fakes import FakePaymentGateway, FixedClock
-from minutebill.views import PlanOverview
+from minutebill.views import CheckoutView, OverviewText, PlanOverview, UsageSummary
 
 __all__ = ["ACCOUNT", "run_demo"]
 
@@ -128,52 +124,63 @@ def run_demo(
     overview = billing.overview(ACCOUNT)
     _remember_run(uow_factory, run, clock.now())
 
-    tz = zone(TIMEZONE)
-    when = format_datetime(clock.now().astimezone(tz), "d MMM y, HH:mm", locale=locale)
+    text = overview.format(locale)
+    when = text["as_of"]
     out.write(f"minutebill demo — run {run} on {store_name}, account {ACCOUNT} ({when})\n\n")
-    _print_overview(overview, locale, out)
-    breakdown = bundle.quote.breakdown
+    _print_overview(text, out)
+    checkout = CheckoutView.build(bundle, timezone=TIMEZONE).format(locale)
     out.write("\nCheckout: Nexus add-on (300 minutes)\n")
     rows = [
-        ("Amount", format_money(breakdown.amount, locale)),
-        ("Up front fees", format_money(breakdown.upfront_fees, locale)),
-        *[(line.name, format_money(line.amount, locale)) for line in breakdown.tax_lines],
-        ("Total amount", format_money(breakdown.total, locale)),
+        ("Amount", checkout["amount"]),
+        ("Up front fees", checkout["upfront_fees"]),
+        *[(line["name"], line["amount"]) for line in checkout["tax_lines"]],
+        ("Total amount", checkout["total"]),
         ("Paid by", f"UPI {upi.vpa}: {bundle.status.value}"),
     ]
     out.writelines(f"  {label:<16} {value}\n" for label, value in rows)
     out.write("\nPhone numbers\n")
     for view in billing.numbers(ACCOUNT):
-        paid = format_date(view.paid_through.astimezone(tz), "d MMM y", locale=locale)
+        paid = view.format(locale, timezone=TIMEZONE)["paid_through"]
         auto = "Auto-Pay on " if view.auto_pay else "Auto-Pay off"
         out.write(f"  {view.number_e164}  {view.status:<9} {auto}  paid through {paid}\n")
     done = {k: due_first[k] + due_second[k] for k in {*due_first.counts, *due_second.counts}}
     out.write("\nDue work this run: ")
     out.write(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(done.items()) if v))
     out.write("\n\nLast calls (Usage)\n")
-    for record in billing.usage_history(ACCOUNT, limit=5).records:
-        at = format_datetime(record.settled_at.astimezone(tz), "d MMM, HH:mm", locale=locale)
-        out.write(
-            f"  {record.call_id}  {at}  {int(record.duration.total_seconds())} s"
-            f" -> {record.billable_seconds} s billed\n"
-        )
+    for call in _usage(billing, overview).format(locale)["recent"]:
+        out.write(f"  {call['call_id']}  {call['started_at']}  {call['duration']}")
+        out.write(f" -> {call['billed']} billed\n")
     return overview
 
 
-def _print_overview(overview: PlanOverview, locale: str, out: TextIO) -> None:
-    tz = zone(overview.timezone)
+def _usage(billing: Billing, overview: PlanOverview) -> UsageSummary:
+    """The *Usage* tab of the current period, with its five latest calls."""
+    local = zone(overview.timezone)
+    since = overview.period_start.astimezone(local).date()
+    until = overview.as_of.astimezone(local).date() + timedelta(days=1)
+    history = billing.usage_history(ACCOUNT, limit=5)
+    return UsageSummary.build(
+        ACCOUNT,
+        timezone=overview.timezone,
+        since=since,
+        until=until,
+        by_day=billing.usage_by_day(ACCOUNT, since, until),
+        by_tag=billing.usage_by_tag(ACCOUNT, since, until),
+        as_of=overview.as_of,
+        recent=history.records,
+        next_cursor=history.next_cursor,
+    )
 
-    def day(at: datetime | None) -> str:
-        return "—" if at is None else format_date(at.astimezone(tz), "d MMM y", locale=locale)
 
+def _print_overview(text: OverviewText, out: TextIO) -> None:
     rows = [
-        ("Current plan", overview.plan_name),
-        ("Total minutes", format_decimal(overview.total_minutes, locale=locale)),
-        ("Remaining", format_decimal(overview.remaining_minutes, locale=locale)),
-        ("Usage", f"{overview.used_percent}% Used"),
-        ("Next billing", day(overview.next_billing_at)),
-        ("Plan expiry", day(overview.expires_at)),
-        ("Wallet", format_money(overview.wallet_balance, locale)),
+        ("Current plan", text["plan"]),
+        ("Total minutes", text["total_minutes"]),
+        ("Remaining", text["remaining_minutes"]),
+        ("Usage", text["used_label"]),
+        ("Next billing", text["next_billing"]),
+        ("Plan expiry", text["plan_expiry"]),
+        ("Wallet", text["wallet_balance"]),
     ]
     out.write("Plan overview\n")
     out.writelines(f"  {label:<16} {value}\n" for label, value in rows)
