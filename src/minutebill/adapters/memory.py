@@ -158,6 +158,7 @@ class _MemoryTransaction(Transaction):
 
     def _check(self, batch: WriteBatch) -> None:
         data = self._data
+        claimed: dict[tuple[str, str], _DocKey] = {}
         for w in batch.documents:
             current = data.docs.get((w.kind, w.account_id, w.key))
             held = None if current is None else current.version
@@ -165,18 +166,23 @@ class _MemoryTransaction(Transaction):
                 name = f"{w.kind} {w.account_id}/{w.key}".rstrip("/")
                 raise ConcurrencyConflict(name, w.expected_version or 0, held)
             if w.reference is not None:
-                owner = data.by_reference.get((w.kind, w.reference))
-                if owner is not None and owner != (w.kind, w.account_id, w.key):
+                doc = (w.kind, w.account_id, w.key)
+                ref = (w.kind, w.reference)
+                owner = claimed.get(ref) or data.by_reference.get(ref)
+                if owner is not None and owner != doc:
                     raise ConcurrencyConflict(f"{w.kind} reference {w.reference}", 0, None)
+                claimed[ref] = doc
         seen: set[tuple[str, str]] = set()
         for row in batch.usage:
             call = (row.account_id, row.call_id)
             if call in data.usage or call in seen:
                 raise IdempotencyConflict(row.call_id, "call already settled")
             seen.add(call)
+        keys: set[tuple[str, str]] = set()
         for account_id, key, _, _ in batch.idempotency:
-            if (account_id, key) in data.idempotency:
+            if (account_id, key) in data.idempotency or (account_id, key) in keys:
                 raise IdempotencyConflict(key)
+            keys.add((account_id, key))
 
     def write(self, batch: WriteBatch) -> None:
         if self._closed:

@@ -44,8 +44,8 @@ class ServiceBase:
     def _now(self) -> datetime:
         return self.clock.now()
 
-    def _run(self, work: Callable[[UnitOfWork], T]) -> T:
-        return self._runner.run(work)
+    def _run(self, work: Callable[[UnitOfWork], T], *, undo: Callable[[], None] | None = None) -> T:
+        return self._runner.run(work, undo=undo)
 
     def _read(self, work: Callable[[UnitOfWork], T]) -> T:
         return self._runner.read(work)

@@ -17,7 +17,7 @@ from minutebill.domain.call_queue import WaitingCall
 from minutebill.domain.catalog import OverageMode
 from minutebill.domain.ledger import MinuteLedger, UsageRecord
 from minutebill.domain.subscriptions import Subscription
-from minutebill.errors import IdempotencyConflict, InsufficientFunds
+from minutebill.errors import IdempotencyConflict, InsufficientFunds, ValidationError
 from minutebill.service._base import ServiceBase, require_text
 
 __all__ = ["CallsMixin"]
@@ -44,6 +44,8 @@ class CallsMixin(ServiceBase):
         Raises:
             NotFound: for an unknown account.
             ValidationError: for a bad call id or length.
+            InvalidTransition: for a call id that was settled, released or whose hold expired
+                before (call ids are not reused).
         """
         request = CallRequest(call_id, account_id, max_seconds)
         at = self._now()
@@ -78,11 +80,14 @@ class CallsMixin(ServiceBase):
 
         Raises:
             NotFound: for an unknown account.
-            ValidationError: for a negative duration or a bad time.
+            ValidationError: for a negative duration, a bad time or tags that are not an
+                iterable of non-empty strings.
             IdempotencyConflict: if the call was already ended with other input.
             InvalidTransition: if the call was released (it never connected).
         """
         require_text("call_id", call_id)
+        if isinstance(tags, str):  # tuple("abc") would bill the call to tags "a", "b", "c"
+            raise ValidationError("tags", tags, "an iterable of strings, not a string")
         labels = tuple(tags)
         at = self._now()
 
@@ -162,21 +167,26 @@ class CallsMixin(ServiceBase):
         """
         at = self._now()
         self.queue.expire(at)
+        taken: list[WaitingCall] = []  # from the line, by the attempt now running
 
         def work(uow: UnitOfWork) -> list[Admitted]:
             subscription = self._subscription(uow, account_id)
             ledger = self._ledger(uow, account_id)
-            taken: list[tuple[WaitingCall, Admitted]] = []
+            admitted: list[tuple[WaitingCall, Admitted]] = []
             try:
-                self._take_waiting(subscription, ledger, at, taken)
-            except BaseException:
-                # Not committed: the calls taken from the line go back to their places.
-                for waiting, _ in taken:
-                    self.queue.requeue(waiting)
-                raise
-            return [decision for _, decision in taken]
+                self._take_waiting(subscription, ledger, at, admitted)
+            finally:
+                taken.extend(waiting for waiting, _ in admitted)
+            return [decision for _, decision in admitted]
 
-        return self._run(work)
+        def put_back() -> None:
+            # The attempt did not commit (the work or the commit failed): its calls go back
+            # to their places in line, before a retry takes them again.
+            for waiting in taken:
+                self.queue.requeue(waiting)
+            taken.clear()
+
+        return self._run(work, undo=put_back)
 
     def _take_waiting(
         self,

@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from attrs import field, frozen
+from attrs import define, field, frozen
 
 from minutebill._unit_of_work import UnitOfWork
 from minutebill.domain.catalog import OverageMode
@@ -25,7 +25,12 @@ from minutebill.domain.number_renewal import DebitWallet, renew
 from minutebill.domain.number_status import NumberStatus
 from minutebill.domain.numbers import NumberSubscription
 from minutebill.domain.payments import Payment
-from minutebill.domain.subscriptions import PaymentOutcome, Subscription, SubscriptionStatus
+from minutebill.domain.subscriptions import (
+    PaymentOutcome,
+    RenewalResult,
+    Subscription,
+    SubscriptionStatus,
+)
 from minutebill.domain.wallet import Wallet
 from minutebill.errors import MinutebillError, ValidationError
 from minutebill.service._numbers import MandateCharge, NumbersMixin
@@ -34,6 +39,25 @@ __all__ = ["DueReport", "DueWorkMixin"]
 
 Progress = Callable[[str, int], None]
 """Called with a kind (``"numbers"``) and how many of it were handled so far."""
+
+
+@define
+class _Tally:
+    """What one attempt at a page decided: counted and kept only once its unit of work commits.
+
+    A page re-run after a concurrency conflict (or item by item after a failure) must not count
+    twice, nor send a mandate charge that a rolled-back attempt decided.
+    """
+
+    counts: Counter[str] = field(factory=Counter)
+    charges: list[MandateCharge] = field(factory=list)
+
+    def merge_into(self, total: _Tally) -> None:
+        total.counts.update(self.counts)
+        total.charges.extend(self.charges)
+
+
+Handler = Callable[[UnitOfWork, Any, _Tally], None]
 
 
 @frozen(kw_only=True)
@@ -79,18 +103,24 @@ class DueWorkMixin(NumbersMixin):
             raise ValidationError("now", now, "a timezone-aware datetime")
         if batch_size < 1:
             raise ValidationError("batch_size", batch_size, "at least 1")
-        counts: Counter[str] = Counter()
+        total = _Tally()
         failures: list[tuple[str, str]] = []
-        charges: list[MandateCharge] = []
-        kinds: list[tuple[str, Callable[[UnitOfWork, Any], None]]] = [
-            ("ledgers", lambda _, x: self._due_ledger(x, at, counts)),
-            ("subscriptions", lambda uow, x: self._due_subscription(uow, x, at, counts)),
-            ("numbers", lambda uow, x: self._due_number(uow, x, at, counts, charges)),
+        kinds: list[tuple[str, Handler]] = [
+            ("ledgers", lambda _, x, t: self._due_ledger(x, at, t.counts)),
+            ("subscriptions", lambda uow, x, t: self._due_subscription(uow, x, at, t.counts)),
+            ("numbers", lambda uow, x, t: self._due_number(uow, x, at, t.counts, t.charges)),
         ]
         for kind, handle in kinds:
-            self._walk(kind, at, batch_size, handle, failures, progress)
-        self._send_mandate_charges(charges)
-        counts["mandate_charges"] += len(charges)
+            self._walk(kind, at, batch_size, handle, total, failures, progress)
+        counts, charges = total.counts, total.charges
+        counts["mandate_charges"] += 0  # always in the report, even when none was due
+        for charge in charges:  # one at a time: a gateway failure holds up no other number
+            try:
+                self._send_mandate_charges([charge])
+            except MinutebillError as exc:
+                failures.append((f"numbers {charge.account_id}:{charge.number_e164}", str(exc)))
+            else:
+                counts["mandate_charges"] += 1
         self._due_payments(at, batch_size, counts, failures, progress)
         return DueReport(at=at, counts=dict(counts), failures=tuple(failures))
 
@@ -101,7 +131,8 @@ class DueWorkMixin(NumbersMixin):
         kind: str,
         at: datetime,
         batch_size: int,
-        handle: Callable[[UnitOfWork, Any], None],
+        handle: Handler,
+        total: _Tally,
         failures: list[tuple[str, str]],
         progress: Progress | None,
     ) -> None:
@@ -109,17 +140,21 @@ class DueWorkMixin(NumbersMixin):
         done = 0
         while True:
 
-            def page(uow: UnitOfWork, after: str | None = cursor) -> str | None:
+            def page(uow: UnitOfWork, after: str | None = cursor) -> tuple[str | None, _Tally]:
+                tally = _Tally()
                 items = getattr(uow, kind).due_page(at, batch_size, after=after)
                 for aggregate, _ in items:
-                    handle(uow, aggregate)
-                return items[-1][1] if items else None
+                    handle(uow, aggregate, tally)
+                return (items[-1][1] if items else None), tally
 
             try:
-                cursor_next = self._run(page)
+                cursor_next, tally = self._run(page)
+                tally.merge_into(total)
                 size = batch_size
             except MinutebillError:
-                cursor_next, size = self._one_by_one(kind, at, batch_size, cursor, handle, failures)
+                cursor_next, size = self._one_by_one(
+                    kind, at, batch_size, cursor, handle, total, failures
+                )
             if cursor_next is None:
                 return
             cursor = cursor_next
@@ -133,7 +168,8 @@ class DueWorkMixin(NumbersMixin):
         at: datetime,
         batch_size: int,
         cursor: str | None,
-        handle: Callable[[UnitOfWork, Any], None],
+        handle: Handler,
+        total: _Tally,
         failures: list[tuple[str, str]],
     ) -> tuple[str | None, int]:
         keys = self._read(
@@ -142,12 +178,14 @@ class DueWorkMixin(NumbersMixin):
         previous = cursor
         for key in keys:
 
-            def one(uow: UnitOfWork, after: str | None = previous) -> None:
+            def one(uow: UnitOfWork, after: str | None = previous) -> _Tally:
+                tally = _Tally()
                 for aggregate, _ in getattr(uow, kind).due_page(at, 1, after=after):
-                    handle(uow, aggregate)
+                    handle(uow, aggregate, tally)
+                return tally
 
             try:
-                self._run(one)
+                self._run(one).merge_into(total)
             except MinutebillError as exc:
                 failures.append((f"{kind} {key}", str(exc)))
             previous = key
@@ -179,8 +217,13 @@ class DueWorkMixin(NumbersMixin):
                 counts["plans_renewed"] += 1
             else:
                 if subscription.status is SubscriptionStatus.ACTIVE:
-                    subscription.renew(at, PaymentOutcome.FAILED, ledger)
-                    counts["plans_past_due"] += 1
+                    # Run after the grace period already ended, a failed renewal expires
+                    # the plan at once: report what happened, not what was attempted.
+                    result = subscription.renew(at, PaymentOutcome.FAILED, ledger)
+                    if result is RenewalResult.EXPIRED:
+                        counts["plans_expired"] += 1
+                    else:
+                        counts["plans_past_due"] += 1
                 return
 
     @staticmethod
@@ -223,19 +266,30 @@ class DueWorkMixin(NumbersMixin):
         failures: list[tuple[str, str]],
         progress: Progress | None,
     ) -> None:
-        due: list[Payment] = self._read(lambda uow: uow.payments.due(at, batch_size))
-        for done, payment in enumerate(due, start=1):
-            try:
-                if payment.gateway_payment_id is not None:
-                    self.reconcile_payment(payment.payment_id)
-                    counts["payments_reconciled"] += 1
-                expire = partial(self._expire_payment, payment_id=payment.payment_id, at=at)
-                if self._run(expire):
-                    counts["payments_expired"] += 1
-            except MinutebillError as exc:
-                failures.append((f"payment {payment.payment_id}", str(exc)))
-            if progress is not None:
-                progress("payments", done)
+        # Page by cursor: a payment still open after reconciling stays due, and must not keep
+        # the ones after it from being looked at.
+        cursor: str | None = None
+        done = 0
+        while True:
+            due: list[tuple[Payment, str]] = self._read(
+                partial(_due_payments_page, at=at, limit=batch_size, after=cursor)
+            )
+            if not due:
+                return
+            for payment, _ in due:
+                try:
+                    if payment.gateway_payment_id is not None:
+                        self.reconcile_payment(payment.payment_id)
+                        counts["payments_reconciled"] += 1
+                    expire = partial(self._expire_payment, payment_id=payment.payment_id, at=at)
+                    if self._run(expire):
+                        counts["payments_expired"] += 1
+                except MinutebillError as exc:
+                    failures.append((f"payment {payment.payment_id}", str(exc)))
+                done += 1
+                if progress is not None:
+                    progress("payments", done)
+            cursor = due[-1][1]
 
     def _expire_payment(self, uow: UnitOfWork, *, payment_id: str, at: datetime) -> bool:
         return self._payment(uow, payment_id).expire(at)
@@ -267,3 +321,10 @@ class DueWorkMixin(NumbersMixin):
             if amount.amount > 0:
                 wallet.debit(amount, subscription.renewal_key, at, reason="plan renewal")
             subscription.renew(at, PaymentOutcome.SUCCEEDED, ledger)
+
+
+def _due_payments_page(
+    uow: UnitOfWork, *, at: datetime, limit: int, after: str | None
+) -> list[tuple[Payment, str]]:
+    page: list[tuple[Payment, str]] = uow.payments.due_page(at, limit, after=after)
+    return page

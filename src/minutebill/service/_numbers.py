@@ -191,7 +191,10 @@ class NumbersMixin(PurchasesMixin):
             return None
         key = decision.idempotency_key
         quote_id = key  # ends in ":<period index>", which fulfilment reads back
-        payment_id = "pay_" + hashlib.sha256(key.encode()).hexdigest()[:24]
+        # Payment ids (and the gateway's idempotency keys) are unique across accounts; the
+        # renewal key is only unique per number, so the account is part of the digest.
+        scoped = f"{number.account_id}\x00{key}"
+        payment_id = "pay_" + hashlib.sha256(scoped.encode()).hexdigest()[:24]
         existing: Payment | None = uow.payments.by_reference(payment_id)
         if existing is None:
             order = Order(
@@ -201,7 +204,7 @@ class NumbersMixin(PurchasesMixin):
             quote = order.quote(quote_id=quote_id, account_id=number.account_id, at=at)
             uow.orders.add(quote)
             uow.payments.add(
-                Payment.for_quote(quote, payment_id=payment_id, idempotency_key=key, at=at)
+                Payment.for_quote(quote, payment_id=payment_id, idempotency_key=payment_id, at=at)
             )
         elif not existing.status.is_open:
             return None

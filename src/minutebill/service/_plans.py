@@ -105,7 +105,8 @@ class PlansMixin(ServiceBase):
 
         Raises:
             NotFound: for an unknown account.
-            ValidationError: for an expired quote or one for another account or period.
+            ValidationError: for an expired quote or one for another account, period or plan
+                (checked before the wallet is).
             InsufficientFunds: if the wallet cannot pay the upgrade charge (nothing changes;
                 top up and apply the same quote again while it is valid).
         """
@@ -117,7 +118,12 @@ class PlansMixin(ServiceBase):
             subscription = self._subscription(uow, account_id)
             ledger = self._ledger(uow, account_id)
             wallet = self._wallet(uow, account_id)
-            if subscription.last_quote_id != quote.quote_id and quote.charge.amount > 0:
+            paid_before = subscription.last_quote_id == quote.quote_id
+            # The domain checks the quote (account, expiry, period, plan) first, so a quote
+            # that is not applicable says so rather than "insufficient funds"; if the wallet
+            # then cannot pay, nothing of this unit of work is committed.
+            subscription.apply_plan_change(quote, at, ledger)
+            if not paid_before and quote.charge.amount > 0:
                 wallet.debit(
                     quote.charge,
                     f"plan-change:{quote.quote_id}",
@@ -125,7 +131,6 @@ class PlansMixin(ServiceBase):
                     reason="plan upgrade",
                     reference=quote.quote_id,
                 )
-            subscription.apply_plan_change(quote, at, ledger)
             return PlanOverview.build(subscription, ledger, wallet, at)
 
         return self._run(work)

@@ -166,8 +166,11 @@ class PurchasesMixin(PaymentsMixin):
                 return uow.orders.get(account_id, quote_id), self._payment(uow, payment_id)
             self._check_numbers(uow, account_id, lines)
             quote = order.quote(quote_id=quote_id, account_id=account_id, at=at, tax=self.tax)
+            # The host's key is unique per account; a gateway's keys are unique per merchant.
+            # The payment id (a digest of both) is unique across accounts and the same on
+            # every retry, so it is the key the gateway sees.
             payment = Payment.for_quote(
-                quote, payment_id=payment_id, idempotency_key=idempotency_key, at=at, method=method
+                quote, payment_id=payment_id, idempotency_key=payment_id, at=at, method=method
             )
             uow.orders.add(quote)
             uow.payments.add(payment)

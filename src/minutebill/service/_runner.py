@@ -29,6 +29,13 @@ class NullPublisher:
         """Do nothing."""
 
 
+def _retryable(exc: BaseException) -> bool:
+    """A conflict, or a driver error that says another try may succeed (a lock timeout)."""
+    if isinstance(exc, ConcurrencyConflict):
+        return True
+    return isinstance(exc, PersistenceError) and exc.retryable
+
+
 @frozen
 class Runner:
     """Runs work inside units of work from `uow_factory`, retrying conflicts."""
@@ -41,19 +48,22 @@ class Runner:
         if self.max_attempts < 1:
             raise ValidationError("max_attempts", self.max_attempts, "at least 1")
 
-    def run(self, work: Callable[[UnitOfWork], T]) -> T:
-        """Run `work` and commit; publish the committed events; retry on conflicts."""
+    def run(self, work: Callable[[UnitOfWork], T], *, undo: Callable[[], None] | None = None) -> T:
+        """Run `work` and commit; publish the committed events; retry on conflicts.
+
+        `undo` is called after every attempt that did not commit (whatever failed, the work or
+        the commit), to take back what `work` did outside the store, such as a call taken from
+        the in-process queue; it is never called once an attempt committed.
+        """
         for attempt in range(1, self.max_attempts + 1):
             try:
                 with self.uow_factory() as uow:
                     result = work(uow)
                     events = uow.commit()
-            except ConcurrencyConflict:
-                if attempt == self.max_attempts:
-                    raise
-                continue
-            except PersistenceError as exc:
-                if not exc.retryable or attempt == self.max_attempts:
+            except BaseException as exc:
+                if undo is not None:
+                    undo()
+                if not _retryable(exc) or attempt == self.max_attempts:
                     raise
                 continue
             if events:

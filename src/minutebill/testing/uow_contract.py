@@ -24,6 +24,7 @@ from minutebill.domain.grants import GrantSource
 from minutebill.domain.ledger import MinuteLedger
 from minutebill.domain.ledger_policy import LedgerPolicy
 from minutebill.domain.money import Money
+from minutebill.domain.payments import Payment
 from minutebill.domain.wallet import Wallet
 from minutebill.errors import ConcurrencyConflict, IdempotencyConflict, NotFound
 
@@ -135,6 +136,27 @@ class UnitOfWorkContract:
             uow.ledgers.add(_ledger())
             with pytest.raises(ConcurrencyConflict):
                 uow.commit()
+
+    def test_two_new_documents_may_not_share_a_reference(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        def payment(account_id: str) -> Payment:
+            return Payment.create(
+                payment_id="pay-same",
+                account_id=account_id,
+                quote_id=f"quote-{account_id}",
+                amount=Money("10.00", "INR"),
+                idempotency_key=f"key-{account_id}",
+                at=T0,
+            )
+
+        with uow_factory() as uow:
+            uow.payments.add(payment("acct-a"))
+            uow.payments.add(payment("acct-b"))
+            with pytest.raises(ConcurrencyConflict):
+                uow.commit()
+        with uow_factory() as uow:
+            assert uow.payments.by_reference("pay-same") is None
 
     def test_for_account_returns_the_accounts_aggregates(
         self, uow_factory: Callable[[], UnitOfWork]

@@ -1,0 +1,1 @@
+"""Tests of the `Billing` service on every store."""

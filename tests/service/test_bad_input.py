@@ -1,0 +1,341 @@
+"""Bad input through `Billing`: a clear `MinutebillError`, and the store exactly as it was.
+
+Each case runs against an account with some history (a plan, a settled call, a held call, a
+wallet balance, a number, an open payment) on the in-memory store and on SQLite. The whole
+store is read before and after — every aggregate with its version, every usage record and the
+outbox — and nothing may be published.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from minutebill.domain.money import Money
+from minutebill.domain.payment_events import PaymentEvent, PaymentEventKind
+from minutebill.errors import (
+    CurrencyMismatch,
+    InvalidTransition,
+    MinutebillError,
+    NotFound,
+    ValidationError,
+    WebhookVerificationError,
+)
+from minutebill.testing.fakes import Outcome
+from minutebill.testing.stateful import UPI, BillingRig
+from tests.service.test_support import (
+    ACCOUNT,
+    STORES,
+    RecordingPublisher,
+    open_store,
+    snapshot,
+    top_up,
+)
+
+NUMBER = "+919800000001"
+OTHER = "acct-2"
+GHOST = "ghost"
+Action = Callable[[BillingRig], object]
+
+
+@pytest.fixture(params=STORES)
+def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BillingRig]:
+    with open_store(request.param, tmp_path) as uow_factory:
+        built = BillingRig.build(uow_factory, publisher=RecordingPublisher())
+        billing = built.billing
+        billing.subscribe(ACCOUNT, "pro", timezone="Asia/Kolkata")
+        billing.subscribe(OTHER, "starter")
+        billing.end_call(ACCOUNT, "done", timedelta(minutes=3), tags=["camp-a"])
+        billing.start_call(ACCOUNT, "live")
+        top_up(built, ACCOUNT, 1000, "t1")
+        billing.acquire_number(ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="n1")
+        built.gateway.script(Outcome.STAY_PENDING)
+        billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="open")
+        built.clock.advance(timedelta(days=2))
+        yield built
+
+
+def publisher(rig: BillingRig) -> RecordingPublisher:
+    found = rig.billing._runner.publisher
+    assert isinstance(found, RecordingPublisher)
+    return found
+
+
+def forged_webhook(rig: BillingRig) -> object:
+    hook = rig.gateway.webhook_for(_event("pay_000001"), wrong_secret=True)
+    return rig.billing.handle_gateway_event(hook.body, hook.headers)
+
+
+def webhook_for_a_stranger(rig: BillingRig) -> object:
+    hook = rig.gateway.webhook_for(_event("pay_someone_else"))
+    return rig.billing.handle_gateway_event(hook.body, hook.headers)
+
+
+def _event(reference: str) -> PaymentEvent:
+    return PaymentEvent(
+        event_id="evt_forged",
+        kind=PaymentEventKind.SUCCEEDED,
+        payment_reference=reference,
+        gateway_payment_id="pay_000009",
+        occurred_at=datetime(2026, 1, 6, tzinfo=UTC),
+        amount=Money(449, "INR"),
+    )
+
+
+def foreign_quote(rig: BillingRig) -> object:
+    quote = rig.billing.quote_plan_change(OTHER, "pro")
+    return rig.billing.change_plan(ACCOUNT, quote)
+
+
+def upgrade_without_money(rig: BillingRig) -> object:
+    return rig.billing.change_plan(ACCOUNT, rig.billing.quote_plan_change(ACCOUNT, "enterprise"))
+
+
+TODAY = date(2026, 1, 7)
+MINUTE = timedelta(minutes=1)
+RUPEE = Money(1, "INR")
+
+CASES: list[tuple[str, Action, type[MinutebillError], str]] = [
+    # unknown account
+    ("overview", lambda r: r.billing.overview(GHOST), NotFound, "ghost"),
+    ("start_call", lambda r: r.billing.start_call(GHOST, "c"), NotFound, "ghost"),
+    ("end_call", lambda r: r.billing.end_call(GHOST, "c", MINUTE), NotFound, "ghost"),
+    ("release_call", lambda r: r.billing.release_call(GHOST, "live"), NotFound, "ghost"),
+    ("admit_waiting", lambda r: r.billing.admit_waiting(GHOST), NotFound, "ghost"),
+    (
+        "checkout_bundle",
+        lambda r: r.billing.checkout_bundle(GHOST, "nexus", UPI, idempotency_key="k"),
+        NotFound,
+        "ghost",
+    ),
+    (
+        "top_up",
+        lambda r: r.billing.top_up(GHOST, RUPEE, UPI, idempotency_key="k"),
+        NotFound,
+        "ghost",
+    ),
+    (
+        "acquire_number",
+        lambda r: r.billing.acquire_number(GHOST, "in-local", NUMBER, UPI, idempotency_key="k"),
+        NotFound,
+        "ghost",
+    ),
+    ("numbers", lambda r: r.billing.numbers(GHOST), NotFound, "ghost"),
+    ("set_auto_pay", lambda r: r.billing.set_auto_pay(GHOST, NUMBER, False), NotFound, "ghost"),
+    ("release_number", lambda r: r.billing.release_number(GHOST, NUMBER), NotFound, "ghost"),
+    ("quote", lambda r: r.billing.quote_plan_change(GHOST, "enterprise"), NotFound, "ghost"),
+    ("cancel", lambda r: r.billing.cancel(GHOST), NotFound, "ghost"),
+    ("resume", lambda r: r.billing.resume(GHOST), NotFound, "ghost"),
+    ("usage_history", lambda r: r.billing.usage_history(GHOST), NotFound, "ghost"),
+    ("usage_by_day", lambda r: r.billing.usage_by_day(GHOST, TODAY, TODAY), NotFound, "ghost"),
+    ("usage_by_tag", lambda r: r.billing.usage_by_tag(GHOST, TODAY, TODAY), NotFound, "ghost"),
+    # unknown codes and references
+    ("new-account-plan", lambda r: r.billing.subscribe("new", "platinum"), NotFound, "platinum"),
+    ("same-account-plan", lambda r: r.billing.subscribe(ACCOUNT, "gold"), NotFound, "gold"),
+    ("quote-plan", lambda r: r.billing.quote_plan_change(ACCOUNT, "gold"), NotFound, "gold"),
+    (
+        "bundle",
+        lambda r: r.billing.checkout_bundle(ACCOUNT, "mega", UPI, idempotency_key="k"),
+        NotFound,
+        "mega",
+    ),
+    (
+        "offer",
+        lambda r: r.billing.acquire_number(ACCOUNT, "us-toll", NUMBER, UPI, idempotency_key="k"),
+        NotFound,
+        "us-toll",
+    ),
+    ("number", lambda r: r.billing.release_number(ACCOUNT, "+919811111111"), NotFound, "9811"),
+    ("payment", lambda r: r.billing.reconcile_payment("pay_nope"), NotFound, "pay_nope"),
+    ("webhook-payment", webhook_for_a_stranger, NotFound, "pay_someone_else"),
+    # negative or zero amounts, durations and sizes
+    (
+        "negative-top-up",
+        lambda r: r.billing.top_up(ACCOUNT, Money(-5, "INR"), UPI, idempotency_key="k"),
+        ValidationError,
+        "amount",
+    ),
+    (
+        "zero-top-up",
+        lambda r: r.billing.top_up(ACCOUNT, Money(0, "INR"), UPI, idempotency_key="k"),
+        ValidationError,
+        "amount",
+    ),
+    (
+        "sub-paisa-top-up",
+        lambda r: r.billing.top_up(ACCOUNT, Money("0.001", "INR"), UPI, idempotency_key="k"),
+        ValidationError,
+        "minor units",
+    ),
+    (
+        "negative-duration",
+        lambda r: r.billing.end_call(ACCOUNT, "c", timedelta(seconds=-1)),
+        ValidationError,
+        "duration",
+    ),
+    (
+        "duration-not-timedelta",
+        lambda r: r.billing.end_call(ACCOUNT, "c", 60),  # type: ignore[arg-type]
+        ValidationError,
+        "duration",
+    ),
+    (
+        "zero-max-seconds",
+        lambda r: r.billing.start_call(ACCOUNT, "c", max_seconds=0),
+        ValidationError,
+        "max_seconds",
+    ),
+    (
+        "negative-max-seconds",
+        lambda r: r.billing.start_call(ACCOUNT, "c", max_seconds=-60),
+        ValidationError,
+        "max_seconds",
+    ),
+    (
+        "zero-quantity",
+        lambda r: r.billing.checkout_bundle(ACCOUNT, "pro", UPI, idempotency_key="k", quantity=0),
+        ValidationError,
+        "quantity",
+    ),
+    ("batch-size", lambda r: r.billing.run_due(batch_size=0), ValidationError, "batch_size"),
+    ("page-limit", lambda r: r.billing.usage_history(ACCOUNT, limit=0), ValidationError, "limit"),
+    (
+        "huge-page",
+        lambda r: r.billing.usage_history(ACCOUNT, limit=501),
+        ValidationError,
+        "limit",
+    ),
+    (
+        "cursor",
+        lambda r: r.billing.usage_history(ACCOUNT, cursor="page-2"),
+        ValidationError,
+        "cursor",
+    ),
+    (
+        "backwards-days",
+        lambda r: r.billing.usage_by_day(ACCOUNT, TODAY, date(2026, 1, 1)),
+        ValidationError,
+        "until",
+    ),
+    # foreign currency
+    (
+        "usd-top-up",
+        lambda r: r.billing.top_up(ACCOUNT, Money(5, "USD"), UPI, idempotency_key="k"),
+        CurrencyMismatch,
+        "USD",
+    ),
+    # naive datetimes
+    (
+        "naive-now",
+        lambda r: r.billing.run_due(datetime(2026, 3, 1)),  # noqa: DTZ001 - the point
+        ValidationError,
+        "now",
+    ),
+    (
+        "naive-start",
+        lambda r: r.billing.end_call(
+            ACCOUNT,
+            "c",
+            MINUTE,
+            started_at=datetime(2026, 1, 6, 9),  # noqa: DTZ001 - the point
+        ),
+        ValidationError,
+        "started_at",
+    ),
+    # empty or malformed ids and values
+    ("empty-account", lambda r: r.billing.subscribe("", "pro"), ValidationError, "account_id"),
+    ("blank-account", lambda r: r.billing.overview("  "), ValidationError, "account_id"),
+    ("empty-call", lambda r: r.billing.start_call(ACCOUNT, ""), ValidationError, "call_id"),
+    (
+        "empty-call-end",
+        lambda r: r.billing.end_call(ACCOUNT, "", MINUTE),
+        ValidationError,
+        "call_id",
+    ),
+    ("empty-call-release", lambda r: r.billing.release_call(ACCOUNT, ""), ValidationError, "call"),
+    (
+        "empty-key",
+        lambda r: r.billing.top_up(ACCOUNT, RUPEE, UPI, idempotency_key=""),
+        ValidationError,
+        "idempotency_key",
+    ),
+    (
+        "empty-bundle-key",
+        lambda r: r.billing.checkout_bundle(ACCOUNT, "pro", UPI, idempotency_key=""),
+        ValidationError,
+        "idempotency_key",
+    ),
+    (
+        "not-e164",
+        lambda r: r.billing.acquire_number(ACCOUNT, "in-local", "98000", UPI, idempotency_key="k"),
+        ValidationError,
+        "E.164",
+    ),
+    ("empty-payment", lambda r: r.billing.reconcile_payment(""), ValidationError, "payment_id"),
+    (
+        "time-zone",
+        lambda r: r.billing.subscribe("new", "pro", timezone="Mars/Olympus"),
+        ValidationError,
+        "Mars/Olympus",
+    ),
+    (
+        "string-tags",
+        lambda r: r.billing.end_call(ACCOUNT, "c", MINUTE, tags="camp-a"),
+        ValidationError,
+        "tags",
+    ),
+    (
+        "empty-tag",
+        lambda r: r.billing.end_call(ACCOUNT, "c", MINUTE, tags=[""]),
+        ValidationError,
+        "tags",
+    ),
+    (
+        "not-a-quote",
+        lambda r: r.billing.change_plan(ACCOUNT, "enterprise"),  # type: ignore[arg-type]
+        ValidationError,
+        "quote",
+    ),
+    ("foreign-quote", foreign_quote, ValidationError, "not for account"),
+    ("forged-webhook", forged_webhook, WebhookVerificationError, "signature"),
+    # refused by the rules
+    ("other-plan", lambda r: r.billing.subscribe(ACCOUNT, "starter"), InvalidTransition, "pro"),
+    ("upgrade-unpaid", upgrade_without_money, MinutebillError, "INR"),
+    (
+        "held-number",
+        lambda r: r.billing.acquire_number(ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="x"),
+        InvalidTransition,
+        NUMBER[1:],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("action", "error", "words"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_bad_input_is_refused_clearly_and_changes_nothing(
+    rig: BillingRig, action: Action, error: type[MinutebillError], words: str
+) -> None:
+    before = snapshot(rig, ACCOUNT, OTHER, GHOST, "new")
+    published = len(publisher(rig).batches)
+    with pytest.raises(error) as raised:
+        action(rig)
+    assert words in str(raised.value)
+    assert snapshot(rig, ACCOUNT, OTHER, GHOST, "new") == before
+    assert len(publisher(rig).batches) == published
+
+
+def test_the_account_still_works_after_every_refusal(rig: BillingRig) -> None:
+    for _, action, error, _ in CASES:
+        with pytest.raises(error):
+            action(rig)
+    overview = rig.billing.overview(ACCOUNT)
+    assert overview.used_minutes == Decimal(3)
+    assert overview.held_minutes == Decimal(5)
+    assert overview.wallet_balance == Money(1000, "INR")
+    assert [n.status for n in rig.billing.numbers(ACCOUNT)] == ["active"]
+    assert rig.billing.end_call(ACCOUNT, "live", timedelta(minutes=2)).billable_seconds == 120

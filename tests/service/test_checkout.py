@@ -1,0 +1,365 @@
+"""Checkout through `Billing`: bundles, top-ups, numbers, Auto-Pay, releases and plan changes.
+
+Every test runs on the in-memory store and on SQLite.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from minutebill.adapters.memory import MemoryStore
+from minutebill.domain.catalog import Capability
+from minutebill.domain.fulfilment import Remedy
+from minutebill.domain.grants import GrantSource
+from minutebill.domain.money import Money
+from minutebill.domain.payment_status import PaymentStatus
+from minutebill.domain.proration import PlanChangeKind
+from minutebill.domain.wallet import Wallet
+from minutebill.errors import (
+    GatewayTimeout,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidTransition,
+    LimitExceeded,
+    MissingCapability,
+    ValidationError,
+)
+from minutebill.testing.fakes import Outcome, Webhook
+from minutebill.testing.payment_strategies import deliveries
+from minutebill.testing.stateful import START, UPI, BillingRig
+from tests.service.test_support import (
+    ACCOUNT,
+    STORES,
+    capture_later,
+    open_rig,
+    open_store,
+    snapshot,
+    top_up,
+)
+
+NUMBER = "+919800000001"
+
+
+@pytest.fixture(params=STORES)
+def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BillingRig]:
+    with open_rig(request.param, tmp_path) as opened:
+        opened.billing.subscribe(ACCOUNT, "pro", timezone="Asia/Kolkata")
+        yield opened
+
+
+def bundle_grants(rig: BillingRig) -> list[int]:
+    with rig.uow_factory() as uow:
+        ledger = uow.ledgers.get(ACCOUNT)
+        return [g.granted for g in ledger.grants() if g.source is GrantSource.BUNDLE]
+
+
+def wallet(rig: BillingRig) -> Wallet:
+    with rig.uow_factory() as uow:
+        found: Wallet = uow.wallets.get(ACCOUNT)
+        return found
+
+
+def shuffled_five_times(hooks: list[Webhook]) -> list[Webhook]:
+    """Each webhook five times, the success first and last, the rest interleaved backwards."""
+    return [h for _ in range(5) for h in reversed(hooks)]
+
+
+# --- bundles -----------------------------------------------------------------------------------
+
+
+def test_a_bundle_is_granted_exactly_once_however_its_webhooks_arrive(rig: BillingRig) -> None:
+    rig.gateway.script(Outcome.STAY_PENDING)
+    result = rig.billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="k1")
+    assert result.status is PaymentStatus.PENDING
+    assert not result.payment.fulfilled
+    assert result.quote.breakdown.total == Money("449.00", "INR")
+    assert bundle_grants(rig) == []
+    capture_later(rig, result.payment.payment_id)
+    hooks = rig.gateway.take_webhooks()
+    assert [h.event_type for h in hooks] == ["payment.pending", "payment.succeeded"]
+    answers = rig.deliver(shuffled_five_times(hooks))
+    assert {a.status for a in answers} == {PaymentStatus.SUCCEEDED}
+    assert all(a.fulfilled and a.complete for a in answers)
+    assert bundle_grants(rig) == [300 * 60]
+    overview = rig.billing.overview(ACCOUNT)
+    assert overview.total_minutes == Decimal(5300)
+    with rig.uow_factory() as uow:
+        grant = next(g for g in uow.ledgers.get(ACCOUNT).grants() if g.source is GrantSource.BUNDLE)
+    assert grant.expires_at == overview.period_end  # Nexus is valid for the plan period
+
+
+def test_checking_out_again_with_the_same_key_continues_the_same_purchase(
+    rig: BillingRig,
+) -> None:
+    first = rig.billing.checkout_bundle(ACCOUNT, "elite", UPI, idempotency_key="k1")
+    assert first.status is PaymentStatus.SUCCEEDED
+    rig.deliver(rig.gateway.take_webhooks() * 3)
+    before = snapshot(rig)
+    again = rig.billing.checkout_bundle(ACCOUNT, "elite", UPI, idempotency_key="k1")
+    assert again.payment == first.payment
+    assert again.quote == first.quote
+    assert bundle_grants(rig) == [100 * 60]
+    assert snapshot(rig) == before
+
+
+@pytest.mark.parametrize(
+    "change", ["bundle", "quantity", "method"], ids=["other-bundle", "quantity", "method"]
+)
+def test_a_key_reused_for_another_purchase_is_refused(rig: BillingRig, change: str) -> None:
+    rig.billing.checkout_bundle(ACCOUNT, "elite", UPI, idempotency_key="k1")
+    before = snapshot(rig)
+    from minutebill.domain.payment_methods import Card
+
+    with pytest.raises(IdempotencyConflict, match="'k1'"):
+        rig.billing.checkout_bundle(
+            ACCOUNT,
+            "nexus" if change == "bundle" else "elite",
+            Card("visa", "4242") if change == "method" else UPI,
+            idempotency_key="k1",
+            quantity=2 if change == "quantity" else 1,
+        )
+    assert snapshot(rig) == before
+
+
+def test_a_declined_payment_grants_nothing(rig: BillingRig) -> None:
+    rig.gateway.script(Outcome.FAIL)
+    result = rig.billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="k1")
+    assert result.status is PaymentStatus.FAILED
+    rig.deliver(rig.gateway.take_webhooks() * 2)
+    assert bundle_grants(rig) == []
+    assert rig.billing.overview(ACCOUNT).total_minutes == Decimal(5000)
+
+
+def test_a_payment_whose_response_was_lost_is_continued_with_the_same_key(
+    rig: BillingRig,
+) -> None:
+    rig.gateway.script(Outcome.TIME_OUT)
+    with pytest.raises(GatewayTimeout):
+        rig.billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="k1")
+    assert bundle_grants(rig) == []
+    again = rig.billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="k1")
+    assert again.status is PaymentStatus.SUCCEEDED
+    rig.deliver(rig.gateway.take_webhooks() * 2)
+    assert bundle_grants(rig) == [300 * 60]
+
+
+# --- top-ups -----------------------------------------------------------------------------------
+
+
+def test_a_top_up_is_credited_once(rig: BillingRig) -> None:
+    result = rig.billing.top_up(ACCOUNT, Money(1000, "INR"), UPI, idempotency_key="t1")
+    assert result.status is PaymentStatus.SUCCEEDED
+    rig.deliver(rig.gateway.take_webhooks() * 5)
+    again = rig.billing.top_up(ACCOUNT, Money(1000, "INR"), UPI, idempotency_key="t1")
+    assert again.payment.payment_id == result.payment.payment_id
+    assert wallet(rig).balance == Money(1000, "INR")
+    assert len(wallet(rig).entries) == 1
+
+
+def test_two_accounts_may_use_the_same_idempotency_key(rig: BillingRig) -> None:
+    rig.billing.subscribe("acct-2", "starter")
+    for account in (ACCOUNT, "acct-2"):  # the host numbers its orders per customer
+        result = rig.billing.top_up(account, Money(300, "INR"), UPI, idempotency_key="order-1")
+        assert result.status is PaymentStatus.SUCCEEDED
+    rig.deliver(rig.gateway.take_webhooks() * 2)
+    for account in (ACCOUNT, "acct-2"):
+        assert rig.billing.overview(account).wallet_balance == Money(300, "INR")
+
+
+def test_a_pending_top_up_is_credited_by_its_webhook_only(rig: BillingRig) -> None:
+    rig.gateway.script(Outcome.STAY_PENDING)
+    result = rig.billing.top_up(ACCOUNT, Money(250, "INR"), UPI, idempotency_key="t1")
+    assert wallet(rig).balance == Money(0, "INR")
+    capture_later(rig, result.payment.payment_id)
+    hooks = rig.gateway.take_webhooks()
+    for order in itertools.permutations(hooks):
+        rig.deliver(order)
+    assert wallet(rig).balance == Money(250, "INR")
+
+
+# --- numbers -----------------------------------------------------------------------------------
+
+
+def test_buying_a_number_shows_the_fee_breakdown_and_activates_it(rig: BillingRig) -> None:
+    result = rig.billing.acquire_number(ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="n1")
+    breakdown = result.quote.breakdown
+    assert breakdown.amount == Money(500, "INR")
+    assert breakdown.upfront_fees == Money(1000, "INR")
+    assert breakdown.total == Money(1500, "INR")
+    assert result.capabilities == frozenset({Capability.VOICE, Capability.SMS})
+    (view,) = rig.billing.numbers(ACCOUNT)
+    assert (view.number_e164, view.status, view.auto_pay) == (NUMBER, "active", True)
+    assert view.paid_through == datetime(2026, 2, 5, 9, tzinfo=UTC)
+    assert view.recurring_fee == Money(500, "INR")
+
+
+def test_the_plans_number_limit_is_enforced_and_changes_nothing(tmp_path: Path) -> None:
+    with open_rig("sqlite", tmp_path) as rig:
+        rig.billing.subscribe(ACCOUNT, "starter")  # one number
+        rig.billing.acquire_number(ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="n1")
+        before = snapshot(rig)
+        with pytest.raises(LimitExceeded, match="phone_numbers"):
+            rig.billing.acquire_number(
+                ACCOUNT, "in-local", "+919800000002", UPI, idempotency_key="n2"
+            )
+        assert snapshot(rig) == before
+
+
+def test_a_number_missing_a_required_capability_is_refused(rig: BillingRig) -> None:
+    before = snapshot(rig)
+    with pytest.raises(MissingCapability):
+        rig.billing.acquire_number(
+            ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="n1", requires=[Capability.MMS]
+        )
+    assert snapshot(rig) == before
+
+
+def test_a_number_the_account_already_holds_cannot_be_bought_again(rig: BillingRig) -> None:
+    rig.billing.acquire_number(ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="n1")
+    before = snapshot(rig)
+    with pytest.raises(InvalidTransition, match=r"\+919800000001"):
+        rig.billing.acquire_number(ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="n2")
+    assert snapshot(rig) == before
+
+
+def test_auto_pay_toggles_and_a_released_number_refuses_it(rig: BillingRig) -> None:
+    rig.billing.acquire_number(ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="n1")
+    assert rig.billing.set_auto_pay(ACCOUNT, NUMBER, False).auto_pay is False
+    assert rig.billing.set_auto_pay(ACCOUNT, NUMBER, True).auto_pay is True
+    released = rig.billing.release_number(ACCOUNT, NUMBER)
+    assert released.status == "released"
+    before = snapshot(rig)
+    with pytest.raises(InvalidTransition, match="released"):
+        rig.billing.set_auto_pay(ACCOUNT, NUMBER, False)
+    with pytest.raises(InvalidTransition, match="released"):
+        rig.billing.release_number(ACCOUNT, NUMBER)
+    assert snapshot(rig) == before
+
+
+def test_a_released_number_is_never_charged_again(rig: BillingRig) -> None:
+    top_up(rig, ACCOUNT, 10_000, "t1")
+    rig.billing.acquire_number(ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="n1")
+    rig.clock.advance(timedelta(days=3))  # the paid period has started: nothing to give back
+    rig.billing.release_number(ACCOUNT, NUMBER)
+    assert wallet(rig).balance == Money(10_000, "INR")
+    rig.clock.set(datetime(2026, 2, 5, 10, tzinfo=UTC))
+    report = rig.billing.run_due()
+    assert report["numbers_renewed"] == 0
+    assert wallet(rig).balance == Money(10_000 - 7999, "INR")  # the plan renewed, not the number
+
+
+def test_turning_auto_pay_on_for_a_held_number_pays_it_from_the_wallet(rig: BillingRig) -> None:
+    rig.billing.acquire_number(
+        ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="n1", auto_pay=False
+    )
+    rig.clock.set(datetime(2026, 2, 5, 10, tzinfo=UTC))
+    rig.billing.run_due()
+    (held,) = rig.billing.numbers(ACCOUNT)
+    assert (held.status, held.hold_reason) == ("on_hold", "auto_pay_off")
+    top_up(rig, ACCOUNT, 600, "t1")  # the plan is past due: 600 cannot pay it
+    assert rig.billing.numbers(ACCOUNT)[0].status == "on_hold"  # Auto-Pay is off
+    view = rig.billing.set_auto_pay(ACCOUNT, NUMBER, True)
+    assert (view.status, view.paid_through) == ("active", datetime(2026, 3, 5, 9, tzinfo=UTC))
+    assert wallet(rig).balance == Money(100, "INR")
+
+
+@pytest.mark.parametrize("remedy", [Remedy.REFUND, Remedy.CREDIT_WALLET])
+def test_a_number_that_can_no_longer_be_delivered_is_refunded_or_credited(
+    tmp_path: Path, remedy: Remedy
+) -> None:
+    with open_store("sqlite", tmp_path) as uow_factory:
+        rig = BillingRig.build(uow_factory, remedy=remedy)
+        rig.billing.subscribe(ACCOUNT, "starter")  # one number
+        rig.gateway.script(Outcome.STAY_PENDING, Outcome.STAY_PENDING)
+        first = rig.billing.acquire_number(ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="a")
+        second = rig.billing.acquire_number(
+            ACCOUNT, "in-local", "+919800000002", UPI, idempotency_key="b"
+        )
+        capture_later(rig, first.payment.payment_id)
+        capture_later(rig, second.payment.payment_id)
+        answers = rig.deliver(rig.gateway.take_webhooks() * 3)
+        assert [n.number_e164 for n in rig.billing.numbers(ACCOUNT)] == [NUMBER]
+        late = [a for a in answers if a.payment_id == second.payment.payment_id][-1]
+        assert (late.complete, late.remedy) == (False, remedy)
+        assert late.remedy_amount == Money(1500, "INR")
+        refunded = remedy is Remedy.REFUND
+        assert late.status is (PaymentStatus.REFUNDED if refunded else PaymentStatus.SUCCEEDED)
+        assert wallet(rig).balance == Money(0 if refunded else 1500, "INR")
+
+
+# --- plan changes ------------------------------------------------------------------------------
+
+
+def test_an_upgrade_is_paid_from_the_wallet_exactly_as_quoted(rig: BillingRig) -> None:
+    rig.clock.advance(timedelta(days=10))  # 21 of 31 days left
+    quote = rig.billing.quote_plan_change(ACCOUNT, "enterprise")
+    assert quote.kind is PlanChangeKind.UPGRADE
+    assert quote.charge == Money("11516.13", "INR")  # 17,000 × 21/31
+    before = snapshot(rig)
+    with pytest.raises(InsufficientFunds):
+        rig.billing.change_plan(ACCOUNT, quote)
+    assert snapshot(rig) == before
+    top_up(rig, ACCOUNT, 12_000, "t1")
+    overview = rig.billing.change_plan(ACCOUNT, quote)
+    assert overview.plan_code == "enterprise"
+    assert overview.wallet_balance == Money("483.87", "INR")
+    extra = (Decimal(quote.granted_seconds) / 60).quantize(Decimal("0.01"))
+    assert overview.total_minutes == Decimal(5000) + extra
+    again = rig.billing.change_plan(ACCOUNT, quote)  # the same quote charges once
+    assert again.wallet_balance == Money("483.87", "INR")
+    assert again.total_minutes == overview.total_minutes
+
+
+def test_an_expired_quote_says_so_even_when_the_wallet_could_not_pay(rig: BillingRig) -> None:
+    quote = rig.billing.quote_plan_change(ACCOUNT, "enterprise")
+    rig.clock.advance(timedelta(minutes=31))
+    before = snapshot(rig)
+    with pytest.raises(ValidationError, match="expired"):
+        rig.billing.change_plan(ACCOUNT, quote)
+    assert snapshot(rig) == before
+
+
+def test_a_downgrade_waits_for_the_period_end_and_charges_nothing(rig: BillingRig) -> None:
+    top_up(rig, ACCOUNT, 3000, "t1")
+    quote = rig.billing.quote_plan_change(ACCOUNT, "starter")
+    assert (quote.kind, quote.charge) == (PlanChangeKind.DOWNGRADE, Money(0, "INR"))
+    overview = rig.billing.change_plan(ACCOUNT, quote)
+    assert (overview.plan_code, overview.wallet_balance) == ("pro", Money(3000, "INR"))
+    rig.clock.set(START + timedelta(days=31, hours=1))
+    rig.billing.run_due()
+    renewed = rig.billing.overview(ACCOUNT)
+    assert (renewed.plan_code, renewed.total_minutes) == ("starter", Decimal(1000))
+    assert renewed.wallet_balance == Money(3000 - 1999, "INR")
+
+
+@given(
+    outcome=st.sampled_from([Outcome.STAY_PENDING, Outcome.LATE_SUCCESS, Outcome.FAIL]),
+    data=st.data(),
+)
+@settings(max_examples=40)
+def test_any_delivery_of_the_webhooks_fulfils_exactly_once(
+    outcome: Outcome, data: st.DataObject
+) -> None:
+    rig = BillingRig.build(MemoryStore().unit_of_work)
+    rig.billing.subscribe(ACCOUNT, "pro")
+    rig.gateway.script(outcome, outcome)
+    bundle = rig.billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="b1")
+    money = rig.billing.top_up(ACCOUNT, Money(700, "INR"), UPI, idempotency_key="t1")
+    if outcome is Outcome.STAY_PENDING:
+        capture_later(rig, bundle.payment.payment_id)
+        capture_later(rig, money.payment.payment_id)
+    rig.clock.advance(timedelta(minutes=5))  # a late success lands after 3 minutes
+    hooks = rig.gateway.take_webhooks()
+    rig.deliver(data.draw(deliveries(hooks), label="deliveries"))
+    paid = outcome is not Outcome.FAIL
+    assert bundle_grants(rig) == ([300 * 60] if paid else [])
+    assert wallet(rig).balance == Money(700 if paid else 0, "INR")
+    assert len(wallet(rig).entries) == int(paid)

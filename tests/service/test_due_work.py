@@ -1,0 +1,309 @@
+"""`Billing.run_due`: renewals, pre-debit notices, holds, releases, expiries and stale work.
+
+Every test runs on the in-memory store and on SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from minutebill.domain.money import Money
+from minutebill.domain.payment_status import PaymentStatus
+from minutebill.domain.wallet import Wallet
+from minutebill.domain.wallet_entries import EntryKind
+from minutebill.testing.fakes import Outcome
+from minutebill.testing.stateful import MANDATE, UPI, BillingRig
+from tests.service.test_support import (
+    ACCOUNT,
+    STORES,
+    capture_later,
+    open_rig,
+    snapshot,
+    top_up,
+)
+
+PERIOD_END = datetime(2026, 2, 5, 9, tzinfo=UTC)
+NUMBERS = ("+919800000001", "+919800000002", "+919800000003")
+
+
+@pytest.fixture(params=STORES)
+def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BillingRig]:
+    with open_rig(request.param, tmp_path) as opened:
+        opened.billing.subscribe(ACCOUNT, "pro", timezone="Asia/Kolkata")
+        yield opened
+
+
+def balance(rig: BillingRig) -> Money:
+    with rig.uow_factory() as uow:
+        found: Wallet = uow.wallets.get(ACCOUNT)
+        return found.balance
+
+
+def debits(rig: BillingRig) -> list[tuple[str, str, Money]]:
+    with rig.uow_factory() as uow:
+        found: Wallet = uow.wallets.get(ACCOUNT)
+        return [(e.key, e.reason, e.amount) for e in found.entries if e.kind is EntryKind.DEBIT]
+
+
+def statuses(rig: BillingRig) -> dict[str, tuple[str, datetime]]:
+    return {n.number_e164: (n.status, n.paid_through) for n in rig.billing.numbers(ACCOUNT)}
+
+
+# --- plans -------------------------------------------------------------------------------------
+
+
+def test_the_plan_renews_from_the_wallet_once_per_period(rig: BillingRig) -> None:
+    top_up(rig, ACCOUNT, 10_000, "t1")
+    rig.billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="b1")
+    assert rig.billing.overview(ACCOUNT).total_minutes == Decimal(5300)
+    rig.clock.set(PERIOD_END + timedelta(minutes=1))
+    report = rig.billing.run_due()
+    assert report["plans_renewed"] == 1
+    assert report.failures == ()
+    overview = rig.billing.overview(ACCOUNT)
+    assert overview.period_start == PERIOD_END
+    assert overview.next_billing_at == datetime(2026, 3, 5, 9, tzinfo=UTC)
+    assert overview.total_minutes == Decimal(5000)  # the bundle ended with its period
+    assert balance(rig) == Money(10_000 - 7999, "INR")
+    before = snapshot(rig)
+    again = rig.billing.run_due()
+    assert again["plans_renewed"] == 0
+    assert snapshot(rig) == before
+
+
+def test_an_unpaid_renewal_goes_past_due_and_a_top_up_pays_it(rig: BillingRig) -> None:
+    rig.clock.set(PERIOD_END + timedelta(hours=1))
+    report = rig.billing.run_due()
+    assert (report["plans_past_due"], report["plans_renewed"]) == (1, 0)
+    overview = rig.billing.overview(ACCOUNT)
+    assert overview.status == "past_due"
+    assert overview.expires_at == PERIOD_END + timedelta(days=7)
+    top_up(rig, ACCOUNT, 8000, "t1")
+    paid = rig.billing.overview(ACCOUNT)
+    assert (paid.status, paid.period_start) == ("active", PERIOD_END)
+    assert paid.wallet_balance == Money(1, "INR")
+
+
+def test_a_plan_past_its_grace_expires(rig: BillingRig) -> None:
+    rig.clock.set(PERIOD_END + timedelta(hours=1))
+    rig.billing.run_due()
+    rig.clock.set(PERIOD_END + timedelta(days=7, hours=1))
+    assert rig.billing.run_due()["plans_expired"] == 1
+    assert rig.billing.overview(ACCOUNT).status == "expired"
+
+
+def test_a_renewal_first_looked_at_after_its_grace_is_reported_as_expired(
+    rig: BillingRig,
+) -> None:
+    rig.clock.set(PERIOD_END + timedelta(days=20))
+    report = rig.billing.run_due()
+    assert (report["plans_expired"], report["plans_past_due"]) == (1, 0)
+    assert rig.billing.overview(ACCOUNT).status == "expired"
+
+
+# --- numbers -----------------------------------------------------------------------------------
+
+
+def test_numbers_renew_hold_and_release_as_their_settings_say(rig: BillingRig) -> None:
+    top_up(rig, ACCOUNT, 8500, "t1")
+    buy = rig.billing.acquire_number
+    buy(ACCOUNT, "in-local", NUMBERS[0], UPI, idempotency_key="n1")
+    buy(ACCOUNT, "in-local", NUMBERS[1], UPI, idempotency_key="n2", auto_pay=False)
+    rig.clock.set(PERIOD_END + timedelta(hours=1))
+    report = rig.billing.run_due()
+    assert (report["plans_renewed"], report["numbers_renewed"]) == (1, 1)
+    assert report["numbers_put_on_hold"] == 1
+    assert balance(rig) == Money(8500 - 7999 - 500, "INR")
+    after = statuses(rig)
+    assert after[NUMBERS[0]] == ("active", datetime(2026, 3, 5, 9, tzinfo=UTC))
+    assert after[NUMBERS[1]] == ("on_hold", PERIOD_END)
+    held = next(n for n in rig.billing.numbers(ACCOUNT) if n.number_e164 == NUMBERS[1])
+    assert held.hold_reason == "auto_pay_off"
+    assert held.release_after == PERIOD_END + timedelta(days=7, hours=1)
+    rig.clock.set(PERIOD_END + timedelta(days=7, hours=2))
+    assert rig.billing.run_due()["numbers_released"] == 1
+    assert statuses(rig)[NUMBERS[1]][0] == "released"
+    assert balance(rig) == Money(1, "INR")
+
+
+def test_a_number_on_hold_for_credit_is_paid_by_the_next_top_up(rig: BillingRig) -> None:
+    rig.billing.acquire_number(ACCOUNT, "in-local", NUMBERS[0], UPI, idempotency_key="n1")
+    rig.clock.set(PERIOD_END + timedelta(hours=1))
+    assert rig.billing.run_due()["numbers_put_on_hold"] == 1
+    (held,) = rig.billing.numbers(ACCOUNT)
+    assert (held.status, held.hold_reason) == ("on_hold", "insufficient_credit")
+    top_up(rig, ACCOUNT, 600, "t1")  # cannot pay the past-due plan, can pay the number
+    (paid,) = rig.billing.numbers(ACCOUNT)
+    assert (paid.status, paid.paid_through) == ("active", datetime(2026, 3, 5, 9, tzinfo=UTC))
+    assert balance(rig) == Money(100, "INR")
+
+
+def test_a_mandate_is_told_a_day_ahead_then_charged_once(rig: BillingRig) -> None:
+    rig.billing.acquire_number(
+        ACCOUNT, "in-local", NUMBERS[0], UPI, idempotency_key="n1", mandate_id=MANDATE
+    )
+    rig.gateway.take_webhooks()
+    rig.clock.set(PERIOD_END - timedelta(hours=20))
+    assert rig.billing.run_due()["pre_debit_notices"] == 1
+    assert rig.billing.run_due()["pre_debit_notices"] == 0
+    rig.clock.set(PERIOD_END + timedelta(hours=3))  # 24 h after the notice is +4 h: not yet
+    assert rig.billing.run_due()["mandate_charges"] == 0
+    rig.clock.set(PERIOD_END + timedelta(hours=4))
+    assert rig.billing.run_due()["mandate_charges"] == 1
+    assert rig.billing.run_due()["mandate_charges"] == 0
+    assert statuses(rig)[NUMBERS[0]] == ("active", datetime(2026, 3, 5, 9, tzinfo=UTC))
+    hooks = rig.gateway.take_webhooks()
+    assert [h.event_type for h in hooks] == ["payment.succeeded"]
+    rig.deliver(hooks * 5)
+    assert statuses(rig)[NUMBERS[0]] == ("active", datetime(2026, 3, 5, 9, tzinfo=UTC))
+    with rig.uow_factory() as uow:
+        payments = uow.payments.for_account(ACCOUNT)
+        renewals = [p for p in payments if p.quote_id.startswith(f"number:{NUMBERS[0]}:")]
+    assert [(p.status, p.amount) for p in renewals] == [
+        (PaymentStatus.SUCCEEDED, Money(500, "INR"))
+    ]
+
+
+def test_a_declined_mandate_charge_puts_the_number_on_hold(rig: BillingRig) -> None:
+    rig.billing.acquire_number(
+        ACCOUNT, "in-local", NUMBERS[0], UPI, idempotency_key="n1", mandate_id=MANDATE
+    )
+    rig.clock.set(PERIOD_END - timedelta(days=1))
+    rig.billing.run_due()
+    rig.gateway.script(Outcome.FAIL)
+    rig.clock.set(PERIOD_END + timedelta(minutes=1))
+    assert rig.billing.run_due()["mandate_charges"] == 1
+    (held,) = rig.billing.numbers(ACCOUNT)
+    assert (held.status, held.hold_reason) == ("on_hold", "payment_failed")
+
+
+def test_running_due_work_twice_for_the_same_instant_charges_once(rig: BillingRig) -> None:
+    top_up(rig, ACCOUNT, 20_000, "t1")
+    for index, number in enumerate(NUMBERS):
+        rig.billing.acquire_number(ACCOUNT, "in-local", number, UPI, idempotency_key=f"n{index}")
+    at = PERIOD_END + timedelta(hours=3)
+    first = rig.billing.run_due(at)
+    assert (first["plans_renewed"], first["numbers_renewed"]) == (1, 3)
+    before = snapshot(rig)
+    second = rig.billing.run_due(at)
+    assert second["plans_renewed"] == second["numbers_renewed"] == 0
+    assert snapshot(rig) == before
+    assert balance(rig) == Money(20_000 - 7999 - 3 * 500, "INR")
+    taken = debits(rig)
+    assert sorted(reason for _, reason, _ in taken) == ["number renewal"] * 3 + ["plan renewal"]
+    assert len({key for key, _, _ in taken}) == 4  # one debit per (item, period)
+
+
+# --- holds, payments, pages --------------------------------------------------------------------
+
+
+def test_holds_of_calls_that_never_ended_expire_and_give_their_minutes_back(
+    rig: BillingRig,
+) -> None:
+    rig.billing.start_call(ACCOUNT, "c1", max_seconds=1200)
+    assert rig.billing.overview(ACCOUNT).held_minutes == Decimal(20)
+    rig.clock.advance(timedelta(hours=5))
+    assert rig.billing.run_due()["holds_expired"] == 1
+    overview = rig.billing.overview(ACCOUNT)
+    assert (overview.held_minutes, overview.remaining_minutes) == (Decimal(0), Decimal(5000))
+
+
+def test_a_payment_whose_webhook_was_lost_is_reconciled(rig: BillingRig) -> None:
+    rig.gateway.script(Outcome.STAY_PENDING)
+    result = rig.billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="b1")
+    capture_later(rig, result.payment.payment_id)
+    rig.gateway.take_webhooks()  # lost on the way
+    rig.clock.advance(timedelta(minutes=16))
+    assert rig.billing.run_due()["payments_reconciled"] == 1
+    assert rig.billing.overview(ACCOUNT).total_minutes == Decimal(5300)
+
+
+def test_every_open_payment_is_reconciled_however_small_the_pages(rig: BillingRig) -> None:
+    rig.gateway.script(*[Outcome.STAY_PENDING] * 3)
+    started = [
+        rig.billing.checkout_bundle(ACCOUNT, "elite", UPI, idempotency_key=f"b{i}")
+        for i in range(3)
+    ]
+    capture_later(rig, started[2].payment.payment_id)  # the last one was paid; its webhook lost
+    rig.gateway.take_webhooks()
+    rig.clock.advance(timedelta(minutes=16))
+    report = rig.billing.run_due(batch_size=1)
+    assert report["payments_reconciled"] == 3
+    assert rig.billing.overview(ACCOUNT).total_minutes == Decimal(5100)
+
+
+def test_a_mandate_charge_the_gateway_cannot_take_is_reported_and_the_rest_go_ahead(
+    rig: BillingRig,
+) -> None:
+    rig.billing.subscribe("acct-2", "pro")
+    for account, number in ((ACCOUNT, NUMBERS[0]), ("acct-2", NUMBERS[1])):
+        rig.billing.acquire_number(
+            account, "in-local", number, UPI, idempotency_key="n1", mandate_id=MANDATE
+        )
+    rig.clock.set(PERIOD_END - timedelta(days=1))
+    rig.billing.run_due()
+    rig.clock.set(PERIOD_END + timedelta(minutes=1))
+    rig.gateway.script(Outcome.UNAVAILABLE)
+    report = rig.billing.run_due()
+    assert report["mandate_charges"] == 1
+    assert len(report.failures) == 1
+    assert NUMBERS[0] in report.failures[0][0]
+    assert "unavailable" in report.failures[0][1]
+    paid = {a: rig.billing.numbers(a)[0].paid_through for a in (ACCOUNT, "acct-2")}
+    assert sorted(paid.values()) == [PERIOD_END, datetime(2026, 3, 5, 9, tzinfo=UTC)]
+    retry = rig.billing.run_due()
+    assert (retry["mandate_charges"], retry.failures) == (1, ())
+    for account in (ACCOUNT, "acct-2"):
+        assert rig.billing.numbers(account)[0].paid_through == datetime(2026, 3, 5, 9, tzinfo=UTC)
+
+
+def test_renewals_of_the_same_number_string_on_two_accounts_are_two_payments(
+    rig: BillingRig,
+) -> None:
+    rig.billing.subscribe("acct-2", "pro")
+    for account in (ACCOUNT, "acct-2"):  # e.g. numbers of two providers' ranges that coincide
+        rig.billing.acquire_number(
+            account, "in-local", NUMBERS[0], UPI, idempotency_key="n1", mandate_id=MANDATE
+        )
+    rig.clock.set(PERIOD_END - timedelta(days=1))
+    rig.billing.run_due()
+    rig.clock.set(PERIOD_END + timedelta(minutes=1))
+    assert rig.billing.run_due()["mandate_charges"] == 2
+    renewed = datetime(2026, 3, 5, 9, tzinfo=UTC)
+    for account in (ACCOUNT, "acct-2"):
+        assert rig.billing.numbers(account)[0].paid_through == renewed
+        with rig.uow_factory() as uow:
+            payments = [p for p in uow.payments.for_account(account) if p.amount.amount == 500]
+        assert [p.status for p in payments] == [PaymentStatus.SUCCEEDED]
+
+
+def test_due_work_in_small_pages_does_what_one_big_page_does(tmp_path: Path) -> None:
+    progress: list[tuple[str, int]] = []
+    contents = []
+    for size, kind in ((1, "sqlite"), (500, "memory")):
+        folder = tmp_path / str(size)
+        folder.mkdir()
+        with open_rig(kind, folder) as rig:
+            for index in range(3):
+                account = f"acct-{index}"
+                rig.billing.subscribe(account, "starter")
+                if index:
+                    top_up(rig, account, 1999 * index, f"t{index}")
+            rig.clock.set(PERIOD_END + timedelta(hours=1))
+            report = rig.billing.run_due(
+                batch_size=size, progress=lambda kind, n: progress.append((kind, n))
+            )
+            assert (report["plans_renewed"], report["plans_past_due"]) == (2, 1)
+            seen = snapshot(rig, "acct-0", "acct-1", "acct-2")
+            # Commits differ, so accounts' events interleave differently; each account's
+            # events keep their order.
+            seen["outbox"].sort(key=lambda entry: entry[0])
+            contents.append(seen)
+    assert contents[0] == contents[1]
+    subscriptions = [n for kind, n in progress if kind == "subscriptions"]
+    assert subscriptions[:3] == [1, 2, 3]  # the one-by-one run reports every page

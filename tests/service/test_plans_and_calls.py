@@ -1,0 +1,252 @@
+"""Subscribing, the plan overview, live calls and the usage history, through `Billing`.
+
+Every test runs on the in-memory store and on SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from minutebill._unit_of_work import UsageTotals
+from minutebill.domain.admission import Admitted, Queued, Rejected, RejectionReason
+from minutebill.domain.money import Money
+from minutebill.errors import IdempotencyConflict, InvalidTransition, ValidationError
+from minutebill.testing.stateful import START, BillingRig
+from tests.service.test_support import ACCOUNT, STORES, open_rig, settle_minutes, snapshot, top_up
+
+
+@pytest.fixture(params=STORES)
+def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BillingRig]:
+    with open_rig(request.param, tmp_path) as opened:
+        yield opened
+
+
+# --- subscribe and the overview --------------------------------------------------------------
+
+
+def test_subscribing_opens_the_account_with_the_plans_minutes(rig: BillingRig) -> None:
+    overview = rig.billing.subscribe(ACCOUNT, "pro", timezone="Asia/Kolkata")
+    assert (overview.plan_code, overview.plan_name, overview.status) == ("pro", "Pro", "active")
+    assert overview.total_minutes == overview.remaining_minutes == Decimal(5000)
+    assert overview.used_percent == Decimal("0.00")
+    assert overview.period_start == START
+    assert overview.period_end == overview.next_billing_at == datetime(2026, 2, 5, 9, tzinfo=UTC)
+    assert overview.wallet_balance == Money(0, "INR")
+    assert (overview.concurrent_calls, overview.phone_numbers) == (10, 5)
+    assert rig.billing.overview(ACCOUNT) == overview
+
+
+def test_subscribing_again_to_the_same_plan_returns_the_account_unchanged(
+    rig: BillingRig,
+) -> None:
+    rig.billing.subscribe(ACCOUNT, "pro")
+    settle_minutes(rig, ACCOUNT, 30)
+    before = snapshot(rig)
+    again = rig.billing.subscribe(ACCOUNT, "pro")
+    assert again == rig.billing.overview(ACCOUNT)
+    assert again.used_minutes == Decimal(30)
+    assert snapshot(rig) == before
+
+
+def test_subscribing_to_another_plan_is_refused_and_changes_nothing(rig: BillingRig) -> None:
+    rig.billing.subscribe(ACCOUNT, "pro")
+    before = snapshot(rig)
+    with pytest.raises(InvalidTransition, match="'pro'"):
+        rig.billing.subscribe(ACCOUNT, "starter")
+    assert snapshot(rig) == before
+    assert rig.billing.overview(ACCOUNT).plan_code == "pro"
+
+
+def test_the_overview_shows_used_percent_with_two_decimals(rig: BillingRig) -> None:
+    rig.billing.subscribe(ACCOUNT, "pro")
+    settle_minutes(rig, ACCOUNT, 600, 700, 3)
+    overview = rig.billing.overview(ACCOUNT)
+    assert overview.used_minutes == Decimal(1303)
+    assert overview.remaining_minutes == Decimal(3697)
+    assert overview.used_percent == Decimal("26.06")
+
+
+def test_calls_are_rated_per_started_minute_on_the_pro_plan(rig: BillingRig) -> None:
+    rig.billing.subscribe(ACCOUNT, "pro")
+    record = rig.billing.end_call(ACCOUNT, "c1", timedelta(seconds=61))
+    assert record.billable_seconds == 120
+    assert rig.billing.overview(ACCOUNT).used_minutes == Decimal(2)
+
+
+# --- starting calls ----------------------------------------------------------------------------
+
+
+def test_an_admitted_call_holds_its_minutes_until_it_ends(rig: BillingRig) -> None:
+    rig.billing.subscribe(ACCOUNT, "pro")
+    decision = rig.billing.start_call(ACCOUNT, "c1")
+    assert isinstance(decision, Admitted)
+    assert decision.reservation.seconds == 300  # the admission policy's initial hold
+    overview = rig.billing.overview(ACCOUNT)
+    assert overview.held_minutes == Decimal(5)
+    assert overview.remaining_minutes == Decimal(4995)
+    assert rig.billing.start_call(ACCOUNT, "c1") == decision  # asking again answers the same
+    capped = rig.billing.start_call(ACCOUNT, "c2", max_seconds=90)
+    assert isinstance(capped, Admitted)
+    assert capped.reservation.seconds == 90
+
+
+def test_a_call_waits_in_line_when_every_slot_is_taken(rig: BillingRig) -> None:
+    rig.billing.subscribe(ACCOUNT, "starter")  # two concurrent calls
+    assert isinstance(rig.billing.start_call(ACCOUNT, "c1"), Admitted)
+    assert isinstance(rig.billing.start_call(ACCOUNT, "c2"), Admitted)
+    waiting = rig.billing.start_call(ACCOUNT, "c3")
+    assert isinstance(waiting, Queued)
+    assert waiting.position == 1
+    assert rig.billing.admit_waiting(ACCOUNT) == []  # still no slot
+    assert rig.billing.release_call(ACCOUNT, "c1") is True
+    admitted = rig.billing.admit_waiting(ACCOUNT)
+    assert [a.reservation.call_id for a in admitted] == ["c3"]
+    assert rig.billing.overview(ACCOUNT).held_minutes == Decimal(10)
+
+
+def test_a_call_with_no_minutes_left_is_rejected_with_a_reason_to_show(rig: BillingRig) -> None:
+    rig.billing.subscribe(ACCOUNT, "starter")  # 1,000 minutes; overage blocks
+    settle_minutes(rig, ACCOUNT, 1000)
+    before = snapshot(rig)
+    decision = rig.billing.start_call(ACCOUNT, "c1")
+    assert decision == Rejected(RejectionReason.NO_MINUTES)
+    assert isinstance(decision, Rejected)
+    assert "No minutes left" in decision.message
+    assert snapshot(rig) == before
+
+
+def test_an_expired_plan_rejects_calls_with_a_reason_to_show(rig: BillingRig) -> None:
+    rig.billing.subscribe(ACCOUNT, "starter")
+    rig.clock.advance(timedelta(days=45))  # past the period and its grace, wallet empty
+    rig.billing.run_due()
+    assert rig.billing.overview(ACCOUNT).status == "expired"
+    before = snapshot(rig)
+    decision = rig.billing.start_call(ACCOUNT, "c1")
+    assert decision == Rejected(RejectionReason.SUBSCRIPTION_EXPIRED)
+    assert isinstance(decision, Rejected)
+    assert decision.message == "Your plan has expired. Renew or choose a plan to place calls."
+    assert snapshot(rig) == before
+
+
+# --- ending and releasing calls ----------------------------------------------------------------
+
+
+def test_ending_a_call_debits_its_hold_and_a_replay_returns_the_same_record(
+    rig: BillingRig,
+) -> None:
+    rig.billing.subscribe(ACCOUNT, "pro")
+    rig.billing.start_call(ACCOUNT, "c1")
+    rig.clock.advance(timedelta(minutes=4))
+    record = rig.billing.end_call(ACCOUNT, "c1", timedelta(minutes=4, seconds=3), tags=["a"])
+    assert (record.billable_seconds, record.held_seconds, record.overage_seconds) == (300, 300, 0)
+    assert record.started_at == START
+    assert sum(d.seconds for d in record.debits) == 300
+    overview = rig.billing.overview(ACCOUNT)
+    assert (overview.held_minutes, overview.used_minutes) == (Decimal(0), Decimal(5))
+    before = snapshot(rig)
+    rig.clock.advance(timedelta(minutes=10))
+    again = rig.billing.end_call(ACCOUNT, "c1", timedelta(minutes=4, seconds=3), tags=["a"])
+    assert again == record
+    assert snapshot(rig) == before
+
+
+@pytest.mark.parametrize(
+    ("duration", "tags"),
+    [(timedelta(minutes=9), ["a"]), (timedelta(minutes=4, seconds=3), ["b"])],
+    ids=["other-duration", "other-tags"],
+)
+def test_ending_a_call_again_with_other_input_raises_and_changes_nothing(
+    rig: BillingRig, duration: timedelta, tags: list[str]
+) -> None:
+    rig.billing.subscribe(ACCOUNT, "pro")
+    rig.billing.start_call(ACCOUNT, "c1")
+    rig.billing.end_call(ACCOUNT, "c1", timedelta(minutes=4, seconds=3), tags=["a"])
+    before = snapshot(rig)
+    with pytest.raises(IdempotencyConflict, match="'c1'"):
+        rig.billing.end_call(ACCOUNT, "c1", duration, tags=tags)
+    assert snapshot(rig) == before
+
+
+def test_releasing_a_call_frees_its_minutes_once(rig: BillingRig) -> None:
+    rig.billing.subscribe(ACCOUNT, "pro")
+    rig.billing.start_call(ACCOUNT, "c1", max_seconds=600)
+    assert rig.billing.overview(ACCOUNT).held_minutes == Decimal(10)
+    assert rig.billing.release_call(ACCOUNT, "c1") is True
+    overview = rig.billing.overview(ACCOUNT)
+    assert (overview.held_minutes, overview.remaining_minutes) == (Decimal(0), Decimal(5000))
+    before = snapshot(rig)
+    assert rig.billing.release_call(ACCOUNT, "c1") is False
+    assert snapshot(rig) == before
+    with pytest.raises(InvalidTransition):
+        rig.billing.end_call(ACCOUNT, "c1", timedelta(minutes=1))
+    assert snapshot(rig) == before
+
+
+def test_overage_on_the_pro_plan_is_charged_to_the_wallet(rig: BillingRig) -> None:
+    rig.billing.subscribe(ACCOUNT, "pro")  # overage at INR 1.50 a minute
+    top_up(rig, ACCOUNT, 100, "t1")
+    record = rig.billing.end_call(ACCOUNT, "c1", timedelta(minutes=5010))
+    assert record.overage_seconds == 600
+    assert record.overage_charge == Money("15.00", "INR")
+    assert rig.billing.overview(ACCOUNT).wallet_balance == Money("85.00", "INR")
+    assert rig.billing.end_call(ACCOUNT, "c1", timedelta(minutes=5010)) == record
+    assert rig.billing.overview(ACCOUNT).wallet_balance == Money("85.00", "INR")
+
+
+# --- usage history -------------------------------------------------------------------------
+
+
+def test_the_usage_history_pages_newest_first_without_gaps_or_repeats(rig: BillingRig) -> None:
+    rig.billing.subscribe(ACCOUNT, "pro")
+    settle_minutes(rig, ACCOUNT, *range(1, 13))
+    pages = []
+    cursor: str | None = None
+    while True:
+        page = rig.billing.usage_history(ACCOUNT, cursor=cursor, limit=5)
+        pages.append([r.call_id for r in page.records])
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert [len(p) for p in pages] == [5, 5, 2]
+    assert [c for p in pages for c in p] == [f"bulk-{i}" for i in reversed(range(12))]
+    whole = rig.billing.usage_history(ACCOUNT, limit=500)
+    assert [r.call_id for r in whole.records] == [c for p in pages for c in p]
+    assert whole.next_cursor is None
+
+
+def test_usage_is_totalled_per_local_day_and_per_tag(rig: BillingRig) -> None:
+    rig.billing.subscribe(ACCOUNT, "pro", timezone="Asia/Kolkata")  # UTC+05:30
+    rig.clock.set(datetime(2026, 1, 10, 18, 0, tzinfo=UTC))  # 23:30 on the 10th in Kolkata
+    rig.billing.end_call(ACCOUNT, "c1", timedelta(seconds=30), tags=["camp-a", "agent-7"])
+    rig.billing.end_call(ACCOUNT, "c2", timedelta(seconds=90), tags=["camp-a"])
+    rig.clock.set(datetime(2026, 1, 10, 19, 0, tzinfo=UTC))  # 00:30 on the 11th in Kolkata
+    rig.billing.end_call(ACCOUNT, "c3", timedelta(minutes=3), tags=["camp-b"])
+    days = rig.billing.usage_by_day(ACCOUNT, date(2026, 1, 1), date(2026, 2, 1))
+    assert days == [
+        (date(2026, 1, 10), UsageTotals(calls=2, billable_seconds=180, overage_seconds=0)),
+        (date(2026, 1, 11), UsageTotals(calls=1, billable_seconds=180, overage_seconds=0)),
+    ]
+    only_a = rig.billing.usage_by_day(ACCOUNT, date(2026, 1, 1), date(2026, 2, 1), tag="camp-a")
+    assert only_a == [(date(2026, 1, 10), UsageTotals(2, 180, 0))]
+    assert rig.billing.usage_by_day(ACCOUNT, date(2026, 1, 11), date(2026, 1, 11)) == []
+    assert rig.billing.usage_by_tag(ACCOUNT, date(2026, 1, 1), date(2026, 2, 1)) == {
+        "agent-7": UsageTotals(1, 60, 0),
+        "camp-a": UsageTotals(2, 180, 0),
+        "camp-b": UsageTotals(1, 180, 0),
+    }
+    assert rig.billing.usage_by_tag(ACCOUNT, date(2026, 1, 11), date(2026, 1, 12)) == {
+        "camp-b": UsageTotals(1, 180, 0)
+    }
+
+
+def test_a_string_of_tags_is_refused_rather_than_split_into_letters(rig: BillingRig) -> None:
+    rig.billing.subscribe(ACCOUNT, "pro")
+    before = snapshot(rig)
+    with pytest.raises(ValidationError, match="tags"):
+        rig.billing.end_call(ACCOUNT, "c1", timedelta(seconds=5), tags="camp-a")
+    assert snapshot(rig) == before
