@@ -322,7 +322,9 @@ class _Usage(Generic[A]):
             raise ValidationError("limit", limit, "a page holds at least one record")
         before = _parse_cursor(cursor)
         rows = self._uow.tx.usage_page(account_id, before, limit + 1)
-        records = tuple(self._from_state(json.loads(state)) for _, _, state in rows[:limit])
+        # One parse of the page as a JSON array costs less than a parse per record.
+        states = json.loads("[" + ",".join(state for _, _, state in rows[:limit]) + "]")
+        records = tuple(self._from_state(state) for state in states)
         next_cursor = None
         if len(rows) > limit:
             micros, call_id, _ = rows[limit - 1]

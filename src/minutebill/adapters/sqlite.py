@@ -160,17 +160,24 @@ class SqliteStore:
 
 
 class _SqliteTransaction(Transaction):
+    # Hot paths (every unit of work) catch driver errors with a plain try rather than the
+    # `_translated` context manager, whose generator costs more than the statement itself.
+
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        with _translated():
+        try:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
         self._open = True
 
     def _rows(self, sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
-        with _translated():
-            return list(self._conn.execute(sql, params).fetchall())
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
 
     def _docs(self, sql: str, params: tuple[object, ...]) -> list[StoredDocument]:
         return [
@@ -254,10 +261,17 @@ class _SqliteTransaction(Transaction):
     def usage_by_tag(
         self, account_id: str, since: str, until: str
     ) -> list[tuple[str, int, int, int]]:
+        # The key is (account_id, tag, day): walk the account's distinct tags by seeking
+        # (a skip scan written out), then read each tag's days in range — never every day
+        # of the account's history, which `tag != ''` alone would scan.
         rows = self._rows(
-            "SELECT tag, SUM(calls), SUM(billable_seconds), SUM(overage_seconds)"
-            " FROM usage_daily WHERE account_id = ? AND tag != '' AND day >= ? AND day < ?"
-            " GROUP BY tag ORDER BY tag",
+            "WITH RECURSIVE tags (tag) AS ("
+            " SELECT MIN(tag) FROM usage_daily WHERE account_id = ?1 AND tag > ''"
+            " UNION ALL SELECT (SELECT MIN(tag) FROM usage_daily"
+            " WHERE account_id = ?1 AND tag > tags.tag) FROM tags WHERE tags.tag IS NOT NULL)"
+            " SELECT d.tag, SUM(d.calls), SUM(d.billable_seconds), SUM(d.overage_seconds)"
+            " FROM tags JOIN usage_daily AS d ON d.account_id = ?1 AND d.tag = tags.tag"
+            " AND d.day >= ?2 AND d.day < ?3 GROUP BY d.tag ORDER BY d.tag",
             (account_id, since, until),
         )
         return [(str(t), int(c), int(b), int(o)) for t, c, b, o in rows]  # type: ignore[call-overload]
