@@ -11,8 +11,10 @@ from minutebill.catalog import Catalog
 from minutebill.domain.admission import AdmissionPolicy
 from minutebill.domain.call_queue import CallQueue
 from minutebill.domain.ledger import MinuteLedger
+from minutebill.domain.money import Money
 from minutebill.domain.periods import zone
 from minutebill.domain.subscriptions import Subscription
+from minutebill.domain.tax import TaxPolicy
 from minutebill.domain.wallet import Wallet
 from minutebill.errors import NotFound, ValidationError
 from minutebill.ports import Clock
@@ -36,6 +38,7 @@ class ServiceBase:
     catalog: Catalog
     clock: Clock
     gateway: Any
+    tax: TaxPolicy
     admission: AdmissionPolicy
     queue: CallQueue
     _runner: Runner
@@ -78,6 +81,16 @@ class ServiceBase:
             cached = self._subscription(uow, account_id).cycle.timezone
             self._zones[account_id] = cached
         return cached
+
+    def _gross(self, net: Money) -> Money:
+        """What paying `net` from the wallet costs: with the tax of the checkout's policy.
+
+        Wallet top-ups are untaxed stored value, so tax is due when the wallet pays for a
+        service (a renewal); under inclusive pricing the price already holds it.
+        """
+        if self.tax.inclusive_prices or not net.amount:
+            return net
+        return net + self.tax.tax_on(net)
 
     def _on_wallet_credited(self, uow: UnitOfWork, account_id: str, at: datetime) -> None:
         """Called after money reached the wallet in `uow` (overridden by the due work)."""

@@ -226,14 +226,13 @@ class DueWorkMixin(NumbersMixin):
                         counts["plans_past_due"] += 1
                 return
 
-    @staticmethod
-    def _renewal_amount(subscription: Subscription, ledger: MinuteLedger) -> Money:
-        """The next period's price, plus the overage billed in arrears for this one."""
+    def _renewal_amount(self, subscription: Subscription, ledger: MinuteLedger) -> Money:
+        """The next period's price plus the overage billed in arrears for this one, taxed."""
         price = subscription.renewal_plan.price
         if ledger.policy.overage.mode is not OverageMode.BILL_IN_ARREARS:
-            return price
+            return self._gross(price)
         arrears = [c for c in ledger.period_overage_charges if c.currency == price.currency]
-        return price + sum_money(arrears, price.currency)
+        return self._gross(price + sum_money(arrears, price.currency))
 
     def _due_number(
         self,
@@ -302,16 +301,9 @@ class DueWorkMixin(NumbersMixin):
         for number in uow.numbers.for_account(account_id):
             if number.status is not NumberStatus.ON_HOLD or not number.auto_pay:
                 continue
-            decision = renew(number, wallet.balance, at, has_mandate=False)
+            decision = renew(number, self._spendable(wallet, number), at, has_mandate=False)
             if isinstance(decision, DebitWallet):
-                wallet.debit(
-                    decision.amount,
-                    decision.idempotency_key,
-                    at,
-                    reason="number renewal",
-                    reference=number.number_e164,
-                )
-                number.record_renewal_paid(decision.period_index, at)
+                self._pay_from_wallet(wallet, number, decision, at)
         subscription: Subscription | None = uow.subscriptions.find(account_id)
         if subscription is None or subscription.status is not SubscriptionStatus.PAST_DUE:
             return

@@ -16,6 +16,7 @@ from attrs import frozen
 
 from minutebill._unit_of_work import UnitOfWork
 from minutebill.domain.checkout import NumberLine, Order
+from minutebill.domain.money import Money
 from minutebill.domain.number_renewal import (
     ChargeMandate,
     DebitWallet,
@@ -30,6 +31,7 @@ from minutebill.domain.number_status import HoldReason, NumberStatus, ReleaseRea
 from minutebill.domain.numbers import NumberSubscription
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.payments import Payment
+from minutebill.domain.wallet import Wallet
 from minutebill.errors import InvalidTransition
 from minutebill.gateway import MandateChargeRequest
 from minutebill.service._purchases import PurchasesMixin
@@ -158,7 +160,7 @@ class NumbersMixin(PurchasesMixin):
         wallet = self._wallet(uow, number.account_id)
         decision: RenewalDecision = renew(
             number,
-            wallet.balance,
+            self._spendable(wallet, number),
             at,
             has_mandate=number.has_mandate,
             customer_present=customer_present,
@@ -166,14 +168,7 @@ class NumbersMixin(PurchasesMixin):
         if isinstance(decision, NothingDue):
             return None
         if isinstance(decision, DebitWallet):
-            wallet.debit(
-                decision.amount,
-                decision.idempotency_key,
-                at,
-                reason="number renewal",
-                reference=number.number_e164,
-            )
-            number.record_renewal_paid(decision.period_index, at)
+            self._pay_from_wallet(wallet, number, decision, at)
         elif isinstance(decision, SendPreDebitNotice):
             number.record_pre_debit_notice(decision.period_index, at)
         elif isinstance(decision, PutOnHold):
@@ -183,6 +178,28 @@ class NumbersMixin(PurchasesMixin):
         elif isinstance(decision, ChargeMandate):
             return self._mandate_payment(uow, number, decision, at)
         return None
+
+    def _spendable(self, wallet: Wallet, number: NumberSubscription) -> Money:
+        """The balance the renewal decision may count on.
+
+        All of it if it covers the fee with its tax, else nothing: the decision compares the
+        balance with the net fee.
+        """
+        if wallet.can_cover(self._gross(number.recurring_fee)):
+            return wallet.balance
+        return Money.zero(wallet.currency)
+
+    def _pay_from_wallet(
+        self, wallet: Wallet, number: NumberSubscription, decision: DebitWallet, at: datetime
+    ) -> None:
+        wallet.debit(
+            self._gross(decision.amount),
+            decision.idempotency_key,
+            at,
+            reason="number renewal",
+            reference=number.number_e164,
+        )
+        number.record_renewal_paid(decision.period_index, at)
 
     def _mandate_payment(
         self, uow: UnitOfWork, number: NumberSubscription, decision: ChargeMandate, at: datetime
