@@ -137,7 +137,7 @@ def test_the_page_shows_the_plan_overview_and_its_chart(shown: Any) -> None:
         ("Remaining Minutes", "3,919"),
         ("Next Billing", text["next_billing"]),
         ("Plan Expiry", text["plan_expiry"]),
-        ("Wallet", "₹11,501.00"),
+        ("Wallet", "₹9,971.18"),  # ₹20,000 less the Pro plan and a number renewed with 18% GST
     ]:
         assert f"{label} | {value}" in page.words
     assert "26.06% Used" in page.words
