@@ -2,19 +2,26 @@
 
 psycopg 3 with a connection pool. Isolation is READ COMMITTED with row locks: every unit of
 work locks the documents it reads (``SELECT … FOR UPDATE``), so two servers settling calls for
-the same account take turns on that account's ledger row instead of failing and retrying, and
-updates are still conditional on the version as a second line of defence. Unique keys make
-every call id, idempotency key and (item, period) renewal exactly-once in the database itself.
+the same account take turns on that account's rows instead of failing and retrying, and
+updates are still conditional on the version as a second line of defence. An account's
+subscription, ledger and wallet are locked together, always in that order, the first time a
+unit of work reads any of them, so the use cases that need several of them cannot deadlock on
+each other. Unique keys make every call id, idempotency key and (item, period) renewal payment
+exactly-once in the database itself.
 
-A call settlement takes two round trips: the first read is sent together with ``BEGIN`` in one
-pipeline, and every write of the commit is sent together with ``COMMIT`` in another.
-Driver errors become `PersistenceError`s (retryable for serialization failures, deadlocks and
-lost connections).
+A call settlement takes two round trips. Each connection prepares minutebill's statements
+once (server-side ``PREPARE``); a unit of work then sends ``BEGIN`` and its first read as one
+message, and every write of the commit together with ``COMMIT`` as another (the simple query
+protocol runs several statements per message, stopping at the first error). Driver errors
+become `PersistenceError`s (retryable for serialization failures, deadlocks, lock timeouts and
+lost connections); a stale version becomes `ConcurrencyConflict`, a taken call id or
+idempotency key `IdempotencyConflict`.
 """
 
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib.resources import files
@@ -39,6 +46,8 @@ from minutebill.errors import (
 try:
     import psycopg
     from psycopg import errors as pg_errors
+    from psycopg import pq
+    from psycopg.conninfo import conninfo_to_dict
     from psycopg_pool import ConnectionPool
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
@@ -47,8 +56,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 __all__ = ["PostgresStore", "migrate", "migrations"]
 
-_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_SCHEMA_NAME = re.compile(r"^(?!pg_)[a-z_][a-z0-9_]{0,62}$")
 _LOCK_ID = 0x6D696E75  # "minu": serialises concurrent migrations
+_STALE = "minutebill: stale version of "
 
 
 def migrations() -> list[tuple[int, str]]:
@@ -71,11 +81,11 @@ def _retryable(exc: psycopg.Error) -> bool:
     )
 
 
-def _translate(exc: psycopg.Error) -> MinutebillError:
-    primary = exc.diag.message_primary or str(exc)
-    if isinstance(exc, pg_errors.SerializationFailure) and "stale version of " in primary:
-        return ConcurrencyConflict(primary.split("stale version of ", 1)[1], 0)
-    return PersistenceError(f"PostgreSQL: {exc}".strip(), retryable=_retryable(exc))
+def _translate(exc: psycopg.Error) -> PersistenceError:
+    hint = ""
+    if isinstance(exc, pg_errors.UndefinedTable | pg_errors.UndefinedFunction):
+        hint = " (run minutebill.adapters.postgres.migrate(dsn, schema=...) first)"
+    return PersistenceError(f"PostgreSQL: {exc}{hint}".strip(), retryable=_retryable(exc))
 
 
 @contextmanager
@@ -86,18 +96,22 @@ def _translated() -> Iterator[None]:
         raise _translate(exc) from exc
 
 
-def _check_schema(schema: str) -> str:
-    if not _SCHEMA_NAME.match(schema):
-        raise ValidationError("schema", schema, "a lower-case SQL identifier")
+def _check_schema(schema: object) -> str:
+    if not isinstance(schema, str) or not _SCHEMA_NAME.match(schema):
+        raise ValidationError(
+            "schema", schema, "a lower-case SQL identifier of at most 63 characters, not pg_*"
+        )
     return schema
 
 
 def migrate(dsn: str, *, schema: str = "public") -> int:
     """Create or upgrade minutebill's tables in `schema`; returns the schema version.
 
-    Safe to run from several servers at once (an advisory lock serialises them).
+    Idempotent, and safe to run from several servers at once (an advisory lock serialises
+    them; each migration runs in the same transaction as the version it records).
 
     Raises:
+        ValidationError: for a schema name that is not a plain lower-case identifier.
         PersistenceError: if the database cannot be reached or a migration fails.
     """
     _check_schema(schema)
@@ -117,6 +131,199 @@ def migrate(dsn: str, *, schema: str = "public") -> int:
     return current
 
 
+# --- statements ------------------------------------------------------------------------------
+# Prepared once per connection; a unit of work sends ``EXECUTE name(literals)`` for each, so
+# several go out in one message and the server plans none of them again. Each read names the
+# Python type of every column it returns (results arrive as text).
+
+_DOC = "SELECT account_id, key, version, state FROM minutebill_documents"
+_DOC_COLUMNS = (str, str, int, str)
+_STATEMENTS: dict[str, tuple[str, str, tuple[type, ...]]] = {
+    "load": (
+        "text, text, text",
+        f"{_DOC} WHERE account_id = $1 AND kind = $2 AND key = $3 FOR UPDATE",
+        _DOC_COLUMNS,
+    ),
+    # An account's one-per-account documents, locked together in one fixed order (see
+    # `_PostgresTransaction.load`); returns the kind too, to tell them apart.
+    "lock_account": (
+        "text, text, text, text",
+        (
+            "SELECT kind, account_id, key, version, state FROM minutebill_documents"
+            " WHERE account_id = $1 AND key = '' AND kind IN ($2, $3, $4)"
+            " ORDER BY CASE kind WHEN $2 THEN 0 WHEN $3 THEN 1 ELSE 2 END FOR UPDATE"
+        ),
+        (str, str, str, int, str),
+    ),
+    "load_account": (
+        "text, text",
+        f"{_DOC} WHERE account_id = $1 AND kind = $2 ORDER BY key FOR UPDATE",
+        _DOC_COLUMNS,
+    ),
+    # SKIP LOCKED: several workers running due work at once split it between them.
+    "load_due": (
+        "text, bigint, bigint, text, text, bigint",
+        (
+            "SELECT due_micros, account_id, key, version, state FROM minutebill_documents"
+            " WHERE kind = $1 AND due_micros <= $2 AND (due_micros, account_id, key) > ($3, $4, $5)"
+            " ORDER BY due_micros, account_id, key LIMIT $6 FOR UPDATE SKIP LOCKED"
+        ),
+        (int, str, str, int, str),
+    ),
+    "load_by_reference": (
+        "text, text",
+        f"{_DOC} WHERE kind = $1 AND reference = $2 FOR UPDATE",
+        _DOC_COLUMNS,
+    ),
+    "usage_get": (
+        "text, text",
+        "SELECT state FROM minutebill_usage_records WHERE account_id = $1 AND call_id = $2",
+        (str,),
+    ),
+    "usage_first": (
+        "text, bigint",
+        (
+            "SELECT settled_micros, call_id, state FROM minutebill_usage_records"
+            " WHERE account_id = $1 ORDER BY settled_micros DESC, call_id DESC LIMIT $2"
+        ),
+        (int, str, str),
+    ),
+    "usage_after": (
+        "text, bigint, text, bigint",
+        (
+            "SELECT settled_micros, call_id, state FROM minutebill_usage_records"
+            " WHERE account_id = $1 AND (settled_micros, call_id) < ($2, $3)"
+            " ORDER BY settled_micros DESC, call_id DESC LIMIT $4"
+        ),
+        (int, str, str),
+    ),
+    # to_char: the day in ISO form whatever the session's DateStyle.
+    "usage_daily": (
+        "text, text, date, date",
+        (
+            "SELECT to_char(day, 'YYYY-MM-DD'), calls, billable_seconds, overage_seconds"
+            " FROM minutebill_usage_daily"
+            " WHERE account_id = $1 AND tag = $2 AND day >= $3 AND day < $4 ORDER BY day"
+        ),
+        (str, int, int, int),
+    ),
+    "usage_by_tag": (
+        "text, date, date",
+        (
+            "SELECT tag, sum(calls), sum(billable_seconds), sum(overage_seconds)"
+            " FROM minutebill_usage_daily WHERE account_id = $1 AND tag <> ''"
+            " AND day >= $2 AND day < $3 GROUP BY tag ORDER BY tag"
+        ),
+        (str, int, int, int),
+    ),
+    "idempotency_get": (
+        "text, text",
+        (
+            "SELECT fingerprint, response FROM minutebill_idempotency"
+            " WHERE account_id = $1 AND key = $2"
+        ),
+        (str, str),
+    ),
+    "outbox_since": (
+        "bigint, bigint",
+        (
+            "SELECT position, account_id, name, occurred_micros, payload FROM minutebill_outbox"
+            " WHERE position > $1 ORDER BY position LIMIT $2"
+        ),
+        (int, str, str, int, str),
+    ),
+    "insert_document": (
+        "text, text, text, integer, bigint, text, text",
+        (
+            "INSERT INTO minutebill_documents (account_id, kind, key, version, due_micros,"
+            " reference, state) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ),
+        (),
+    ),
+    # The version check: no row at the expected version raises 40001 from the function.
+    "update_document": (
+        "text, text, text, integer, integer, bigint, text, text, text",
+        (
+            "WITH updated AS (UPDATE minutebill_documents SET version = $4, due_micros = $6,"
+            " reference = $7, state = $8 WHERE account_id = $1 AND kind = $2 AND key = $3"
+            " AND version = $5 RETURNING 1)"
+            " SELECT CASE WHEN EXISTS (SELECT 1 FROM updated) THEN 1"
+            " ELSE minutebill_stale_version($9) END"
+        ),
+        (),
+    ),
+    "insert_usage": (
+        "text, text, bigint, date, bigint, bigint, text",
+        (
+            "INSERT INTO minutebill_usage_records (account_id, call_id, settled_micros, local_day,"
+            " billable_seconds, overage_seconds, state) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ),
+        (),
+    ),
+    "add_daily": (
+        "text, text, date, bigint, bigint, bigint",
+        (
+            "INSERT INTO minutebill_usage_daily AS d (account_id, tag, day, calls,"
+            " billable_seconds, overage_seconds) VALUES ($1, $2, $3, $4, $5, $6)"
+            " ON CONFLICT (account_id, tag, day) DO UPDATE SET calls = d.calls + excluded.calls,"
+            " billable_seconds = d.billable_seconds + excluded.billable_seconds,"
+            " overage_seconds = d.overage_seconds + excluded.overage_seconds"
+        ),
+        (),
+    ),
+    "insert_idempotency": (
+        "text, text, text, text",
+        (
+            "INSERT INTO minutebill_idempotency (account_id, key, fingerprint, response)"
+            " VALUES ($1, $2, $3, $4)"
+        ),
+        (),
+    ),
+    "insert_outbox": (
+        "text, text, bigint, text",
+        (
+            "INSERT INTO minutebill_outbox (account_id, name, occurred_micros, payload)"
+            " VALUES ($1, $2, $3, $4)"
+        ),
+        (),
+    ),
+}
+# Run once on every new connection. The literals below rely on standard-conforming strings
+# (a backslash is an ordinary character), so the session says so itself.
+_SESSION = ";".join(
+    [
+        "SET standard_conforming_strings = on",
+        "DEALLOCATE ALL",  # in case an earlier attempt on this connection half failed
+        *(
+            f"PREPARE minutebill_{name}({types}) AS {sql}"
+            for name, (types, sql, _) in _STATEMENTS.items()
+        ),
+    ]
+)
+
+
+def _literal(value: object) -> str:
+    """`value` as an SQL literal (standard-conforming strings are on in every session)."""
+    if value is None:
+        return "NULL"
+    if type(value) is int:
+        return str(value)
+    if type(value) is str:
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"no SQL literal for {type(value).__name__}")  # pragma: no cover
+
+
+def _load(kind: type, cell: bytes | None) -> Any:
+    """A text-format result cell as `kind` (str or int)."""
+    if cell is None:
+        return None
+    return cell.decode() if kind is str else kind(cell)
+
+
+def _execute(name: str, params: Sequence[object]) -> str:
+    return f"EXECUTE minutebill_{name}({', '.join(map(_literal, params))})"
+
+
 class PostgresStore:
     """A minutebill store in a PostgreSQL database.
 
@@ -126,10 +333,12 @@ class PostgresStore:
         min_size: Connections the pool keeps open.
         max_size: Connections the pool opens at most: size it to the unit-of-work concurrency
             of one app server (threads that bill at once), not to the number of accounts.
+        timeout: Seconds to wait for a free connection (and, on construction, for the first).
         kinds: The aggregate kinds kept (default: minutebill's own).
         auto_migrate: Run `migrate` on construction.
 
     Raises:
+        ValidationError: for a schema name that is not a plain lower-case identifier.
         PersistenceError: if the database cannot be reached.
     """
 
@@ -140,6 +349,7 @@ class PostgresStore:
         schema: str = "public",
         min_size: int = 1,
         max_size: int = 8,
+        timeout: float = 30.0,
         kinds: Kinds | None = None,
         auto_migrate: bool = True,
     ) -> None:
@@ -147,18 +357,41 @@ class PostgresStore:
         if auto_migrate:
             migrate(dsn, schema=schema)
         self._kinds = kinds or default_kinds()
+        # An account's one-per-account documents, in the order units of work lock them.
+        self._account_kinds = (
+            self._kinds.subscriptions.name,
+            self._kinds.ledgers.name,
+            self._kinds.wallets.name,
+        )
+        self._prepared: weakref.WeakSet[psycopg.Connection[Any]] = weakref.WeakSet()
         with _translated():
-            self._pool = ConnectionPool(
-                dsn,
-                min_size=min_size,
-                max_size=max_size,
-                kwargs={"autocommit": True, "options": f"-c search_path={schema}"},
-                open=True,
-            )
+            options = str(conninfo_to_dict(dsn).get("options") or "")
+        options = f"{options} -c search_path={schema}".strip()  # keep the DSN's own options
+        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            kwargs={
+                "autocommit": True,
+                "prepare_threshold": None,  # minutebill prepares its own statements
+                "client_encoding": "UTF8",  # the literals and results are UTF-8
+                "options": options,
+            },
+            open=False,
+        )
+        try:
+            self._pool.open(wait=True, timeout=timeout)
+        except psycopg.Error as exc:
+            self._pool.close()
+            raise _translate(exc) from exc
 
     def unit_of_work(self) -> DocumentUnitOfWork:
         """A new unit of work (enter it with ``with``)."""
-        return DocumentUnitOfWork(lambda: _PostgresTransaction(self._pool), self._kinds)
+        return DocumentUnitOfWork(
+            lambda: _PostgresTransaction(self._pool, self._prepared, self._account_kinds),
+            self._kinds,
+        )
 
     __call__ = unit_of_work
 
@@ -173,213 +406,179 @@ class PostgresStore:
         self.close()
 
 
-_DOC = "SELECT account_id, key, version, state FROM minutebill_documents"
-
-
 class _PostgresTransaction(Transaction):
-    """One unit of work's connection.
+    """One unit of work's connection: ``BEGIN`` goes with the first read, COMMIT with the writes.
 
-    BEGIN goes out with the first statement, COMMIT with the writes.
+    Statements go out as text through the simple query protocol, several in one message, and
+    the server answers with the result of the last one (or the first error, having run none
+    after it). libpq's ``PQexec`` does exactly that with the least work on the client.
     """
 
-    def __init__(self, pool: ConnectionPool[Any]) -> None:
+    def __init__(
+        self,
+        pool: ConnectionPool[psycopg.Connection[Any]],
+        prepared: weakref.WeakSet[psycopg.Connection[Any]],
+        account_kinds: tuple[str, str, str],
+    ) -> None:
         self._pool = pool
+        self._prepared = prepared  # the pool's connections that have the statements
+        self._account_kinds = account_kinds  # in the order they are locked
+        self._locked_accounts: set[str] = set()
+        self._account_docs: dict[tuple[str, str], StoredDocument] = {}
         with _translated():
             self._conn: psycopg.Connection[Any] = pool.getconn()
         self._begun = False
         self._open = True
 
-    def _rows(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
-        conn = self._conn
-        with _translated():
-            if not self._begun:
-                with conn.pipeline():
-                    conn.execute("BEGIN")
-                    cursor = conn.execute(sql, params)
-                    self._begun = True
-                    return cursor.fetchall()
-            return conn.execute(sql, params).fetchall()
+    def _exec(self, text: str) -> pq.abc.PGresult:
+        if "\x00" in text:
+            raise ValidationError("text", text[:40], "PostgreSQL text cannot hold NUL characters")
+        pgconn = self._conn.pgconn
+        result = pgconn.exec_(text.encode())
+        if pgconn.status == pq.ConnStatus.BAD:  # the server went away: worth another try
+            message = pgconn.get_error_message().strip()
+            raise psycopg.OperationalError(message or "the connection was lost")
+        if result.status == pq.ExecStatus.FATAL_ERROR:
+            raise pg_errors.error_from_result(result)
+        return result
 
-    def _docs(self, sql: str, params: Sequence[object]) -> list[StoredDocument]:
-        return [StoredDocument(a, k, v, s) for a, k, v, s in self._rows(sql, params)]
+    def _send(self, text: str) -> pq.abc.PGresult:
+        """Send one message (after BEGIN, on the first); the result of its last statement."""
+        if not self._open:
+            raise MinutebillError("transaction already finished")
+        if self._conn not in self._prepared:
+            self._exec(_SESSION)
+            self._prepared.add(self._conn)
+        result = self._exec(text if self._begun else f"BEGIN;{text}")
+        self._begun = True
+        return result
+
+    def _rows(self, name: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        columns = _STATEMENTS[name][2]
+        with _translated():
+            result = self._send(_execute(name, params))
+        return [
+            tuple(_load(kind, result.get_value(row, column)) for column, kind in enumerate(columns))
+            for row in range(result.ntuples)
+        ]
+
+    def _docs(self, name: str, params: Sequence[object]) -> list[StoredDocument]:
+        return [StoredDocument(a, k, v, s) for a, k, v, s in self._rows(name, params)]
 
     def load(self, kind: str, account_id: str, key: str) -> StoredDocument | None:
-        docs = self._docs(
-            f"{_DOC} WHERE account_id = %s AND kind = %s AND key = %s FOR UPDATE",
-            (account_id, kind, key),
-        )
+        """One document, locked.
+
+        The first time a unit of work asks for one of an account's one-per-account documents
+        (its subscription, ledger or wallet), all three are locked at once, in that order, and
+        kept: so units of work that need several of them (a settlement charging overage to the
+        wallet, a top-up renewing a plan, the renewal job) always lock them in the same order
+        and cannot deadlock on each other, and the later reads cost no round trip.
+        """
+        if key == "" and kind in self._account_kinds:
+            if account_id not in self._locked_accounts:
+                self._lock_account(account_id)
+            return self._account_docs.get((kind, account_id))
+        docs = self._docs("load", (account_id, kind, key))
         return docs[0] if docs else None
 
+    def _lock_account(self, account_id: str) -> None:
+        rows = self._rows("lock_account", (account_id, *self._account_kinds))
+        self._locked_accounts.add(account_id)
+        for kind, account, key, version, state in rows:
+            self._account_docs[(kind, account_id)] = StoredDocument(account, key, version, state)
+
     def load_account(self, kind: str, account_id: str) -> list[StoredDocument]:
-        return self._docs(
-            f"{_DOC} WHERE account_id = %s AND kind = %s ORDER BY key FOR UPDATE",
-            (account_id, kind),
-        )
+        return self._docs("load_account", (account_id, kind))
 
     def load_due(
         self, kind: str, due_micros: int, limit: int, after: tuple[int, str, str] | None
     ) -> list[tuple[int, StoredDocument]]:
-        # SKIP LOCKED: several workers running due work at once split it between them.
         start = after if after is not None else (-(2**63), "", "")
-        rows = self._rows(
-            "SELECT due_micros, account_id, key, version, state FROM minutebill_documents"
-            " WHERE kind = %s AND due_micros <= %s AND (due_micros, account_id, key) > (%s, %s, %s)"
-            " ORDER BY due_micros, account_id, key LIMIT %s FOR UPDATE SKIP LOCKED",
-            (kind, due_micros, *start, limit),
-        )
+        rows = self._rows("load_due", (kind, due_micros, *start, limit))
         return [(int(m), StoredDocument(a, k, v, s)) for m, a, k, v, s in rows]
 
     def load_by_reference(self, kind: str, reference: str) -> StoredDocument | None:
-        docs = self._docs(
-            f"{_DOC} WHERE kind = %s AND reference = %s FOR UPDATE", (kind, reference)
-        )
+        docs = self._docs("load_by_reference", (kind, reference))
         return docs[0] if docs else None
 
     def usage_get(self, account_id: str, call_id: str) -> str | None:
-        rows = self._rows(
-            "SELECT state FROM minutebill_usage_records WHERE account_id = %s AND call_id = %s",
-            (account_id, call_id),
-        )
+        rows = self._rows("usage_get", (account_id, call_id))
         return str(rows[0][0]) if rows else None
 
     def usage_page(
         self, account_id: str, before: tuple[int, str] | None, limit: int
     ) -> list[tuple[int, str, str]]:
         if before is None:
-            rows = self._rows(
-                "SELECT settled_micros, call_id, state FROM minutebill_usage_records"
-                " WHERE account_id = %s ORDER BY settled_micros DESC, call_id DESC LIMIT %s",
-                (account_id, limit),
-            )
+            rows = self._rows("usage_first", (account_id, limit))
         else:
-            rows = self._rows(
-                "SELECT settled_micros, call_id, state FROM minutebill_usage_records"
-                " WHERE account_id = %s AND (settled_micros, call_id) < (%s, %s)"
-                " ORDER BY settled_micros DESC, call_id DESC LIMIT %s",
-                (account_id, before[0], before[1], limit),
-            )
+            rows = self._rows("usage_after", (account_id, before[0], before[1], limit))
         return [(int(m), str(c), str(s)) for m, c, s in rows]
 
     def usage_daily(
         self, account_id: str, since: str, until: str, tag: str
     ) -> list[tuple[str, int, int, int]]:
-        rows = self._rows(
-            "SELECT day, calls, billable_seconds, overage_seconds FROM minutebill_usage_daily"
-            " WHERE account_id = %s AND tag = %s AND day >= %s AND day < %s ORDER BY day",
-            (account_id, tag, since, until),
-        )
-        return [(d.isoformat(), int(c), int(b), int(o)) for d, c, b, o in rows]
+        rows = self._rows("usage_daily", (account_id, tag, since, until))
+        return [(str(d), int(c), int(b), int(o)) for d, c, b, o in rows]
 
     def usage_by_tag(
         self, account_id: str, since: str, until: str
     ) -> list[tuple[str, int, int, int]]:
-        rows = self._rows(
-            "SELECT tag, sum(calls), sum(billable_seconds), sum(overage_seconds)"
-            " FROM minutebill_usage_daily WHERE account_id = %s AND tag <> ''"
-            " AND day >= %s AND day < %s GROUP BY tag ORDER BY tag",
-            (account_id, since, until),
-        )
+        rows = self._rows("usage_by_tag", (account_id, since, until))
         return [(str(t), int(c), int(b), int(o)) for t, c, b, o in rows]
 
     def idempotency_get(self, account_id: str, key: str) -> tuple[str, str] | None:
-        rows = self._rows(
-            "SELECT fingerprint, response FROM minutebill_idempotency"
-            " WHERE account_id = %s AND key = %s",
-            (account_id, key),
-        )
+        rows = self._rows("idempotency_get", (account_id, key))
         return (str(rows[0][0]), str(rows[0][1])) if rows else None
 
     def outbox_since(self, position: int, limit: int) -> list[tuple[int, str, str, int, str]]:
-        rows = self._rows(
-            "SELECT position, account_id, name, occurred_micros, payload FROM minutebill_outbox"
-            " WHERE position > %s ORDER BY position LIMIT %s",
-            (position, limit),
-        )
+        rows = self._rows("outbox_since", (position, limit))
         return [(int(p), str(a), str(n), int(m), str(j)) for p, a, n, m, j in rows]
 
-    def _queue_writes(self, batch: WriteBatch) -> None:
-        conn = self._conn
+    def _statements(self, batch: WriteBatch) -> Iterator[str]:
+        """The batch as ``EXECUTE`` statements, in the order they must run."""
+        render = _execute
         for w in batch.documents:
-            name = f"{w.kind} {w.account_id}/{w.key}".rstrip("/")
             if w.expected_version is None:
-                conn.execute(
-                    "INSERT INTO minutebill_documents (account_id, kind, key, version,"
-                    " due_micros, reference, state) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                    (w.account_id, w.kind, w.key, w.version, w.due_micros, w.reference, w.state),
-                )
+                params: tuple[object, ...] = (
+                    w.account_id, w.kind, w.key, w.version, w.due_micros, w.reference, w.state,
+                )  # fmt: skip
+                yield render("insert_document", params)
             else:
-                conn.execute(
-                    "WITH updated AS (UPDATE minutebill_documents SET version = %s,"
-                    " due_micros = %s, reference = %s, state = %s WHERE account_id = %s"
-                    " AND kind = %s AND key = %s AND version = %s RETURNING 1)"
-                    " SELECT CASE WHEN EXISTS (SELECT 1 FROM updated) THEN 1"
-                    " ELSE minutebill_stale_version(%s) END",
-                    (
-                        w.version,
-                        w.due_micros,
-                        w.reference,
-                        w.state,
-                        w.account_id,
-                        w.kind,
-                        w.key,
-                        w.expected_version,
-                        name,
-                    ),
-                )
+                name = f"{w.kind} {w.account_id}/{w.key}".rstrip("/")
+                params = (
+                    w.account_id, w.kind, w.key, w.version, w.expected_version, w.due_micros,
+                    w.reference, w.state, name,
+                )  # fmt: skip
+                yield render("update_document", params)
+        daily: dict[tuple[str, str, str], list[int]] = {}
         for row in batch.usage:
-            conn.execute(
-                "INSERT INTO minutebill_usage_records (account_id, call_id, settled_micros,"
-                " local_day, billable_seconds, overage_seconds, state)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (
-                    row.account_id,
-                    row.call_id,
-                    row.settled_micros,
-                    row.local_day,
-                    row.billable_seconds,
-                    row.overage_seconds,
-                    row.state,
-                ),
-            )
+            params = (
+                row.account_id, row.call_id, row.settled_micros, row.local_day,
+                row.billable_seconds, row.overage_seconds, row.state,
+            )  # fmt: skip
+            yield render("insert_usage", params)
             for tag in ("", *row.tags):
-                conn.execute(
-                    "INSERT INTO minutebill_usage_daily (account_id, tag, day, calls,"
-                    " billable_seconds, overage_seconds) VALUES (%s, %s, %s, 1, %s, %s)"
-                    " ON CONFLICT (account_id, tag, day) DO UPDATE SET"
-                    " calls = minutebill_usage_daily.calls + 1,"
-                    " billable_seconds = minutebill_usage_daily.billable_seconds"
-                    " + excluded.billable_seconds,"
-                    " overage_seconds = minutebill_usage_daily.overage_seconds"
-                    " + excluded.overage_seconds",
-                    (row.account_id, tag, row.local_day, row.billable_seconds, row.overage_seconds),
-                )
+                totals = daily.setdefault((row.account_id, tag, row.local_day), [0, 0, 0])
+                totals[0] += 1
+                totals[1] += row.billable_seconds
+                totals[2] += row.overage_seconds
+        # One upsert per (account, tag, day), in key order so concurrent commits lock alike.
+        for (account_id, tag, day), (calls, billable, overage) in sorted(daily.items()):
+            yield render("add_daily", (account_id, tag, day, calls, billable, overage))
         for account_id, key, fingerprint, response in batch.idempotency:
-            conn.execute(
-                "INSERT INTO minutebill_idempotency (account_id, key, fingerprint, response)"
-                " VALUES (%s, %s, %s, %s)",
-                (account_id, key, fingerprint, response),
-            )
+            yield render("insert_idempotency", (account_id, key, fingerprint, response))
         for r in batch.outbox:
-            conn.execute(
-                "INSERT INTO minutebill_outbox (account_id, name, occurred_micros, payload)"
-                " VALUES (%s, %s, %s, %s)",
-                (r.account_id, r.name, r.occurred_micros, r.payload),
-            )
+            params = (r.account_id, r.name, r.occurred_micros, r.payload)
+            yield render("insert_outbox", params)
 
     def write(self, batch: WriteBatch) -> None:
-        if not self._open:
-            raise MinutebillError("transaction already finished")
-        conn = self._conn
         try:
-            with conn.pipeline():
-                if not self._begun:
-                    conn.execute("BEGIN")
-                    self._begun = True
-                self._queue_writes(batch)
-                conn.execute("COMMIT")
-            self._begun = False
+            # One message: every write, then COMMIT; the server stops at the first error.
+            self._send(";".join([*self._statements(batch), "COMMIT"]))
         except pg_errors.UniqueViolation as exc:
             raise _unique_violation(exc) from exc
+        except pg_errors.SerializationFailure as exc:
+            raise _stale(exc, batch) from exc
         except psycopg.Error as exc:
             raise _translate(exc) from exc
         finally:
@@ -391,7 +590,7 @@ class _PostgresTransaction(Transaction):
         self._open = False
         conn = self._conn
         try:
-            if self._begun or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                 conn.execute("ROLLBACK")
         except psycopg.Error:
             conn.close()  # a broken connection: the pool replaces it
@@ -399,11 +598,23 @@ class _PostgresTransaction(Transaction):
             self._pool.putconn(conn)
 
 
+def _stale(exc: pg_errors.SerializationFailure, batch: WriteBatch) -> MinutebillError:
+    """A stale version as `ConcurrencyConflict` (other serialization failures: retryable)."""
+    primary = exc.diag.message_primary or ""
+    if not primary.startswith(_STALE):
+        return _translate(exc)
+    name = primary.removeprefix(_STALE)
+    for w in batch.documents:
+        if f"{w.kind} {w.account_id}/{w.key}".rstrip("/") == name:
+            return ConcurrencyConflict(name, w.expected_version or 0)
+    return ConcurrencyConflict(name, 0)  # pragma: no cover - the name is always in the batch
+
+
 def _unique_violation(exc: pg_errors.UniqueViolation) -> MinutebillError:
-    constraint = getattr(exc.diag, "constraint_name", "") or ""
-    detail = getattr(exc.diag, "message_detail", "") or str(exc)
-    if "usage_records" in constraint:
+    constraint = exc.diag.constraint_name or ""
+    detail = exc.diag.message_detail or str(exc)
+    if constraint.startswith("minutebill_usage_records"):
         return IdempotencyConflict(detail, "call already settled")
-    if "idempotency" in constraint:
+    if constraint.startswith("minutebill_idempotency"):
         return IdempotencyConflict(detail)
     return ConcurrencyConflict(f"document ({detail})", 0)
