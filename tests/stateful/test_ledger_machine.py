@@ -539,6 +539,7 @@ class LedgerMachine(RuleBasedStateMachine):
         assert snapshot.period == self.model.period
         assert snapshot.overage_seconds == self.model.overage_in_period
         assert self.ledger.active_calls() == set(self.model.holds)
+        assert self.ledger.active_count() == len(self.model.holds)
         assert self.ledger.available_seconds(self.now) == self.model.available(self.now)
 
 

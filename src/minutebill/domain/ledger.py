@@ -25,7 +25,7 @@ period's counters) and `ledger_checks` (input checks and rating).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from attrs import Factory, define, field
 
@@ -53,7 +53,12 @@ from minutebill.domain.ledger_policy import LedgerPolicy, LedgerTotals, MinuteSn
 from minutebill.domain.money import Money
 from minutebill.domain.periods import BillingPeriod
 from minutebill.domain.state import State
-from minutebill.domain.usage import GrantDebit, Reservation, UsageRecord
+from minutebill.domain.usage import (
+    GrantDebit,
+    Reservation,
+    UsageRecord,
+    slot_setters,
+)
 from minutebill.errors import (
     IdempotencyConflict,
     InsufficientMinutes,
@@ -85,6 +90,49 @@ __all__ = [
     "ReservationReleased",
     "UsageRecord",
 ]
+
+
+_new = object.__new__
+(
+    _hold_call_id,
+    _hold_seconds,
+    _hold_requested,
+    _hold_at,
+    _hold_expires_at,
+    _hold_debits,
+) = slot_setters(Reservation, "call_id", "seconds", "requested", "at", "expires_at", "debits")
+_reserved_account, _reserved_at, _reserved_hold = slot_setters(
+    MinutesReserved, "account_id", "occurred_at", "reservation"
+)
+(
+    _usage_account_id,
+    _usage_call_id,
+    _usage_started_at,
+    _usage_settled_at,
+    _usage_duration,
+    _usage_billable_seconds,
+    _usage_debits,
+    _usage_overage_seconds,
+    _usage_overage_charge,
+    _usage_tags,
+    _usage_held_seconds,
+) = slot_setters(
+    UsageRecord,
+    "account_id",
+    "call_id",
+    "started_at",
+    "settled_at",
+    "duration",
+    "billable_seconds",
+    "debits",
+    "overage_seconds",
+    "overage_charge",
+    "tags",
+    "held_seconds",
+)
+_settled_account, _settled_at, _settled_record = slot_setters(
+    CallSettled, "account_id", "occurred_at", "record"
+)
 
 
 @define
@@ -122,6 +170,10 @@ class MinuteLedger:
     def active_calls(self) -> frozenset[str]:
         """The ids of calls holding minutes."""
         return frozenset(self._calls.holds)
+
+    def active_count(self) -> int:
+        """How many calls hold minutes: ``len(active_calls())`` without building the set."""
+        return len(self._calls.holds)
 
     def reservation(self, call_id: str) -> Reservation | None:
         """The hold of `call_id`, if it has one."""
@@ -398,25 +450,57 @@ class MinuteLedger:
             IdempotencyConflict: if the call already holds a reservation for other seconds.
             InvalidTransition: if the call was settled or released already.
         """
-        check.text("call_id", call_id)
-        check.seconds("seconds", seconds)
-        at = check.utc(at)
-        existing = self._calls.holds.get(call_id)
+        # The checks of `check.text`, `check.seconds` and `check.utc`, cheap for plain values.
+        if call_id.__class__ is not str or not call_id or call_id.isspace():
+            check.text("call_id", call_id)
+        if seconds.__class__ is not int or seconds <= 0:
+            check.seconds("seconds", seconds)
+        if at.__class__ is not datetime or at.tzinfo is not UTC:
+            at = check.utc(at)
+        calls = self._calls
+        holds = calls.holds
+        existing = holds.get(call_id)
         if existing is not None:
             if existing.requested != seconds:
                 raise IdempotencyConflict(call_id, f"already holds for {existing.requested} s")
             return existing
-        self._calls.refuse_closed(call_id, "reserve minutes for")
-        plan = self._pool.plan(seconds, at)
-        if not plan and self.policy.overage.blocks:
+        if call_id in calls.settled or call_id in calls.closed:
+            calls.refuse_closed(call_id, "reserve minutes for")
+        policy = self.policy
+        expires_at = at + policy.hold_ttl
+        # The first grant usable at `at` mostly covers the whole hold: take it here, in line
+        # (the hot path); otherwise the pool spreads the hold over the grants it needs.
+        pool = self._pool
+        for book in pool.order or pool.ordered():
+            remaining, ends = book.remaining, book.expires_at
+            if remaining and book.effective_at <= at and (ends is None or at < ends):
+                if seconds <= remaining:
+                    book.remaining = remaining - seconds
+                    book.held += seconds
+                    debits, held = book.sole.get(seconds) or book.sole_hold(seconds)
+                else:
+                    debits, held = pool.hold(seconds, at)
+                break
+        else:  # nothing usable: nothing held
+            debits, held = (), 0
+        if not debits and policy.overage.blocks:
             raise InsufficientMinutes(seconds, 0, self.account_id)
-        debits, held = self._pool.hold(plan)
-        reservation = Reservation(call_id, held, seconds, at, at + self.policy.hold_ttl, debits)
-        self._calls.holds[call_id] = reservation
-        self._events.record(
-            MinutesReserved(account_id=self.account_id, occurred_at=at, reservation=reservation)
-        )
-        return reservation
+        # `Reservation(...)` and `MinutesReserved(...)`, built in line from their slots: the
+        # hot path of every call start (see `usage.slot_setters`).
+        hold = _new(Reservation)
+        _hold_call_id(hold, call_id)
+        _hold_seconds(hold, held)
+        _hold_requested(hold, seconds)
+        _hold_at(hold, at)
+        _hold_expires_at(hold, expires_at)
+        _hold_debits(hold, debits)
+        event = _new(MinutesReserved)
+        _reserved_account(event, self.account_id)
+        _reserved_at(event, at)
+        _reserved_hold(event, hold)
+        holds[call_id] = hold
+        self._events.record(event)
+        return hold
 
     def settle(
         self,
@@ -477,27 +561,35 @@ class MinuteLedger:
         hold = calls.holds.get(call_id)
         if hold is not None and at < hold.at:
             raise ValidationError("at", at, f"before the call's hold was placed at {hold.at}")
+        if start is None:
+            start = hold.at if hold is not None else at - duration
         # Every check passed: from here on nothing raises.
         if closed:
             del calls.closed[call_id]  # it is settled now, no longer merely hold-expired
         debits, overage = self._pool.consume(hold.debits if hold else (), billable, at)
         if hold is not None:
             del calls.holds[call_id]
-        record = UsageRecord(  # positional: the hot path (keywords cost a third more)
-            self.account_id,
-            call_id,
-            start if start is not None else (hold.at if hold else at - duration),  # started_at
-            at,  # settled_at
-            duration,
-            billable,
-            debits,
-            overage,
-            policy.overage.charge_for(overage) if overage else None,
-            labels,
-            0 if hold is None else hold.seconds,  # held_seconds
-        )
+        charge = policy.overage.charge_for(overage) if overage else None
+        # `UsageRecord(...)` and `CallSettled(...)`, built in line from their slots: the hot
+        # path of every call end (see `usage.slot_setters`).
+        record = _new(UsageRecord)
+        _usage_account_id(record, self.account_id)
+        _usage_call_id(record, call_id)
+        _usage_started_at(record, start)
+        _usage_settled_at(record, at)
+        _usage_duration(record, duration)
+        _usage_billable_seconds(record, billable)
+        _usage_debits(record, debits)
+        _usage_overage_seconds(record, overage)
+        _usage_overage_charge(record, charge)
+        _usage_tags(record, labels)
+        _usage_held_seconds(record, 0 if hold is None else hold.seconds)
+        event = _new(CallSettled)
+        _settled_account(event, self.account_id)
+        _settled_at(event, at)
+        _settled_record(event, record)
         calls.settled[call_id] = record
-        self._events.record(CallSettled(account_id=self.account_id, occurred_at=at, record=record))
+        self._events.record(event)
         if overage:
             self._note_overage(record, at)
         if billable != overage and self._counters.due(billable - overage):

@@ -46,6 +46,7 @@ class GrantBook:
         "priority",
         "reference",
         "remaining",
+        "sole",
         "source",
     )
 
@@ -76,6 +77,7 @@ class GrantBook:
             grant_id=grant.grant_id,
         )
         self.debits: dict[int, GrantDebit] = {}  # immutable debits of this grant, reused
+        self.sole: dict[int, tuple[tuple[GrantDebit, ...], int]] = {}  # see `sole_hold`
 
     def debit(self, seconds: int) -> GrantDebit:
         """A `GrantDebit` of `seconds` from this grant (shared: values are immutable).
@@ -89,6 +91,19 @@ class GrantBook:
                 self.debits.clear()
             debit = self.debits[seconds] = GrantDebit(self.grant_id, seconds)
         return debit
+
+    def sole_hold(self, seconds: int) -> tuple[tuple[GrantDebit, ...], int]:
+        """``((debit,), seconds)``: the debits and sum of a hold this grant covers alone.
+
+        Shared and bounded like `debit`: holds are mostly of the same few lengths, so the
+        reserve hot path builds nothing for them.
+        """
+        pair = self.sole.get(seconds)
+        if pair is None:
+            if len(self.sole) >= _DEBITS_KEPT:
+                self.sole.clear()
+            pair = self.sole[seconds] = ((self.debit(seconds),), seconds)
+        return pair
 
     def view(self) -> MinuteGrant:
         """The grant as it stands now."""
@@ -205,19 +220,19 @@ Plan = list[tuple[GrantBook, int]]
 class GrantPool:
     """The grants of one ledger, in consumption order, with the totals of pruned ones."""
 
-    __slots__ = ("_order", "books", "pruned", "tombstones")
+    __slots__ = ("books", "order", "pruned", "tombstones")
 
     def __init__(self) -> None:
         self.books: dict[str, GrantBook] = {}
-        self._order: list[GrantBook] | None = None
+        self.order: list[GrantBook] | None = None  # sorted books; None until `ordered` sorts
         self.pruned = [0, 0, 0]  # granted, consumed, expired of grants no longer kept
         self.tombstones: dict[str, MinuteGrant] = {}
 
     def ordered(self) -> list[GrantBook]:
         """The books in consumption order (sorted once per change of the set of grants)."""
-        order = self._order
+        order = self.order
         if order is None:
-            order = self._order = sorted(self.books.values(), key=lambda b: b.key)
+            order = self.order = sorted(self.books.values(), key=lambda b: b.key)
         return order
 
     def known(self, grant_id: str) -> GrantBook | None:
@@ -230,7 +245,7 @@ class GrantPool:
     def add(self, grant: MinuteGrant) -> None:
         """Keep a new grant."""
         self.books[grant.grant_id] = GrantBook(grant)
-        self._order = None
+        self.order = None
 
     def plan(self, seconds: int, at: datetime) -> Plan:
         """Which usable grants `seconds` would come from at `at`, without taking them."""
@@ -248,16 +263,28 @@ class GrantPool:
                         break
         return plan
 
-    def hold(self, plan: Plan) -> tuple[tuple[GrantDebit, ...], int]:
-        """Move the planned seconds from remaining to held; the debits and their sum."""
-        debits = []
-        held = 0
-        for book, take in plan:
-            book.remaining -= take
-            book.held += take
-            held += take
-            debits.append(GrantDebit(book.grant_id, take))
-        return tuple(debits), held
+    def hold(self, seconds: int, at: datetime) -> tuple[tuple[GrantDebit, ...], int]:
+        """Move up to `seconds` from remaining to held, from grants usable at `at`.
+
+        One pass in consumption order; when nothing is usable it changes nothing and returns
+        no debits. (`MinuteLedger.reserve` takes a hold that one grant covers by itself.)
+
+        Returns:
+            The debits (shared values, see `GrantBook.debit`) and their sum.
+        """
+        debits: list[GrantDebit] = []
+        need = seconds
+        for book in self.order or self.ordered():
+            remaining = book.remaining
+            if remaining and book.usable_at(at):
+                take = need if need < remaining else remaining  # noqa: FURB136 - hot path
+                book.remaining = remaining - take
+                book.held += take
+                debits.append(book.debit(take))
+                need -= take
+                if not need:
+                    break
+        return tuple(debits), seconds - need
 
     def give_back(self, debits: tuple[GrantDebit, ...]) -> None:
         """Return held seconds to the grants they came from."""
@@ -281,7 +308,7 @@ class GrantPool:
             debits: list[GrantDebit] = []
             need = seconds
             if need:
-                for book in self._order or self.ordered():
+                for book in self.order or self.ordered():
                     remaining = book.remaining
                     if remaining and book.effective_at <= at:
                         expires_at = book.expires_at
@@ -376,7 +403,7 @@ class GrantPool:
         while len(self.tombstones) > PRUNED_GRANTS_KEPT:
             del self.tombstones[next(iter(self.tombstones))]
         if pruned:
-            self._order = None
+            self.order = None
         return pruned
 
     def totals(self) -> tuple[int, int, int, int, int]:

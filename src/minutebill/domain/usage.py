@@ -8,10 +8,11 @@ encodes itself with `to_state` / `from_state`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from types import MemberDescriptorType
 
-from attrs import frozen
+from attrs import fields, frozen
 
 from minutebill.domain.money import Money
 from minutebill.domain.state import (
@@ -22,9 +23,47 @@ from minutebill.domain.state import (
     money_to_state,
 )
 
-__all__ = ["GrantDebit", "Reservation", "UsageRecord", "debits_from_state", "debits_to_state"]
+__all__ = [
+    "GrantDebit",
+    "Reservation",
+    "UsageRecord",
+    "debits_from_state",
+    "debits_to_state",
+    "slot_setters",
+]
 
 _MICROSECOND = timedelta(microseconds=1)
+
+
+def slot_setters(cls: type, *names: str) -> tuple[Callable[[object, object], None], ...]:
+    """The slot setters of the fields `names` (all of them, in order) of a frozen attrs class.
+
+    Hot paths build values with them instead of the attrs ``__init__``, which sets each
+    field through ``object.__setattr__`` (a name lookup per field): the value is the same,
+    built in about half the time. Only for arguments the caller has already checked, so only
+    for classes without validators, converters or ``__attrs_post_init__`` — and listing the
+    names makes a field added later fail here, at import, instead of going unset.
+
+    Raises:
+        TypeError: if `cls` does not qualify or `names` are not its fields in order.
+    """
+    attributes = fields(cls)
+    slots = {s for k in cls.__mro__ for s in vars(k).get("__slots__", ())} - {"__weakref__"}
+    if (
+        names != tuple(a.name for a in attributes)
+        or slots != set(names)  # no other slot (a cached hash, say) that __init__ would set
+        or hasattr(cls, "__attrs_pre_init__")
+        or hasattr(cls, "__attrs_post_init__")
+        or any(a.validator is not None or a.converter is not None for a in attributes)
+    ):
+        raise TypeError(f"{cls.__name__} cannot be built from the slots {names}")
+    setters = []
+    for name in names:
+        slot = next(vars(k)[name] for k in cls.__mro__ if name in vars(k))
+        if not isinstance(slot, MemberDescriptorType):
+            raise TypeError(f"{cls.__name__}.{name} is not a slot")
+        setters.append(slot.__set__)
+    return tuple(setters)
 
 
 @frozen

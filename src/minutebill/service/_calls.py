@@ -104,7 +104,7 @@ class CallsMixin(ServiceBase):
             if record is previous:
                 return record
             uow.usage.add(record, local_day=self._local_day(uow, account_id, at))
-            self._charge_overage(uow, record)
+            self._charge_overage(uow, ledger, record)
             return record
 
         try:
@@ -121,8 +121,7 @@ class CallsMixin(ServiceBase):
 
         return self._run(replay)
 
-    def _charge_overage(self, uow: UnitOfWork, record: UsageRecord) -> None:
-        ledger = self._ledger(uow, record.account_id)
+    def _charge_overage(self, uow: UnitOfWork, ledger: MinuteLedger, record: UsageRecord) -> None:
         charge = record.overage_charge
         if charge is None or ledger.policy.overage.mode is not OverageMode.CHARGE_WALLET:
             return
@@ -199,7 +198,7 @@ class CallsMixin(ServiceBase):
         limit = subscription.plan.features.concurrent_calls
         while True:
             waiting = self.queue.next_admittable(
-                at, lambda acc: acc == account_id and len(ledger.active_calls()) < limit
+                at, lambda acc: acc == account_id and ledger.active_count() < limit
             )
             if waiting is None:
                 return
