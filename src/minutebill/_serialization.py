@@ -1,12 +1,15 @@
 """Plain-data (JSON-compatible) forms of domain events, for outboxes and webhooks out.
 
 Events are attrs classes; their fields are turned into JSON values with one rule per type,
-the same encodings `minutebill.domain.state` uses for aggregates.
+the same encodings `minutebill.domain.state` uses for aggregates. Every committed event goes
+through here, so the common types are looked up by exact type first and each event class's
+field names are read once.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,11 +20,36 @@ from minutebill.domain.events import DomainEvent
 from minutebill.domain.money import Money
 from minutebill.domain.state import instant_to_state, money_to_state
 
-__all__ = ["event_payload", "plain"]
+__all__ = ["event_payload", "payload_fields", "plain"]
 
 
-def plain(value: Any) -> Any:  # noqa: PLR0911 - one branch per value type
+def _timedelta(value: timedelta) -> int | float:
+    return value.total_seconds() if value.microseconds else int(value.total_seconds())
+
+
+_PASS_THROUGH = frozenset({str, int, bool, type(None)})
+_BY_TYPE: dict[type, Callable[[Any], Any]] = {
+    Money: money_to_state,
+    datetime: instant_to_state,
+    date: date.isoformat,
+    timedelta: _timedelta,
+    Decimal: str,
+}
+
+
+def plain(value: Any) -> Any:
     """`value` as JSON-compatible data (recursing into attrs classes and containers)."""
+    kind = type(value)
+    if kind in _PASS_THROUGH:
+        return value
+    encode = _BY_TYPE.get(kind)
+    if encode is not None:
+        return encode(value)
+    return _plain_other(value)
+
+
+def _plain_other(value: Any) -> Any:  # noqa: PLR0911 - one branch per value type
+    """`plain` for values whose exact type is not a common one (subclasses included)."""
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, Money):
@@ -31,7 +59,7 @@ def plain(value: Any) -> Any:  # noqa: PLR0911 - one branch per value type
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, timedelta):
-        return value.total_seconds() if value.microseconds else int(value.total_seconds())
+        return _timedelta(value)
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, enum.Enum):
@@ -50,13 +78,23 @@ def plain(value: Any) -> Any:  # noqa: PLR0911 - one branch per value type
     return str(value)
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}  # per event class, filled on first use
+
+
+def payload_fields(event_type: type[DomainEvent]) -> tuple[str, ...]:
+    """The names of the fields `event_payload` takes from events of `event_type`, in order."""
+    names = _FIELDS.get(event_type)
+    if names is None:
+        names = tuple(
+            f.name for f in attrs.fields(event_type) if f.name not in ("account_id", "occurred_at")
+        )
+        _FIELDS[event_type] = names
+    return names
+
+
 def event_payload(event: DomainEvent) -> dict[str, Any]:
     """The event's fields as plain data.
 
     `account_id` and `occurred_at` are left out: the outbox keeps them in columns of their own.
     """
-    return {
-        f.name: plain(getattr(event, f.name))
-        for f in attrs.fields(type(event))
-        if f.name not in ("account_id", "occurred_at")
-    }
+    return {name: plain(getattr(event, name)) for name in payload_fields(type(event))}

@@ -51,6 +51,13 @@ class AggregateRepository(Protocol[T]):
         """The aggregate, tracked for saving, or None."""
         ...
 
+    def exists(self, account_id: str, key: str = "") -> bool:
+        """Whether the aggregate exists, without loading (or tracking) it.
+
+        The cheap way to check that an account is known before reading rows that belong to it.
+        """
+        ...
+
     def add(self, aggregate: T) -> None:
         """Track a new aggregate; commit inserts it.
 

@@ -112,6 +112,19 @@ def test_the_local_day_is_the_anchor_day_clamped_to_the_month(case: Case) -> Non
         assert cycle.boundary(n) == wall.replace(tzinfo=case.tz, fold=0).astimezone(UTC)
 
 
+@given(cases(), st.lists(st.integers(0, 100), max_size=5))
+def test_remembered_boundaries_are_the_ones_a_new_cycle_computes(
+    case: Case, asked_before: list[int]
+) -> None:
+    cycle = case.cycle
+    for n in asked_before:  # questions that fill the cycle's memory of boundaries
+        cycle.period(n)
+    fresh = BillingCycle(cycle.anchor, cycle.interval, cycle.timezone)
+    assert cycle.boundary(case.n) == fresh.boundary(case.n)
+    assert cycle.boundary(case.n) == cycle.boundary(case.n)  # asked again: the same answer
+    assert cycle == fresh  # the memory is not part of the value
+
+
 @given(cases(), st.data())
 def test_period_containing_agrees_with_the_sequence(case: Case, data: st.DataObject) -> None:
     cycle, k = case.cycle, case.n

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from types import TracebackType
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, Self, TypeVar
 
 from attrs import define, field, frozen
 
-from minutebill._serialization import event_payload
+from minutebill._serialization import payload_fields, plain
 from minutebill._unit_of_work import OutboxEntry, StoredResponse, UsagePage, UsageTotals
 from minutebill.domain.events import DomainEvent
 from minutebill.domain.state import State
@@ -51,9 +52,31 @@ def from_micros(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
+def _json_encoder() -> Callable[[object], str]:
+    """Compact JSON of plain data, with the C encoder built once (if this Python has one)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has it
+        return json.JSONEncoder(separators=(",", ":")).encode
+    # No circular-reference check (documents are trees), so nothing is built per call but
+    # the encoding itself. Arguments: markers, default, string encoder, indent, key and item
+    # separators, sort_keys, skipkeys, allow_nan.
+    default = json.JSONEncoder().default  # raises the usual TypeError for other objects
+    encoder = json.encoder.encode_basestring_ascii
+    encode = make(None, default, encoder, None, ":", ",", False, False, True)  # noqa: FBT003
+    return lambda data: "".join(encode(data, 0))
+
+
+_encode_json = _json_encoder()
+
+
 def dumps(data: object) -> str:
-    """Compact, deterministic JSON."""
-    return json.dumps(data, separators=(",", ":"), sort_keys=True)
+    """Compact JSON; keys in the order the dicts were built (``to_state()`` order).
+
+    Deterministic for a given state: ``from_state`` keeps the order it read, so an aggregate
+    that did not change encodes to the text it was loaded from. (Keys are not sorted: sorting
+    was a third of the cost of saving, and the change check does not need it.)
+    """
+    return _encode_json(data)
 
 
 def _encode(aggregate: Any) -> str:
@@ -102,19 +125,36 @@ class AggregateKind(Generic[A]):
     reference: Callable[[A], str | None] = field(default=lambda _: None)
 
 
-@frozen
-class StoredDocument:
-    """A document as read from the store."""
+# The rows below are built for every document and event a unit of work touches: named tuples,
+# which cost a fraction of a frozen attrs instance to build.
+
+
+class StoredDocument(NamedTuple):
+    """A document as read from the store.
+
+    Attributes:
+        account_id: The account.
+        key: The key within the account and kind.
+        version: The stored version.
+        state: The document (JSON text).
+        indexed: The stored ``(due_micros, reference)`` columns if the store read them
+            (None: not read). A save that leaves both unchanged then tells the store so
+            (`DocumentWrite.indexed_changed`), which may skip updating their indexes.
+    """
 
     account_id: str
     key: str
     version: int
     state: str
+    indexed: tuple[int | None, str | None] | None = None
 
 
-@frozen
-class DocumentWrite:
-    """A document to insert (``expected_version`` None) or update (checked against it)."""
+class DocumentWrite(NamedTuple):
+    """A document to insert (``expected_version`` None) or update (checked against it).
+
+    ``indexed_changed`` is False only for an update whose ``due_micros`` and ``reference``
+    are known to equal the stored ones: a store may then write just the version and state.
+    """
 
     kind: str
     account_id: str
@@ -124,10 +164,10 @@ class DocumentWrite:
     due_micros: int | None
     reference: str | None
     state: str
+    indexed_changed: bool = True
 
 
-@frozen
-class UsageRow:
+class UsageRow(NamedTuple):
     """A settled call to insert, with the columns its indexes and daily totals need."""
 
     account_id: str
@@ -140,8 +180,7 @@ class UsageRow:
     state: str
 
 
-@frozen
-class OutboxRow:
+class OutboxRow(NamedTuple):
     """An event to append to the outbox."""
 
     account_id: str
@@ -171,6 +210,10 @@ class Transaction(Protocol):
     """
 
     def load(self, kind: str, account_id: str, key: str) -> StoredDocument | None: ...
+
+    def exists(self, kind: str, account_id: str, key: str) -> bool:
+        """Whether the document is stored (stores answer without reading the document)."""
+        return self.load(kind, account_id, key) is not None
 
     def load_account(self, kind: str, account_id: str) -> list[StoredDocument]: ...
 
@@ -208,6 +251,7 @@ class _Tracked:
     kind: AggregateKind[Any]
     aggregate: Any
     loaded_state: str | None
+    loaded_indexed: tuple[int | None, str | None] | None = None
 
 
 class _Repository(Generic[A]):
@@ -228,7 +272,7 @@ class _Repository(Generic[A]):
         _set_version(aggregate, doc.version)
         # Stored text is always dumps(to_state()) and round trips are exact, so comparing the
         # re-encoded state with it at commit tells whether anything changed.
-        self._uow.tracked[identity] = _Tracked(self._kind, aggregate, doc.state)
+        self._uow.tracked[identity] = _Tracked(self._kind, aggregate, doc.state, doc.indexed)
         return aggregate
 
     def find(self, account_id: str, key: str = "") -> A | None:
@@ -237,6 +281,13 @@ class _Repository(Generic[A]):
             return tracked.aggregate  # type: ignore[no-any-return]
         doc = self._uow.tx.load(self._kind.name, account_id, key)
         return None if doc is None else self._track(doc)
+
+    def exists(self, account_id: str, key: str = "") -> bool:
+        """Whether the aggregate exists (in this unit of work or the store), without loading it."""
+        tracked = self._uow.tracked.get((self._kind.name, account_id, key))
+        if tracked is not None:
+            return True
+        return self._uow.tx.exists(self._kind.name, account_id, key)
 
     def get(self, account_id: str, key: str = "") -> A:
         found = self.find(account_id, key)
@@ -297,6 +348,9 @@ class _Usage(Generic[A]):
         self._from_state = from_state
 
     def add(self, record: Any, *, local_day: date) -> None:
+        state = dumps(record.to_state())
+        # An event that carries this record (CallSettled) reuses the text in the outbox.
+        self._uow.encoded[id(record)] = (record, state)
         self._uow.batch.usage.append(
             UsageRow(
                 account_id=record.account_id,
@@ -306,7 +360,7 @@ class _Usage(Generic[A]):
                 billable_seconds=record.billable_seconds,
                 overage_seconds=record.overage_seconds,
                 tags=tuple(sorted(record.tags)),
-                state=dumps(record.to_state()),
+                state=state,
             )
         )
 
@@ -396,17 +450,10 @@ class Kinds:
 
 
 class DocumentUnitOfWork:
-    """A `UnitOfWork` over any store that implements `Transaction`."""
+    """A `UnitOfWork` over any store that implements `Transaction`.
 
-    ledgers: _Repository[Any]
-    wallets: _Repository[Any]
-    subscriptions: _Repository[Any]
-    numbers: _Repository[Any]
-    orders: _Repository[Any]
-    payments: _Repository[Any]
-    usage: _Usage[Any]
-    outbox: _Outbox
-    idempotency: _Idempotency
+    Repositories are made on first use: most units of work touch one or two of them.
+    """
 
     def __init__(self, begin: Callable[[], Transaction], kinds: Kinds) -> None:
         self._begin = begin
@@ -415,6 +462,9 @@ class DocumentUnitOfWork:
         self.tracked: dict[tuple[str, str, str], _Tracked] = {}
         self.batch = WriteBatch()
         self.extra_events: list[DomainEvent] = []
+        # Values already encoded in this unit of work, by id (the value is kept alive with
+        # its text so the id cannot be reused): an event carrying one embeds the text.
+        self.encoded: dict[int, tuple[object, str]] = {}
         self._finished = False
 
     @property
@@ -428,17 +478,52 @@ class DocumentUnitOfWork:
         if self._tx is not None:
             raise MinutebillError("a unit of work is entered once")
         self._tx = self._begin()
-        kinds = self._kinds
-        self.ledgers = _Repository(self, kinds.ledgers)
-        self.wallets = _Repository(self, kinds.wallets)
-        self.subscriptions = _Repository(self, kinds.subscriptions)
-        self.numbers = _Repository(self, kinds.numbers)
-        self.orders = _Repository(self, kinds.orders)
-        self.payments = _Repository(self, kinds.payments)
-        self.usage = _Usage(self, kinds.usage_record)
-        self.outbox = _Outbox(self)
-        self.idempotency = _Idempotency(self)
         return self
+
+    @cached_property
+    def ledgers(self) -> _Repository[Any]:
+        """Minute ledgers."""
+        return _Repository(self, self._kinds.ledgers)
+
+    @cached_property
+    def wallets(self) -> _Repository[Any]:
+        """Wallets."""
+        return _Repository(self, self._kinds.wallets)
+
+    @cached_property
+    def subscriptions(self) -> _Repository[Any]:
+        """Plan subscriptions."""
+        return _Repository(self, self._kinds.subscriptions)
+
+    @cached_property
+    def numbers(self) -> _Repository[Any]:
+        """Number subscriptions."""
+        return _Repository(self, self._kinds.numbers)
+
+    @cached_property
+    def orders(self) -> _Repository[Any]:
+        """Checkout quotes."""
+        return _Repository(self, self._kinds.orders)
+
+    @cached_property
+    def payments(self) -> _Repository[Any]:
+        """Payments."""
+        return _Repository(self, self._kinds.payments)
+
+    @cached_property
+    def usage(self) -> _Usage[Any]:
+        """Settled calls."""
+        return _Usage(self, self._kinds.usage_record)
+
+    @cached_property
+    def outbox(self) -> _Outbox:
+        """Committed events."""
+        return _Outbox(self)
+
+    @cached_property
+    def idempotency(self) -> _Idempotency:
+        """First answers of idempotent requests."""
+        return _Idempotency(self)
 
     def __exit__(
         self,
@@ -457,6 +542,8 @@ class DocumentUnitOfWork:
             version = _version(tracked.aggregate)
             new = tracked.loaded_state is None
             due = tracked.kind.due_at(tracked.aggregate)
+            due_micros = None if due is None else to_micros(due)
+            reference = tracked.kind.reference(tracked.aggregate)
             yield (
                 tracked,
                 DocumentWrite(
@@ -465,11 +552,30 @@ class DocumentUnitOfWork:
                     key=key,
                     version=1 if new else version + 1,
                     expected_version=None if new else version,
-                    due_micros=None if due is None else to_micros(due),
-                    reference=tracked.kind.reference(tracked.aggregate),
+                    due_micros=due_micros,
+                    reference=reference,
                     state=state,
+                    indexed_changed=new or tracked.loaded_indexed != (due_micros, reference),
                 ),
             )
+
+    def _payload(self, event: DomainEvent) -> str:
+        """The event's payload as JSON text, embedding values already encoded in this unit."""
+        encoded = self.encoded
+        fields: dict[str, Any] = {}
+        embedded: list[str] = []
+        for name in payload_fields(type(event)):
+            value = getattr(event, name)
+            known = encoded.get(id(value)) if encoded else None
+            if known is not None and known[0] is value:
+                embedded.append(f"{json.dumps(name)}:{known[1]}")
+            else:
+                fields[name] = plain(value)
+        text = dumps(fields)
+        if not embedded:
+            return text
+        rest = "" if text == "{}" else "," + text[1:-1]
+        return "{" + ",".join(embedded) + rest + "}"
 
     def commit(self) -> list[DomainEvent]:
         """Write everything atomically; see `UnitOfWork.commit`."""
@@ -484,7 +590,7 @@ class DocumentUnitOfWork:
         batch = self.batch
         batch.documents = [write for _, write in changes]
         batch.outbox = [
-            OutboxRow(e.account_id, e.name, to_micros(e.occurred_at), dumps(event_payload(e)))
+            OutboxRow(e.account_id, e.name, to_micros(e.occurred_at), self._payload(e))
             for e in events
         ]
         try:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 
 from minutebill.adapters._documents import AggregateKind, Kinds
 from minutebill.domain.checkout import Quote
 from minutebill.domain.ledger import MinuteLedger, UsageRecord
 from minutebill.domain.number_status import NumberStatus
-from minutebill.domain.numbers import NumberSubscription
+from minutebill.domain.numbers import NumberSubscription, ParsedValues
 from minutebill.domain.payments import Payment
 from minutebill.domain.subscriptions import Subscription, SubscriptionStatus
 from minutebill.domain.wallet import Wallet
@@ -53,7 +54,11 @@ def _payment_due(payment: Payment) -> datetime | None:
 
 
 def default_kinds() -> Kinds:
-    """The aggregates of minutebill: ledgers, wallets, subscriptions, numbers, orders, payments."""
+    """The aggregates of minutebill: ledgers, wallets, subscriptions, numbers, orders, payments.
+
+    Each call makes new kinds; numbers loaded through them share one `ParsedValues`, so a
+    store parses each distinct offer and policy once.
+    """
     return Kinds(
         ledgers=AggregateKind(
             "ledger",
@@ -70,7 +75,7 @@ def default_kinds() -> Kinds:
         ),
         numbers=AggregateKind(
             "number",
-            NumberSubscription.from_state,
+            partial(NumberSubscription.from_state, parsed=ParsedValues()),
             lambda x: (x.account_id, x.number_e164),
             due_at=_number_due,
         ),

@@ -84,6 +84,10 @@ class _MemoryTransaction(Transaction):
         with self._lock:
             return self._doc((kind, account_id, key))
 
+    def exists(self, kind: str, account_id: str, key: str) -> bool:
+        with self._lock:
+            return (kind, account_id, key) in self._data.docs
+
     def load_account(self, kind: str, account_id: str) -> list[StoredDocument]:
         with self._lock:
             keys = sorted(k for k in self._data.docs if k[0] == kind and k[1] == account_id)

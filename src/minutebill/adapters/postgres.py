@@ -481,6 +481,17 @@ class _PostgresTransaction(Transaction):
         docs = self._docs("load", (account_id, kind, key))
         return docs[0] if docs else None
 
+    def exists(self, kind: str, account_id: str, key: str) -> bool:
+        """Whether the document is stored, asked without locking or fetching it."""
+        if key == "" and kind in self._account_kinds and account_id in self._locked_accounts:
+            return (kind, account_id) in self._account_docs
+        with _translated():
+            result = self._send(  # every value is quoted by _literal
+                "SELECT 1 FROM minutebill_documents WHERE account_id = "  # noqa: S608
+                f"{_literal(account_id)} AND kind = {_literal(kind)} AND key = {_literal(key)}"
+            )
+        return bool(result.ntuples)
+
     def _lock_account(self, account_id: str) -> None:
         rows = self._rows("lock_account", (account_id, *self._account_kinds))
         self._locked_accounts.add(account_id)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from attrs import define, field
@@ -57,7 +58,134 @@ from minutebill.domain.periods import BillingCycle, BillingPeriod, to_utc
 from minutebill.domain.state import State, instant_from_state, instant_to_state
 from minutebill.errors import InvalidTransition, LimitExceeded, ValidationError
 
-__all__ = ["NumberSubscription", "check_number_limit"]
+__all__ = ["NumberSubscription", "ParsedValues", "check_number_limit"]
+
+
+@define
+class ParsedValues:
+    """Offers and policies already parsed from number documents, to parse each one once.
+
+    A platform's number documents repeat the same few offers and policies thousands of times,
+    and parsing them (money, validation) is most of what loading a number costs. A store keeps
+    one of these and passes it to every `NumberSubscription.from_state` it calls. The values
+    are immutable, so sharing them between subscriptions (and threads) is safe; past `limit`
+    distinct values of a kind the cache starts afresh.
+
+    Attributes:
+        limit: How many distinct offers (and, separately, policies) to remember.
+    """
+
+    limit: int = 256
+    _offers: dict[tuple[object, ...], tuple[NumberOffer, State, Money]] = field(
+        init=False, factory=dict
+    )
+    _policies: dict[tuple[object, ...], tuple[NumberPolicy, State]] = field(
+        init=False, factory=dict
+    )
+
+    def offer(self, state: State) -> NumberOffer:
+        """The `NumberOffer` that `offer_to_state` encoded as `state`."""
+        return self._offer(state)[0]
+
+    def policy(self, state: State) -> NumberPolicy:
+        """The `NumberPolicy` that `NumberPolicy.to_state` encoded as `state`."""
+        return self._policy(state)[0]
+
+    def _offer(self, state: State) -> tuple[NumberOffer, State, Money]:
+        """The offer, its canonical state (`offer_to_state` of it) and fee, parsed once."""
+        try:
+            monthly, upfront = state["monthly_fee"], state["upfront_fee"]
+            months = state["interval_months"]
+            key = (
+                state["code"],
+                state["country"],
+                state["kind"],
+                tuple(state["capabilities"]),
+                monthly["amount"],
+                monthly["currency"],
+                upfront["amount"],
+                upfront["currency"],
+                months,
+                type(months),
+            )
+            found = self._offers.get(key)
+        except (KeyError, TypeError):  # malformed: let the parser say what is wrong
+            offer = offer_from_state(state)
+            return offer, offer_to_state(offer), _period_fee(offer)
+        if found is None:
+            offer = offer_from_state(state)
+            found = (offer, offer_to_state(offer), _period_fee(offer))
+            if len(self._offers) >= self.limit:
+                self._offers.clear()
+            self._offers[key] = found
+        return found
+
+    def _policy(self, state: State) -> tuple[NumberPolicy, State]:
+        """The policy and its canonical state, parsed once."""
+        try:
+            limit = state["mandate_limit"]
+            values = (
+                state["grace_period_seconds"],
+                state["held_fee"],
+                state["payment_order"],
+                state["pre_debit_notice_lead_seconds"],
+                state["gateway_sends_notice"],
+            )
+            key = (
+                *values,
+                *map(type, values),
+                None if limit is None else (limit["amount"], limit["currency"]),
+            )
+            found = self._policies.get(key)
+        except (KeyError, TypeError):  # malformed: let the parser say what is wrong
+            policy = NumberPolicy.from_state(state)
+            return policy, policy.to_state()
+        if found is None:
+            policy = NumberPolicy.from_state(state)
+            found = (policy, policy.to_state())
+            if len(self._policies) >= self.limit:
+                self._policies.clear()
+            self._policies[key] = found
+        return found
+
+
+def _period_fee(offer: NumberOffer) -> Money:
+    """The fee of one period of `offer`: its monthly fee times the months in its interval."""
+    return (offer.monthly_fee * offer.interval.months).rounded()
+
+
+def _copy_offer_state(state: State) -> State:
+    """A fresh copy of an `offer_to_state` dict (callers may change what they are given)."""
+    return {
+        **state,
+        "capabilities": list(state["capabilities"]),
+        "monthly_fee": dict(state["monthly_fee"]),
+        "upfront_fee": dict(state["upfront_fee"]),
+    }
+
+
+def _copy_policy_state(state: State) -> State:
+    """A fresh copy of a `NumberPolicy.to_state` dict."""
+    limit = state["mandate_limit"]
+    return {**state, "mandate_limit": None if limit is None else dict(limit)}
+
+
+def _canonical_instant(text: object) -> bool:
+    """Whether `text` has exactly the form `instant_to_state` gives a whole-second instant.
+
+    Such a text, once parsed, encodes back to itself, so it can be kept instead of encoded.
+    """
+    return (
+        type(text) is str
+        and len(text) == 25  # "2026-03-02T09:00:00+00:00"
+        and text[10] == "T"
+        and text[4] == text[7] == "-"
+        and text[13] == text[16] == ":"
+        and text.endswith("+00:00")
+    )
+
+
+_STATUSES = MappingProxyType({status.value: status for status in NumberStatus})
 
 
 @define
@@ -100,6 +228,11 @@ class NumberSubscription:
     version: int = 0
     _cycle: BillingCycle = field(init=False)
     _events: EventBuffer = field(init=False, factory=EventBuffer)
+    # Values derived from fields, each remembered with what it was derived from (so a changed
+    # field is never answered from the memo): fee, anchor text, renewal key prefix, offer and
+    # policy states, paid-through text. Loading a number and saving it again after a renewal
+    # would otherwise format and encode the same few values many times.
+    _memo: dict[str, tuple[Any, Any]] = field(init=False, factory=dict, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         validate_e164(self.number_e164)
@@ -193,7 +326,13 @@ class NumberSubscription:
     @property
     def recurring_fee(self) -> Money:
         """The fee of one period: the offer's monthly fee times the months in its interval."""
-        return (self.offer.monthly_fee * self.offer.interval.months).rounded()
+        offer = self.offer
+        cached = self._memo.get("fee")
+        if cached is None or cached[0] is not offer:
+            cached = (offer, _period_fee(offer))
+            self._memo["fee"] = cached
+        fee: Money = cached[1]
+        return fee
 
     def period(self, index: int) -> BillingPeriod:
         """Period `index` of the number (0 starts at the anchor)."""
@@ -205,7 +344,18 @@ class NumberSubscription:
         ``number:<e164>:<anchor>:<index>``; the anchor keeps a later re-purchase of the same
         number from reusing the keys of an earlier subscription.
         """
-        return f"number:{self.number_e164}:{self.anchor:%Y%m%dT%H%M%SZ}:{period_index}"
+        anchor = self.anchor
+        cached = self._memo.get("key")
+        if cached is None or cached[0] is not anchor:
+            text = self._anchor_text()
+            # "2026-03-02T09:00:00+00:00" -> "20260302T090000Z" (strftime pads no year < 1000)
+            if _canonical_instant(text) and text[0] != "0":
+                stamp = text[:19].replace("-", "").replace(":", "") + "Z"
+            else:
+                stamp = f"{anchor:%Y%m%dT%H%M%SZ}"
+            cached = (anchor, f"number:{self.number_e164}:{stamp}:")
+            self._memo["key"] = cached
+        return f"{cached[1]}{period_index}"
 
     def chargeable_period(self, at: datetime) -> int:
         """The period a payment made at `at` would pay.
@@ -231,13 +381,19 @@ class NumberSubscription:
         Raises:
             ValidationError: for a period after the one that is due.
         """
-        at = self._check_time(at)
+        return self._disposition(period_index, self._check_time(at))
+
+    def _disposition(self, period_index: int, at: datetime) -> PaymentDisposition:
+        """`payment_disposition` for an `at` already checked (UTC, not before the anchor)."""
         _require_index(period_index)
         if self.status is NumberStatus.RELEASED:
             return PaymentDisposition.REFUND_OR_CREDIT
         if period_index < self.paid_periods:
             return PaymentDisposition.DUPLICATE
-        due = self.chargeable_period(at)
+        if self.status is NumberStatus.ACTIVE or self.policy.held_fee is HeldFee.ACCRUE:
+            due = self.paid_periods
+        else:
+            due = max(self.paid_periods, self._cycle.index_at(at))
         if period_index == due:
             return PaymentDisposition.APPLY
         if period_index < due:
@@ -267,7 +423,7 @@ class NumberSubscription:
         """
         at = self._check_time(at)
         self._refuse_if_released("record a payment for")
-        disposition = self.payment_disposition(period_index, at)
+        disposition = self._disposition(period_index, at)
         if disposition is not PaymentDisposition.APPLY:
             return disposition
         self.paid_periods = period_index + 1
@@ -457,47 +613,94 @@ class NumberSubscription:
 
     # --- state ------------------------------------------------------------------------------
 
+    def _anchor_text(self) -> str:
+        """``instant_to_state(anchor)``, remembered."""
+        anchor = self.anchor
+        cached = self._memo.get("anchor")
+        if cached is None or cached[0] is not anchor:
+            cached = (anchor, instant_to_state(anchor))
+            self._memo["anchor"] = cached
+        text: str = cached[1]
+        return text
+
+    def _paid_through_text(self) -> str:
+        """``instant_to_state(paid_through)``, remembered per number of paid periods."""
+        paid = self.paid_periods
+        cached = self._memo.get("through")
+        if cached is None or cached[0] != paid:
+            cached = (paid, instant_to_state(self.paid_through))
+            self._memo["through"] = cached
+        text: str = cached[1]
+        return text
+
+    def _offer_state(self) -> State:
+        offer = self.offer
+        cached = self._memo.get("offer")
+        if cached is None or cached[0] is not offer:
+            cached = (offer, offer_to_state(offer))
+            self._memo["offer"] = cached
+        return _copy_offer_state(cached[1])
+
+    def _policy_state(self) -> State:
+        policy = self.policy
+        cached = self._memo.get("policy")
+        if cached is None or cached[0] is not policy:
+            cached = (policy, policy.to_state())
+            self._memo["policy"] = cached
+        return _copy_policy_state(cached[1])
+
     def to_state(self) -> State:
         """The subscription as a JSON-compatible dict.
 
         ``paid_through`` and ``release_after`` are included (derived) so a store can index
         the due work; `from_state` checks them.
         """
+        hold = self.hold
         return {
             "number_e164": self.number_e164,
             "account_id": self.account_id,
-            "offer": offer_to_state(self.offer),
-            "policy": self.policy.to_state(),
-            "anchor": instant_to_state(self.anchor),
+            "offer": self._offer_state(),
+            "policy": self._policy_state(),
+            "anchor": self._anchor_text(),
             "timezone": self.timezone,
             "status": self.status.value,
             "auto_pay": self.auto_pay,
             "paid_periods": self.paid_periods,
-            "paid_through": instant_to_state(self.paid_through),
-            "hold": None if self.hold is None else self.hold.to_state(),
-            "release_after": None
-            if self.hold is None
-            else instant_to_state(self.hold.release_after),
+            "paid_through": self._paid_through_text(),
+            "hold": None if hold is None else hold.to_state(),
+            "release_after": None if hold is None else instant_to_state(hold.release_after),
             "notice": None if self.notice is None else self.notice.to_state(),
             "mandate_id": self.mandate_id,
             "version": self.version,
         }
 
     @classmethod
-    def from_state(cls, state: State) -> NumberSubscription:
+    def from_state(cls, state: State, *, parsed: ParsedValues | None = None) -> NumberSubscription:
         """The subscription that `to_state` encoded.
+
+        Args:
+            state: The document.
+            parsed: Offers and policies parsed before, to reuse (a store passes its own).
 
         Raises:
             ValidationError: if the document is inconsistent.
         """
+        if parsed is None:
+            offer, offer_state, fee = offer_from_state(state["offer"]), None, None
+            policy, policy_state = NumberPolicy.from_state(state["policy"]), None
+        else:
+            offer, offer_state, fee = parsed._offer(state["offer"])  # noqa: SLF001 - same module
+            policy, policy_state = parsed._policy(state["policy"])  # noqa: SLF001
+        status = _STATUSES.get(state["status"]) if type(state["status"]) is str else None
+        anchor_text = state["anchor"]
         subscription = cls(
             state["number_e164"],
             state["account_id"],
-            offer_from_state(state["offer"]),
-            NumberPolicy.from_state(state["policy"]),
-            instant_from_state(state["anchor"]),
+            offer,
+            policy,
+            instant_from_state(anchor_text),
             state["timezone"],
-            NumberStatus(state["status"]),
+            NumberStatus(state["status"]) if status is None else status,
             state["auto_pay"],
             state["paid_periods"],
             None if state["hold"] is None else Hold.from_state(state["hold"]),
@@ -505,12 +708,27 @@ class NumberSubscription:
             state.get("mandate_id"),
             state["version"],
         )
-        if instant_to_state(subscription.paid_through) != state["paid_through"]:
-            raise ValidationError("paid_through", state["paid_through"], "not the anchor's")
+        memo = subscription._memo  # seeded with what this document already holds
+        through = state["paid_through"]
+        if _canonical_instant(through):
+            # Parsing the stored text and comparing instants checks it as well as formatting
+            # the computed one would, for a fraction of the cost; the text is then kept.
+            if instant_from_state(through) != subscription.paid_through:
+                raise ValidationError("paid_through", through, "not the anchor's")
+            memo["through"] = (subscription.paid_periods, through)
+        elif instant_to_state(subscription.paid_through) != through:
+            raise ValidationError("paid_through", through, "not the anchor's")
         if state["release_after"] != (
             None if subscription.hold is None else state["hold"]["release_after"]
         ):
             raise ValidationError("release_after", state["release_after"], "not the hold's")
+        if _canonical_instant(anchor_text):
+            memo["anchor"] = (subscription.anchor, anchor_text)
+        if offer_state is not None:
+            memo["offer"] = (offer, offer_state)
+            memo["fee"] = (offer, fee)
+        if policy_state is not None:
+            memo["policy"] = (policy, policy_state)
         return subscription
 
 

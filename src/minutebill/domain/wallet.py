@@ -16,6 +16,10 @@ balance identity checkable after older entries are dropped, and every entry is a
 as a `WalletCredited` / `WalletDebited` event, which is the complete, durable history. Keys are
 recognised while their entry is in the window; the payment and renewal keys that reach the
 wallet are also deduplicated upstream (a payment is fulfilled once per payment id).
+
+A loaded wallet keeps its entries as the plain data it was loaded from and turns one into a
+`WalletEntry` only when it is read: a debit touches the newest entry only, so loading a wallet
+with a hundred entries and saving it again does not rebuild and re-encode all of them.
 """
 
 from __future__ import annotations
@@ -75,9 +79,13 @@ class Wallet:
     _credited: Money = field(init=False)
     _debited: Money = field(init=False)
     _sequence: int = field(init=False, default=0)
-    _entries: list[WalletEntry] = field(init=False, factory=list)
-    _by_key: dict[str, WalletEntry] = field(init=False, factory=dict)
-    _reversed: set[str] = field(init=False, factory=set)
+    # The retained entries, oldest first, as `WalletEntry.to_state()` data owned by the wallet
+    # (copied in and out, never shared); the rest is derived from them.
+    _states: list[State] = field(init=False, factory=list)
+    _by_key: dict[str, State] = field(init=False, factory=dict, eq=False, repr=False)
+    _parsed: dict[int, WalletEntry] = field(init=False, factory=dict, eq=False, repr=False)
+    _reversed: set[str] = field(init=False, factory=set, eq=False, repr=False)
+    _balance: Money = field(init=False, eq=False, repr=False)
     _events: EventBuffer = field(init=False, factory=EventBuffer)
 
     def __attrs_post_init__(self) -> None:
@@ -90,13 +98,14 @@ class Wallet:
                 raise ValidationError(name, value, f"must be an int >= {minimum}")
         self._credited = zero
         self._debited = zero
+        self._balance = zero
 
     # --- reading ----------------------------------------------------------------------------
 
     @property
     def balance(self) -> Money:
         """What the wallet holds now; never negative."""
-        return self._credited - self._debited
+        return self._balance
 
     @property
     def credited(self) -> Money:
@@ -116,11 +125,12 @@ class Wallet:
     @property
     def entries(self) -> tuple[WalletEntry, ...]:
         """The retained history, oldest first (at most `history_limit` entries)."""
-        return tuple(self._entries)
+        return tuple(self._entry(state) for state in self._states)
 
     def entry(self, key: str) -> WalletEntry | None:
         """The retained entry made with `key`, if any."""
-        return self._by_key.get(key)
+        state = self._by_key.get(key)
+        return None if state is None else self._entry(state)
 
     def can_cover(self, amount: Money) -> bool:
         """Whether a debit of `amount` would go through now.
@@ -223,12 +233,12 @@ class Wallet:
         _require_text("key", key)
         _require_text("reason", reason)
         at = to_utc(at)
-        earlier = self._by_key.get(key)
+        earlier = self.entry(key)
         if earlier is not None:
             if earlier.reverses == entry_key and earlier.reason == reason:
                 return earlier
             raise IdempotencyConflict(key, f"wallet entry {earlier.kind.value} {earlier.amount}")
-        target = self._by_key.get(entry_key)
+        target = self.entry(entry_key)
         if target is None:
             raise NotFound("wallet entry", entry_key)
         if target.reverses is not None:
@@ -273,7 +283,7 @@ class Wallet:
         reference: str | None,
         reverses: str | None = None,
     ) -> WalletEntry:
-        earlier = self._by_key.get(key)
+        earlier = self.entry(key)
         if earlier is not None:
             if (earlier.kind, earlier.amount, earlier.reason, earlier.reference) == (
                 kind,
@@ -283,12 +293,16 @@ class Wallet:
             ) and earlier.reverses == reverses:
                 return earlier
             raise IdempotencyConflict(key, f"wallet entry {earlier.kind.value} {earlier.amount}")
-        if kind is EntryKind.DEBIT and self.balance < amount:
-            raise InsufficientFunds(needed=amount, available=self.balance)
+        balance = self._balance
+        if kind is EntryKind.DEBIT and balance < amount:
+            raise InsufficientFunds(needed=amount, available=balance)
         if kind is EntryKind.CREDIT:
             self._credited += amount
+            balance += amount
         else:
             self._debited += amount
+            balance -= amount
+        self._balance = balance
         self._sequence += 1
         entry = WalletEntry(
             key=key,
@@ -299,9 +313,9 @@ class Wallet:
             reference=reference,
             reverses=reverses,
             sequence=self._sequence,
-            balance_after=self.balance,
+            balance_after=balance,
         )
-        self._append(entry)
+        self._append(entry.to_state(), entry)
         event_type = WalletCredited if kind is EntryKind.CREDIT else WalletDebited
         self._events.record(
             event_type(
@@ -317,17 +331,30 @@ class Wallet:
         )
         return entry
 
-    def _append(self, entry: WalletEntry) -> None:
-        self._entries.append(entry)
-        self._by_key[entry.key] = entry
-        if entry.reverses is not None:
-            self._reversed.add(entry.reverses)
-        while len(self._entries) > self.history_limit:
-            dropped = self._entries.pop(0)
-            del self._by_key[dropped.key]
-            self._reversed.discard(dropped.key)
-            if dropped.reverses is not None:
-                self._reversed.discard(dropped.reverses)
+    def _entry(self, state: State) -> WalletEntry:
+        """The entry `state` describes (built once, when first read)."""
+        sequence = state["sequence"]
+        entry = self._parsed.get(sequence)
+        if entry is None:
+            entry = WalletEntry.from_state(state)
+            self._parsed[sequence] = entry
+        return entry
+
+    def _append(self, state: State, entry: WalletEntry | None = None) -> None:
+        self._states.append(state)
+        self._by_key[state["key"]] = state
+        if entry is not None:
+            self._parsed[state["sequence"]] = entry
+        reverses = state["reverses"]
+        if reverses is not None:
+            self._reversed.add(reverses)
+        while len(self._states) > self.history_limit:
+            dropped = self._states.pop(0)
+            del self._by_key[dropped["key"]]
+            self._parsed.pop(dropped["sequence"], None)
+            self._reversed.discard(dropped["key"])
+            if dropped["reverses"] is not None:
+                self._reversed.discard(dropped["reverses"])
 
     # --- state ------------------------------------------------------------------------------
 
@@ -338,16 +365,19 @@ class Wallet:
             "currency": self.currency,
             "version": self.version,
             "history_limit": self.history_limit,
-            "balance": money_to_state(self.balance),
+            "balance": money_to_state(self._balance),
             "credited": money_to_state(self._credited),
             "debited": money_to_state(self._debited),
             "sequence": self._sequence,
-            "entries": [entry.to_state() for entry in self._entries],
+            "entries": [_copy_entry_state(state) for state in self._states],
         }
 
     @classmethod
     def from_state(cls, state: State) -> Wallet:
         """The wallet that `to_state` encoded.
+
+        The totals and the entries' order, keys and currencies are checked now; an entry's
+        other fields are read when the entry is (`entries`, `entry`, a repeated key).
 
         Raises:
             ValidationError: if the document is inconsistent (balance is not credited minus
@@ -362,21 +392,64 @@ class Wallet:
         credited = money_from_state(state["credited"])
         debited = money_from_state(state["debited"])
         balance = money_from_state(state["balance"])
-        entries = [WalletEntry.from_state(item) for item in state["entries"]]
+        entries = [_entry_state(item) for item in state["entries"]]
         if credited.currency != wallet.currency or debited.currency != wallet.currency:
             raise CurrencyMismatch(wallet.currency, credited.currency)
         if balance != credited - debited or balance.amount < 0:
             raise ValidationError("balance", balance, "must equal credited - debited, >= 0")
-        sequences = [entry.sequence for entry in entries]
+        sequences = [entry["sequence"] for entry in entries]
         if sequences != sorted(set(sequences)) or (entries and sequences[-1] != state["sequence"]):
             raise ValidationError("entries", sequences, "out of order or not ending at sequence")
         if len(entries) > wallet.history_limit:
             raise ValidationError("entries", len(entries), "more than history_limit")
         wallet._credited = credited
         wallet._debited = debited
+        wallet._balance = balance
         wallet._sequence = state["sequence"]
         for entry in entries:
-            if entry.amount.currency != wallet.currency:
-                raise CurrencyMismatch(wallet.currency, entry.amount.currency)
+            currency = entry["amount"]["currency"]
+            if currency != wallet.currency:
+                raise CurrencyMismatch(wallet.currency, currency)
             wallet._append(entry)
         return wallet
+
+
+def _copy_entry_state(state: State) -> State:
+    """A fresh copy of an entry's plain data (the only nested values are the two amounts)."""
+    return {
+        **state,
+        "amount": dict(state["amount"]),
+        "balance_after": dict(state["balance_after"]),
+    }
+
+
+def _entry_state(item: object) -> State:
+    """An entry's plain data from a document, copied, its shape checked.
+
+    The fields the wallet relies on before the entry is read (key, sequence, currency, the
+    key it reverses) must be there with the right types; the rest is checked when the entry
+    is built from it.
+
+    Raises:
+        ValidationError: for an entry without them.
+    """
+    try:
+        state = _copy_entry_state(item) if isinstance(item, dict) else None
+        shaped = state is not None and _entry_shaped(state)
+    except (KeyError, TypeError, ValueError):
+        shaped = False
+    if state is None or not shaped:
+        raise ValidationError("entries", item, "not a wallet entry")
+    return state
+
+
+def _entry_shaped(state: State) -> bool:
+    amount = state["amount"]
+    return (
+        isinstance(state["key"], str)
+        and type(state["sequence"]) is int
+        and isinstance(amount["currency"], str)
+        and isinstance(amount["amount"], str)
+        and isinstance(state["balance_after"]["amount"], str)
+        and (state["reverses"] is None or isinstance(state["reverses"], str))
+    )

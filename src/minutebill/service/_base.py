@@ -43,6 +43,7 @@ class ServiceBase:
     queue: CallQueue
     _runner: Runner
     _zones: dict[str, str]
+    _grosses: dict[tuple[str, str], tuple[TaxPolicy, Money]]
 
     def _now(self) -> datetime:
         return self.clock.now()
@@ -68,6 +69,16 @@ class ServiceBase:
         return found
 
     @staticmethod
+    def _require_account(uow: UnitOfWork, account_id: str) -> None:
+        """Refuse an unknown account, without loading any of its aggregates.
+
+        Raises:
+            NotFound: if the account has no ledger (every account gets one when it subscribes).
+        """
+        if not uow.ledgers.exists(require_text("account_id", account_id)):
+            raise NotFound("account", account_id)
+
+    @staticmethod
     def _wallet(uow: UnitOfWork, account_id: str) -> Wallet:
         found: Wallet | None = uow.wallets.find(require_text("account_id", account_id))
         if found is None:
@@ -88,9 +99,19 @@ class ServiceBase:
         Wallet top-ups are untaxed stored value, so tax is due when the wallet pays for a
         service (a renewal); under inclusive pricing the price already holds it.
         """
-        if self.tax.inclusive_prices or not net.amount:
+        tax = self.tax
+        if tax.inclusive_prices or not net.amount:
             return net
-        return net + self.tax.tax_on(net)
+        # Renewals ask for the same few fees thousands of times in one run of due work.
+        key = (str(net.amount), net.currency)  # not net: 1.0 == 1.00, the result may not be
+        cached = self._grosses.get(key)
+        if cached is not None and cached[0] is tax:
+            return cached[1]
+        gross = net + tax.tax_on(net)
+        if len(self._grosses) >= 1024:
+            self._grosses.clear()
+        self._grosses[key] = (tax, gross)
+        return gross
 
     def _on_wallet_credited(self, uow: UnitOfWork, account_id: str, at: datetime) -> None:
         """Called after money reached the wallet in `uow` (overridden by the due work)."""

@@ -10,6 +10,7 @@ from minutebill.catalog import Catalog
 from minutebill.domain.admission import AdmissionPolicy
 from minutebill.domain.call_queue import CallQueue
 from minutebill.domain.fulfilment import Remedy
+from minutebill.domain.money import Money
 from minutebill.domain.number_policy import NumberPolicy
 from minutebill.domain.proration import ProrationPolicy
 from minutebill.domain.tax import TaxPolicy
@@ -72,3 +73,4 @@ class Billing(CallsMixin, PlansMixin, UsageMixin, DueWorkMixin):
         self.quote_validity = quote_validity
         self._runner = Runner(uow_factory, publisher or NullPublisher(), max_attempts)
         self._zones: dict[str, str] = {}
+        self._grosses: dict[tuple[str, str], tuple[TaxPolicy, Money]] = {}

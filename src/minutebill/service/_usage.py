@@ -33,7 +33,7 @@ class UsageMixin(ServiceBase):
             raise ValidationError("limit", limit, "between 1 and 500")
 
         def work(uow: UnitOfWork) -> UsagePage[UsageRecord]:
-            self._ledger(uow, account_id)
+            self._require_account(uow, account_id)
             return uow.usage.page(account_id, cursor=cursor, limit=limit)
 
         return self._read(work)
@@ -51,7 +51,7 @@ class UsageMixin(ServiceBase):
             raise ValidationError("until", until, f"before since {since}")
 
         def work(uow: UnitOfWork) -> list[tuple[date, UsageTotals]]:
-            self._ledger(uow, account_id)
+            self._require_account(uow, account_id)
             return uow.usage.daily(account_id, since, until, tag=tag)
 
         return self._read(work)
@@ -67,7 +67,7 @@ class UsageMixin(ServiceBase):
             raise ValidationError("until", until, f"before since {since}")
 
         def work(uow: UnitOfWork) -> dict[str, UsageTotals]:
-            self._ledger(uow, account_id)
+            self._require_account(uow, account_id)
             return uow.usage.by_tag(account_id, since, until)
 
         return self._read(work)

@@ -111,6 +111,22 @@ class UnitOfWorkContract:
             with pytest.raises(NotFound):
                 uow.ledgers.get("nobody")
 
+    def test_exists_answers_for_stored_and_newly_added_aggregates(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        with uow_factory() as uow:
+            assert not uow.ledgers.exists(ACCOUNT)
+            uow.ledgers.add(_ledger())
+            assert uow.ledgers.exists(ACCOUNT)  # added in this unit of work
+        with uow_factory() as uow:
+            assert not uow.ledgers.exists(ACCOUNT)  # never committed
+            uow.ledgers.add(_ledger())
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.ledgers.exists(ACCOUNT)
+            assert not uow.ledgers.exists("nobody")
+            assert not uow.wallets.exists(ACCOUNT)  # another kind of aggregate
+
     def test_a_stale_version_is_refused_and_nothing_is_written(
         self, uow_factory: Callable[[], UnitOfWork]
     ) -> None:
