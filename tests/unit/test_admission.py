@@ -120,6 +120,27 @@ def test_asking_again_for_an_admitted_call_returns_its_hold() -> None:
     assert unchanged(acme, lambda: acme.admit("c1")) == first
 
 
+def test_an_admitted_call_asked_about_again_keeps_its_hold_whatever_changed_since() -> None:
+    acme, _, queue = accounts()
+    first = acme.admit("c1", max_seconds=600)
+    assert isinstance(first, Admitted)
+    # Asked with another maximum length: the hold stands as placed.
+    assert unchanged(acme, lambda: acme.admit("c1", max_seconds=900)) == first
+    # No platform capacity left: its slot is taken already.
+    assert unchanged(acme, lambda: acme.admit("c1", free_capacity=0)) == first
+    # The account's slots full and a call of it waiting: still its hold, no place in line.
+    assert isinstance(acme.admit("c2"), Admitted)
+    assert isinstance(acme.admit("c3"), Queued)
+    assert unchanged(acme, lambda: acme.admit("c1")) == first
+    assert unchanged(acme, lambda: acme.admit("c1", max_seconds=900)) == first
+    assert "c1" not in queue
+    # The paid period over: the live call keeps its hold; new calls are refused.
+    end = acme.sub.current_period.end
+    acme.sub.cancel(NOW)
+    assert unchanged(acme, lambda: acme.admit("c1", at=end)) == first
+    assert acme.admit("c4", at=end) == Rejected(RejectionReason.SUBSCRIPTION_EXPIRED)
+
+
 def test_a_plan_that_bills_overage_admits_a_call_with_no_minutes_left() -> None:
     queue = CallQueue(5)
     payg = Account(

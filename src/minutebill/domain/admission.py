@@ -231,39 +231,52 @@ def admit(
     ):
         raise ValidationError("free_capacity", free_capacity, "an int >= 0, or None")
     call_id = call.call_id
-    held = ledger.reservation(call_id)
-    if held is not None:
-        return Admitted(held)
     if isinstance(call, WaitingCall):
         from_queue, requested = True, call.hold_seconds
     else:
         from_queue, requested = False, call.max_seconds
-    waiting = queue.get(call_id)
-    if waiting is not None:
-        return _still_waiting(call, waiting, queue)
+    # The queue is mostly empty: one length check instead of two lookups (hot path).
+    if queue and (waiting := queue.get(call_id)) is not None:
+        return _still_waiting(call, waiting, ledger, queue)
     if subscription.status is not _ACTIVE or at < subscription.cycle.anchor:
         refusal = _service_refusal(subscription, at, policy)
         if refusal is not None:
-            return Rejected(refusal)
+            return _if_held(ledger, call_id) or Rejected(refusal)
     if (
         ledger.active_count() < subscription.plan.features.concurrent_calls
         and (free_capacity is None or free_capacity > 0)
-        and (from_queue or not queue.waiting_for(account_id))
+        and (from_queue or not queue or not queue.waiting_for(account_id))
     ):
+        # `reserve` returns the hold of a call asked about again (the same seconds) itself.
         try:
             reservation = ledger.reserve(call_id, requested or policy.initial_hold_seconds, at)
         except InsufficientMinutes:
             return Rejected(RejectionReason.NO_MINUTES)
+        except IdempotencyConflict:  # held already, for other seconds: that hold stands
+            return Admitted(cast("Reservation", ledger.reservation(call_id)))
         decision = _new(Admitted)  # `Admitted(reservation)`, built fast: the hot path
         _admitted_hold(decision, reservation)
         return decision
-    return _wait(call, at, subscription, ledger, queue)
+    return _if_held(ledger, call_id) or _wait(call, at, subscription, ledger, queue)
+
+
+def _if_held(ledger: MinuteLedger, call_id: str) -> Admitted | None:
+    """`Admitted` with the call's hold if it holds minutes already.
+
+    Asking again about an admitted call returns its hold whatever changed since (its slot
+    is taken, its minutes held): the hot path learns that from `reserve`, the others here.
+    """
+    held = ledger.reservation(call_id)
+    return None if held is None else Admitted(held)
 
 
 def _still_waiting(
-    call: CallRequest | WaitingCall, waiting: WaitingCall, queue: CallQueue
+    call: CallRequest | WaitingCall, waiting: WaitingCall, ledger: MinuteLedger, queue: CallQueue
 ) -> AdmissionDecision:
     """A call that is in line already: its place, or a conflict if it was taken from the line."""
+    held = ledger.reservation(call.call_id)
+    if held is not None:  # admitted before and also in line: never both, but the hold wins
+        return Admitted(held)
     if isinstance(call, WaitingCall):
         raise IdempotencyConflict(call.call_id, "the call is still waiting in the queue")
     return Queued(queue.position(call.call_id), waiting)
