@@ -5,11 +5,12 @@ re-arms the thresholds and starts the period's overage counts from zero; the lif
 total keeps counting.
 
 Checking thresholds after every settlement would cost time proportional to the live grants on
-the hot path, so the counters also keep a *watch* (in memory only): after each check, how many
+the hot path, so the counters also keep a *watch*: after each check, how many
 more seconds must be debited before the next level can possibly be reached. Within a period
 the total only grows (grants are added or become effective; expiry moves seconds from remaining
 to expired without changing the total) and the used seconds grow by at most what is debited,
-so skipping the check until then never misses a crossing.
+so skipping the check until then never misses a crossing. The watch is part of the document
+(``threshold_room``): a ledger loaded for each settlement would otherwise check every time.
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ class PeriodCounters:
             "overage_total": self.overage_total,
             "period_overage": self.overage,
             "period_charges": {c: str(m.amount) for c, m in sorted(self.charges.items())},
+            "threshold_room": None if self._room is None else self._room - self._debited,
         }
 
     @classmethod
@@ -114,4 +116,5 @@ class PeriodCounters:
         counters.overage_total = state["overage_total"]
         counters.overage = state["period_overage"]
         counters.charges = {c: Money(Decimal(a), c) for c, a in state["period_charges"].items()}
+        counters._room = state.get("threshold_room")  # absent from older documents: unknown
         return counters

@@ -60,6 +60,9 @@ class BillingIncrement:
         Raises:
             ValidationError: if the text is not two or three whole numbers separated by ``/``.
         """
+        preset = _PRESETS.get(text) if text.__class__ is str else None
+        if preset is not None:  # every ledger document names its rating: the common ones
+            return preset
         parts = [p.strip() for p in text.split("/")] if isinstance(text, str) else []
         # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
         if len(parts) not in (2, 3) or not all(p.isascii() and p.isdigit() for p in parts):
@@ -107,3 +110,14 @@ BillingIncrement.PER_MINUTE = BillingIncrement(60, 60)
 BillingIncrement.SIXTY_SIX = BillingIncrement(60, 6)
 BillingIncrement.SIX_SIX = BillingIncrement(6, 6)
 BillingIncrement.PER_SECOND = BillingIncrement(1, 1)
+
+_PRESETS: dict[str, BillingIncrement] = {
+    str(preset): preset
+    for preset in (
+        BillingIncrement.PER_MINUTE,
+        BillingIncrement.SIXTY_SIX,
+        BillingIncrement.SIX_SIX,
+        BillingIncrement.PER_SECOND,
+    )
+}
+"""The presets by their text: parsing one returns it (values are immutable, so sharing is safe)."""
