@@ -406,6 +406,23 @@ def test_thresholds_fire_once_per_level_per_period() -> None:
     assert [e.level for e in crossed] == [80, 100]
 
 
+@pytest.mark.parametrize("stored_watch", [True, False])
+def test_a_reloaded_ledger_fires_a_threshold_exactly_when_the_live_one_would(
+    stored_watch: bool,
+) -> None:
+    live = pro_ledger(plan_minutes=100)
+    live.settle("call-1", timedelta(minutes=70), at(1))  # checked: the watch is set
+    state = json.loads(json.dumps(live.to_state()))
+    if not stored_watch:  # a document written before the watch was kept
+        del state["threshold_room"]
+    for minutes, fires in [(9, False), (1, True)]:
+        reloaded = MinuteLedger.from_state(state)
+        reloaded.settle(f"call-{minutes}", timedelta(minutes=minutes), at(2))
+        levels = [e.level for e in reloaded.pull_events() if isinstance(e, MinutesLow)]
+        assert levels == ([80] if fires else [])
+        state = json.loads(json.dumps(reloaded.to_state()))
+
+
 def test_a_bundle_that_outlives_the_period_counts_with_what_it_had_left() -> None:
     ledger = pro_ledger(plan_minutes=10)
     ledger.grant("forever", GrantSource.BUNDLE, 100 * MINUTE, at(1))
