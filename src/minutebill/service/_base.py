@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from minutebill._unit_of_work import UnitOfWork
+from minutebill._unit_of_work import AggregateRepository, UnitOfWork
 from minutebill.catalog import Catalog
 from minutebill.domain.admission import AdmissionPolicy
 from minutebill.domain.call_queue import CallQueue
@@ -23,6 +23,7 @@ from minutebill.service._runner import Runner
 __all__ = ["ServiceBase"]
 
 T = TypeVar("T")
+A = TypeVar("A")
 
 
 def require_text(name: str, value: object) -> str:
@@ -55,17 +56,19 @@ class ServiceBase:
         return self._runner.read(work)
 
     @staticmethod
-    def _subscription(uow: UnitOfWork, account_id: str) -> Subscription:
-        found: Subscription | None = uow.subscriptions.find(require_text("account_id", account_id))
+    def _account_part(repository: AggregateRepository[A], account_id: str) -> A:
+        """The account's aggregate in `repository`; an unknown account is `NotFound`."""
+        found = repository.find(require_text("account_id", account_id))
         if found is None:
             raise NotFound("account", account_id)
         return found
 
-    @staticmethod
-    def _ledger(uow: UnitOfWork, account_id: str) -> MinuteLedger:
-        found: MinuteLedger | None = uow.ledgers.find(require_text("account_id", account_id))
-        if found is None:
-            raise NotFound("account", account_id)
+    def _subscription(self, uow: UnitOfWork, account_id: str) -> Subscription:
+        found: Subscription = self._account_part(uow.subscriptions, account_id)
+        return found
+
+    def _ledger(self, uow: UnitOfWork, account_id: str) -> MinuteLedger:
+        found: MinuteLedger = self._account_part(uow.ledgers, account_id)
         return found
 
     @staticmethod
@@ -78,11 +81,8 @@ class ServiceBase:
         if not uow.ledgers.exists(require_text("account_id", account_id)):
             raise NotFound("account", account_id)
 
-    @staticmethod
-    def _wallet(uow: UnitOfWork, account_id: str) -> Wallet:
-        found: Wallet | None = uow.wallets.find(require_text("account_id", account_id))
-        if found is None:
-            raise NotFound("account", account_id)
+    def _wallet(self, uow: UnitOfWork, account_id: str) -> Wallet:
+        found: Wallet = self._account_part(uow.wallets, account_id)
         return found
 
     def _timezone(self, uow: UnitOfWork, account_id: str) -> str:

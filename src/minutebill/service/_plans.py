@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from minutebill._unit_of_work import UnitOfWork
 from minutebill.domain.ledger import MinuteLedger
 from minutebill.domain.ledger_policy import LedgerPolicy
@@ -142,16 +145,7 @@ class PlansMixin(ServiceBase):
             NotFound: for an unknown account.
             InvalidTransition: if the subscription has expired.
         """
-        at = self._now()
-
-        def work(uow: UnitOfWork) -> PlanOverview:
-            subscription = self._subscription(uow, account_id)
-            subscription.cancel(at)
-            return PlanOverview.build(
-                subscription, self._ledger(uow, account_id), self._wallet(uow, account_id), at
-            )
-
-        return self._run(work)
+        return self._change_renewal(account_id, Subscription.cancel)
 
     def resume(self, account_id: str) -> PlanOverview:
         """Undo `cancel` before the period ends.
@@ -160,11 +154,17 @@ class PlansMixin(ServiceBase):
             NotFound: for an unknown account.
             InvalidTransition: if the subscription has ended.
         """
+        return self._change_renewal(account_id, Subscription.resume)
+
+    def _change_renewal(
+        self, account_id: str, change: Callable[[Subscription, datetime], bool]
+    ) -> PlanOverview:
+        """Apply `change` (cancel or resume) now, in one unit of work; the plan as it stands."""
         at = self._now()
 
         def work(uow: UnitOfWork) -> PlanOverview:
             subscription = self._subscription(uow, account_id)
-            subscription.resume(at)
+            change(subscription, at)
             return PlanOverview.build(
                 subscription, self._ledger(uow, account_id), self._wallet(uow, account_id), at
             )
