@@ -57,8 +57,25 @@ __all__ = [
 class MinutebillError(Exception):
     """Base of every error minutebill raises on purpose.
 
-    Catch this to handle any refusal from the library; the subclasses say why.
+    Catch this to handle any refusal from the library; the subclasses say why. Errors pickle
+    with their attributes, so they cross process boundaries (a worker pool, a task queue)
+    intact.
     """
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Exception pickles as ``cls(*args)``, which fails for subclasses whose constructor
+        # takes other arguments than the message: rebuild from the attributes instead.
+        return (_restore, (type(self), self.args, self.__dict__))
+
+
+def _restore(
+    cls: type[MinutebillError], args: tuple[object, ...], attributes: dict[str, object]
+) -> MinutebillError:
+    """The error `MinutebillError.__reduce__` pickled (its constructor is not called again)."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(attributes)
+    return error
 
 
 class ValidationError(MinutebillError, ValueError):

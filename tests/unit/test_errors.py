@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import pickle
 from collections.abc import Callable
 from typing import Any
 
@@ -128,6 +129,20 @@ def test_errors_carry_attributes_and_name_the_value(
         assert text in message, text
     with pytest.raises(MinutebillError):
         raise error
+
+
+@pytest.mark.parametrize(("build", "attributes", "texts"), CASES.values(), ids=CASES.keys())
+def test_errors_cross_process_boundaries_intact(
+    build: Callable[[], MinutebillError], attributes: dict[str, Any], texts: list[str]
+) -> None:
+    error = build()
+    copy = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes, as a worker pool
+    assert type(copy) is type(error)
+    assert str(copy) == str(error)
+    assert copy.args == error.args
+    assert vars(copy) == vars(error)
+    for name, value in attributes.items():
+        assert getattr(copy, name) == value, name
 
 
 def test_every_error_class_is_covered_by_a_case() -> None:
