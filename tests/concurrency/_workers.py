@@ -62,8 +62,12 @@ class _NaiveTransaction(_SqliteTransaction):
 class NaiveSqliteStore(SqliteStore):
     """A broken store for the checker to catch: read, then write without a version check."""
 
-    def unit_of_work(self) -> DocumentUnitOfWork:
-        return DocumentUnitOfWork(lambda: _NaiveTransaction(self._connect()), self._kinds)
+    def unit_of_work(self, *, read_only: bool = False) -> DocumentUnitOfWork:
+        return DocumentUnitOfWork(
+            lambda: _NaiveTransaction(self._connect()),
+            self._kinds,
+            read_only=read_only,
+        )
 
     __call__ = unit_of_work
 

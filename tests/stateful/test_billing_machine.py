@@ -65,8 +65,12 @@ class _OldestFirst(_SqliteTransaction):
 
 
 class _OldestFirstStore(SqliteStore):
-    def unit_of_work(self) -> DocumentUnitOfWork:
-        return DocumentUnitOfWork(lambda: _OldestFirst(self._connect()), self._kinds)
+    def unit_of_work(self, *, read_only: bool = False) -> DocumentUnitOfWork:
+        return DocumentUnitOfWork(
+            lambda: _OldestFirst(self._connect(), read_only=read_only),
+            self._kinds,
+            read_only=read_only,
+        )
 
 
 @contextmanager

@@ -455,9 +455,12 @@ class DocumentUnitOfWork:
     Repositories are made on first use: most units of work touch one or two of them.
     """
 
-    def __init__(self, begin: Callable[[], Transaction], kinds: Kinds) -> None:
+    def __init__(
+        self, begin: Callable[[], Transaction], kinds: Kinds, *, read_only: bool = False
+    ) -> None:
         self._begin = begin
         self._kinds = kinds
+        self.read_only = read_only
         self._tx: Transaction | None = None
         self.tracked: dict[tuple[str, str, str], _Tracked] = {}
         self.batch = WriteBatch()
@@ -578,8 +581,14 @@ class DocumentUnitOfWork:
         return "{" + ",".join(embedded) + rest + "}"
 
     def commit(self) -> list[DomainEvent]:
-        """Write everything atomically; see `UnitOfWork.commit`."""
+        """Write everything atomically; see `UnitOfWork.commit`.
+
+        Raises:
+            MinutebillError: in a read-only unit of work (its store took no write lock).
+        """
         tx = self.tx
+        if self.read_only:
+            raise MinutebillError("a read-only unit of work cannot commit")
         changes = list(self._changes())
         events: list[DomainEvent] = []
         for tracked in self.tracked.values():

@@ -63,9 +63,11 @@ class MemoryStore:
         self._data = _Data()
         self._kinds = kinds or default_kinds()
 
-    def unit_of_work(self) -> DocumentUnitOfWork:
-        """A new unit of work (enter it with ``with``)."""
-        return DocumentUnitOfWork(lambda: _MemoryTransaction(self._lock, self._data), self._kinds)
+    def unit_of_work(self, *, read_only: bool = False) -> DocumentUnitOfWork:
+        """A new unit of work (enter it with ``with``); ``read_only`` ones cannot commit."""
+        return DocumentUnitOfWork(
+            lambda: _MemoryTransaction(self._lock, self._data), self._kinds, read_only=read_only
+        )
 
     __call__ = unit_of_work
 

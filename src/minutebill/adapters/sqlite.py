@@ -145,9 +145,17 @@ class SqliteStore:
                 raise
         return int(current)
 
-    def unit_of_work(self) -> DocumentUnitOfWork:
-        """A new unit of work (enter it with ``with``); it takes the write lock on entry."""
-        return DocumentUnitOfWork(lambda: _SqliteTransaction(self._connect()), self._kinds)
+    def unit_of_work(self, *, read_only: bool = False) -> DocumentUnitOfWork:
+        """A new unit of work (enter it with ``with``); it takes the write lock on entry.
+
+        A ``read_only`` one reads a snapshot instead (WAL lets it read while another
+        connection writes), takes no lock, and cannot commit.
+        """
+        return DocumentUnitOfWork(
+            lambda: _SqliteTransaction(self._connect(), read_only=read_only),
+            self._kinds,
+            read_only=read_only,
+        )
 
     __call__ = unit_of_work
 
@@ -177,12 +185,13 @@ class _SqliteTransaction(Transaction):
     # Hot paths (every unit of work) catch driver errors with a plain try rather than the
     # `_translated` context manager, whose generator costs more than the statement itself.
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, *, read_only: bool = False) -> None:
         self._conn = conn
         try:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            conn.execute("BEGIN IMMEDIATE")
+            # A deferred transaction reads one snapshot from its first read on, with no lock.
+            conn.execute("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
         self._open = True

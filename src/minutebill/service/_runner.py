@@ -7,10 +7,12 @@ state, a bounded number of times. Nothing is half done: a unit of work commits a
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from functools import partial
+from typing import TypeVar, cast
 
-from attrs import frozen
+from attrs import field, frozen
 
 from minutebill._unit_of_work import UnitOfWork
 from minutebill.domain.events import DomainEvent
@@ -43,10 +45,12 @@ class Runner:
     uow_factory: Callable[[], UnitOfWork]
     publisher: EventPublisher
     max_attempts: int = 5
+    _reader: Callable[[], UnitOfWork] = field(init=False)
 
     def __attrs_post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValidationError("max_attempts", self.max_attempts, "at least 1")
+        object.__setattr__(self, "_reader", _reader_of(self.uow_factory))
 
     def run(self, work: Callable[[UnitOfWork], T], *, undo: Callable[[], None] | None = None) -> T:
         """Run `work` and commit; publish the committed events; retry on conflicts.
@@ -72,6 +76,22 @@ class Runner:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def read(self, work: Callable[[UnitOfWork], T]) -> T:
-        """Run `work` that only reads; nothing is committed."""
-        with self.uow_factory() as uow:
+        """Run `work` that only reads; nothing is committed.
+
+        With a factory that takes ``read_only=True`` (minutebill's stores do) the unit of work
+        reads a snapshot without taking the write lock, so a billing page never waits for
+        calls being settled, nor holds them up.
+        """
+        with self._reader() as uow:
             return work(uow)
+
+
+def _reader_of(factory: Callable[[], UnitOfWork]) -> Callable[[], UnitOfWork]:
+    """`factory` asked for read-only units of work, if it accepts ``read_only``."""
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a callable without a signature: ask for nothing more
+        return factory
+    if "read_only" in parameters:
+        return partial(cast("Callable[..., UnitOfWork]", factory), read_only=True)
+    return factory
