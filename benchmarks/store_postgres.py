@@ -12,6 +12,10 @@
    `minutebill.testing.checkers` (each ledger must equal the sum of its calls) and each
    ledger's version must have grown by exactly the settlements acknowledged.
 4. Round trips of one ``end_call`` (steady state), counted from the libpq protocol trace.
+5. Where the single-client time goes: CPU per settlement of this process (client) and, when
+   the benchmark started the server itself, of the server process serving it (its
+   ``/proc/<pid>/schedstat``), for raw psycopg and minutebill, least of the runs. Wall time
+   beyond client + server CPU is the round trips' waiting (and other load on the machine).
 
 Run: ``python benchmarks/store_postgres.py [--dsn DSN]``; without a DSN a throwaway cluster
 is started (``initdb``/``pg_ctl``, see ``tests/pg_cluster.py``). The tables live in a schema
@@ -31,7 +35,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg import pq
@@ -76,10 +80,67 @@ RAW_SETTLE = (
 )
 
 
-def one_client(dsn: str, schema: str) -> tuple[float, float]:
-    """Raw and minutebill settlements per second, one client each, best of `REPEATS`.
+class Run(NamedTuple):
+    """One timed single-client run: settlements per second and CPU per settlement (µs)."""
+
+    rate: float
+    client_us: float
+    server_us: float | None  # None: the server is not a process of this machine
+
+
+def local_backend(pid: int) -> int | None:
+    """`pid` if it is a PostgreSQL process of this machine (Linux), else None."""
+    try:
+        return pid if Path(f"/proc/{pid}/comm").read_text().strip() == "postgres" else None
+    except OSError:
+        return None
+
+
+def backend_cpu(pid: int | None) -> float | None:
+    """Seconds of CPU the server process `pid` has used so far (Linux), or None."""
+    if pid is None:
+        return None
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class Stopwatch:
+    """Wall time, this process's CPU and the server backend's CPU from creation to `stop`."""
+
+    def __init__(self, backend: int | None) -> None:
+        self.backend = backend
+        self.server = backend_cpu(backend)
+        self.cpu = time.process_time()
+        self.start = time.perf_counter()
+
+    def stop(self, count: int) -> Run:
+        """The rate of `count` settlements since creation, and their CPU per settlement."""
+        elapsed = time.perf_counter() - self.start
+        client_us = (time.process_time() - self.cpu) / count * 1e6
+        after = backend_cpu(self.backend)
+        server = self.server
+        server_us = None if server is None or after is None else (after - server) / count * 1e6
+        return Run(count / elapsed, client_us, server_us)
+
+
+def cheapest(runs: list[Run]) -> Run:
+    """The best rate, and the least CPU per settlement (the runs least disturbed)."""
+    servers = [r.server_us for r in runs if r.server_us is not None]
+    return Run(
+        max(r.rate for r in runs),
+        min(r.client_us for r in runs),
+        min(servers) if servers else None,
+    )
+
+
+def one_client(dsn: str, schema: str, *, local: bool) -> tuple[Run, Run]:
+    """Raw and minutebill, one client each: best rate of `REPEATS`, and CPU per settlement.
 
     The two alternate (raw, minutebill, raw, ...) so that both meet the same machine load.
+    The server's CPU is read from its backend process when the server runs on this machine
+    (`local`: the throwaway cluster).
     """
     with (
         psycopg.connect(dsn, autocommit=True, options=f"-c search_path={schema}") as conn,
@@ -97,24 +158,29 @@ def one_client(dsn: str, schema: str) -> tuple[float, float]:
         service = billing(store)
         service.subscribe("acct-single", "enterprise", timezone="Asia/Kolkata")
         service.end_call("acct-single", "warm-up", CALL)
+        with store.unit_of_work() as uow:  # the pool's only connection
+            uow.ledgers.get("acct-single")
+            store_backend = uow.tx._conn.pgconn.backend_pid  # type: ignore[attr-defined]
+        raw_backend = local_backend(conn.pgconn.backend_pid) if local else None
+        store_backend = local_backend(store_backend) if local else None
 
-        def raw(batch: int) -> float:
-            start = time.perf_counter()
+        def raw(batch: int) -> Run:
+            watch = Stopwatch(raw_backend)
             for n in range(RAW_CALLS):
                 conn.execute(RAW_SETTLE, {"a": "acct-raw", "c": f"{batch}-{n}", "s": 30})
-            return RAW_CALLS / (time.perf_counter() - start)
+            return watch.stop(RAW_CALLS)
 
-        def minutebill(batch: int) -> float:
-            start = time.perf_counter()
+        def minutebill(batch: int) -> Run:
+            watch = Stopwatch(store_backend)
             for n in range(CALLS):
                 service.end_call("acct-single", f"{batch}-{n}", CALL)
-            return CALLS / (time.perf_counter() - start)
+            return watch.stop(CALLS)
 
-        raw_rates, minutebill_rates = [], []
+        raw_runs, minutebill_runs = [], []
         for batch in range(REPEATS):
-            raw_rates.append(raw(batch))
-            minutebill_rates.append(minutebill(batch))
-        return max(raw_rates), max(minutebill_rates)
+            raw_runs.append(raw(batch))
+            minutebill_runs.append(minutebill(batch))
+        return cheapest(raw_runs), cheapest(minutebill_runs)
 
 
 # --- 2. four clients ------------------------------------------------------------------------
@@ -214,6 +280,15 @@ def round_trips(dsn: str, schema: str) -> int:
 # --- main -----------------------------------------------------------------------------------
 
 
+def cpu_text(run: Run) -> str:
+    server = "?" if run.server_us is None else f"{run.server_us:,.0f}"
+    return f"client {run.client_us:,.0f} µs, server {server} µs"
+
+
+def rounded(value: float | None) -> int | None:
+    return None if value is None else round(value)
+
+
 @contextmanager
 def server(dsn: str | None) -> Iterator[str]:
     if dsn:
@@ -232,8 +307,12 @@ def main(dsn: str | None = None) -> dict[str, Any]:
     with server(dsn) as url:
         migrate(url, schema=schema)
         try:
-            raw, single = one_client(url, schema)
+            raw_run, single_run = one_client(url, schema, local=dsn is None)
+            raw, single = raw_run.rate, single_run.rate
             print(f"end_call, 1 client: raw psycopg {raw:,.0f}/s, minutebill {single:,.0f}/s")
+            print(
+                f"  CPU per settlement: raw {cpu_text(raw_run)}; minutebill {cpu_text(single_run)}"
+            )
             context = multiprocessing.get_context("spawn")
             barrier = context.Barrier(CLIENTS)
             with context.Pool(CLIENTS, initializer=_install, initargs=(barrier,)) as pool:
@@ -255,6 +334,10 @@ def main(dsn: str | None = None) -> dict[str, Any]:
         "pg_4clients_same_account_per_s": round(same),
         "pg_4clients_separate_vs_1client": round(separate / single, 3),
         "lost_updates": lost_same + lost_separate,
+        "pg_raw_client_cpu_us": round(raw_run.client_us),
+        "pg_raw_server_cpu_us": rounded(raw_run.server_us),
+        "pg_client_cpu_us": round(single_run.client_us),
+        "pg_server_cpu_us": rounded(single_run.server_us),
     }
     print(json.dumps(figures))
     return figures

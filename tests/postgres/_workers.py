@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from minutebill.adapters._documents import DocumentUnitOfWork, StoredDocument, WriteBatch
-from minutebill.adapters.postgres import PostgresStore, _literal, _PostgresTransaction
+from minutebill.adapters.postgres import PostgresStore, _literal, _PostgresTransaction, _Shape
 from minutebill.catalog import Catalog
 from minutebill.domain.money import Money
 from minutebill.domain.payment_methods import Upi
@@ -94,30 +94,34 @@ class _NaiveTransaction(_PostgresTransaction):
         account, found, version, state = (result.get_value(0, n) or b"" for n in range(4))
         return StoredDocument(account.decode(), found.decode(), int(version), state.decode())
 
-    def _statements(self, batch: WriteBatch) -> Iterator[str]:
-        for w in batch.documents:
-            if w.expected_version is None:
-                continue
-            yield (
-                "UPDATE minutebill_documents SET version = version + 1,"  # noqa: S608
-                f" state = {_literal(w.state)} WHERE account_id = {_literal(w.account_id)}"
-                f" AND kind = {_literal(w.kind)} AND key = {_literal(w.key)}"
-            )
+    def _commit_message(self, batch: WriteBatch) -> tuple[str, _Shape | None]:
+        naive = [
+            "UPDATE minutebill_documents SET version = version + 1,"  # noqa: S608
+            f" state = {_literal(w.state)} WHERE account_id = {_literal(w.account_id)}"
+            f" AND kind = {_literal(w.kind)} AND key = {_literal(w.key)}"
+            for w in batch.documents
+            if w.expected_version is not None
+        ]
         rest = WriteBatch(
             documents=[w for w in batch.documents if w.expected_version is None],
             usage=batch.usage,
             outbox=batch.outbox,
             idempotency=batch.idempotency,
         )
-        yield from super()._statements(rest)
+        message, prepares = super()._commit_message(rest)
+        return ";".join([*naive, message]), prepares
 
 
 class NaiveStore(PostgresStore):
     """A `PostgresStore` with the naive transaction: the checker must catch what it loses."""
 
-    def unit_of_work(self) -> DocumentUnitOfWork:
+    def unit_of_work(self, *, read_only: bool = False) -> DocumentUnitOfWork:
         return DocumentUnitOfWork(
-            lambda: _NaiveTransaction(self._pool, self._prepared, self._account_kinds), self._kinds
+            lambda: _NaiveTransaction(
+                self._pool, self._sessions, self._account_kinds, read_only=read_only
+            ),
+            self._kinds,
+            read_only=read_only,
         )
 
     __call__ = unit_of_work

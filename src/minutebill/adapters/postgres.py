@@ -11,11 +11,12 @@ exactly-once in the database itself.
 
 A call settlement takes two round trips. Each connection prepares minutebill's statements
 once (server-side ``PREPARE``); a unit of work then sends ``BEGIN`` and its first read as one
-message, and every write of the commit together with ``COMMIT`` as another (the simple query
-protocol runs several statements per message, stopping at the first error). Driver errors
-become `PersistenceError`s (retryable for serialization failures, deadlocks, lock timeouts and
-lost connections); a stale version becomes `ConcurrencyConflict`, a taken call id or
-idempotency key `IdempotencyConflict`.
+message, and its writes together with ``COMMIT`` as another (the simple query protocol runs
+several statements per message, stopping at the first error). The writes of a small commit,
+such as a settlement's, are ONE statement (data-modifying CTEs), prepared per connection for
+each shape of commit it meets. Driver errors become `PersistenceError`s (retryable for
+serialization failures, deadlocks, lock timeouts and lost connections); a stale version becomes
+`ConcurrencyConflict`, a taken call id or idempotency key `IdempotencyConflict`.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ import re
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from importlib.resources import files
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 from minutebill.adapters._documents import (
     DocumentUnitOfWork,
@@ -145,15 +147,15 @@ _STATEMENTS: dict[str, tuple[str, str, tuple[type, ...]]] = {
         _DOC_COLUMNS,
     ),
     # An account's one-per-account documents, locked together in one fixed order (see
-    # `_PostgresTransaction.load`); returns the kind too, to tell them apart.
+    # `_PostgresTransaction.load`): the kind tells them apart (the account and key are known).
     "lock_account": (
         "text, text, text, text",
         (
-            "SELECT kind, account_id, key, version, state FROM minutebill_documents"
+            "SELECT kind, version, state FROM minutebill_documents"
             " WHERE account_id = $1 AND key = '' AND kind IN ($2, $3, $4)"
             " ORDER BY CASE kind WHEN $2 THEN 0 WHEN $3 THEN 1 ELSE 2 END FOR UPDATE"
         ),
-        (str, str, str, int, str),
+        (str, int, str),
     ),
     "load_account": (
         "text, text",
@@ -232,62 +234,176 @@ _STATEMENTS: dict[str, tuple[str, str, tuple[type, ...]]] = {
         ),
         (int, str, str, int, str),
     ),
-    "insert_document": (
-        "text, text, text, integer, bigint, text, text",
+}
+
+
+# --- writes ------------------------------------------------------------------------------------
+# A commit writes rows into up to six tables; each table's statement is a piece, written here
+# for one row. A small commit (at most `_ONE_STATEMENT_ROWS` rows; a call settlement writes
+# four) goes to the server as ONE statement, its pieces joined as data-modifying CTEs (each
+# insert piece takes all its rows in one VALUES list), prepared on the connection the first
+# time a commit of that shape is seen: the server then takes one snapshot, starts one executor
+# and looks up one plan instead of one per row. A larger commit (a page of due work) sends one
+# EXECUTE per row of the one-row statements, so the statements prepared per connection stay few.
+
+
+class _Piece(NamedTuple):
+    """One table's write: its statement for one row (``$1``...), and that row's types."""
+
+    name: str
+    types: tuple[str, ...]
+    sql: str  # an update: the statement; an insert: all before its ``VALUES`` list
+    tail: str = ""  # an insert: all after its VALUES list
+    insert: bool = True  # False: an update, one statement per row
+
+    def one_row(self) -> str:
+        return self.rows(1, 0) if self.insert else self.sql
+
+    def rows(self, count: int, offset: int) -> str:
+        """The statement for `count` rows whose parameters start after ``$offset``."""
+        if not self.insert:
+            return re.sub(r"\$(\d+)", lambda m: f"${int(m[1]) + offset}", self.sql)
+        width = len(self.types)
+        values = ", ".join(
+            "(" + ", ".join(f"${offset + row * width + n}" for n in range(1, width + 1)) + ")"
+            for row in range(count)
+        )
+        return f"{self.sql} VALUES {values}{self.tail}"
+
+
+# In the order a one-statement commit lists them (and `_commit_rows` returns their rows).
+_PIECES = (
+    # The version check, a second line of defence: the row was locked when this unit of work
+    # read it and documents are never deleted, so it is there; a version other than the one
+    # read raises 40001 from the function (CASE evaluates it only then).
+    _Piece(
+        "update_document",
+        ("text", "text", "text", "integer", "integer", "bigint", "text", "text", "text"),
+        (
+            "UPDATE minutebill_documents SET version = CASE WHEN version = $5 THEN $4"
+            " ELSE minutebill_stale_version($9) END, due_micros = $6, reference = $7,"
+            " state = $8 WHERE account_id = $1 AND kind = $2 AND key = $3"
+        ),
+        insert=False,
+    ),
+    _Piece(
+        "insert_document",
+        ("text", "text", "text", "integer", "bigint", "text", "text"),
         (
             "INSERT INTO minutebill_documents (account_id, kind, key, version, due_micros,"
-            " reference, state) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " reference, state)"
         ),
-        (),
     ),
-    # The version check: no row at the expected version raises 40001 from the function.
-    "update_document": (
-        "text, text, text, integer, integer, bigint, text, text, text",
-        (
-            "WITH updated AS (UPDATE minutebill_documents SET version = $4, due_micros = $6,"
-            " reference = $7, state = $8 WHERE account_id = $1 AND kind = $2 AND key = $3"
-            " AND version = $5 RETURNING 1)"
-            " SELECT CASE WHEN EXISTS (SELECT 1 FROM updated) THEN 1"
-            " ELSE minutebill_stale_version($9) END"
-        ),
-        (),
-    ),
-    "insert_usage": (
-        "text, text, bigint, date, bigint, bigint, text",
+    _Piece(
+        "insert_usage",
+        ("text", "text", "bigint", "date", "bigint", "bigint", "text"),
         (
             "INSERT INTO minutebill_usage_records (account_id, call_id, settled_micros, local_day,"
-            " billable_seconds, overage_seconds, state) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " billable_seconds, overage_seconds, state)"
         ),
-        (),
     ),
-    "add_daily": (
-        "text, text, date, bigint, bigint, bigint",
+    _Piece(
+        "add_daily",
+        ("text", "text", "date", "bigint", "bigint", "bigint"),
         (
             "INSERT INTO minutebill_usage_daily AS d (account_id, tag, day, calls,"
-            " billable_seconds, overage_seconds) VALUES ($1, $2, $3, $4, $5, $6)"
+            " billable_seconds, overage_seconds)"
+        ),
+        (
             " ON CONFLICT (account_id, tag, day) DO UPDATE SET calls = d.calls + excluded.calls,"
             " billable_seconds = d.billable_seconds + excluded.billable_seconds,"
             " overage_seconds = d.overage_seconds + excluded.overage_seconds"
         ),
-        (),
     ),
-    "insert_idempotency": (
-        "text, text, text, text",
-        (
-            "INSERT INTO minutebill_idempotency (account_id, key, fingerprint, response)"
-            " VALUES ($1, $2, $3, $4)"
-        ),
-        (),
+    _Piece(
+        "insert_idempotency",
+        ("text", "text", "text", "text"),
+        "INSERT INTO minutebill_idempotency (account_id, key, fingerprint, response)",
     ),
-    "insert_outbox": (
-        "text, text, bigint, text",
-        (
-            "INSERT INTO minutebill_outbox (account_id, name, occurred_micros, payload)"
-            " VALUES ($1, $2, $3, $4)"
-        ),
-        (),
+    _Piece(
+        "insert_outbox",
+        ("text", "text", "bigint", "text"),
+        "INSERT INTO minutebill_outbox (account_id, name, occurred_micros, payload)",
     ),
+)
+_ONE_STATEMENT_ROWS = 16
+_SHAPES_PER_CONNECTION = 32  # one-statement commits prepared per connection, at most
+
+_STATEMENTS.update({piece.name: (", ".join(piece.types), piece.one_row(), ()) for piece in _PIECES})
+
+# Read-only units of work read one snapshot without locking: each locking read has a twin
+# without its lock clause (a read-only transaction refuses FOR UPDATE).
+_LOCK_CLAUSE = re.compile(r" FOR UPDATE( SKIP LOCKED)?$")
+_READ_ONLY: dict[str, str] = {
+    name: f"{name}_unlocked"
+    for name, (_, sql, _) in _STATEMENTS.items()
+    if _LOCK_CLAUSE.search(sql)
 }
+_STATEMENTS.update(
+    {
+        unlocked: (types, _LOCK_CLAUSE.sub("", sql), columns)
+        for name, unlocked in _READ_ONLY.items()
+        for types, sql, columns in [_STATEMENTS[name]]
+    }
+)
+
+_Shape = tuple[int, ...]
+"""Rows per piece of a commit, in `_PIECES` order."""
+
+
+@lru_cache(maxsize=256)
+def _commit_statement(shape: _Shape) -> tuple[str, str]:
+    """The name of the one statement that writes a commit of `shape`, and its ``PREPARE``."""
+    parts: list[str] = []
+    types: list[str] = []
+    for piece, count in zip(_PIECES, shape, strict=True):
+        # An insert takes all its rows in one VALUES list; an update is a statement per row.
+        for rows in [count] if piece.insert else [1] * count:
+            if rows:
+                parts.append(piece.rows(rows, len(types)))
+                types.extend(piece.types * rows)
+    *ctes, last = parts
+    with_ = "WITH " + ", ".join(f"w{n} AS ({cte})" for n, cte in enumerate(ctes)) + " "
+    name = "minutebill_commit_" + "_".join(map(str, shape))
+    return name, f"PREPARE {name}({', '.join(types)}) AS {with_ if ctes else ''}{last}"
+
+
+_Row = tuple[object, ...]
+
+
+def _commit_rows(batch: WriteBatch) -> tuple[list[_Row], ...]:
+    """The batch's rows, one list per piece of `_PIECES`."""
+    updates: list[_Row] = []
+    inserts: list[_Row] = []
+    for w in batch.documents:
+        if w.expected_version is None:
+            inserts.append(
+                (w.account_id, w.kind, w.key, w.version, w.due_micros, w.reference, w.state)
+            )
+        else:
+            name = f"{w.kind} {w.account_id}/{w.key}".rstrip("/")
+            updates.append(
+                (w.account_id, w.kind, w.key, w.version, w.expected_version, w.due_micros,
+                 w.reference, w.state, name)
+            )  # fmt: skip
+    usage: list[_Row] = []
+    daily: dict[tuple[str, str, str], list[int]] = {}
+    for row in batch.usage:
+        usage.append(
+            (row.account_id, row.call_id, row.settled_micros, row.local_day,
+             row.billable_seconds, row.overage_seconds, row.state)
+        )  # fmt: skip
+        for tag in ("", *row.tags):
+            totals = daily.setdefault((row.account_id, tag, row.local_day), [0, 0, 0])
+            totals[0] += 1
+            totals[1] += row.billable_seconds
+            totals[2] += row.overage_seconds
+    # One upsert row per (account, tag, day), in key order so concurrent commits lock alike.
+    totals_rows: list[_Row] = [(*key, *totals) for key, totals in sorted(daily.items())]
+    # Outbox rows are (account_id, name, occurred_micros, payload) already.
+    return updates, inserts, usage, totals_rows, list(batch.idempotency), list(batch.outbox)
+
+
 # Run once on every new connection. The literals below rely on standard-conforming strings
 # (a backslash is an ordinary character), so the session says so itself.
 _SESSION = ";".join(
@@ -363,7 +479,11 @@ class PostgresStore:
             self._kinds.ledgers.name,
             self._kinds.wallets.name,
         )
-        self._prepared: weakref.WeakSet[psycopg.Connection[Any]] = weakref.WeakSet()
+        # The pool's connections that have the statements, each with the commit shapes it
+        # has prepared besides (see `_commit_statement`).
+        self._sessions: weakref.WeakKeyDictionary[psycopg.Connection[Any], set[_Shape]] = (
+            weakref.WeakKeyDictionary()
+        )
         with _translated():
             options = str(conninfo_to_dict(dsn).get("options") or "")
         options = f"{options} -c search_path={schema}".strip()  # keep the DSN's own options
@@ -386,11 +506,18 @@ class PostgresStore:
             self._pool.close()
             raise _translate(exc) from exc
 
-    def unit_of_work(self) -> DocumentUnitOfWork:
-        """A new unit of work (enter it with ``with``)."""
+    def unit_of_work(self, *, read_only: bool = False) -> DocumentUnitOfWork:
+        """A new unit of work (enter it with ``with``).
+
+        A ``read_only`` one reads one snapshot (``REPEATABLE READ, READ ONLY``), locks no row,
+        and cannot commit: reads never wait for settlements, nor hold them up.
+        """
         return DocumentUnitOfWork(
-            lambda: _PostgresTransaction(self._pool, self._prepared, self._account_kinds),
+            lambda: _PostgresTransaction(
+                self._pool, self._sessions, self._account_kinds, read_only=read_only
+            ),
             self._kinds,
+            read_only=read_only,
         )
 
     __call__ = unit_of_work
@@ -417,16 +544,22 @@ class _PostgresTransaction(Transaction):
     def __init__(
         self,
         pool: ConnectionPool[psycopg.Connection[Any]],
-        prepared: weakref.WeakSet[psycopg.Connection[Any]],
+        sessions: weakref.WeakKeyDictionary[psycopg.Connection[Any], set[_Shape]],
         account_kinds: tuple[str, str, str],
+        *,
+        read_only: bool = False,
     ) -> None:
+        self._read_only = read_only
+        self._begin = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;" if read_only else "BEGIN;"
         self._pool = pool
-        self._prepared = prepared  # the pool's connections that have the statements
+        self._sessions = sessions
         self._account_kinds = account_kinds  # in the order they are locked
         self._locked_accounts: set[str] = set()
         self._account_docs: dict[tuple[str, str], StoredDocument] = {}
-        with _translated():
+        try:
             self._conn: psycopg.Connection[Any] = pool.getconn()
+        except psycopg.Error as exc:
+            raise _translate(exc) from exc
         self._begun = False
         self._open = True
 
@@ -442,21 +575,35 @@ class _PostgresTransaction(Transaction):
             raise pg_errors.error_from_result(result)
         return result
 
-    def _send(self, text: str) -> pq.abc.PGresult:
-        """Send one message (after BEGIN, on the first); the result of its last statement."""
+    def _session(self) -> set[_Shape]:
+        """The commit shapes the connection has prepared (its statements prepared first)."""
         if not self._open:
             raise MinutebillError("transaction already finished")
-        if self._conn not in self._prepared:
+        shapes = self._sessions.get(self._conn)
+        if shapes is None:
             self._exec(_SESSION)
-            self._prepared.add(self._conn)
-        result = self._exec(text if self._begun else f"BEGIN;{text}")
+            shapes = self._sessions[self._conn] = set()
+        return shapes
+
+    def _send(self, text: str) -> pq.abc.PGresult:
+        """Send one message (after BEGIN, on the first); the result of its last statement."""
+        self._session()
+        result = self._exec(text if self._begun else self._begin + text)
         self._begun = True
         return result
 
+    def _result(self, name: str, params: Sequence[object]) -> pq.abc.PGresult:
+        # A plain try: the `_translated` context manager costs more than the rest of a read.
+        if self._read_only:
+            name = _READ_ONLY.get(name, name)
+        try:
+            return self._send(_execute(name, params))
+        except psycopg.Error as exc:
+            raise _translate(exc) from exc
+
     def _rows(self, name: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         columns = _STATEMENTS[name][2]
-        with _translated():
-            result = self._send(_execute(name, params))
+        result = self._result(name, params)
         return [
             tuple(_load(kind, result.get_value(row, column)) for column, kind in enumerate(columns))
             for row in range(result.ntuples)
@@ -493,10 +640,13 @@ class _PostgresTransaction(Transaction):
         return bool(result.ntuples)
 
     def _lock_account(self, account_id: str) -> None:
-        rows = self._rows("lock_account", (account_id, *self._account_kinds))
+        result = self._result("lock_account", (account_id, *self._account_kinds))
         self._locked_accounts.add(account_id)
-        for kind, account, key, version, state in rows:
-            self._account_docs[(kind, account_id)] = StoredDocument(account, key, version, state)
+        cell = result.get_value  # every column is NOT NULL
+        for row in range(result.ntuples):
+            kind, version, state = (cell(row, 0) or b"", cell(row, 1) or b"", cell(row, 2) or b"")
+            doc = StoredDocument(account_id, "", int(version), state.decode())
+            self._account_docs[(kind.decode(), account_id)] = doc
 
     def load_account(self, kind: str, account_id: str) -> list[StoredDocument]:
         return self._docs("load_account", (account_id, kind))
@@ -545,52 +695,43 @@ class _PostgresTransaction(Transaction):
         rows = self._rows("outbox_since", (position, limit))
         return [(int(p), str(a), str(n), int(m), str(j)) for p, a, n, m, j in rows]
 
-    def _statements(self, batch: WriteBatch) -> Iterator[str]:
-        """The batch as ``EXECUTE`` statements, in the order they must run."""
-        render = _execute
-        for w in batch.documents:
-            if w.expected_version is None:
-                params: tuple[object, ...] = (
-                    w.account_id, w.kind, w.key, w.version, w.due_micros, w.reference, w.state,
-                )  # fmt: skip
-                yield render("insert_document", params)
-            else:
-                name = f"{w.kind} {w.account_id}/{w.key}".rstrip("/")
-                params = (
-                    w.account_id, w.kind, w.key, w.version, w.expected_version, w.due_micros,
-                    w.reference, w.state, name,
-                )  # fmt: skip
-                yield render("update_document", params)
-        daily: dict[tuple[str, str, str], list[int]] = {}
-        for row in batch.usage:
-            params = (
-                row.account_id, row.call_id, row.settled_micros, row.local_day,
-                row.billable_seconds, row.overage_seconds, row.state,
-            )  # fmt: skip
-            yield render("insert_usage", params)
-            for tag in ("", *row.tags):
-                totals = daily.setdefault((row.account_id, tag, row.local_day), [0, 0, 0])
-                totals[0] += 1
-                totals[1] += row.billable_seconds
-                totals[2] += row.overage_seconds
-        # One upsert per (account, tag, day), in key order so concurrent commits lock alike.
-        for (account_id, tag, day), (calls, billable, overage) in sorted(daily.items()):
-            yield render("add_daily", (account_id, tag, day, calls, billable, overage))
-        for account_id, key, fingerprint, response in batch.idempotency:
-            yield render("insert_idempotency", (account_id, key, fingerprint, response))
-        for r in batch.outbox:
-            params = (r.account_id, r.name, r.occurred_micros, r.payload)
-            yield render("insert_outbox", params)
+    def _commit_message(self, batch: WriteBatch) -> tuple[str, _Shape | None]:
+        """The batch's writes and COMMIT as one message, and the shape it prepares (if any)."""
+        rows = _commit_rows(batch)
+        shape = tuple(map(len, rows))
+        shapes = self._session()
+        if not any(shape):
+            return "COMMIT", None
+        if sum(shape) > _ONE_STATEMENT_ROWS or (
+            shape not in shapes and len(shapes) >= _SHAPES_PER_CONNECTION
+        ):
+            statements = [
+                _execute(p.name, row) for p, each in zip(_PIECES, rows, strict=True) for row in each
+            ]
+            return ";".join([*statements, "COMMIT"]), None
+        # The hot path of every settlement: one EXECUTE of the shape's statement.
+        name, prepare = _commit_statement(shape)
+        params = ", ".join([_literal(value) for each in rows for row in each for value in row])
+        execute = f"EXECUTE {name}({params});COMMIT"
+        if shape in shapes:
+            return execute, None
+        return f"{prepare};{execute}", shape
 
     def write(self, batch: WriteBatch) -> None:
+        prepares = None
         try:
             # One message: every write, then COMMIT; the server stops at the first error.
-            self._send(";".join([*self._statements(batch), "COMMIT"]))
-        except pg_errors.UniqueViolation as exc:
-            raise _unique_violation(exc) from exc
-        except pg_errors.SerializationFailure as exc:
-            raise _stale(exc, batch) from exc
+            message, prepares = self._commit_message(batch)
+            self._send(message)
+            if prepares is not None:
+                self._session().add(prepares)
         except psycopg.Error as exc:
+            if prepares is not None:  # PREPARE outlives a rollback: start the session over
+                self._sessions.pop(self._conn, None)
+            if isinstance(exc, pg_errors.UniqueViolation):
+                raise _unique_violation(exc) from exc
+            if isinstance(exc, pg_errors.SerializationFailure):
+                raise _stale(exc, batch) from exc
             raise _translate(exc) from exc
         finally:
             self.close()
@@ -601,7 +742,7 @@ class _PostgresTransaction(Transaction):
         self._open = False
         conn = self._conn
         try:
-            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            if conn.pgconn.transaction_status != pq.TransactionStatus.IDLE:
                 conn.execute("ROLLBACK")
         except psycopg.Error:
             conn.close()  # a broken connection: the pool replaces it
