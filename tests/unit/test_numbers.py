@@ -32,7 +32,7 @@ from minutebill.domain.number_status import (
     ReleaseReason,
     validate_e164,
 )
-from minutebill.domain.numbers import NumberSubscription, check_number_limit
+from minutebill.domain.numbers import NumberSubscription, ParsedValues, check_number_limit
 from minutebill.domain.periods import BillingInterval
 from minutebill.errors import InvalidTransition, LimitExceeded, MinutebillError, ValidationError
 
@@ -519,6 +519,45 @@ def test_the_default_policy_is_safe() -> None:
 def test_bad_policies_are_refused(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         NumberPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+@given(policies, steps)
+def test_shared_parsed_values_load_what_a_fresh_parse_loads(
+    policy: NumberPolicy, steps_taken: list[tuple[str, int]]
+) -> None:
+    parsed = ParsedValues(limit=2)
+    states = []
+    for fee, months in (("500.00", 1), ("250.00", 3), ("500.00", 1), ("99.00", 12)):
+        number = NumberSubscription.activate(
+            NUMBER, "acct-1", offer(fee, months), JAN_31, policy=policy, timezone="Asia/Kolkata"
+        )
+        drive(number, steps_taken, JAN_31)
+        states.append(number.to_state())
+    for state in states * 2:  # repeats, alternations and evictions (limit 2)
+        shared = NumberSubscription.from_state(json.loads(json.dumps(state)), parsed=parsed)
+        assert shared == NumberSubscription.from_state(state)
+        assert shared.to_state() == state
+
+
+@pytest.mark.parametrize(
+    ("part", "name", "value"),
+    [
+        ("offer", "interval_months", True),  # equal to 1, but not an int
+        ("policy", "gateway_sends_notice", 0),  # equal to False, but not a bool
+    ],
+)
+def test_shared_parsed_values_refuse_what_a_fresh_parse_refuses(
+    part: str, name: str, value: object
+) -> None:
+    parsed = ParsedValues()
+    state = active().to_state()
+    NumberSubscription.from_state(json.loads(json.dumps(state)), parsed=parsed)
+    state[part][name] = value
+    assert state[part] == active().to_state()[part]  # equal values, other types
+    with pytest.raises(ValidationError):
+        NumberSubscription.from_state(state)
+    with pytest.raises(ValidationError):
+        NumberSubscription.from_state(state, parsed=parsed)
 
 
 def test_an_inconsistent_document_is_refused() -> None:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -25,6 +26,7 @@ from minutebill.errors import (
 )
 
 T0 = datetime(2025, 1, 31, 10, tzinfo=UTC)
+IST = ZoneInfo("Asia/Kolkata")
 
 
 def inr(amount: str | int) -> Money:
@@ -359,6 +361,15 @@ def test_state_round_trips_and_behaves_the_same(
         apply(wallet, op, at)
         apply(loaded, op, at)
         assert loaded.to_state() == wallet.to_state()
+
+
+@given(operations, st.lists(st.integers(0, 3), min_size=1))
+def test_saved_entries_are_the_entries_as_state(ops: list[Operation], minutes: list[int]) -> None:
+    wallet = Wallet("acct-1", "INR", history_limit=5)
+    for n, op in enumerate(ops):  # instants repeat, go back and forth, in other time zones
+        at = T0 + timedelta(minutes=minutes[n % len(minutes)])
+        apply(wallet, op, at.astimezone(IST) if n % 2 else at)
+        assert wallet.to_state()["entries"] == [e.to_state() for e in wallet.entries]
 
 
 @given(st.integers(1, 10**9), st.integers(1, 10**9))

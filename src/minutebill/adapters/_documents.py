@@ -449,6 +449,20 @@ class Kinds:
     usage_record: Callable[[State], Any]
 
 
+_REPOSITORIES = (
+    "ledgers",
+    "wallets",
+    "subscriptions",
+    "numbers",
+    "orders",
+    "payments",
+    "usage",
+    "outbox",
+    "idempotency",
+)
+"""The repositories a unit of work makes on first use (its cached properties)."""
+
+
 class DocumentUnitOfWork:
     """A `UnitOfWork` over any store that implements `Transaction`.
 
@@ -536,6 +550,11 @@ class DocumentUnitOfWork:
     ) -> None:
         if not self._finished:
             self.rollback()
+        # The repositories refer back to this unit of work: dropping them breaks the cycle,
+        # so a finished unit of work (and every aggregate it tracked) is freed at once
+        # instead of waiting for the cyclic garbage collector (measured: a tenth of due work).
+        for name in _REPOSITORIES:
+            self.__dict__.pop(name, None)
 
     def _changes(self) -> Iterator[tuple[_Tracked, DocumentWrite]]:
         for (kind_name, account_id, key), tracked in self.tracked.items():
