@@ -235,9 +235,9 @@ def admit(
         from_queue, requested = True, call.hold_seconds
     else:
         from_queue, requested = False, call.max_seconds
-    # The queue is mostly empty: one length check instead of two lookups (hot path).
-    anyone_waiting = len(queue) > 0
-    if anyone_waiting and (waiting := queue.get(call_id)) is not None:
+    # The queue is mostly empty: asking its dict whether anyone waits is the cheapest check.
+    waiting_calls = queue.by_call_id
+    if waiting_calls and (waiting := waiting_calls.get(call_id)) is not None:
         return _still_waiting(call, waiting, ledger, queue)
     if subscription.status is not _ACTIVE or at < subscription.cycle.anchor:
         refusal = _service_refusal(subscription, at, policy)
@@ -246,7 +246,7 @@ def admit(
     if (
         ledger.active_count() < subscription.plan.features.concurrent_calls
         and (free_capacity is None or free_capacity > 0)
-        and (from_queue or not anyone_waiting or not queue.waiting_for(account_id))
+        and (from_queue or not waiting_calls or not queue.waiting_for(account_id))
     ):
         # `reserve` returns the hold of a call asked about again (the same seconds) itself.
         try:

@@ -14,7 +14,7 @@ after a restart, when callers dial again. Push, pop and removal cost O(log n): t
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -82,6 +82,8 @@ class CallQueue:
     Attributes:
         max_depth: At most this many calls wait at once; `push` refuses more.
         ttl: Default time-to-live of a waiting call (a push may give its own).
+        by_call_id: The waiting calls by call id, read-only: admission's hot path asks it
+            whether anyone waits at all, at the cost of reading a dict.
     """
 
     max_depth: int
@@ -93,10 +95,12 @@ class CallQueue:
     _per_account: dict[str, int] = field(factory=dict, init=False)
     _timed_out: list[WaitingCall] = field(factory=list, init=False)
     _seq: int = field(default=0, init=False)
+    by_call_id: Mapping[str, WaitingCall] = field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         _require_positive("max_depth", self.max_depth)
         _require_ttl(self.ttl)
+        self.by_call_id = self._live  # the same dict, never replaced: a live view
 
     # --- reading ----------------------------------------------------------------------------
 
