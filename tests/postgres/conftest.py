@@ -66,3 +66,10 @@ def pg_store(pg_dsn: str, pg_schema: str) -> Iterator[PostgresStore]:
         yield store
     finally:
         store.close()
+
+
+@pytest.fixture
+def one_connection(pg_dsn: str, pg_schema: str) -> Iterator[PostgresStore]:
+    """A `PostgresStore` with a single connection, so that its protocol trace is all of it."""
+    with PostgresStore(pg_dsn, schema=pg_schema, min_size=1, max_size=1) as store:
+        yield store

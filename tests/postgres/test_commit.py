@@ -10,12 +10,10 @@ checks versions.
 from __future__ import annotations
 
 import re
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from psycopg import pq
 
 from minutebill._unit_of_work import StoredResponse
 from minutebill.adapters.postgres import (
@@ -30,17 +28,12 @@ from minutebill.errors import ConcurrencyConflict, IdempotencyConflict
 from minutebill.service import Billing
 from minutebill.testing.fakes import FakePaymentGateway, FixedClock
 from minutebill.testing.stateful import reference_catalog
+from tests.postgres._trace import traced
 
 pytestmark = pytest.mark.postgres
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 BIG = _ONE_STATEMENT_ROWS + 4  # rows: more than a one-statement commit takes
-
-
-@pytest.fixture
-def one_connection(pg_dsn: str, pg_schema: str) -> Iterator[PostgresStore]:
-    with PostgresStore(pg_dsn, schema=pg_schema, min_size=1, max_size=1) as store:
-        yield store
 
 
 def billing(store: PostgresStore) -> Billing:
@@ -51,18 +44,7 @@ def billing(store: PostgresStore) -> Billing:
 
 def sent_queries(store: PostgresStore, action: Callable[[], object]) -> list[str]:
     """The Query messages `action` sends on the store's only connection (libpq trace)."""
-    with store.unit_of_work() as uow:
-        uow.wallets.find("nobody")  # a connection with the statements prepared
-        conn = uow.tx._conn  # type: ignore[attr-defined]
-    with tempfile.TemporaryFile("w+") as trace:
-        conn.pgconn.trace(trace.fileno())
-        conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
-        try:
-            action()
-        finally:
-            conn.pgconn.untrace()
-        trace.seek(0)
-        return [line for line in trace if line.startswith("F") and "\tQuery\t" in line]
+    return [line for line in traced(store, action) if line.startswith("F") and "\tQuery\t" in line]
 
 
 def prepared_commits(store: PostgresStore) -> int:

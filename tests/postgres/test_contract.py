@@ -6,12 +6,10 @@ And keeps its own promise: a call settles in two round trips, counted in the lib
 from __future__ import annotations
 
 import itertools
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from psycopg import pq
 
 from minutebill._unit_of_work import UnitOfWork
 from minutebill.adapters.postgres import PostgresStore
@@ -20,6 +18,7 @@ from minutebill.service import Billing
 from minutebill.testing.fakes import FakePaymentGateway, FixedClock, Outcome
 from minutebill.testing.stateful import UPI, reference_catalog
 from minutebill.testing.uow_contract import UnitOfWorkContract
+from tests.postgres._trace import traced
 
 pytestmark = pytest.mark.postgres
 
@@ -38,25 +37,8 @@ class TestPostgresStore(UnitOfWorkContract):
 
 def round_trips(store: PostgresStore, action: Callable[[], object]) -> int:
     """Request/response turns `action` makes on the store's only connection (libpq trace)."""
-    with store.unit_of_work() as uow:
-        uow.wallets.find("nobody")  # a connection with the statements prepared
-        conn = uow.tx._conn  # type: ignore[attr-defined]
-    with tempfile.TemporaryFile("w+") as trace:
-        conn.pgconn.trace(trace.fileno())
-        conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
-        try:
-            action()
-        finally:
-            conn.pgconn.untrace()
-        trace.seek(0)
-        directions = [line.split("\t", 1)[0] for line in trace]
+    directions = [line.split("\t", 1)[0] for line in traced(store, action)]
     return sum(1 for sent, got in itertools.pairwise(directions) if (sent, got) == ("F", "B"))
-
-
-@pytest.fixture
-def one_connection(pg_dsn: str, pg_schema: str) -> Iterator[PostgresStore]:
-    with PostgresStore(pg_dsn, schema=pg_schema, min_size=1, max_size=1) as store:
-        yield store
 
 
 def test_a_call_settles_in_two_round_trips(one_connection: PostgresStore) -> None:
