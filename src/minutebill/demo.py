@@ -88,7 +88,8 @@ def run_demo(
     upi, card = Upi("demo@okaxis"), Card("visa", "4242", CardFunding.CREDIT)
 
     billing.subscribe(ACCOUNT, "pro", timezone=TIMEZONE)
-    billing.top_up(ACCOUNT, Money("10000.00", "INR"), card, idempotency_key=f"run{run}:top-up")
+    # Enough for the plan's renewal and the Auto-Pay number's, with their GST.
+    billing.top_up(ACCOUNT, Money("12000.00", "INR"), card, idempotency_key=f"run{run}:top-up")
     numbers = [f"+9180400{run:04d}{n}" for n in (1, 2)]
     for number, auto_pay in zip(numbers, (True, False), strict=True):
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -18,6 +19,10 @@ from typing import Any
 
 import pytest
 
+from minutebill.adapters.sqlite import SqliteStore
+from minutebill.catalog import Catalog
+from minutebill.demo import default_catalog_path, run_demo
+from minutebill.domain.number_status import NumberStatus
 from minutebill.testing.contracts import GatewayHarness, PaymentGatewayContract
 from minutebill.testing.fakes import FixedClock
 from minutebill.view_schemas import PlanOverviewSchema, UsageSummarySchema, views_json_schema
@@ -325,3 +330,26 @@ def test_serve_prints_its_url_and_serves_the_page(tmp_path: Path) -> None:
         process.wait(timeout=30)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_the_demo_renews_the_auto_pay_number_and_releases_the_other(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "demo.sqlite3")
+    catalog = Catalog.from_file(default_catalog_path())
+    out = io.StringIO()
+    try:
+        for _ in range(2):  # a second run continues the account with numbers of its own
+            run_demo(store.unit_of_work, catalog, out, store_name="SQLite", calls=20)
+        with store.unit_of_work(read_only=True) as uow:
+            numbers = {n.number_e164: n for n in uow.numbers.for_account(ACCOUNT)}
+    finally:
+        store.close()
+    renewed, dropped = numbers["+918040000011"], numbers["+918040000012"]
+    assert (renewed.status, renewed.auto_pay, renewed.paid_periods) == (
+        NumberStatus.ACTIVE,
+        True,
+        3,  # bought, then renewed from the wallet in each run
+    )
+    assert (dropped.status, dropped.auto_pay) == (NumberStatus.RELEASED, False)
+    first_run = out.getvalue().split("Due work this run:")[1].splitlines()[0]
+    assert "numbers renewed 1" in first_run
+    assert "numbers released 1" in first_run
