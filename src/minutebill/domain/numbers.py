@@ -82,10 +82,6 @@ class ParsedValues:
     _policies: dict[tuple[object, ...], tuple[NumberPolicy, State]] = field(
         init=False, factory=dict
     )
-    # The values found last: documents loaded one after another mostly repeat them, and
-    # comparing a document with the canonical state costs less than building its key.
-    _last_offer: tuple[NumberOffer, State, Money] | None = field(init=False, default=None)
-    _last_policy: tuple[NumberPolicy, State] | None = field(init=False, default=None)
 
     def offer(self, state: State) -> NumberOffer:
         """The `NumberOffer` that `offer_to_state` encoded as `state`."""
@@ -97,10 +93,6 @@ class ParsedValues:
 
     def _offer(self, state: State) -> tuple[NumberOffer, State, Money]:
         """The offer, its canonical state (`offer_to_state` of it) and fee, parsed once."""
-        last = self._last_offer
-        # Equal is not enough where types differ (True == 1): the one number must be an int.
-        if last is not None and state == last[1] and type(state["interval_months"]) is int:
-            return last
         try:
             monthly, upfront = state["monthly_fee"], state["upfront_fee"]
             months = state["interval_months"]
@@ -126,20 +118,10 @@ class ParsedValues:
             if len(self._offers) >= self.limit:
                 self._offers.clear()
             self._offers[key] = found
-        self._last_offer = found
         return found
 
     def _policy(self, state: State) -> tuple[NumberPolicy, State]:
         """The policy and its canonical state, parsed once."""
-        last = self._last_policy
-        if (
-            last is not None
-            and state == last[1]
-            and type(state["grace_period_seconds"]) is int
-            and type(state["pre_debit_notice_lead_seconds"]) is int
-            and type(state["gateway_sends_notice"]) is bool
-        ):
-            return last
         try:
             limit = state["mandate_limit"]
             values = (
@@ -164,7 +146,6 @@ class ParsedValues:
             if len(self._policies) >= self.limit:
                 self._policies.clear()
             self._policies[key] = found
-        self._last_policy = found
         return found
 
 

@@ -158,20 +158,17 @@ class NumbersMixin(PurchasesMixin):
     ) -> MandateCharge | None:
         """Decide about `number` now and do it; a mandate charge is returned to send later."""
         wallet = self._wallet(uow, number.account_id)
-        fee = number.recurring_fee
-        gross = self._gross(fee)  # once: both the balance check and the debit need it
         decision: RenewalDecision = renew(
             number,
-            self._spendable(wallet, number, gross),
+            self._spendable(wallet, number),
             at,
             has_mandate=number.has_mandate,
             customer_present=customer_present,
         )
-        if isinstance(decision, DebitWallet):  # the common case first
-            paid = gross if decision.amount is fee else None
-            self._pay_from_wallet(wallet, number, decision, at, paid)
-        elif isinstance(decision, NothingDue):
+        if isinstance(decision, NothingDue):
             return None
+        if isinstance(decision, DebitWallet):
+            self._pay_from_wallet(wallet, number, decision, at)
         elif isinstance(decision, SendPreDebitNotice):
             number.record_pre_debit_notice(decision.period_index, at)
         elif isinstance(decision, PutOnHold):
@@ -182,29 +179,21 @@ class NumbersMixin(PurchasesMixin):
             return self._mandate_payment(uow, number, decision, at)
         return None
 
-    def _spendable(
-        self, wallet: Wallet, number: NumberSubscription, gross: Money | None = None
-    ) -> Money:
+    def _spendable(self, wallet: Wallet, number: NumberSubscription) -> Money:
         """The balance the renewal decision may count on.
 
-        All of it if it covers the fee with its tax (`gross`, when the caller has it), else
-        nothing: the decision compares the balance with the net fee.
+        All of it if it covers the fee with its tax, else nothing: the decision compares the
+        balance with the net fee.
         """
-        if wallet.can_cover(self._gross(number.recurring_fee) if gross is None else gross):
+        if wallet.can_cover(self._gross(number.recurring_fee)):
             return wallet.balance
         return Money.zero(wallet.currency)
 
     def _pay_from_wallet(
-        self,
-        wallet: Wallet,
-        number: NumberSubscription,
-        decision: DebitWallet,
-        at: datetime,
-        gross: Money | None = None,
+        self, wallet: Wallet, number: NumberSubscription, decision: DebitWallet, at: datetime
     ) -> None:
-        """Debit the decided amount with its tax (`gross`, when the caller has it)."""
         wallet.debit(
-            self._gross(decision.amount) if gross is None else gross,
+            self._gross(decision.amount),
             decision.idempotency_key,
             at,
             reason="number renewal",
