@@ -467,24 +467,10 @@ class MinuteLedger:
         if call_id in calls.settled or call_id in calls.closed:
             calls.refuse_closed(call_id, "reserve minutes for")
         policy = self.policy
-        expires_at = at + policy.hold_ttl
-        # The first grant usable at `at` mostly covers the whole hold: take it here, in line
-        # (the hot path); otherwise the pool spreads the hold over the grants it needs.
-        pool = self._pool
-        for book in pool.order or pool.ordered():
-            remaining, ends = book.remaining, book.expires_at
-            if remaining and book.effective_at <= at and (ends is None or at < ends):
-                if seconds <= remaining:
-                    book.remaining = remaining - seconds
-                    book.held += seconds
-                    debits, held = book.sole.get(seconds) or book.sole_hold(seconds)
-                else:
-                    debits, held = pool.hold(seconds, at)
-                break
-        else:  # nothing usable: nothing held
-            debits, held = (), 0
+        debits, held = self._pool.hold(seconds, at)  # nothing usable: changes nothing
         if not debits and policy.overage.blocks:
             raise InsufficientMinutes(seconds, 0, self.account_id)
+        expires_at = at + policy.hold_ttl
         # `Reservation(...)` and `MinutesReserved(...)`, built in line from their slots: the
         # hot path of every call start (see `usage.slot_setters`).
         hold = _new(Reservation)

@@ -251,23 +251,22 @@ class GrantPool:
         """Which usable grants `seconds` would come from at `at`, without taking them."""
         plan: Plan = []
         need = seconds
-        for book in self.ordered():
+        for book in self.order or self.ordered():
             remaining = book.remaining
-            if remaining and book.effective_at <= at:
-                expires_at = book.expires_at
-                if expires_at is None or at < expires_at:
-                    take = min(need, remaining)
-                    plan.append((book, take))
-                    need -= take
-                    if not need:
-                        break
+            if remaining and book.usable_at(at):
+                take = min(need, remaining)
+                plan.append((book, take))
+                need -= take
+                if not need:
+                    break
         return plan
 
     def hold(self, seconds: int, at: datetime) -> tuple[tuple[GrantDebit, ...], int]:
         """Move up to `seconds` from remaining to held, from grants usable at `at`.
 
         One pass in consumption order; when nothing is usable it changes nothing and returns
-        no debits. (`MinuteLedger.reserve` takes a hold that one grant covers by itself.)
+        no debits. The first usable grant mostly covers the whole hold: that hold's debits
+        are shared values (`GrantBook.sole_hold`), so a call start builds none.
 
         Returns:
             The debits (shared values, see `GrantBook.debit`) and their sum.
@@ -280,6 +279,8 @@ class GrantPool:
                 take = need if need < remaining else remaining  # noqa: FURB136 - hot path
                 book.remaining = remaining - take
                 book.held += take
+                if take == seconds:  # one grant covers it all
+                    return book.sole.get(seconds) or book.sole_hold(seconds)
                 debits.append(book.debit(take))
                 need -= take
                 if not need:
