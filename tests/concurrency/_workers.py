@@ -20,7 +20,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from minutebill.adapters._documents import DocumentUnitOfWork, WriteBatch
+from minutebill.adapters._documents import Transaction, WriteBatch
 from minutebill.adapters.sqlite import SqliteStore, Synchronous, _SqliteTransaction
 from minutebill.catalog import Catalog
 from minutebill.domain.grants import GrantSource
@@ -62,14 +62,8 @@ class _NaiveTransaction(_SqliteTransaction):
 class NaiveSqliteStore(SqliteStore):
     """A broken store for the checker to catch: read, then write without a version check."""
 
-    def unit_of_work(self, *, read_only: bool = False) -> DocumentUnitOfWork:
-        return DocumentUnitOfWork(
-            lambda: _NaiveTransaction(self._connect()),
-            self._kinds,
-            read_only=read_only,
-        )
-
-    __call__ = unit_of_work
+    def _transaction(self, *, read_only: bool) -> Transaction:
+        return _NaiveTransaction(self._connect())
 
 
 def context() -> multiprocessing.context.ForkServerContext:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from minutebill.adapters._documents import DocumentUnitOfWork, StoredDocument, WriteBatch
+from minutebill.adapters._documents import StoredDocument, Transaction, WriteBatch
 from minutebill.adapters.postgres import PostgresStore, _literal, _PostgresTransaction, _Shape
 from minutebill.catalog import Catalog
 from minutebill.domain.money import Money
@@ -115,16 +115,10 @@ class _NaiveTransaction(_PostgresTransaction):
 class NaiveStore(PostgresStore):
     """A `PostgresStore` with the naive transaction: the checker must catch what it loses."""
 
-    def unit_of_work(self, *, read_only: bool = False) -> DocumentUnitOfWork:
-        return DocumentUnitOfWork(
-            lambda: _NaiveTransaction(
-                self._pool, self._sessions, self._account_kinds, read_only=read_only
-            ),
-            self._kinds,
-            read_only=read_only,
+    def _transaction(self, *, read_only: bool) -> Transaction:
+        return _NaiveTransaction(
+            self._pool, self._sessions, self._account_kinds, read_only=read_only
         )
-
-    __call__ = unit_of_work
 
 
 @contextmanager

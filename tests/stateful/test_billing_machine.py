@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from minutebill._unit_of_work import UnitOfWork
-from minutebill.adapters._documents import DocumentUnitOfWork
+from minutebill.adapters._documents import Transaction
 from minutebill.adapters.memory import MemoryStore
 from minutebill.adapters.sqlite import SqliteStore, _SqliteTransaction
 from minutebill.testing.stateful import billing_machine
@@ -65,12 +65,8 @@ class _OldestFirst(_SqliteTransaction):
 
 
 class _OldestFirstStore(SqliteStore):
-    def unit_of_work(self, *, read_only: bool = False) -> DocumentUnitOfWork:
-        return DocumentUnitOfWork(
-            lambda: _OldestFirst(self._connect(), read_only=read_only),
-            self._kinds,
-            read_only=read_only,
-        )
+    def _transaction(self, *, read_only: bool) -> Transaction:
+        return _OldestFirst(self._connect(), read_only=read_only)
 
 
 @contextmanager

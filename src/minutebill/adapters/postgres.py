@@ -513,14 +513,16 @@ class PostgresStore:
         and cannot commit: reads never wait for settlements, nor hold them up.
         """
         return DocumentUnitOfWork(
-            lambda: _PostgresTransaction(
-                self._pool, self._sessions, self._account_kinds, read_only=read_only
-            ),
-            self._kinds,
-            read_only=read_only,
+            lambda: self._transaction(read_only=read_only), self._kinds, read_only=read_only
         )
 
     __call__ = unit_of_work
+
+    def _transaction(self, *, read_only: bool) -> Transaction:
+        """A transaction on a pooled connection (the one place tests swap in their own)."""
+        return _PostgresTransaction(
+            self._pool, self._sessions, self._account_kinds, read_only=read_only
+        )
 
     def close(self) -> None:
         """Close the pool."""

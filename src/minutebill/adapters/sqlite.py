@@ -152,12 +152,14 @@ class SqliteStore:
         connection writes), takes no lock, and cannot commit.
         """
         return DocumentUnitOfWork(
-            lambda: _SqliteTransaction(self._connect(), read_only=read_only),
-            self._kinds,
-            read_only=read_only,
+            lambda: self._transaction(read_only=read_only), self._kinds, read_only=read_only
         )
 
     __call__ = unit_of_work
+
+    def _transaction(self, *, read_only: bool) -> Transaction:
+        """A transaction on this thread's connection (the one place tests swap in their own)."""
+        return _SqliteTransaction(self._connect(), read_only=read_only)
 
     def close(self) -> None:
         """Close every connection this store opened."""
