@@ -179,6 +179,11 @@ class UsageRow(NamedTuple):
     tags: tuple[str, ...]
     state: str
 
+    @property
+    def totalled_under(self) -> tuple[str, ...]:
+        """The daily-total tags the call counts under: ``""`` (all calls) and each of its tags."""
+        return ("", *self.tags)
+
 
 class OutboxRow(NamedTuple):
     """An event to append to the outbox."""

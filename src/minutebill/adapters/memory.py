@@ -205,7 +205,7 @@ class _MemoryTransaction(Transaction):
             for row in batch.usage:
                 data.usage[(row.account_id, row.call_id)] = row
                 bisect.insort(data.usage_order[row.account_id], (row.settled_micros, row.call_id))
-                for tag in ("", *row.tags):
+                for tag in row.totalled_under:
                     totals = data.daily.setdefault((row.account_id, row.local_day, tag), [0, 0, 0])
                     totals[0] += 1
                     totals[1] += row.billable_seconds

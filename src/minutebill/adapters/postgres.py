@@ -393,7 +393,7 @@ def _commit_rows(batch: WriteBatch) -> tuple[list[_Row], ...]:
             (row.account_id, row.call_id, row.settled_micros, row.local_day,
              row.billable_seconds, row.overage_seconds, row.state)
         )  # fmt: skip
-        for tag in ("", *row.tags):
+        for tag in row.totalled_under:
             totals = daily.setdefault((row.account_id, tag, row.local_day), [0, 0, 0])
             totals[0] += 1
             totals[1] += row.billable_seconds

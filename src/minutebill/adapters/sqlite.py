@@ -460,7 +460,7 @@ class _SqliteTransaction(Transaction):
                 " overage_seconds = overage_seconds + excluded.overage_seconds",
                 [
                     (row.account_id, row.local_day, tag, row.billable_seconds, row.overage_seconds)
-                    for tag in ("", *row.tags)
+                    for tag in row.totalled_under
                 ],
             )
 
