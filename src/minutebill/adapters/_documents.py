@@ -454,20 +454,6 @@ class Kinds:
     usage_record: Callable[[State], Any]
 
 
-_REPOSITORIES = (
-    "ledgers",
-    "wallets",
-    "subscriptions",
-    "numbers",
-    "orders",
-    "payments",
-    "usage",
-    "outbox",
-    "idempotency",
-)
-"""The repositories a unit of work makes on first use (its cached properties)."""
-
-
 class DocumentUnitOfWork:
     """A `UnitOfWork` over any store that implements `Transaction`.
 
@@ -642,3 +628,9 @@ class DocumentUnitOfWork:
             self._finished = True
             self._tx.close()
         self._finished = True
+
+
+_REPOSITORIES = tuple(
+    name for name, value in vars(DocumentUnitOfWork).items() if isinstance(value, cached_property)
+)
+"""The repositories a unit of work makes on first use (its cached properties)."""

@@ -275,9 +275,9 @@ def _still_waiting(
     call: CallRequest | WaitingCall, waiting: WaitingCall, ledger: MinuteLedger, queue: CallQueue
 ) -> AdmissionDecision:
     """A call that is in line already: its place, or a conflict if it was taken from the line."""
-    held = ledger.reservation(call.call_id)
-    if held is not None:  # admitted before and also in line: never both, but the hold wins
-        return Admitted(held)
+    admitted = _if_held(ledger, call.call_id)
+    if admitted is not None:  # admitted before and also in line: never both, but the hold wins
+        return admitted
     if isinstance(call, WaitingCall):
         raise IdempotencyConflict(call.call_id, "the call is still waiting in the queue")
     return Queued(queue.position(call.call_id), waiting)
