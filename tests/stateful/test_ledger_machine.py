@@ -37,6 +37,7 @@ from minutebill.domain.ledger_policy import hundredths
 from minutebill.domain.money import Money
 from minutebill.domain.periods import BillingPeriod
 from minutebill.domain.rating import BillingIncrement
+from minutebill.domain.state import State
 from minutebill.errors import (
     IdempotencyConflict,
     InsufficientMinutes,
@@ -162,6 +163,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.remembered: set[str] = set()
         self.settled_events: list[str] = []
         self.thresholds_fired: list[tuple[int, int]] = []
+        self.left_behind: list[tuple[MinuteLedger, State]] = []
 
     # --- set-up -------------------------------------------------------------------------------
 
@@ -464,7 +466,22 @@ class LedgerMachine(RuleBasedStateMachine):
         self.remembered = set()
         assert self.ledger.to_state() == state
 
+    @rule()
+    def reload_as_a_copy(self) -> None:
+        # What a store does for the next unit of work of an account it committed: carry on
+        # with a copy of the committed ledger. The original must stay as it was.
+        state = self.ledger.to_state()
+        self.left_behind = [(self.ledger, state)]
+        self.ledger = self.ledger.copy()
+        self.remembered = set()
+        assert self.ledger.to_state() == state
+
     # --- invariants ---------------------------------------------------------------------------
+
+    @invariant()
+    def a_ledger_copied_from_is_left_as_it_was(self) -> None:
+        for original, state in self.left_behind:
+            assert original.to_state() == state
 
     @invariant()
     def events_are_unique(self) -> None:

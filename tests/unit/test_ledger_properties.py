@@ -185,6 +185,56 @@ def test_the_state_round_trips_and_behaves_the_same(
     assert copy.to_state() == ledger.to_state()
 
 
+@given(
+    grant_sets(max_size=6),
+    ledger_policies(),
+    st.lists(whole_call_seconds(3600), max_size=4),
+    st.integers(0, 10**6),
+)
+def test_a_copy_is_the_stored_ledger_and_independent_of_the_original(
+    terms: list[GrantTerms], policy: LedgerPolicy, durations: list[int], version: int
+) -> None:
+    ledger = ledger_with(terms, policy)
+    ledger.version = version
+    settled = []
+    for i, seconds in enumerate(durations):
+        if i % 2:
+            if ledger.available_seconds(AT) or not policy.overage.blocks:
+                ledger.reserve(f"call-{i}", max(seconds, 1), AT)
+        else:
+            settled.append(ledger.settle(f"call-{i}", timedelta(seconds=seconds), AT))
+    state = ledger.to_state()
+    rebuilt = MinuteLedger.from_state(json.loads(json.dumps(state)))
+
+    copy = ledger.copy()
+
+    assert copy is not ledger
+    assert copy.to_state() == state
+    assert copy.version == version
+    assert copy.pull_events() == []  # the original's pending events stay with it
+    assert ledger.pull_events() or not terms
+    # It behaves as the ledger a store would load, which remembers no settled calls ...
+    later = AT + timedelta(hours=1)
+    for record in settled:
+        again = timedelta(seconds=7)
+        assert copy.settle(record.call_id, again, later) == rebuilt.settle(
+            record.call_id, again, later
+        )
+    for call_id in sorted(ledger.active_calls()):
+        duration = timedelta(seconds=97)
+        assert copy.settle(call_id, duration, later) == rebuilt.settle(call_id, duration, later)
+    assert copy.expire(later + timedelta(days=60)) == rebuilt.expire(later + timedelta(days=60))
+    assert copy.to_state() == rebuilt.to_state()
+    assert copy.pull_events() == rebuilt.pull_events()
+    # ... and shares nothing mutable with the original, either way round.
+    assert ledger.to_state() == state
+    changed = copy.to_state()
+    ledger.grant("late-bonus", GrantSource.PROMOTIONAL, 60, AT)
+    for call_id in sorted(ledger.active_calls()):
+        ledger.release(call_id, later)
+    assert copy.to_state() == changed
+
+
 @given(grant_sets(max_size=6), st.lists(whole_call_seconds(3600), max_size=5), offsets)
 def test_the_snapshot_adds_up(
     terms: list[GrantTerms], durations: list[int], offset: timedelta

@@ -65,6 +65,7 @@ def default_kinds() -> Kinds:
             MinuteLedger.from_state,
             lambda x: (x.account_id, ""),
             due_at=MinuteLedger.due_at,
+            copy=MinuteLedger.copy,
         ),
         wallets=AggregateKind("wallet", Wallet.from_state, lambda x: (x.account_id, "")),
         subscriptions=AggregateKind(

@@ -671,6 +671,27 @@ class MinuteLedger:
 
     # --- state --------------------------------------------------------------------------------
 
+    def copy(self) -> MinuteLedger:
+        """An independent ledger in this one's stored state, with its version.
+
+        The same as ``from_state(to_state())`` in a fraction of the time: grants, holds,
+        counters and policy are copied or shared (immutable values), the events waiting to be
+        pulled and the calls settled in memory are not (see `settle`). A store keeps a copy
+        of each ledger it committed and hands out copies of that, instead of decoding the
+        document it just wrote for the next call of the same account.
+        """
+        ledger = _new(MinuteLedger)
+        _set = object.__setattr__  # the fields were checked when this ledger was built
+        _set(ledger, "account_id", self.account_id)
+        _set(ledger, "policy", self.policy)
+        _set(ledger, "version", self.version)
+        _set(ledger, "_pool", self._pool.copy())
+        _set(ledger, "_calls", self._calls.copy())
+        _set(ledger, "_counters", self._counters.copy())
+        _set(ledger, "_events", EventBuffer())
+        _set(ledger, "_rater", self._rater)  # rates with the same policy; its memo is shared
+        return ledger
+
     def to_state(self) -> State:
         """The ledger as JSON-compatible data: grants, holds and counters, never the history.
 

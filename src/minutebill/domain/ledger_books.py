@@ -18,6 +18,7 @@ from minutebill.domain.usage import GrantDebit
 
 __all__ = ["GrantBook", "GrantPool", "PeriodFigures", "in_period", "period_figures"]
 
+_new = object.__new__
 _DEBITS_KEPT = 512
 PRUNED_GRANTS_KEPT = 64
 """How many pruned grants a pool remembers, so that replaying their `grant` stays a no-op."""
@@ -104,6 +105,31 @@ class GrantBook:
                 self.sole.clear()
             pair = self.sole[seconds] = ((self.debit(seconds),), seconds)
         return pair
+
+    def copy(self) -> GrantBook:
+        """An independent book with these terms and counters.
+
+        The debit memos are shared: they map seconds to immutable debits of this very grant,
+        so sharing them changes no answer and saves building them again.
+        """
+        book = _new(GrantBook)
+        book.grant_id = self.grant_id
+        book.source = self.source
+        book.granted = self.granted
+        book.remaining = self.remaining
+        book.held = self.held
+        book.consumed = self.consumed
+        book.expired = self.expired
+        book.effective_at = self.effective_at
+        book.expires_at = self.expires_at
+        book.priority = self.priority
+        book.reference = self.reference
+        book.base_consumed = self.base_consumed
+        book.base_expired = self.base_expired
+        book.key = self.key
+        book.debits = self.debits
+        book.sole = self.sole
+        return book
 
     def view(self) -> MinuteGrant:
         """The grant as it stands now."""
@@ -234,6 +260,16 @@ class GrantPool:
         if order is None:
             order = self.order = sorted(self.books.values(), key=lambda b: b.key)
         return order
+
+    def copy(self) -> GrantPool:
+        """An independent pool: copies of the books, in the same order."""
+        pool = _new(GrantPool)
+        books = pool.books = {grant_id: book.copy() for grant_id, book in self.books.items()}
+        order = self.order
+        pool.order = None if order is None else [books[book.grant_id] for book in order]
+        pool.pruned = self.pruned.copy()
+        pool.tombstones = self.tombstones.copy()  # immutable grants
+        return pool
 
     def known(self, grant_id: str) -> GrantBook | None:
         """The book of `grant_id`, or a stand-in for a pruned grant that is remembered."""

@@ -35,6 +35,17 @@ class CallRegister:
         self.closed: dict[str, str] = {}
         self.settled: dict[str, UsageRecord] = {}
 
+    def copy(self) -> CallRegister:
+        """An independent register of the same holds and closed calls.
+
+        It remembers no settled records, as `from_state` rebuilds it: those are the memory of
+        one loaded ledger.
+        """
+        register = CallRegister()
+        register.holds = self.holds.copy()  # immutable holds
+        register.closed = self.closed.copy()
+        return register
+
     def refuse_closed(self, call_id: str, action: str, allow: str | None = None) -> None:
         """Refuse `action` on a call that was settled or closed (unless closed as `allow`).
 

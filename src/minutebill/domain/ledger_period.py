@@ -38,6 +38,18 @@ class PeriodCounters:
         self._room: int | None = None  # debits before a level can be reached; None: unknown
         self._debited = 0
 
+    def copy(self) -> PeriodCounters:
+        """Independent counters with the same figures and watch (as `from_state` rebuilds them)."""
+        counters = PeriodCounters()
+        counters.period = self.period  # immutable
+        counters.fired = self.fired.copy()
+        counters.overage = self.overage
+        counters.overage_total = self.overage_total
+        counters.charges = self.charges.copy()  # immutable amounts
+        room = self._room
+        counters._room = None if room is None else room - self._debited
+        return counters
+
     def open(self, period: BillingPeriod) -> None:
         """Start `period`: re-arm thresholds, reset the period's overage."""
         self.period = period

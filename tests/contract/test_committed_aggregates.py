@@ -1,0 +1,179 @@
+"""A store hands out copies of the ledgers it committed, and never a stale or shared one."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from minutebill.adapters._documents import CommittedAggregates, StoredDocument
+from minutebill.adapters._kinds import default_kinds
+from minutebill.adapters.memory import MemoryStore
+from minutebill.adapters.sqlite import SqliteStore
+from minutebill.domain.grants import GrantSource
+from minutebill.domain.ledger import MinuteLedger
+from minutebill.domain.state import State
+from minutebill.errors import ConcurrencyConflict
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+Store = MemoryStore | SqliteStore
+
+
+def counting_decodes(store: Store) -> list[str]:
+    """Make `store` note the account of every ledger it decodes from its document."""
+    decoded: list[str] = []
+    kinds = store._kinds
+
+    def from_state(state: State) -> MinuteLedger:
+        decoded.append(state["account_id"])
+        return MinuteLedger.from_state(state)
+
+    store._kinds = attrs.evolve(kinds, ledgers=attrs.evolve(kinds.ledgers, from_state=from_state))
+    return decoded
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    sqlite_store = SqliteStore(tmp_path / "billing.db")
+    yield sqlite_store
+    sqlite_store.close()
+
+
+def add_ledger(store: Store, account_id: str = "acct-1") -> MinuteLedger:
+    with store.unit_of_work() as uow:
+        ledger = MinuteLedger(account_id)
+        ledger.grant("plan:0", GrantSource.PLAN, 6000, T0)
+        uow.ledgers.add(ledger)
+        uow.commit()
+    return ledger
+
+
+def settle(store: Store, call_id: str, seconds: int = 60, account_id: str = "acct-1") -> None:
+    with store.unit_of_work() as uow:
+        uow.ledgers.get(account_id).settle(call_id, timedelta(seconds=seconds), T0)
+        uow.commit()
+
+
+def stored(store: Store, account_id: str = "acct-1") -> tuple[int, State]:
+    with store.unit_of_work(read_only=True) as uow:
+        ledger = uow.ledgers.get(account_id)
+        return ledger.version, ledger.to_state()
+
+
+def test_the_next_unit_of_work_copies_the_committed_ledger_instead_of_decoding(
+    store: Store,
+) -> None:
+    decoded = counting_decodes(store)
+    committed = add_ledger(store)
+    settle(store, "c1")
+    settle(store, "c2")
+
+    with store.unit_of_work() as uow:
+        loaded = uow.ledgers.get("acct-1")
+
+    assert decoded == []
+    assert loaded is not committed
+    assert loaded.version == 3
+    assert loaded.totals().consumed == 120
+
+
+def test_a_ledger_changed_after_its_commit_does_not_change_what_is_handed_out(
+    store: Store,
+) -> None:
+    committed = add_ledger(store)
+    version, state = stored(store)
+
+    committed.settle("after-the-commit", timedelta(seconds=60), T0)  # outside any unit
+    with store.unit_of_work() as uow:
+        uow.ledgers.get("acct-1").settle("rolled-back", timedelta(seconds=90), T0)
+        # no commit: rolled back
+
+    assert stored(store) == (version, state)
+
+
+def test_a_failed_commit_keeps_nothing(store: Store) -> None:
+    add_ledger(store)
+    version, state = stored(store)
+    with store.unit_of_work() as uow:
+        ledger = uow.ledgers.get("acct-1")
+        ledger.settle("c1", timedelta(seconds=60), T0)
+        ledger.version -= 1  # as if another writer had committed in between
+        with pytest.raises(ConcurrencyConflict):
+            uow.commit()
+
+    assert stored(store) == (version, state)
+
+
+def test_a_commit_by_another_store_on_the_same_file_is_seen(tmp_path: Path) -> None:
+    ours, theirs = SqliteStore(tmp_path / "b.db"), SqliteStore(tmp_path / "b.db")
+    decoded = counting_decodes(ours)
+    add_ledger(ours)
+    settle(ours, "c1")
+    settle(theirs, "theirs", seconds=600)  # another process, say
+
+    with ours.unit_of_work() as uow:
+        ledger = uow.ledgers.get("acct-1")
+
+    assert decoded == ["acct-1"]
+    assert (ledger.version, ledger.totals().consumed) == (3, 660)
+    assert ledger.to_state() == stored(theirs)[1]
+    ours.close()
+    theirs.close()
+
+
+def test_the_same_version_with_other_text_is_decoded(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "b.db")
+    decoded = counting_decodes(store)
+    add_ledger(store)
+    with closing(sqlite3.connect(tmp_path / "b.db")) as conn, conn:
+        # A hand edit that kept the version.
+        conn.execute(
+            "UPDATE documents SET state = replace(state, '6000', '7200') WHERE kind = 'ledger'"
+        )
+
+    with store.unit_of_work() as uow:
+        ledger = uow.ledgers.get("acct-1")
+
+    assert decoded == ["acct-1"]
+    assert ledger.version == 1
+    assert ledger.totals().granted == 7200
+    store.close()
+
+
+def test_only_the_most_recently_committed_identities_are_kept() -> None:
+    kinds = default_kinds()
+    committed = CommittedAggregates(size=2)
+    ledgers = {}
+    for n in range(3):
+        ledger = ledgers[n] = MinuteLedger(f"acct-{n}")
+        ledger.version = 1
+        committed.keep(("ledger", f"acct-{n}", ""), kinds.ledgers, f"text-{n}", ledger)
+
+    def doc(n: int, version: int = 1, text: str | None = None) -> StoredDocument:
+        return StoredDocument(f"acct-{n}", "", version, text or f"text-{n}")
+
+    found: list[Any] = [committed.copy_of(kinds.ledgers, doc(n)) for n in range(3)]
+
+    assert len(committed) == 2
+    assert found[0] is None
+    assert [f.account_id for f in found[1:]] == ["acct-1", "acct-2"]
+    assert all(f is not ledgers[n] for n, f in enumerate(found) if f is not None)
+    assert committed.copy_of(kinds.ledgers, doc(2, version=2)) is None
+    assert committed.copy_of(kinds.ledgers, doc(2, text="other")) is None
+    assert committed.copy_of(kinds.wallets, doc(2)) is None  # another kind, same key
+
+
+def test_kinds_that_cannot_copy_are_not_kept() -> None:
+    kinds = default_kinds()
+    committed = CommittedAggregates()
+    committed.keep(("wallet", "acct-1", ""), kinds.wallets, "{}", object())
+    assert len(committed) == 0
