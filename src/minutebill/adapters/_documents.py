@@ -149,7 +149,7 @@ class CommittedAggregates:
 
     __slots__ = ("_entries", "_lock", "size")
 
-    def __init__(self, size: int = 1024) -> None:
+    def __init__(self, size: int = 256) -> None:
         self.size = size
         self._entries: dict[tuple[str, str, str], tuple[int, str, Any]] = {}
         self._lock = threading.Lock()
