@@ -654,7 +654,7 @@ class DocumentUnitOfWork:
             value = getattr(event, name)
             known = encoded.get(id(value)) if encoded else None
             if known is not None and known[0] is value:
-                embedded.append(f"{json.dumps(name)}:{known[1]}")
+                embedded.append(f'"{name}":{known[1]}')  # a field name needs no escaping
             else:
                 fields[name] = plain(value)
         text = dumps(fields)
