@@ -69,7 +69,7 @@ def stored(store: Store, account_id: str = "acct-1") -> tuple[int, State]:
         return ledger.version, ledger.to_state()
 
 
-def test_the_next_unit_of_work_copies_the_committed_ledger_instead_of_decoding(
+def test_the_next_unit_of_work_gets_the_kept_ledger_instead_of_decoding(
     store: Store,
 ) -> None:
     decoded = counting_decodes(store)
@@ -84,6 +84,19 @@ def test_the_next_unit_of_work_copies_the_committed_ledger_instead_of_decoding(
     assert loaded is not committed
     assert loaded.version == 3
     assert loaded.totals().consumed == 120
+
+
+def test_readers_copy_the_kept_ledger_and_leave_it_for_the_next_writer(store: Store) -> None:
+    decoded = counting_decodes(store)
+    add_ledger(store)
+    settle(store, "c1")
+
+    first, second = stored(store), stored(store)  # two read-only units of work
+    settle(store, "c2")
+
+    assert decoded == []
+    assert first == second
+    assert stored(store)[0] == 3
 
 
 def test_a_ledger_changed_after_its_commit_does_not_change_what_is_handed_out(
@@ -170,6 +183,44 @@ def test_only_the_most_recently_committed_identities_are_kept() -> None:
     assert committed.copy_of(kinds.ledgers, doc(2, version=2)) is None
     assert committed.copy_of(kinds.ledgers, doc(2, text="other")) is None
     assert committed.copy_of(kinds.wallets, doc(2)) is None  # another kind, same key
+
+
+def test_a_kept_aggregate_is_taken_once_and_copied_only_while_kept() -> None:
+    kinds = default_kinds()
+    committed = CommittedAggregates()
+    ledger = MinuteLedger("acct-1")
+    ledger.version = 4
+    committed.keep(("ledger", "acct-1", ""), kinds.ledgers, "text", ledger)
+    doc = StoredDocument("acct-1", "", 4, "text")
+
+    copy = committed.copy_of(kinds.ledgers, doc)
+    taken = committed.take(kinds.ledgers, doc)
+
+    assert copy is not None
+    assert taken is not None
+    assert copy is not taken
+    assert taken is not ledger  # the kept one is a copy of what was committed
+    assert taken.to_state() == ledger.to_state() == copy.to_state()
+    assert committed.take(kinds.ledgers, doc) is None
+    assert committed.copy_of(kinds.ledgers, doc) is None
+    assert len(committed) == 0
+
+
+def test_a_kept_aggregate_is_copied_under_the_lock_that_taking_it_needs() -> None:
+    # So a reader never copies a ledger that a writer on another thread took and is changing.
+    committed = CommittedAggregates()
+    held_while_copying: list[bool] = []
+
+    def copy(ledger: MinuteLedger) -> MinuteLedger:
+        held_while_copying.append(committed._lock.locked())
+        return ledger.copy()
+
+    ledgers = attrs.evolve(default_kinds().ledgers, copy=copy)
+    ledger = MinuteLedger("acct-1")
+    committed.keep(("ledger", "acct-1", ""), ledgers, "text", ledger)  # copies, unlocked
+    committed.copy_of(ledgers, StoredDocument("acct-1", "", 0, "text"))
+
+    assert held_while_copying == [False, True]
 
 
 def test_kinds_that_cannot_copy_are_not_kept() -> None:

@@ -143,19 +143,24 @@ class AggregateKind(Generic[A]):
 
 
 class CommittedAggregates:
-    """The aggregates a store's units of work committed last, kept to copy instead of decode.
+    """The aggregates a store's units of work committed last, kept instead of decoded again.
 
     A unit of work that loads a document reads its version and text inside its transaction
     (under the row's lock where the store takes one), as always. When they equal those of
-    an aggregate this store committed, the unit gets a copy of that aggregate instead of
-    decoding the text again: the same value (`AggregateKind.copy` promises what `from_state`
-    would build), in a tenth of the time. A write by any other process or store shows as
-    another version or text, so nothing stale is ever handed out; it only costs a decode.
+    an aggregate this store committed, the unit gets that aggregate instead of decoding the
+    text again: the same value (`AggregateKind.copy` promises what `from_state` would build),
+    in a tenth of the time. A write by any other process or store shows as another version
+    or text, so nothing stale is ever handed out; it only costs a decode.
+
+    A unit of work that may commit *takes* the kept aggregate: it leaves this cache, so no one
+    else can get it, and the unit keeps a copy of what it commits (never the aggregate its
+    caller holds, which the caller may go on changing). A read-only unit gets a copy.
 
     This is what makes the next settlement of an account cheap when one app process settles
     most of its calls. Bounded: beyond `size` identities the one committed longest ago is
-    forgotten. Safe for the threads of one store: entries are immutable, a kept aggregate is
-    only ever copied, and replacing entries takes a lock.
+    forgotten. Safe for the threads of one store: entries are immutable tuples, and copying,
+    taking and replacing an entry each hold a lock, so a kept aggregate is copied only while
+    no unit of work owns it.
     """
 
     __slots__ = ("_entries", "_lock", "size")
@@ -165,12 +170,36 @@ class CommittedAggregates:
         self._entries: dict[tuple[str, str, str], tuple[int, str, Any]] = {}
         self._lock = threading.Lock()
 
+    def _entry(self, kind: AggregateKind[A], doc: StoredDocument) -> tuple[int, str, Any] | None:
+        entry = self._entries.get((kind.name, doc.account_id, doc.key))
+        if entry is None or entry[0] != doc.version or entry[1] != doc.state:
+            return None
+        return entry
+
     def copy_of(self, kind: AggregateKind[A], doc: StoredDocument) -> A | None:
         """A copy of the kept aggregate if `doc` is exactly what was committed, else None."""
-        entry = self._entries.get((kind.name, doc.account_id, doc.key))
-        if entry is None or entry[0] != doc.version or entry[1] != doc.state or kind.copy is None:
+        entry = self._entry(kind, doc)
+        if entry is None or kind.copy is None:
             return None
-        return kind.copy(entry[2])
+        with self._lock:  # not while another thread takes it and starts changing it
+            if self._entries.get((kind.name, doc.account_id, doc.key)) is not entry:
+                return None
+            return kind.copy(entry[2])
+
+    def take(self, kind: AggregateKind[A], doc: StoredDocument) -> A | None:
+        """The kept aggregate itself if `doc` is exactly what was committed, else None.
+
+        It is no longer kept: the caller owns it (and keeps a copy when it commits).
+        """
+        entry = self._entry(kind, doc)
+        if entry is None:
+            return None
+        identity = (kind.name, doc.account_id, doc.key)
+        with self._lock:
+            if self._entries.get(identity) is not entry:
+                return None  # another thread took or replaced it meanwhile
+            del self._entries[identity]
+        return entry[2]  # type: ignore[no-any-return]
 
     def keep(
         self, identity: tuple[str, str, str], kind: AggregateKind[A], state: str, aggregate: A
@@ -181,7 +210,7 @@ class CommittedAggregates:
         version = _version(aggregate)
         entry = self._entries.get(identity)
         if entry is not None and entry[0] == version and entry[1] == state:
-            return  # kept already (the unit of work copied it from here)
+            return  # kept already (a read-only unit of work copied it from here)
         kept = (version, state, kind.copy(aggregate))
         with self._lock:
             entries = self._entries
@@ -340,7 +369,11 @@ class _Repository(Generic[A]):
         tracked = self._uow.tracked.get(identity)
         if tracked is not None:
             return tracked.aggregate  # type: ignore[no-any-return]
-        aggregate = self._uow.committed.copy_of(self._kind, doc)
+        committed = self._uow.committed
+        if self._uow.read_only:
+            aggregate = committed.copy_of(self._kind, doc)
+        else:
+            aggregate = committed.take(self._kind, doc)
         if aggregate is None:
             state = json.loads(doc.state)
             state["version"] = doc.version
