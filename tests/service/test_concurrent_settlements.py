@@ -8,6 +8,7 @@ while another thread changes it, would show as a lost or doubled second.
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,7 @@ def test_threads_settling_one_account_at_once_lose_no_second(kind: str, tmp_path
         main.billing.subscribe(ACCOUNT, "pro")
 
         results = all_at_once(
-            [lambda rig=rig, t=t: settle_and_read(rig.billing, t) for t, rig in enumerate(rigs)]
+            [partial(settle_and_read, rig.billing, t) for t, rig in enumerate(rigs)]
         )
 
         records = [record for batch, _ in results for record in batch]
