@@ -1,4 +1,4 @@
-"""A store hands out copies of the ledgers it committed, and never a stale or shared one."""
+"""A store hands over the ledgers and wallets it committed, never a stale or shared one."""
 
 from __future__ import annotations
 
@@ -18,23 +18,28 @@ from minutebill.adapters.memory import MemoryStore
 from minutebill.adapters.sqlite import SqliteStore
 from minutebill.domain.grants import GrantSource
 from minutebill.domain.ledger import MinuteLedger
+from minutebill.domain.money import Money
 from minutebill.domain.state import State
+from minutebill.domain.wallet import Wallet
 from minutebill.errors import ConcurrencyConflict
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 Store = MemoryStore | SqliteStore
 
 
-def counting_decodes(store: Store) -> list[str]:
-    """Make `store` note the account of every ledger it decodes from its document."""
+def counting_decodes(store: Store, kind: str = "ledgers") -> list[str]:
+    """Make `store` note the account of every aggregate of `kind` it decodes from a document."""
     decoded: list[str] = []
     kinds = store._kinds
+    aggregate_kind = getattr(kinds, kind)
+    decode = aggregate_kind.from_state
 
-    def from_state(state: State) -> MinuteLedger:
+    def from_state(state: State) -> Any:
         decoded.append(state["account_id"])
-        return MinuteLedger.from_state(state)
+        return decode(state)
 
-    store._kinds = attrs.evolve(kinds, ledgers=attrs.evolve(kinds.ledgers, from_state=from_state))
+    changed = attrs.evolve(aggregate_kind, from_state=from_state)
+    store._kinds = attrs.evolve(kinds, **{kind: changed})
     return decoded
 
 
@@ -84,6 +89,26 @@ def test_the_next_unit_of_work_gets_the_kept_ledger_instead_of_decoding(
     assert loaded is not committed
     assert loaded.version == 3
     assert loaded.totals().consumed == 120
+
+
+def test_a_wallet_is_handed_over_like_a_ledger(store: Store) -> None:
+    decoded = counting_decodes(store, "wallets")
+    with store.unit_of_work() as uow:
+        wallet = Wallet("acct-1", "INR")
+        wallet.credit(Money("500.00", "INR"), "top-up:1", T0)
+        uow.wallets.add(wallet)
+        uow.commit()
+    for n in range(2):
+        with store.unit_of_work() as uow:
+            uow.wallets.get("acct-1").debit(Money("100.00", "INR"), f"renewal:{n}", T0)
+            uow.commit()
+
+    with store.unit_of_work(read_only=True) as uow:
+        loaded: Wallet = uow.wallets.get("acct-1")
+
+    assert decoded == []
+    assert loaded is not wallet
+    assert (loaded.version, loaded.balance) == (3, Money("300.00", "INR"))
 
 
 def test_readers_copy_the_kept_ledger_and_leave_it_for_the_next_writer(store: Store) -> None:
@@ -226,5 +251,5 @@ def test_a_kept_aggregate_is_copied_under_the_lock_that_taking_it_needs() -> Non
 def test_kinds_that_cannot_copy_are_not_kept() -> None:
     kinds = default_kinds()
     committed = CommittedAggregates()
-    committed.keep(("wallet", "acct-1", ""), kinds.wallets, "{}", object())
+    committed.keep(("subscription", "acct-1", ""), kinds.subscriptions, "{}", object())
     assert len(committed) == 0

@@ -53,6 +53,7 @@ from minutebill.domain.number_status import (
 )
 from minutebill.domain.numbers import NumberSubscription, check_number_limit
 from minutebill.domain.periods import BillingInterval
+from minutebill.domain.state import State
 from minutebill.domain.wallet import Wallet
 from minutebill.errors import InsufficientFunds, InvalidTransition, LimitExceeded, NotFound
 
@@ -75,6 +76,7 @@ class NumbersAndWallet(RuleBasedStateMachine):
         super().__init__()
         self.now = ANCHORS[0]
         self.wallet = Wallet("acct-1", "INR", history_limit=8)
+        self.left_behind: list[tuple[Wallet, State]] = []
         self.numbers: dict[str, NumberSubscription] = {}
         self.has_mandate = False
         self.plan = Plan(
@@ -321,6 +323,15 @@ class NumbersAndWallet(RuleBasedStateMachine):
             self.balance -= entry.amount.amount
 
     @rule()
+    def the_wallet_carries_on_as_a_copy(self) -> None:
+        # What a store does for the next unit of work: hand over a copy of the committed
+        # wallet. The original must stay as it was.
+        state = self.wallet.to_state()
+        self.left_behind = [(self.wallet, state)]
+        self.wallet = self.wallet.copy()
+        assert self.wallet.to_state() == state
+
+    @rule()
     def everything_is_saved_and_loaded(self) -> None:
         self.wallet = Wallet.from_state(self.wallet.to_state())
         self.numbers = {
@@ -390,6 +401,11 @@ class NumbersAndWallet(RuleBasedStateMachine):
         assert subscription.to_state() == before
 
     # --- invariants -------------------------------------------------------------------------
+
+    @invariant()
+    def a_wallet_copied_from_is_left_as_it_was(self) -> None:
+        for original, state in self.left_behind:
+            assert original.to_state() == state
 
     @invariant()
     def the_wallet_is_never_negative_and_adds_up(self) -> None:

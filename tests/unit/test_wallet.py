@@ -363,6 +363,39 @@ def test_state_round_trips_and_behaves_the_same(
         assert loaded.to_state() == wallet.to_state()
 
 
+@given(operations, st.integers(1, 8), operations)
+def test_a_copy_is_the_stored_wallet_and_independent_of_the_original(
+    ops: list[Operation], limit: int, more: list[Operation]
+) -> None:
+    wallet = Wallet("acct-1", "INR", history_limit=limit, version=3)
+    for n, op in enumerate(ops):
+        apply(wallet, op, T0 + timedelta(minutes=n))
+    state = wallet.to_state()
+    loaded = Wallet.from_state(state)
+
+    copy = wallet.copy()
+
+    assert copy.to_state() == state
+    assert copy.pull_events() == []  # the original's pending events stay with it
+    assert wallet.pull_events() or not wallet.sequence
+    for n, op in enumerate(more):  # behaves as the wallet a store would load ...
+        at = T0 + timedelta(days=1, minutes=n)
+        apply(copy, op, at)
+        apply(loaded, op, at)
+        assert copy.to_state() == loaded.to_state()
+        assert copy.entries == loaded.entries
+    # ... and shares nothing that changes with the original, either way round.
+    assert wallet.to_state() == state
+    changed = copy.to_state()
+    reloaded = Wallet.from_state(state)
+    for n, op in enumerate(more):
+        at = T0 + timedelta(days=1, minutes=n)
+        apply(wallet, op, at)
+        apply(reloaded, op, at)
+        assert wallet.to_state() == reloaded.to_state()
+    assert copy.to_state() == changed
+
+
 @given(operations, st.lists(st.integers(0, 3), min_size=1))
 def test_saved_entries_are_the_entries_as_state(ops: list[Operation], minutes: list[int]) -> None:
     wallet = Wallet("acct-1", "INR", history_limit=5)

@@ -67,7 +67,9 @@ def default_kinds() -> Kinds:
             due_at=MinuteLedger.due_at,
             copy=MinuteLedger.copy,
         ),
-        wallets=AggregateKind("wallet", Wallet.from_state, lambda x: (x.account_id, "")),
+        wallets=AggregateKind(
+            "wallet", Wallet.from_state, lambda x: (x.account_id, ""), copy=Wallet.copy
+        ),
         subscriptions=AggregateKind(
             "subscription",
             Subscription.from_state,

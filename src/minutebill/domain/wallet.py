@@ -48,6 +48,7 @@ DEFAULT_HISTORY_LIMIT = 100
 """Entries a wallet keeps in its saved document (older ones live on as events)."""
 
 _MAX_KEY_LENGTH = 200
+_new = object.__new__
 
 
 def _require_text(name: str, value: object, *, optional: bool = False) -> None:
@@ -80,7 +81,8 @@ class Wallet:
     _debited: Money = field(init=False)
     _sequence: int = field(init=False, default=0)
     # The retained entries, oldest first, as `WalletEntry.to_state()` data owned by the wallet
-    # (copied in and out, never shared); the rest is derived from them.
+    # (copied in and out, never changed once appended, so copies of the wallet may share it);
+    # the rest is derived from them.
     _states: list[State] = field(init=False, factory=list)
     _by_key: dict[str, State] = field(init=False, factory=dict, eq=False, repr=False)
     _parsed: dict[int, WalletEntry] = field(init=False, factory=dict, eq=False, repr=False)
@@ -357,6 +359,32 @@ class Wallet:
                 self._reversed.discard(dropped["reverses"])
 
     # --- state ------------------------------------------------------------------------------
+
+    def copy(self) -> Wallet:
+        """An independent wallet in this one's stored state, with its version.
+
+        The same as ``from_state(to_state())`` without re-reading every retained entry: the
+        entries' data is shared (a wallet never changes an entry's data once appended), the
+        lists and indexes over it are copied, and the events waiting to be pulled are not.
+        A store keeps a copy of each wallet it committed and hands it to the next unit of work
+        that reads that very document (see `CommittedAggregates`).
+        """
+        wallet = _new(Wallet)
+        _set = object.__setattr__  # the fields were checked when this wallet was built
+        _set(wallet, "account_id", self.account_id)
+        _set(wallet, "currency", self.currency)
+        _set(wallet, "version", self.version)
+        _set(wallet, "history_limit", self.history_limit)
+        _set(wallet, "_credited", self._credited)
+        _set(wallet, "_debited", self._debited)
+        _set(wallet, "_sequence", self._sequence)
+        _set(wallet, "_states", self._states.copy())
+        _set(wallet, "_by_key", self._by_key.copy())
+        _set(wallet, "_parsed", self._parsed.copy())  # immutable entries
+        _set(wallet, "_reversed", self._reversed.copy())
+        _set(wallet, "_balance", self._balance)
+        _set(wallet, "_events", EventBuffer())
+        return wallet
 
     def to_state(self) -> State:
         """The wallet as a JSON-compatible dict (totals plus the retained entries)."""
