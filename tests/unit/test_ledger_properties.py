@@ -11,7 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minutebill.domain.catalog import OveragePolicy
-from minutebill.domain.ledger import GrantDebit, GrantSource, LedgerPolicy, MinuteLedger
+from minutebill.domain.ledger import (
+    GrantDebit,
+    GrantSource,
+    LedgerPolicy,
+    MinuteLedger,
+    UsageRecord,
+)
 from minutebill.domain.ledger_checks import Rater
 from minutebill.domain.money import Money
 from minutebill.domain.rating import BillingIncrement
@@ -160,17 +166,24 @@ def test_held_calls_with_minutes_for_all_give_the_same_totals_in_any_order(
     assert one.snapshot(AT) == other.snapshot(AT)
 
 
+def calls_held_and_settled(ledger: MinuteLedger, durations: list[int]) -> list[UsageRecord]:
+    """Alternately settle a call and hold one (when the policy allows); the settled records."""
+    settled = []
+    for i, seconds in enumerate(durations):
+        if i % 2:
+            if ledger.available_seconds(AT) or not ledger.policy.overage.blocks:
+                ledger.reserve(f"call-{i}", max(seconds, 1), AT)
+        else:
+            settled.append(ledger.settle(f"call-{i}", timedelta(seconds=seconds), AT))
+    return settled
+
+
 @given(grant_sets(max_size=6), ledger_policies(), st.lists(whole_call_seconds(3600), max_size=4))
 def test_the_state_round_trips_and_behaves_the_same(
     terms: list[GrantTerms], policy: LedgerPolicy, durations: list[int]
 ) -> None:
     ledger = ledger_with(terms, policy)
-    for i, seconds in enumerate(durations):
-        if i % 2:
-            if ledger.available_seconds(AT) or not policy.overage.blocks:
-                ledger.reserve(f"call-{i}", max(seconds, 1), AT)
-        else:
-            ledger.settle(f"call-{i}", timedelta(seconds=seconds), AT)
+    calls_held_and_settled(ledger, durations)
 
     state = ledger.to_state()
     copy = MinuteLedger.from_state(json.loads(json.dumps(state)))
@@ -196,13 +209,7 @@ def test_a_copy_is_the_stored_ledger_and_independent_of_the_original(
 ) -> None:
     ledger = ledger_with(terms, policy)
     ledger.version = version
-    settled = []
-    for i, seconds in enumerate(durations):
-        if i % 2:
-            if ledger.available_seconds(AT) or not policy.overage.blocks:
-                ledger.reserve(f"call-{i}", max(seconds, 1), AT)
-        else:
-            settled.append(ledger.settle(f"call-{i}", timedelta(seconds=seconds), AT))
+    settled = calls_held_and_settled(ledger, durations)
     state = ledger.to_state()
     rebuilt = MinuteLedger.from_state(json.loads(json.dumps(state)))
 

@@ -345,13 +345,19 @@ def test_balance_is_credits_minus_debits_and_never_negative(
         assert len(wallet.entries) <= limit
 
 
+def wallet_after(ops: list[Operation], limit: int) -> Wallet:
+    """A wallet (version 3, keeping `limit` entries) after `ops`, a minute apart."""
+    wallet = Wallet("acct-1", "INR", history_limit=limit, version=3)
+    for n, op in enumerate(ops):
+        apply(wallet, op, T0 + timedelta(minutes=n))
+    return wallet
+
+
 @given(operations, st.integers(1, 8), operations)
 def test_state_round_trips_and_behaves_the_same(
     ops: list[Operation], limit: int, more: list[Operation]
 ) -> None:
-    wallet = Wallet("acct-1", "INR", history_limit=limit, version=3)
-    for n, op in enumerate(ops):
-        apply(wallet, op, T0 + timedelta(minutes=n))
+    wallet = wallet_after(ops, limit)
     state = wallet.to_state()
     assert json.loads(json.dumps(state)) == state
     loaded = Wallet.from_state(state)
@@ -367,9 +373,7 @@ def test_state_round_trips_and_behaves_the_same(
 def test_a_copy_is_the_stored_wallet_and_independent_of_the_original(
     ops: list[Operation], limit: int, more: list[Operation]
 ) -> None:
-    wallet = Wallet("acct-1", "INR", history_limit=limit, version=3)
-    for n, op in enumerate(ops):
-        apply(wallet, op, T0 + timedelta(minutes=n))
+    wallet = wallet_after(ops, limit)
     state = wallet.to_state()
     loaded = Wallet.from_state(state)
 

@@ -170,19 +170,22 @@ class CommittedAggregates:
         self._entries: dict[tuple[str, str, str], tuple[int, str, Any]] = {}
         self._lock = threading.Lock()
 
-    def _entry(self, kind: AggregateKind[A], doc: StoredDocument) -> tuple[int, str, Any] | None:
-        entry = self._entries.get((kind.name, doc.account_id, doc.key))
+    def _entry(
+        self, identity: tuple[str, str, str], doc: StoredDocument
+    ) -> tuple[int, str, Any] | None:
+        entry = self._entries.get(identity)
         if entry is None or entry[0] != doc.version or entry[1] != doc.state:
             return None
         return entry
 
     def copy_of(self, kind: AggregateKind[A], doc: StoredDocument) -> A | None:
         """A copy of the kept aggregate if `doc` is exactly what was committed, else None."""
-        entry = self._entry(kind, doc)
+        identity = (kind.name, doc.account_id, doc.key)
+        entry = self._entry(identity, doc)
         if entry is None or kind.copy is None:
             return None
         with self._lock:  # not while another thread takes it and starts changing it
-            if self._entries.get((kind.name, doc.account_id, doc.key)) is not entry:
+            if self._entries.get(identity) is not entry:
                 return None
             return kind.copy(entry[2])
 
@@ -191,10 +194,10 @@ class CommittedAggregates:
 
         It is no longer kept: the caller owns it (and keeps a copy when it commits).
         """
-        entry = self._entry(kind, doc)
+        identity = (kind.name, doc.account_id, doc.key)
+        entry = self._entry(identity, doc)
         if entry is None:
             return None
-        identity = (kind.name, doc.account_id, doc.key)
         with self._lock:
             if self._entries.get(identity) is not entry:
                 return None  # another thread took or replaced it meanwhile
