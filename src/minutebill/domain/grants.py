@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from attrs import frozen
 
@@ -29,7 +30,10 @@ from minutebill.domain.state import (
     optional_instant_to_state,
 )
 
-__all__ = ["GrantSource", "MinuteGrant", "consumption_key"]
+if TYPE_CHECKING:
+    from minutebill.domain.ledger_books import GrantBook
+
+__all__ = ["GrantSource", "MinuteGrant", "consumption_key", "grant_state"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -92,19 +96,9 @@ class MinuteGrant:
 
     def to_state(self) -> State:
         """The grant as JSON-compatible data."""
-        return {
-            "grant_id": self.grant_id,
-            "source": self.source.value,
-            "granted": self.granted,
-            "remaining": self.remaining,
-            "effective_at": instant_to_state(self.effective_at),
-            "expires_at": optional_instant_to_state(self.expires_at),
-            "priority": self.priority,
-            "reference": self.reference,
-            "held": self.held,
-            "consumed": self.consumed,
-            "expired": self.expired,
-        }
+        return grant_state(
+            self, instant_to_state(self.effective_at), optional_instant_to_state(self.expires_at)
+        )
 
     @classmethod
     def from_state(cls, state: State) -> MinuteGrant:
@@ -122,6 +116,27 @@ class MinuteGrant:
             consumed=state["consumed"],
             expired=state["expired"],
         )
+
+
+def grant_state(grant: MinuteGrant | GrantBook, effective_at: str, expires_at: str | None) -> State:
+    """The state of a grant (`MinuteGrant.to_state`) with its instants already encoded.
+
+    The ledger keeps the texts of its grants' instants, which never change, and writes its
+    grants at every settlement: one layout for both keeps their documents the same.
+    """
+    return {
+        "grant_id": grant.grant_id,
+        "source": grant.source.value,
+        "granted": grant.granted,
+        "remaining": grant.remaining,
+        "effective_at": effective_at,
+        "expires_at": expires_at,
+        "priority": grant.priority,
+        "reference": grant.reference,
+        "held": grant.held,
+        "consumed": grant.consumed,
+        "expired": grant.expired,
+    }
 
 
 def consumption_key(

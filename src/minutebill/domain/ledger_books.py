@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from minutebill.domain.grants import GrantSource, MinuteGrant, consumption_key
+from minutebill.domain.grants import GrantSource, MinuteGrant, consumption_key, grant_state
 from minutebill.domain.periods import BillingPeriod
-from minutebill.domain.state import State
+from minutebill.domain.state import State, instant_to_state, optional_instant_to_state
 from minutebill.domain.usage import GrantDebit
 
 __all__ = ["GrantBook", "GrantPool", "PeriodFigures", "in_period", "period_figures"]
@@ -49,6 +49,7 @@ class GrantBook:
         "remaining",
         "sole",
         "source",
+        "texts",
     )
 
     def __init__(
@@ -79,6 +80,7 @@ class GrantBook:
         )
         self.debits: dict[int, GrantDebit] = {}  # immutable debits of this grant, reused
         self.sole: dict[int, tuple[tuple[GrantDebit, ...], int]] = {}  # see `sole_hold`
+        self.texts: tuple[str, str | None] | None = None  # see `to_state`
 
     def debit(self, seconds: int) -> GrantDebit:
         """A `GrantDebit` of `seconds` from this grant (shared: values are immutable).
@@ -109,8 +111,9 @@ class GrantBook:
     def copy(self) -> GrantBook:
         """An independent book with these terms and counters.
 
-        The debit memos are shared: they map seconds to immutable debits of this very grant,
-        so sharing them changes no answer and saves building them again.
+        The debit memos (seconds to immutable debits of this very grant) and the texts of
+        the grant's instants are shared: sharing them changes no answer and saves building
+        them again.
         """
         book = _new(GrantBook)
         book.grant_id = self.grant_id
@@ -129,6 +132,7 @@ class GrantBook:
         book.key = self.key
         book.debits = self.debits
         book.sole = self.sole
+        book.texts = self.texts
         return book
 
     def view(self) -> MinuteGrant:
@@ -177,7 +181,15 @@ class GrantBook:
 
     def to_state(self) -> State:
         """The book as JSON-compatible data."""
-        state = self.view().to_state()
+        # A grant's window never changes: its instants are encoded once, not at every save.
+        texts = self.texts
+        if texts is None:
+            texts = (
+                instant_to_state(self.effective_at),
+                optional_instant_to_state(self.expires_at),
+            )
+            self.texts = texts
+        state = grant_state(self, *texts)
         state["base_consumed"] = self.base_consumed
         state["base_expired"] = self.base_expired
         return state

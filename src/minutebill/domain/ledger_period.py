@@ -27,7 +27,16 @@ __all__ = ["PeriodCounters"]
 class PeriodCounters:
     """The current period, the threshold levels fired in it, and overage counts."""
 
-    __slots__ = ("_debited", "_room", "charges", "fired", "overage", "overage_total", "period")
+    __slots__ = (
+        "_debited",
+        "_period_texts",
+        "_room",
+        "charges",
+        "fired",
+        "overage",
+        "overage_total",
+        "period",
+    )
 
     def __init__(self) -> None:
         self.period: BillingPeriod | None = None
@@ -37,11 +46,14 @@ class PeriodCounters:
         self.charges: dict[str, Money] = {}
         self._room: int | None = None  # debits before a level can be reached; None: unknown
         self._debited = 0
+        # The period and the texts of its bounds, encoded once per period, not at every save.
+        self._period_texts: tuple[BillingPeriod, str, str] | None = None
 
     def copy(self) -> PeriodCounters:
         """Independent counters with the same figures and watch (as `from_state` rebuilds them)."""
         counters = PeriodCounters()
         counters.period = self.period  # immutable
+        counters._period_texts = self._period_texts  # immutable
         counters.fired = self.fired.copy()
         counters.overage = self.overage
         counters.overage_total = self.overage_total
@@ -103,17 +115,24 @@ class PeriodCounters:
 
     def to_state(self) -> State:
         """The counters as JSON-compatible data."""
-        period = self.period
         return {
-            "period": None
-            if period is None
-            else [instant_to_state(period.start), instant_to_state(period.end)],
+            "period": self._period_state(),
             "fired_levels": sorted(self.fired),
             "overage_total": self.overage_total,
             "period_overage": self.overage,
             "period_charges": {c: str(m.amount) for c, m in sorted(self.charges.items())},
             "threshold_room": None if self._room is None else self._room - self._debited,
         }
+
+    def _period_state(self) -> list[str] | None:
+        period = self.period
+        if period is None:
+            return None
+        texts = self._period_texts
+        if texts is None or texts[0] is not period:
+            texts = (period, instant_to_state(period.start), instant_to_state(period.end))
+            self._period_texts = texts
+        return [texts[1], texts[2]]
 
     @classmethod
     def from_state(cls, state: State) -> PeriodCounters:
