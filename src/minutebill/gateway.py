@@ -27,6 +27,7 @@ from minutebill.domain.payment_methods import Card, PaymentMethod, Upi
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.payments import Payment
 from minutebill.domain.periods import to_utc
+from minutebill.domain.text import require_text
 from minutebill.errors import ValidationError
 
 __all__ = [
@@ -40,9 +41,7 @@ __all__ = [
 ]
 
 
-def _text(name: str, value: object) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(name, value, "must be a non-empty string")
+_text = require_text
 
 
 def _minor(name: str, value: object, *, positive: bool = True) -> None:

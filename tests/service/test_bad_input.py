@@ -294,6 +294,37 @@ CASES: list[tuple[str, Action, type[MinutebillError], str]] = [
         ValidationError,
         "tags",
     ),
+    # text that a store cannot keep (a lone surrogate has no UTF-8 encoding)
+    (
+        "surrogate-account",
+        lambda r: r.billing.subscribe("a\ud800", "pro"),
+        ValidationError,
+        "UTF-8",
+    ),
+    (
+        "surrogate-call-start",
+        lambda r: r.billing.start_call(ACCOUNT, "c\udc00"),
+        ValidationError,
+        "call_id",
+    ),
+    (
+        "surrogate-call-end",
+        lambda r: r.billing.end_call(ACCOUNT, "c\udc00", MINUTE),
+        ValidationError,
+        "call_id",
+    ),
+    (
+        "surrogate-tag",
+        lambda r: r.billing.end_call(ACCOUNT, "c", MINUTE, tags=["camp-\ud800"]),
+        ValidationError,
+        "tags",
+    ),
+    (
+        "surrogate-key",
+        lambda r: r.billing.top_up(ACCOUNT, RUPEE, UPI, idempotency_key="k\udfff"),
+        ValidationError,
+        "UTF-8",
+    ),
     (
         "not-a-quote",
         lambda r: r.billing.change_plan(ACCOUNT, "enterprise"),  # type: ignore[arg-type]

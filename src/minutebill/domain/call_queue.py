@@ -21,6 +21,7 @@ from typing import TypeVar
 from attrs import define, field, frozen
 
 from minutebill.domain.periods import to_utc as _to_utc
+from minutebill.domain.text import require_text
 from minutebill.errors import IdempotencyConflict, LimitExceeded, NotFound, ValidationError
 
 __all__ = ["CallQueue", "WaitingCall"]
@@ -160,10 +161,8 @@ class CallQueue:
             IdempotencyConflict: if `call_id` is already waiting.
             LimitExceeded: if `max_depth` calls are already waiting.
         """
-        if not isinstance(call_id, str) or not call_id:
-            raise ValidationError("call_id", call_id, "a non-empty string")
-        if not isinstance(account_id, str) or not account_id:
-            raise ValidationError("account_id", account_id, "a non-empty string")
+        require_text("call_id", call_id)
+        require_text("account_id", account_id)
         if isinstance(priority, bool) or not isinstance(priority, int) or priority < 0:
             raise ValidationError("priority", priority, "an int >= 0")
         if hold_seconds is not None:

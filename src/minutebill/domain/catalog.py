@@ -14,6 +14,7 @@ from attrs import field, frozen
 from minutebill.domain.money import Money
 from minutebill.domain.periods import BillingInterval
 from minutebill.domain.rating import BillingIncrement
+from minutebill.domain.text import require_text
 from minutebill.errors import ValidationError
 
 __all__ = [
@@ -34,9 +35,7 @@ def _require_int(name: str, value: object, minimum: int) -> None:
         raise ValidationError(name, value, f"must be an int >= {minimum}")
 
 
-def _require_text(name: str, value: object) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(name, value, "must be a non-empty string")
+_require_text = require_text
 
 
 def _require_price(name: str, value: object) -> None:

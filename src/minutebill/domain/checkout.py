@@ -39,6 +39,7 @@ from minutebill.domain.state import (
     money_to_state,
 )
 from minutebill.domain.tax import TaxLine, TaxPolicy
+from minutebill.domain.text import require_text
 from minutebill.errors import (
     CurrencyMismatch,
     InvalidTransition,
@@ -269,10 +270,7 @@ class FeeBreakdown:
         )
 
 
-def _id(name: str, value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(name, value, "must be a non-empty string")
-    return value
+_id = require_text
 
 
 def _quote_id(value: object) -> str:

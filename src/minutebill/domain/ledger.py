@@ -451,7 +451,12 @@ class MinuteLedger:
             InvalidTransition: if the call was settled or released already.
         """
         # The checks of `check.text`, `check.seconds` and `check.utc`, cheap for plain values.
-        if call_id.__class__ is not str or not call_id or call_id.isspace():
+        if (
+            call_id.__class__ is not str
+            or not call_id
+            or call_id.isspace()
+            or not call_id.isascii()
+        ):
             check.text("call_id", call_id)
         if seconds.__class__ is not int or seconds <= 0:
             check.seconds("seconds", seconds)
@@ -528,8 +533,13 @@ class MinuteLedger:
             IdempotencyConflict: if the call was settled with other input.
             InvalidTransition: if the call's hold was released (it never connected).
         """
-        if call_id.__class__ is not str or not call_id or call_id.isspace():
-            raise ValidationError("call_id", call_id, "must be a non-empty string")
+        if (
+            call_id.__class__ is not str
+            or not call_id
+            or call_id.isspace()
+            or not call_id.isascii()
+        ):
+            check.text("call_id", call_id)
         at = check.utc(at)
         policy = self.policy
         billable = self._rater.billable(duration)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from minutebill.domain.periods import to_utc
 from minutebill.domain.rating import BillingIncrement
+from minutebill.domain.text import require_text
 from minutebill.domain.usage import UsageRecord
 from minutebill.errors import IdempotencyConflict, ValidationError
 
@@ -31,11 +32,8 @@ NO_TAGS: frozenset[str] = frozenset()
 _RATED_KEPT = 4096
 
 
-def text(name: str, value: object) -> str:
-    """`value` if it is a non-blank string."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(name, value, "must be a non-empty string")
-    return value
+text = require_text
+"""`value` if it is a non-blank string that UTF-8 can encode (see `require_text`)."""
 
 
 def seconds(name: str, value: object) -> int:

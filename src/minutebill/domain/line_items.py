@@ -19,6 +19,7 @@ from minutebill.domain.catalog import ValidityKind as _ValidityKind
 from minutebill.domain.money import Money
 from minutebill.domain.periods import BillingInterval
 from minutebill.domain.state import State, money_from_state, money_to_state
+from minutebill.domain.text import require_text
 from minutebill.errors import ValidationError
 
 __all__ = [
@@ -61,9 +62,7 @@ def _price(name: str, value: object, *, positive: bool = False) -> Money:
     return value
 
 
-def _text(name: str, value: object) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(name, value, "must be a non-empty string")
+_text = require_text
 
 
 @frozen(kw_only=True)

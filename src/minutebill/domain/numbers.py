@@ -56,6 +56,7 @@ from minutebill.domain.number_status import (
 )
 from minutebill.domain.periods import BillingCycle, BillingPeriod, to_utc
 from minutebill.domain.state import State, instant_from_state, instant_to_state
+from minutebill.domain.text import require_text
 from minutebill.errors import InvalidTransition, LimitExceeded, ValidationError
 
 __all__ = ["NumberSubscription", "ParsedValues", "check_number_limit"]
@@ -236,8 +237,7 @@ class NumberSubscription:
 
     def __attrs_post_init__(self) -> None:
         validate_e164(self.number_e164)
-        if not isinstance(self.account_id, str) or not self.account_id.strip():
-            raise ValidationError("account_id", self.account_id, "a non-empty string")
+        require_text("account_id", self.account_id)
         if not isinstance(self.offer, NumberOffer):
             raise ValidationError("offer", self.offer, "a NumberOffer")
         if self.offer.monthly_fee.amount <= 0:
@@ -250,10 +250,8 @@ class NumberSubscription:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise ValidationError(name, value, f"an int >= {minimum}")
-        if self.mandate_id is not None and (
-            not isinstance(self.mandate_id, str) or not self.mandate_id.strip()
-        ):
-            raise ValidationError("mandate_id", self.mandate_id, "a non-empty string or None")
+        if self.mandate_id is not None:
+            require_text("mandate_id", self.mandate_id)
         if (self.hold is None) != (self.status is not NumberStatus.ON_HOLD):
             raise ValidationError("hold", self.hold, f"a hold exactly when on hold ({self.status})")
         if self.notice is not None and self.notice.period_index != self.paid_periods:
@@ -526,8 +524,8 @@ class NumberSubscription:
             ValidationError: for an empty id.
             InvalidTransition: on a released number.
         """
-        if mandate_id is not None and (not isinstance(mandate_id, str) or not mandate_id.strip()):
-            raise ValidationError("mandate_id", mandate_id, "a non-empty string or None")
+        if mandate_id is not None:
+            require_text("mandate_id", mandate_id)
         self._refuse_if_released("attach a mandate to")
         self.mandate_id = mandate_id
 

@@ -28,6 +28,7 @@ from minutebill.domain.state import (
     money_from_state,
     money_to_state,
 )
+from minutebill.domain.text import require_text
 from minutebill.errors import ValidationError
 
 if TYPE_CHECKING:  # payment_status imports this module; the annotation is all we need
@@ -62,10 +63,7 @@ class PaymentEventKind(enum.Enum):
         return self in (PaymentEventKind.REFUND_SUCCEEDED, PaymentEventKind.REFUND_FAILED)
 
 
-def _text(name: str, value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(name, value, "must be a non-empty string")
-    return value
+_text = require_text
 
 
 def _event_id(value: object) -> str:

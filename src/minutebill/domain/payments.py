@@ -50,6 +50,7 @@ from minutebill.domain.state import (
     money_from_state,
     money_to_state,
 )
+from minutebill.domain.text import require_text
 from minutebill.errors import IdempotencyConflict, InvalidTransition, ValidationError
 
 __all__ = [
@@ -71,10 +72,7 @@ DEFAULT_AUTHORIZATION_WINDOW = timedelta(hours=24)
 """How long after creation a payment may still be authorised or captured, even after FAILED."""
 
 
-def _text(name: str, value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(name, value, "must be a non-empty string")
-    return value
+_text = require_text
 
 
 def _positive(name: str, value: object, currency: str | None = None) -> Money:

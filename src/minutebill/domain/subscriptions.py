@@ -57,6 +57,7 @@ from minutebill.domain.subscription_events import (
     SubscriptionResumed,
     SubscriptionStarted,
 )
+from minutebill.domain.text import require_text
 from minutebill.errors import InvalidTransition, ValidationError
 
 __all__ = [
@@ -152,9 +153,7 @@ class ScheduledChange:
     quote_id: str
 
 
-def _require_text(name: str, value: object) -> None:
-    if not isinstance(value, str) or not value:
-        raise ValidationError(name, value, "a non-empty string")
+_require_text = require_text
 
 
 def _require_grace(value: object) -> None:

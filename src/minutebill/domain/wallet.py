@@ -32,6 +32,7 @@ from minutebill.domain.events import DomainEvent, EventBuffer
 from minutebill.domain.money import Money
 from minutebill.domain.periods import to_utc
 from minutebill.domain.state import State, money_from_state, money_to_state
+from minutebill.domain.text import require_text
 from minutebill.domain.wallet_entries import EntryKind, WalletCredited, WalletDebited, WalletEntry
 from minutebill.errors import (
     CurrencyMismatch,
@@ -54,7 +55,7 @@ _new = object.__new__
 def _require_text(name: str, value: object, *, optional: bool = False) -> None:
     if optional and value is None:
         return
-    if not isinstance(value, str) or not value.strip() or len(value) > _MAX_KEY_LENGTH:
+    if len(require_text(name, value)) > _MAX_KEY_LENGTH:
         raise ValidationError(name, value, f"a non-empty string of at most {_MAX_KEY_LENGTH}")
 
 

@@ -15,8 +15,9 @@ from minutebill.domain.money import Money
 from minutebill.domain.periods import zone
 from minutebill.domain.subscriptions import Subscription
 from minutebill.domain.tax import TaxPolicy
+from minutebill.domain.text import require_text
 from minutebill.domain.wallet import Wallet
-from minutebill.errors import NotFound, ValidationError
+from minutebill.errors import NotFound
 from minutebill.ports import Clock
 from minutebill.service._runner import Runner
 
@@ -24,13 +25,6 @@ __all__ = ["ServiceBase"]
 
 T = TypeVar("T")
 A = TypeVar("A")
-
-
-def require_text(name: str, value: object) -> str:
-    """`value` if it is a non-empty string."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(name, value, "a non-empty string")
-    return value
 
 
 class ServiceBase:

@@ -17,8 +17,9 @@ from minutebill.domain.call_queue import WaitingCall
 from minutebill.domain.catalog import OverageMode
 from minutebill.domain.ledger import MinuteLedger, UsageRecord
 from minutebill.domain.subscriptions import Subscription
+from minutebill.domain.text import require_text
 from minutebill.errors import IdempotencyConflict, InsufficientFunds, ValidationError
-from minutebill.service._base import ServiceBase, require_text
+from minutebill.service._base import ServiceBase
 
 __all__ = ["CallsMixin"]
 

@@ -28,9 +28,10 @@ from minutebill.domain.payment_events import PaymentEvent
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.payments import Payment
 from minutebill.domain.subscriptions import PaymentOutcome
+from minutebill.domain.text import require_text
 from minutebill.errors import LimitExceeded, NotFound
 from minutebill.gateway import GatewayPayment, PaymentGateway, RefundRequest
-from minutebill.service._base import ServiceBase, require_text
+from minutebill.service._base import ServiceBase
 
 __all__ = ["PaymentResult", "PaymentsMixin"]
 

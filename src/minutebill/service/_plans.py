@@ -11,9 +11,10 @@ from minutebill.domain.ledger_policy import LedgerPolicy
 from minutebill.domain.periods import zone
 from minutebill.domain.proration import PlanChangeQuote, ProrationPolicy
 from minutebill.domain.subscriptions import Subscription
+from minutebill.domain.text import require_text
 from minutebill.domain.wallet import Wallet
 from minutebill.errors import InvalidTransition, ValidationError
-from minutebill.service._base import ServiceBase, require_text
+from minutebill.service._base import ServiceBase
 from minutebill.views import PlanOverview
 
 __all__ = ["PlansMixin"]

@@ -27,9 +27,9 @@ from minutebill.domain.numbers import NumberSubscription, check_number_limit
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.payments import Payment, PaymentMethod
 from minutebill.domain.tax import TaxPolicy
+from minutebill.domain.text import require_text
 from minutebill.errors import IdempotencyConflict, InvalidTransition, ValidationError
 from minutebill.gateway import PaymentRequest
-from minutebill.service._base import require_text
 from minutebill.service._payments import PaymentResult, PaymentsMixin
 
 __all__ = ["CheckoutResult", "PurchasesMixin"]

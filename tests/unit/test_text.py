@@ -1,0 +1,40 @@
+"""Text the domain is given must be a non-blank string that every store can keep."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from minutebill import ValidationError
+from minutebill.domain.text import require_text
+
+# Text with lone surrogates mixed in (Hypothesis leaves them out of text by default).
+texts = st.text(st.characters() | st.sampled_from(["\ud800", "\udbff", "\udc00", "\udfff"]))
+
+
+@given(texts.filter(str.strip))
+def test_any_non_blank_text_is_taken_as_it_is_when_utf_8_can_encode_it(value: str) -> None:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        with pytest.raises(ValidationError, match="UTF-8"):
+            require_text("call_id", value)
+    else:
+        assert require_text("call_id", value) is value
+
+
+@pytest.mark.parametrize(
+    "value", [None, 7, b"c1", "", " ", "\t\n", "\u2003", "c\ud800", "\udfff", ["c1"]]
+)
+def test_what_is_not_storable_text_is_refused_by_name(value: object) -> None:
+    with pytest.raises(ValidationError) as refused:
+        require_text("call_id", value)
+
+    assert refused.value.field == "call_id"
+    assert refused.value.value is value
+
+
+@pytest.mark.parametrize("value", ["c1", "call-₹-५", "+919800000001", "  padded  "])
+def test_storable_text_is_returned_unchanged(value: str) -> None:
+    assert require_text("call_id", value) is value
