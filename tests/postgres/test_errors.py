@@ -232,8 +232,13 @@ def test_text_postgresql_cannot_hold_is_refused_before_anything_is_written(
     service.subscribe("acct-1", "starter", timezone="UTC")
     with pg_store() as uow:
         before = uow.ledgers.get("acct-1").to_state()
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="NUL"):  # refused by the service's check
         service.end_call("acct-1", "call\x00one", timedelta(seconds=30))
+    with pg_store() as uow:  # the domain used directly: the store refuses it at commit
+        ledger = uow.ledgers.get("acct-1")
+        uow.usage.add(ledger.settle("call\x00two", timedelta(seconds=30), T0), local_day=T0.date())
+        with pytest.raises(ValidationError, match="NUL"):
+            uow.commit()
     with pg_store() as uow:
         assert uow.ledgers.get("acct-1").to_state() == before
         assert uow.usage.page("acct-1").records == ()

@@ -294,7 +294,7 @@ CASES: list[tuple[str, Action, type[MinutebillError], str]] = [
         ValidationError,
         "tags",
     ),
-    # text that a store cannot keep (a lone surrogate has no UTF-8 encoding)
+    # text that a store cannot keep (a lone surrogate has no UTF-8, PostgreSQL keeps no NUL)
     (
         "surrogate-account",
         lambda r: r.billing.subscribe("a\ud800", "pro"),
@@ -319,6 +319,7 @@ CASES: list[tuple[str, Action, type[MinutebillError], str]] = [
         ValidationError,
         "tags",
     ),
+    ("nul-call", lambda r: r.billing.start_call(ACCOUNT, "c\x00"), ValidationError, "NUL"),
     (
         "surrogate-key",
         lambda r: r.billing.top_up(ACCOUNT, RUPEE, UPI, idempotency_key="k\udfff"),

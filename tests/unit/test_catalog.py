@@ -258,7 +258,9 @@ def test_mappings_name_their_source() -> None:
 
 plan_entries = st.fixed_dictionaries(
     {
-        "name": st.text(st.characters(codec="utf-8"), min_size=1).filter(str.strip),
+        "name": st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1).filter(
+            str.strip
+        ),
         "price": st.integers(0, 10**7).map(lambda paise: f"{paise // 100}.{paise % 100:02d}"),
         "included_minutes": st.integers(0, 10**6),
         "concurrent_calls": st.integers(1, 1000),

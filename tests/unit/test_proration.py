@@ -184,6 +184,9 @@ def test_a_fraction_stays_within_the_period(remaining: int, total: int) -> None:
 
 # --- properties -----------------------------------------------------------------------------
 
+# Any character a store can keep in text: not NUL, not a lone surrogate.
+storable_characters = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
+
 
 def plans(currency: str = "INR") -> st.SearchStrategy[Plan]:
     """Plans priced in `currency` (monthly); shrinks towards a free plan without minutes."""
@@ -196,7 +199,7 @@ def plans(currency: str = "INR") -> st.SearchStrategy[Plan]:
     return st.builds(
         Plan,
         code=st.text("abcdefghij", min_size=1, max_size=6),
-        name=st.text(min_size=1, max_size=12).filter(str.strip),
+        name=st.text(storable_characters, min_size=1, max_size=12).filter(str.strip),
         price=st.integers(0, 10**8).map(lambda u: Money.from_minor_units(u, currency)),
         interval=st.just(BillingInterval.monthly()),
         included_minutes=st.integers(0, 100_000),
