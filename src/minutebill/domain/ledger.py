@@ -533,13 +533,7 @@ class MinuteLedger:
             IdempotencyConflict: if the call was settled with other input.
             InvalidTransition: if the call's hold was released (it never connected).
         """
-        if (
-            call_id.__class__ is not str
-            or not call_id
-            or call_id.isspace()
-            or not call_id.isascii()
-        ):
-            check.text("call_id", call_id)
+        check.text("call_id", call_id)
         at = check.utc(at)
         policy = self.policy
         billable = self._rater.billable(duration)
