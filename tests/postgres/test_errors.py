@@ -234,9 +234,9 @@ def test_text_postgresql_cannot_hold_is_refused_before_anything_is_written(
         before = uow.ledgers.get("acct-1").to_state()
     with pytest.raises(ValidationError, match="NUL"):  # refused by the service's check
         service.end_call("acct-1", "call\x00one", timedelta(seconds=30))
-    with pg_store() as uow:  # the domain used directly: the store refuses it at commit
-        ledger = uow.ledgers.get("acct-1")
-        uow.usage.add(ledger.settle("call\x00two", timedelta(seconds=30), T0), local_day=T0.date())
+    with pg_store() as uow:  # a key no domain check saw: the store refuses it at commit
+        uow.ledgers.get("acct-1").grant("bonus", GrantSource.PROMOTIONAL, 600, T0)
+        uow.idempotency.put("acct-1", "key\x00", StoredResponse("f", {"n": 1}))
         with pytest.raises(ValidationError, match="NUL"):
             uow.commit()
     with pg_store() as uow:

@@ -123,6 +123,8 @@ CASES: list[tuple[str, Operation, type[MinutebillError]]] = [
     ("reserve zero", lambda ledger, r: ledger.reserve("c", 0, NOW), ValidationError),
     ("reserve negative", lambda ledger, r: ledger.reserve("c", -1, NOW), ValidationError),
     ("reserve empty call id", lambda ledger, r: ledger.reserve("", 60, NOW), ValidationError),
+    ("reserve NUL in call id", lambda ledger, r: ledger.reserve("c\x00", 60, NOW), ValidationError),
+    ("reserve surrogate", lambda ledger, r: ledger.reserve("c\udc00", 60, NOW), ValidationError),
     ("reserve naive", lambda ledger, r: ledger.reserve("c", 60, NAIVE), ValidationError),
     (
         "reserve other seconds",
@@ -174,6 +176,11 @@ CASES: list[tuple[str, Operation, type[MinutebillError]]] = [
     (
         "settle empty call id",
         lambda ledger, r: ledger.settle("", timedelta(1), NOW),
+        ValidationError,
+    ),
+    (
+        "settle NUL in call id",
+        lambda ledger, r: ledger.settle("c\x00", timedelta(1), NOW),
         ValidationError,
     ),
     (

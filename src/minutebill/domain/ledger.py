@@ -456,6 +456,7 @@ class MinuteLedger:
             or not call_id
             or call_id.isspace()
             or not call_id.isascii()
+            or "\x00" in call_id
         ):
             check.text("call_id", call_id)
         if seconds.__class__ is not int or seconds <= 0:
