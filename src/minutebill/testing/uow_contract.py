@@ -321,6 +321,26 @@ class UnitOfWorkContract:
             assert uow.outbox.since(entries[-1].position) == []
             assert [e.name for e in uow.outbox.since(entries[0].position)] == ["WalletDebited"]
 
+    def test_every_value_reads_back_exactly(self, uow_factory: Callable[[], UnitOfWork]) -> None:
+        # Integers beyond 64 bits and text beyond ASCII, in a document, an answer and an event:
+        # a store keeps the text it is given and hands back that very text.
+        huge = 2**70 + 1  # not a power of two: a float would not hold it
+        words = "₹ 500 — नमस्ते 😀"
+        with uow_factory() as uow:
+            ledger = MinuteLedger("acct-exact", LedgerPolicy())
+            ledger.grant("bonus", GrantSource.PROMOTIONAL, huge, T0, reference=words)
+            uow.ledgers.add(ledger)
+            uow.idempotency.put("acct-exact", "key", StoredResponse(words, {"n": huge, "s": words}))
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.ledgers.get("acct-exact").to_state() == ledger.to_state()
+            assert uow.idempotency.get("acct-exact", "key") == StoredResponse(
+                words, {"n": huge, "s": words}
+            )
+            granted = [e for e in uow.outbox.since(0) if e.name == "MinutesGranted"]
+            grants = [e.payload["grant"] for e in granted]
+            assert [(g["granted"], g["reference"]) for g in grants] == [(huge, words)]
+
     def test_a_failed_commit_appends_no_events(self, uow_factory: Callable[[], UnitOfWork]) -> None:
         self._seed(uow_factory)
         with uow_factory() as uow:
