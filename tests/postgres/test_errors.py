@@ -7,7 +7,9 @@ enforced by the database's unique keys even between units of work that both chec
 
 from __future__ import annotations
 
+import random
 import socket
+import string
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -242,6 +244,30 @@ def test_text_postgresql_cannot_hold_is_refused_before_anything_is_written(
     with pg_store() as uow:
         assert uow.ledgers.get("acct-1").to_state() == before
         assert uow.usage.page("acct-1").records == ()
+
+
+def test_ids_too_long_to_index_are_refused_by_name_before_anything_is_written(
+    pg_store: PostgresStore,
+) -> None:
+    # Random text does not compress: 3,000 characters make an index entry PostgreSQL refuses.
+    # The longest id minutebill takes, four bytes a character, is indexed without trouble.
+    service = billing(pg_store)
+    service.subscribe("acct-1", "starter", timezone="UTC")
+    rng = random.Random(7)
+    noise = "".join(rng.choice(string.ascii_letters) for _ in range(3000))
+    with pg_store() as uow:
+        before = uow.ledgers.get("acct-1").to_state()
+    with pytest.raises(ValidationError, match="at most 255"):
+        service.end_call("acct-1", noise, timedelta(seconds=30))
+    with pytest.raises(ValidationError, match="at most 255"):
+        service.end_call("acct-1", "c1", timedelta(seconds=30), tags=[noise])
+    with pg_store() as uow:
+        assert uow.ledgers.get("acct-1").to_state() == before
+    longest = "".join(rng.choice("😀🎉🚀💡") for _ in range(255))
+    service.subscribe(longest, "starter", timezone="UTC")
+    record = service.end_call(longest, longest, timedelta(seconds=30), tags=[longest])
+    assert record.call_id == longest
+    assert service.usage_history(longest).records == (record,)
 
 
 def test_quotes_in_keys_are_data_not_sql(pg_store: PostgresStore) -> None:

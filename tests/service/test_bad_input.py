@@ -320,6 +320,27 @@ CASES: list[tuple[str, Action, type[MinutebillError], str]] = [
         "tags",
     ),
     ("nul-call", lambda r: r.billing.start_call(ACCOUNT, "c\x00"), ValidationError, "NUL"),
+    # ids, keys and tags longer than a store can index
+    ("long-account", lambda r: r.billing.subscribe("a" * 256, "pro"), ValidationError, "255"),
+    ("long-call", lambda r: r.billing.start_call(ACCOUNT, "c" * 256), ValidationError, "255"),
+    (
+        "long-call-end",
+        lambda r: r.billing.end_call(ACCOUNT, "c" * 256, MINUTE),
+        ValidationError,
+        "255",
+    ),
+    (
+        "long-tag",
+        lambda r: r.billing.end_call(ACCOUNT, "c", MINUTE, tags=["t" * 256]),
+        ValidationError,
+        "255",
+    ),
+    (
+        "long-key",
+        lambda r: r.billing.top_up(ACCOUNT, RUPEE, UPI, idempotency_key="k" * 256),
+        ValidationError,
+        "255",
+    ),
     (
         "surrogate-key",
         lambda r: r.billing.top_up(ACCOUNT, RUPEE, UPI, idempotency_key="k\udfff"),

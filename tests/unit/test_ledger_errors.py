@@ -125,6 +125,7 @@ CASES: list[tuple[str, Operation, type[MinutebillError]]] = [
     ("reserve empty call id", lambda ledger, r: ledger.reserve("", 60, NOW), ValidationError),
     ("reserve NUL in call id", lambda ledger, r: ledger.reserve("c\x00", 60, NOW), ValidationError),
     ("reserve surrogate", lambda ledger, r: ledger.reserve("c\udc00", 60, NOW), ValidationError),
+    ("reserve long call id", lambda ledger, r: ledger.reserve("c" * 256, 60, NOW), ValidationError),
     ("reserve naive", lambda ledger, r: ledger.reserve("c", 60, NAIVE), ValidationError),
     (
         "reserve other seconds",
@@ -176,6 +177,16 @@ CASES: list[tuple[str, Operation, type[MinutebillError]]] = [
     (
         "settle empty call id",
         lambda ledger, r: ledger.settle("", timedelta(1), NOW),
+        ValidationError,
+    ),
+    (
+        "settle long call id",
+        lambda ledger, r: ledger.settle("c" * 256, timedelta(1), NOW),
+        ValidationError,
+    ),
+    (
+        "settle long tag",
+        lambda ledger, r: ledger.settle("c", timedelta(1), NOW, tags=["t" * 256]),
         ValidationError,
     ),
     (

@@ -26,7 +26,7 @@ from minutebill.domain.call_queue import CallQueue, WaitingCall
 from minutebill.domain.ledger import MinuteLedger, Reservation
 from minutebill.domain.periods import to_utc
 from minutebill.domain.subscriptions import Subscription, SubscriptionStatus
-from minutebill.domain.text import require_text
+from minutebill.domain.text import require_key
 from minutebill.domain.usage import slot_setters
 from minutebill.errors import (
     IdempotencyConflict,
@@ -124,7 +124,7 @@ class CallRequest:
     def __attrs_post_init__(self) -> None:
         for name in ("call_id", "account_id"):
             value = getattr(self, name)
-            require_text(name, value)
+            require_key(name, value)
         if self.max_seconds is not None:
             _require_seconds("max_seconds", self.max_seconds)
 

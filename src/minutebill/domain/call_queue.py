@@ -21,7 +21,7 @@ from typing import TypeVar
 from attrs import define, field, frozen
 
 from minutebill.domain.periods import to_utc as _to_utc
-from minutebill.domain.text import require_text
+from minutebill.domain.text import require_key
 from minutebill.errors import IdempotencyConflict, LimitExceeded, NotFound, ValidationError
 
 __all__ = ["CallQueue", "WaitingCall"]
@@ -161,8 +161,8 @@ class CallQueue:
             IdempotencyConflict: if `call_id` is already waiting.
             LimitExceeded: if `max_depth` calls are already waiting.
         """
-        require_text("call_id", call_id)
-        require_text("account_id", account_id)
+        require_key("call_id", call_id)
+        require_key("account_id", account_id)
         if isinstance(priority, bool) or not isinstance(priority, int) or priority < 0:
             raise ValidationError("priority", priority, "an int >= 0")
         if hold_seconds is not None:

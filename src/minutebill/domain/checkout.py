@@ -39,7 +39,7 @@ from minutebill.domain.state import (
     money_to_state,
 )
 from minutebill.domain.tax import TaxLine, TaxPolicy
-from minutebill.domain.text import require_text
+from minutebill.domain.text import require_key
 from minutebill.errors import (
     CurrencyMismatch,
     InvalidTransition,
@@ -270,7 +270,7 @@ class FeeBreakdown:
         )
 
 
-_id = require_text
+_id = require_key
 
 
 def _quote_id(value: object) -> str:

@@ -53,6 +53,7 @@ from minutebill.domain.ledger_policy import LedgerPolicy, LedgerTotals, MinuteSn
 from minutebill.domain.money import Money
 from minutebill.domain.periods import BillingPeriod
 from minutebill.domain.state import State
+from minutebill.domain.text import MAX_KEY_LENGTH
 from minutebill.domain.usage import (
     GrantDebit,
     Reservation,
@@ -149,7 +150,7 @@ class MinuteLedger:
             and it is not part of `to_state`.
     """
 
-    account_id: str = field(validator=lambda _i, _a, v: check.text("account_id", v))
+    account_id: str = field(validator=lambda _i, _a, v: check.key("account_id", v))
     policy: LedgerPolicy = field(factory=LedgerPolicy)
     version: int = 0
     _pool: GrantPool = field(init=False, factory=GrantPool)
@@ -450,15 +451,16 @@ class MinuteLedger:
             IdempotencyConflict: if the call already holds a reservation for other seconds.
             InvalidTransition: if the call was settled or released already.
         """
-        # The checks of `check.text`, `check.seconds` and `check.utc`, cheap for plain values.
+        # The checks of `check.key`, `check.seconds` and `check.utc`, cheap for plain values.
         if (
             call_id.__class__ is not str
             or not call_id
             or call_id.isspace()
             or not call_id.isascii()
             or "\x00" in call_id
+            or len(call_id) > MAX_KEY_LENGTH
         ):
-            check.text("call_id", call_id)
+            check.key("call_id", call_id)
         if seconds.__class__ is not int or seconds <= 0:
             check.seconds("seconds", seconds)
         if at.__class__ is not datetime or at.tzinfo is not UTC:
@@ -534,7 +536,7 @@ class MinuteLedger:
             IdempotencyConflict: if the call was settled with other input.
             InvalidTransition: if the call's hold was released (it never connected).
         """
-        check.text("call_id", call_id)
+        check.key("call_id", call_id)
         at = check.utc(at)
         policy = self.policy
         billable = self._rater.billable(duration)
@@ -598,7 +600,7 @@ class MinuteLedger:
             NotFound: if the call holds nothing and was never released or expired.
             InvalidTransition: if the call was settled.
         """
-        check.text("call_id", call_id)
+        check.key("call_id", call_id)
         at = check.utc(at)
         hold = self._calls.holds.get(call_id)
         if hold is None:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from minutebill.domain.periods import to_utc
 from minutebill.domain.rating import BillingIncrement
-from minutebill.domain.text import require_text
+from minutebill.domain.text import require_key, require_text
 from minutebill.domain.usage import UsageRecord
 from minutebill.errors import IdempotencyConflict, ValidationError
 
@@ -33,7 +33,10 @@ _RATED_KEPT = 4096
 
 
 text = require_text
-"""`value` if it is a non-blank string that UTF-8 can encode (see `require_text`)."""
+"""`value` if it is a non-blank string that every store can keep (see `require_text`)."""
+
+key = require_key
+"""`text`, of at most `MAX_KEY_LENGTH` characters: an id or tag that a store indexes."""
 
 
 def seconds(name: str, value: object) -> int:
@@ -52,7 +55,7 @@ def labels(tags: Iterable[str]) -> frozenset[str]:
     except TypeError:
         raise ValidationError("tags", tags, "an iterable of strings") from None
     for tag in found:
-        text("tags", tag)
+        key("tags", tag)
     return found
 
 

@@ -56,7 +56,7 @@ from minutebill.domain.number_status import (
 )
 from minutebill.domain.periods import BillingCycle, BillingPeriod, to_utc
 from minutebill.domain.state import State, instant_from_state, instant_to_state
-from minutebill.domain.text import require_text
+from minutebill.domain.text import require_key
 from minutebill.errors import InvalidTransition, LimitExceeded, ValidationError
 
 __all__ = ["NumberSubscription", "ParsedValues", "check_number_limit"]
@@ -237,7 +237,7 @@ class NumberSubscription:
 
     def __attrs_post_init__(self) -> None:
         validate_e164(self.number_e164)
-        require_text("account_id", self.account_id)
+        require_key("account_id", self.account_id)
         if not isinstance(self.offer, NumberOffer):
             raise ValidationError("offer", self.offer, "a NumberOffer")
         if self.offer.monthly_fee.amount <= 0:
@@ -251,7 +251,7 @@ class NumberSubscription:
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise ValidationError(name, value, f"an int >= {minimum}")
         if self.mandate_id is not None:
-            require_text("mandate_id", self.mandate_id)
+            require_key("mandate_id", self.mandate_id)
         if (self.hold is None) != (self.status is not NumberStatus.ON_HOLD):
             raise ValidationError("hold", self.hold, f"a hold exactly when on hold ({self.status})")
         if self.notice is not None and self.notice.period_index != self.paid_periods:
@@ -525,7 +525,7 @@ class NumberSubscription:
             InvalidTransition: on a released number.
         """
         if mandate_id is not None:
-            require_text("mandate_id", mandate_id)
+            require_key("mandate_id", mandate_id)
         self._refuse_if_released("attach a mandate to")
         self.mandate_id = mandate_id
 

@@ -28,7 +28,7 @@ from minutebill.domain.state import (
     money_from_state,
     money_to_state,
 )
-from minutebill.domain.text import require_text
+from minutebill.domain.text import require_key
 from minutebill.errors import ValidationError
 
 if TYPE_CHECKING:  # payment_status imports this module; the annotation is all we need
@@ -63,19 +63,19 @@ class PaymentEventKind(enum.Enum):
         return self in (PaymentEventKind.REFUND_SUCCEEDED, PaymentEventKind.REFUND_FAILED)
 
 
-_text = require_text
+_id = require_key
 
 
 def _event_id(value: object) -> str:
-    return _text("event_id", value)
+    return _id("event_id", value)
 
 
 def _reference(value: object) -> str:
-    return _text("payment_reference", value)
+    return _id("payment_reference", value)
 
 
 def _gateway_id(value: object) -> str:
-    return _text("gateway_payment_id", value)
+    return _id("gateway_payment_id", value)
 
 
 def _occurred_at(value: datetime) -> datetime:
@@ -118,7 +118,7 @@ class PaymentEvent:
         ):
             raise ValidationError("amount", self.amount, "positive Money in whole minor units")
         if self.kind.is_refund:
-            _text("refund_id", self.refund_id)
+            _id("refund_id", self.refund_id)
             if self.amount is None:
                 raise ValidationError("amount", None, "a refund event states its amount")
         elif self.refund_id is not None:

@@ -50,7 +50,7 @@ from minutebill.domain.state import (
     money_from_state,
     money_to_state,
 )
-from minutebill.domain.text import require_text
+from minutebill.domain.text import require_key
 from minutebill.errors import IdempotencyConflict, InvalidTransition, ValidationError
 
 __all__ = [
@@ -72,7 +72,7 @@ DEFAULT_AUTHORIZATION_WINDOW = timedelta(hours=24)
 """How long after creation a payment may still be authorised or captured, even after FAILED."""
 
 
-_text = require_text
+_id = require_key
 
 
 def _positive(name: str, value: object, currency: str | None = None) -> Money:
@@ -148,7 +148,7 @@ class Payment:
             ("quote_id", quote_id),
             ("idempotency_key", idempotency_key),
         ):
-            _text(name, value)
+            _id(name, value)
         _positive("amount", amount)
         created_at = to_utc(at)
         if method is not None and not isinstance(method, Upi | Card):
@@ -264,7 +264,7 @@ class Payment:
         Raises:
             ValidationError: if the payment already has another gateway id.
         """
-        _text("gateway_payment_id", gateway_payment_id)
+        _id("gateway_payment_id", gateway_payment_id)
         self._check_gateway_id(gateway_payment_id)
         self.gateway_payment_id = gateway_payment_id
 
@@ -322,7 +322,7 @@ class Payment:
             IdempotencyConflict: if `refund_id` was used for another amount.
         """
         _positive("amount", amount, self.amount.currency)
-        _text("refund_id", refund_id)
+        _id("refund_id", refund_id)
         when = to_utc(at)
         known = self._refund_requests.get(refund_id) or self._event_refund_amount(refund_id)
         if known is not None:

@@ -57,7 +57,7 @@ from minutebill.domain.subscription_events import (
     SubscriptionResumed,
     SubscriptionStarted,
 )
-from minutebill.domain.text import require_text
+from minutebill.domain.text import require_key
 from minutebill.errors import InvalidTransition, ValidationError
 
 __all__ = [
@@ -153,7 +153,7 @@ class ScheduledChange:
     quote_id: str
 
 
-_require_text = require_text
+_require_text = require_key
 
 
 def _require_grace(value: object) -> None:

@@ -32,7 +32,7 @@ from minutebill.domain.events import DomainEvent, EventBuffer
 from minutebill.domain.money import Money
 from minutebill.domain.periods import to_utc
 from minutebill.domain.state import State, money_from_state, money_to_state
-from minutebill.domain.text import require_text
+from minutebill.domain.text import require_key
 from minutebill.domain.wallet_entries import EntryKind, WalletCredited, WalletDebited, WalletEntry
 from minutebill.errors import (
     CurrencyMismatch,
@@ -48,15 +48,14 @@ __all__ = ["DEFAULT_HISTORY_LIMIT", "Wallet"]
 DEFAULT_HISTORY_LIMIT = 100
 """Entries a wallet keeps in its saved document (older ones live on as events)."""
 
-_MAX_KEY_LENGTH = 200
 _new = object.__new__
 
 
 def _require_text(name: str, value: object, *, optional: bool = False) -> None:
+    """Keys, reasons and references: text of at most `MAX_KEY_LENGTH` characters, like ids."""
     if optional and value is None:
         return
-    if len(require_text(name, value)) > _MAX_KEY_LENGTH:
-        raise ValidationError(name, value, f"a non-empty string of at most {_MAX_KEY_LENGTH}")
+    require_key(name, value)
 
 
 @define

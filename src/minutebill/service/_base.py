@@ -15,7 +15,7 @@ from minutebill.domain.money import Money
 from minutebill.domain.periods import zone
 from minutebill.domain.subscriptions import Subscription
 from minutebill.domain.tax import TaxPolicy
-from minutebill.domain.text import require_text
+from minutebill.domain.text import require_key
 from minutebill.domain.wallet import Wallet
 from minutebill.errors import NotFound
 from minutebill.ports import Clock
@@ -52,7 +52,7 @@ class ServiceBase:
     @staticmethod
     def _account_part(repository: AggregateRepository[A], account_id: str) -> A:
         """The account's aggregate in `repository`; an unknown account is `NotFound`."""
-        found = repository.find(require_text("account_id", account_id))
+        found = repository.find(require_key("account_id", account_id))
         if found is None:
             raise NotFound("account", account_id)
         return found
@@ -72,7 +72,7 @@ class ServiceBase:
         Raises:
             NotFound: if the account has no ledger (every account gets one when it subscribes).
         """
-        if not uow.ledgers.exists(require_text("account_id", account_id)):
+        if not uow.ledgers.exists(require_key("account_id", account_id)):
             raise NotFound("account", account_id)
 
     def _wallet(self, uow: UnitOfWork, account_id: str) -> Wallet:

@@ -17,7 +17,7 @@ from minutebill.domain.call_queue import WaitingCall
 from minutebill.domain.catalog import OverageMode
 from minutebill.domain.ledger import MinuteLedger, UsageRecord
 from minutebill.domain.subscriptions import Subscription
-from minutebill.domain.text import require_text
+from minutebill.domain.text import require_key
 from minutebill.errors import IdempotencyConflict, InsufficientFunds, ValidationError
 from minutebill.service._base import ServiceBase
 
@@ -86,7 +86,7 @@ class CallsMixin(ServiceBase):
             IdempotencyConflict: if the call was already ended with other input.
             InvalidTransition: if the call was released (it never connected).
         """
-        require_text("call_id", call_id)
+        require_key("call_id", call_id)
         if isinstance(tags, str):  # tuple("abc") would bill the call to tags "a", "b", "c"
             raise ValidationError("tags", tags, "an iterable of strings, not a string")
         labels = tuple(tags)
@@ -150,7 +150,7 @@ class CallsMixin(ServiceBase):
             NotFound: for an unknown account.
             InvalidTransition: if the call was already settled.
         """
-        require_text("call_id", call_id)
+        require_key("call_id", call_id)
         at = self._now()
 
         def work(uow: UnitOfWork) -> bool:

@@ -28,7 +28,7 @@ from minutebill.domain.payment_events import PaymentEvent
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.payments import Payment
 from minutebill.domain.subscriptions import PaymentOutcome
-from minutebill.domain.text import require_text
+from minutebill.domain.text import require_key
 from minutebill.errors import LimitExceeded, NotFound
 from minutebill.gateway import GatewayPayment, PaymentGateway, RefundRequest
 from minutebill.service._base import ServiceBase
@@ -116,7 +116,7 @@ class PaymentsMixin(ServiceBase):
         Raises:
             NotFound: for an unknown payment.
         """
-        require_text("payment_id", payment_id)
+        require_key("payment_id", payment_id)
 
         def find(uow: UnitOfWork) -> Payment:
             payment: Payment | None = uow.payments.by_reference(payment_id)

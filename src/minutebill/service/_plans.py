@@ -11,7 +11,7 @@ from minutebill.domain.ledger_policy import LedgerPolicy
 from minutebill.domain.periods import zone
 from minutebill.domain.proration import PlanChangeQuote, ProrationPolicy
 from minutebill.domain.subscriptions import Subscription
-from minutebill.domain.text import require_text
+from minutebill.domain.text import require_key
 from minutebill.domain.wallet import Wallet
 from minutebill.errors import InvalidTransition, ValidationError
 from minutebill.service._base import ServiceBase
@@ -37,7 +37,7 @@ class PlansMixin(ServiceBase):
             ValidationError: for a bad account id or time zone.
             InvalidTransition: if the account is already on another plan (use `change_plan`).
         """
-        require_text("account_id", account_id)
+        require_key("account_id", account_id)
         plan = self.catalog.plan(plan_code)
         zone(timezone)
         at = self._now()

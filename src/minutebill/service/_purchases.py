@@ -27,7 +27,7 @@ from minutebill.domain.numbers import NumberSubscription, check_number_limit
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.payments import Payment, PaymentMethod
 from minutebill.domain.tax import TaxPolicy
-from minutebill.domain.text import require_text
+from minutebill.domain.text import require_key
 from minutebill.errors import IdempotencyConflict, InvalidTransition, ValidationError
 from minutebill.gateway import PaymentRequest
 from minutebill.service._payments import PaymentResult, PaymentsMixin
@@ -149,8 +149,8 @@ class PurchasesMixin(PaymentsMixin):
         requires: Iterable[Capability] = (),
         options: Mapping[str, object] | None = None,
     ) -> CheckoutResult:
-        require_text("account_id", account_id)
-        require_text("idempotency_key", idempotency_key)
+        require_key("account_id", account_id)
+        require_key("idempotency_key", idempotency_key)
         at = self._now()
         payment_id = f"pay_{_digest(account_id, idempotency_key)}"
         quote_id = f"quote_{_digest(account_id, idempotency_key)}"
