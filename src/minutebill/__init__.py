@@ -185,6 +185,9 @@ from minutebill.domain.tax import (
     TaxMode,
     TaxPolicy,
 )
+from minutebill.domain.text import (
+    MAX_KEY_LENGTH,
+)
 from minutebill.domain.wallet import (
     Wallet,
 )
@@ -252,6 +255,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0+unknown"
 
 __all__ = [
+    "MAX_KEY_LENGTH",
     "AddOnBundle",
     "AdmissionDecision",
     "AdmissionPolicy",
