@@ -41,9 +41,6 @@ __all__ = [
 ]
 
 
-_text = require_text
-
-
 def _minor(name: str, value: object, *, positive: bool = True) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < (1 if positive else 0):
         raise ValidationError(name, value, "an int count of minor units, > 0")
@@ -89,7 +86,7 @@ class PaymentRequest:
 
     def __attrs_post_init__(self) -> None:
         for name in ("reference", "idempotency_key", "customer_id", "description"):
-            _text(name, getattr(self, name))
+            require_text(name, getattr(self, name))
         _minor("amount_minor", self.amount_minor)
         _currency(self.currency)
         if self.method is not None and not isinstance(self.method, Upi | Card):
@@ -144,7 +141,7 @@ class MandateChargeRequest:
 
     def __attrs_post_init__(self) -> None:
         for name in ("reference", "idempotency_key", "customer_id", "mandate_id", "description"):
-            _text(name, getattr(self, name))
+            require_text(name, getattr(self, name))
         _minor("amount_minor", self.amount_minor)
         _currency(self.currency)
         if self.pre_debit_notified_at is not None:
@@ -201,8 +198,8 @@ class RefundRequest:
 
     def __attrs_post_init__(self) -> None:
         for name in ("gateway_payment_id", "payment_reference", "refund_reference"):
-            _text(name, getattr(self, name))
-        _text("idempotency_key", self.idempotency_key)
+            require_text(name, getattr(self, name))
+        require_text("idempotency_key", self.idempotency_key)
         _minor("amount_minor", self.amount_minor)
         _currency(self.currency)
 
@@ -273,8 +270,8 @@ class GatewayPayment:
     captured_at: datetime | None = field(default=None, converter=_optional_aware)
 
     def __attrs_post_init__(self) -> None:
-        _text("gateway_payment_id", self.gateway_payment_id)
-        _text("reference", self.reference)
+        require_text("gateway_payment_id", self.gateway_payment_id)
+        require_text("reference", self.reference)
         if not isinstance(self.status, PaymentStatus):
             raise ValidationError("status", self.status, "expected a PaymentStatus")
         _minor("amount_minor", self.amount_minor)
@@ -346,7 +343,7 @@ class GatewayRefund:
 
     def __attrs_post_init__(self) -> None:
         for name in ("refund_id", "refund_reference", "gateway_payment_id", "payment_reference"):
-            _text(name, getattr(self, name))
+            require_text(name, getattr(self, name))
         _minor("amount_minor", self.amount_minor)
         _currency(self.currency)
         if not isinstance(self.status, RefundStatus):

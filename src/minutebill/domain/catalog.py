@@ -35,9 +35,6 @@ def _require_int(name: str, value: object, minimum: int) -> None:
         raise ValidationError(name, value, f"must be an int >= {minimum}")
 
 
-_require_text = require_text
-
-
 def _require_price(name: str, value: object) -> None:
     if not isinstance(value, Money):
         raise ValidationError(name, value, "must be Money")
@@ -146,8 +143,8 @@ class Plan:
     features: PlanFeatures
 
     def __attrs_post_init__(self) -> None:
-        _require_text("code", self.code)
-        _require_text("name", self.name)
+        require_text("code", self.code)
+        require_text("name", self.name)
         _require_price("price", self.price)
         _require_int("included_minutes", self.included_minutes, 0)
 
@@ -214,8 +211,8 @@ class AddOnBundle:
     validity: BundleValidity = field(factory=BundleValidity.plan_period)
 
     def __attrs_post_init__(self) -> None:
-        _require_text("code", self.code)
-        _require_text("name", self.name)
+        require_text("code", self.code)
+        require_text("name", self.name)
         _require_int("minutes", self.minutes, 1)
         _require_price("price", self.price)
 
@@ -238,14 +235,14 @@ class NumberOffer:
     interval: BillingInterval = field(factory=BillingInterval.monthly)
 
     def __attrs_post_init__(self) -> None:
-        _require_text("code", self.code)
+        require_text("code", self.code)
         if (
             not isinstance(self.country, str)
             or len(self.country) != 2
             or not self.country.isupper()
         ):
             raise ValidationError("country", self.country, "an ISO 3166 alpha-2 code like 'IN'")
-        _require_text("kind", self.kind)
+        require_text("kind", self.kind)
         if not self.capabilities or not all(isinstance(c, Capability) for c in self.capabilities):
             raise ValidationError("capabilities", self.capabilities, "at least one Capability")
         object.__setattr__(self, "capabilities", frozenset(self.capabilities))

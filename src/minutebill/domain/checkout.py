@@ -270,15 +270,12 @@ class FeeBreakdown:
         )
 
 
-_id = require_key
-
-
 def _quote_id(value: object) -> str:
-    return _id("quote_id", value)
+    return require_key("quote_id", value)
 
 
 def _account_id(value: object) -> str:
-    return _id("account_id", value)
+    return require_key("account_id", value)
 
 
 def _priced_at(value: datetime) -> datetime:

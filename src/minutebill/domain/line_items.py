@@ -62,9 +62,6 @@ def _price(name: str, value: object, *, positive: bool = False) -> Money:
     return value
 
 
-_text = require_text
-
-
 @frozen(kw_only=True)
 class BundleLine:
     """Add-on minutes: `quantity` of one bundle (*Nexus* 300 min, say).
@@ -269,8 +266,8 @@ class PlanLine:
     action: PlanAction = PlanAction.SUBSCRIBE
 
     def __attrs_post_init__(self) -> None:
-        _text("plan_code", self.plan_code)
-        _text("description", self.description)
+        require_text("plan_code", self.plan_code)
+        require_text("description", self.description)
         _price("amount", self.amount)
         if not isinstance(self.action, PlanAction):
             raise ValidationError("action", self.action, "expected a PlanAction")

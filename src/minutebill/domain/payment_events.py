@@ -63,19 +63,16 @@ class PaymentEventKind(enum.Enum):
         return self in (PaymentEventKind.REFUND_SUCCEEDED, PaymentEventKind.REFUND_FAILED)
 
 
-_id = require_key
-
-
 def _event_id(value: object) -> str:
-    return _id("event_id", value)
+    return require_key("event_id", value)
 
 
 def _reference(value: object) -> str:
-    return _id("payment_reference", value)
+    return require_key("payment_reference", value)
 
 
 def _gateway_id(value: object) -> str:
-    return _id("gateway_payment_id", value)
+    return require_key("gateway_payment_id", value)
 
 
 def _occurred_at(value: datetime) -> datetime:
@@ -118,7 +115,7 @@ class PaymentEvent:
         ):
             raise ValidationError("amount", self.amount, "positive Money in whole minor units")
         if self.kind.is_refund:
-            _id("refund_id", self.refund_id)
+            require_key("refund_id", self.refund_id)
             if self.amount is None:
                 raise ValidationError("amount", None, "a refund event states its amount")
         elif self.refund_id is not None:

@@ -72,9 +72,6 @@ DEFAULT_AUTHORIZATION_WINDOW = timedelta(hours=24)
 """How long after creation a payment may still be authorised or captured, even after FAILED."""
 
 
-_id = require_key
-
-
 def _positive(name: str, value: object, currency: str | None = None) -> Money:
     if not isinstance(value, Money) or not value.is_rounded() or value.amount <= 0:
         raise ValidationError(name, value, "must be positive Money in whole minor units")
@@ -148,7 +145,7 @@ class Payment:
             ("quote_id", quote_id),
             ("idempotency_key", idempotency_key),
         ):
-            _id(name, value)
+            require_key(name, value)
         _positive("amount", amount)
         created_at = to_utc(at)
         if method is not None and not isinstance(method, Upi | Card):
@@ -264,7 +261,7 @@ class Payment:
         Raises:
             ValidationError: if the payment already has another gateway id.
         """
-        _id("gateway_payment_id", gateway_payment_id)
+        require_key("gateway_payment_id", gateway_payment_id)
         self._check_gateway_id(gateway_payment_id)
         self.gateway_payment_id = gateway_payment_id
 
@@ -322,7 +319,7 @@ class Payment:
             IdempotencyConflict: if `refund_id` was used for another amount.
         """
         _positive("amount", amount, self.amount.currency)
-        _id("refund_id", refund_id)
+        require_key("refund_id", refund_id)
         when = to_utc(at)
         known = self._refund_requests.get(refund_id) or self._event_refund_amount(refund_id)
         if known is not None:

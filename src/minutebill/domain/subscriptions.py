@@ -153,9 +153,6 @@ class ScheduledChange:
     quote_id: str
 
 
-_require_text = require_key
-
-
 def _require_grace(value: object) -> None:
     if not isinstance(value, timedelta) or value < timedelta(0):
         raise ValidationError("grace_period", value, "a timedelta >= 0")
@@ -198,7 +195,7 @@ class Subscription:
     _events: EventBuffer = field(factory=EventBuffer, init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        _require_text("account_id", self.account_id)
+        require_key("account_id", self.account_id)
         if not isinstance(self.plan, Plan):
             raise ValidationError("plan", self.plan, "expected a Plan")
         if not isinstance(self.cycle, BillingCycle):
@@ -235,7 +232,7 @@ class Subscription:
                 policy, or a ledger of another account or already counting a later period.
         """
         at = to_utc(at)
-        _require_text("account_id", account_id)
+        require_key("account_id", account_id)
         if not isinstance(plan, Plan):
             raise ValidationError("plan", plan, "expected a Plan")
         zone(timezone)

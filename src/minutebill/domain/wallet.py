@@ -51,7 +51,7 @@ DEFAULT_HISTORY_LIMIT = 100
 _new = object.__new__
 
 
-def _require_text(name: str, value: object, *, optional: bool = False) -> None:
+def _require_key(name: str, value: object, *, optional: bool = False) -> None:
     """Keys, reasons and references: text of at most `MAX_KEY_LENGTH` characters, like ids."""
     if optional and value is None:
         return
@@ -91,7 +91,7 @@ class Wallet:
     _events: EventBuffer = field(init=False, factory=EventBuffer)
 
     def __attrs_post_init__(self) -> None:
-        _require_text("account_id", self.account_id)
+        _require_key("account_id", self.account_id)
         zero = Money.zero(self.currency)
         for name in ("version", "history_limit"):
             value = getattr(self, name)
@@ -231,9 +231,9 @@ class Wallet:
             IdempotencyConflict: if `key` was used with different input.
             InsufficientFunds: reversing a credit whose money has already been spent.
         """
-        _require_text("entry_key", entry_key)
-        _require_text("key", key)
-        _require_text("reason", reason)
+        _require_key("entry_key", entry_key)
+        _require_key("key", key)
+        _require_key("reason", reason)
         at = to_utc(at)
         earlier = self.entry(key)
         if earlier is not None:
@@ -269,9 +269,9 @@ class Wallet:
             raise CurrencyMismatch(self.currency, amount.currency)
         if amount.amount <= 0 or not amount.is_rounded():
             raise ValidationError("amount", amount, "positive and in whole minor units")
-        _require_text("key", key)
-        _require_text("reason", reason)
-        _require_text("reference", reference, optional=True)
+        _require_key("key", key)
+        _require_key("reason", reason)
+        _require_key("reference", reference, optional=True)
         return to_utc(at)
 
     def _enter(
