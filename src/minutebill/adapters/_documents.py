@@ -115,13 +115,10 @@ def loads(text: str) -> Any:
 
 def loads_joined(texts: Sequence[str]) -> list[Any]:
     """``[loads(t) for t in texts]``, parsed as one JSON array: a page of records at once."""
-    joined = "[" + ",".join(texts) + "]"
+    joined = "[" + ",".join(texts) + "]"  # begins with "[": `loads` reads it by orjson first
     if any(text[:1] == _STANDARD for text in texts):
         return list(json.loads(joined))
-    try:
-        return list(_orjson_loads(joined))
-    except orjson.JSONDecodeError:
-        return list(json.loads(joined))
+    return list(loads(joined))
 
 
 def _encode(aggregate: Any) -> str:
@@ -298,6 +295,11 @@ class DocumentWrite(NamedTuple):
     reference: str | None
     state: str
     indexed_changed: bool = True
+
+    @property
+    def name(self) -> str:
+        """The document as errors name it: ``"ledger acct-1"``, ``"number acct-1/+9198..."``."""
+        return f"{self.kind} {self.account_id}/{self.key}".rstrip("/")
 
 
 class UsageRow(NamedTuple):
@@ -769,7 +771,7 @@ class DocumentUnitOfWork:
             tracked.loaded_state = write.state
         committed = self.committed
         for identity, tracked in self.tracked.items():
-            if tracked.kind.copy is not None and tracked.loaded_state is not None:
+            if tracked.loaded_state is not None:  # `keep` skips kinds that cannot copy
                 committed.keep(identity, tracked.kind, tracked.loaded_state, tracked.aggregate)
         return events
 

@@ -169,8 +169,7 @@ class _MemoryTransaction(Transaction):
             current = data.docs.get((w.kind, w.account_id, w.key))
             held = None if current is None else current.version
             if held != w.expected_version:
-                name = f"{w.kind} {w.account_id}/{w.key}".rstrip("/")
-                raise ConcurrencyConflict(name, w.expected_version or 0, held)
+                raise ConcurrencyConflict(w.name, w.expected_version or 0, held)
             if w.reference is not None:
                 doc = (w.kind, w.account_id, w.key)
                 ref = (w.kind, w.reference)

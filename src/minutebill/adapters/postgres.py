@@ -381,10 +381,9 @@ def _commit_rows(batch: WriteBatch) -> tuple[list[_Row], ...]:
                 (w.account_id, w.kind, w.key, w.version, w.due_micros, w.reference, w.state)
             )
         else:
-            name = f"{w.kind} {w.account_id}/{w.key}".rstrip("/")
             updates.append(
                 (w.account_id, w.kind, w.key, w.version, w.expected_version, w.due_micros,
-                 w.reference, w.state, name)
+                 w.reference, w.state, w.name)
             )  # fmt: skip
     usage: list[_Row] = []
     daily: dict[tuple[str, str, str], list[int]] = {}
@@ -759,7 +758,7 @@ def _stale(exc: pg_errors.SerializationFailure, batch: WriteBatch) -> Minutebill
         return _translate(exc)
     name = primary.removeprefix(_STALE)
     for w in batch.documents:
-        if f"{w.kind} {w.account_id}/{w.key}".rstrip("/") == name:
+        if w.name == name:
             return ConcurrencyConflict(name, w.expected_version or 0)
     return ConcurrencyConflict(name, 0)  # pragma: no cover - the name is always in the batch
 

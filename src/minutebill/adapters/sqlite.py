@@ -179,10 +179,6 @@ def _execute(
     return conn.executemany(sql, rows)
 
 
-def _name(w: DocumentWrite) -> str:
-    return f"{w.kind} {w.account_id}/{w.key}".rstrip("/")
-
-
 class _SqliteTransaction(Transaction):
     # Hot paths (every unit of work) catch driver errors with a plain try rather than the
     # `_translated` context manager, whose generator costs more than the statement itself.
@@ -407,8 +403,8 @@ class _SqliteTransaction(Transaction):
         for w in writes:
             stored = self._stored(w)
             if stored is None or stored[0] != w.version:
-                return ConcurrencyConflict(_name(w), w.expected_version or 0)
-        return ConcurrencyConflict(_name(writes[0]), writes[0].expected_version or 0)
+                return ConcurrencyConflict(w.name, w.expected_version or 0)
+        return ConcurrencyConflict(writes[0].name, writes[0].expected_version or 0)
 
     def _insert_conflict(self, writes: list[DocumentWrite]) -> ConcurrencyConflict:
         """The conflict for inserts refused by the key or the unique reference."""
@@ -416,8 +412,8 @@ class _SqliteTransaction(Transaction):
         # refused one is the first whose row is missing or is not the one it would have been.
         for w in writes:
             if self._stored(w) != (w.version, w.state):
-                return ConcurrencyConflict(_name(w), 0, None)
-        return ConcurrencyConflict(_name(writes[0]), 0, None)
+                return ConcurrencyConflict(w.name, 0, None)
+        return ConcurrencyConflict(writes[0].name, 0, None)
 
     def _reference_conflict(self, writes: list[DocumentWrite]) -> ConcurrencyConflict:
         for w in writes:
