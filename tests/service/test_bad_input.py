@@ -348,6 +348,22 @@ CASES: list[tuple[str, Action, type[MinutebillError], str]] = [
         "UTF-8",
     ),
     (
+        "blank-mandate",
+        lambda r: r.billing.acquire_number(
+            ACCOUNT, "in-local", "+919800000002", UPI, idempotency_key="k", mandate_id=""
+        ),
+        ValidationError,
+        "mandate_id",
+    ),
+    (
+        "nul-mandate",
+        lambda r: r.billing.acquire_number(
+            ACCOUNT, "in-local", "+919800000002", UPI, idempotency_key="k", mandate_id="m\x00"
+        ),
+        ValidationError,
+        "mandate_id",
+    ),
+    (
         "not-a-quote",
         lambda r: r.billing.change_plan(ACCOUNT, "enterprise"),  # type: ignore[arg-type]
         ValidationError,
@@ -375,11 +391,13 @@ def test_bad_input_is_refused_clearly_and_changes_nothing(
 ) -> None:
     before = snapshot(rig, ACCOUNT, OTHER, GHOST, "new")
     published = len(publisher(rig).batches)
+    charged = rig.gateway.payments()
     with pytest.raises(error) as raised:
         action(rig)
     assert words in str(raised.value)
     assert snapshot(rig, ACCOUNT, OTHER, GHOST, "new") == before
     assert len(publisher(rig).batches) == published
+    assert rig.gateway.payments() == charged  # nothing was sent to the gateway either
 
 
 def test_the_account_still_works_after_every_refusal(rig: BillingRig) -> None:

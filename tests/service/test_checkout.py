@@ -164,6 +164,21 @@ def test_a_top_up_is_credited_once(rig: BillingRig) -> None:
     assert len(wallet(rig).entries) == 1
 
 
+def test_checkout_quotes_are_valid_for_the_billings_quote_validity(tmp_path: Path) -> None:
+    store = MemoryStore()
+    rig = BillingRig.build(store.unit_of_work, quote_validity=timedelta(hours=2))
+    rig.billing.subscribe(ACCOUNT, "pro")
+    rig.gateway.script(Outcome.STAY_PENDING)
+    quote = rig.billing.top_up(ACCOUNT, Money(300, "INR"), UPI, idempotency_key="t").quote
+    assert quote.valid_until - quote.priced_at == timedelta(hours=2)
+
+
+@pytest.mark.parametrize("validity", [timedelta(0), timedelta(minutes=-5), 1800])
+def test_a_quote_validity_that_is_not_a_positive_timedelta_is_refused(validity: object) -> None:
+    with pytest.raises(ValidationError, match="quote_validity"):
+        BillingRig.build(MemoryStore().unit_of_work, quote_validity=validity)
+
+
 def test_two_accounts_may_use_the_same_idempotency_key(rig: BillingRig) -> None:
     rig.billing.subscribe("acct-2", "starter")
     for account in (ACCOUNT, "acct-2"):  # the host numbers its orders per customer

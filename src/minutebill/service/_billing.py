@@ -14,6 +14,7 @@ from minutebill.domain.money import Money
 from minutebill.domain.number_policy import NumberPolicy
 from minutebill.domain.proration import ProrationPolicy
 from minutebill.domain.tax import TaxPolicy
+from minutebill.errors import ValidationError
 from minutebill.gateway import PaymentGateway
 from minutebill.ports import Clock, EventPublisher
 from minutebill.service._calls import CallsMixin
@@ -42,6 +43,10 @@ class Billing(CallsMixin, PlansMixin, UsageMixin, DueWorkMixin):
         remedy: What happens to money that bought something undeliverable (refund default).
         quote_validity: How long a checkout quote may be paid.
         max_attempts: How often a use case is re-run after a concurrency conflict.
+
+    Raises:
+        ValidationError: for a quote validity that is not a positive `timedelta`, or fewer
+            than one attempt.
     """
 
     def __init__(
@@ -70,6 +75,8 @@ class Billing(CallsMixin, PlansMixin, UsageMixin, DueWorkMixin):
         self.tax = tax or TaxPolicy.none()
         self.number_policy = number_policy or NumberPolicy()
         self.remedy = remedy
+        if not isinstance(quote_validity, timedelta) or quote_validity <= timedelta(0):
+            raise ValidationError("quote_validity", quote_validity, "a positive timedelta")
         self.quote_validity = quote_validity
         self._runner = Runner(uow_factory, publisher or NullPublisher(), max_attempts)
         self._zones: dict[str, str] = {}

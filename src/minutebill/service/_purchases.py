@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 
 from attrs import frozen
 
@@ -66,7 +67,7 @@ class PurchasesMixin(PaymentsMixin):
     """Use cases of the checkout."""
 
     tax: TaxPolicy
-    quote_validity: object
+    quote_validity: timedelta
 
     def checkout_bundle(
         self,
@@ -124,13 +125,15 @@ class PurchasesMixin(PaymentsMixin):
 
         Raises:
             NotFound: for an unknown account or offer.
-            ValidationError: for a number that is not E.164.
+            ValidationError: for a number that is not E.164, or a blank mandate id.
             MissingCapability: if the offer lacks a required capability (SMS, Voice).
             LimitExceeded: if the plan's phone-number limit is reached.
             InvalidTransition: if the account already holds the number.
             IdempotencyConflict: for a key used before with another purchase.
         """
         validate_e164(number_e164)
+        if mandate_id is not None:  # checked now: fulfilment, after the charge, is too late
+            require_key("mandate_id", mandate_id)
         line = NumberLine(offer=self.catalog.number_offer(offer_code), number_e164=number_e164)
         options = {"auto_pay": bool(auto_pay), "mandate_id": mandate_id}
         return self._checkout(
@@ -165,7 +168,13 @@ class PurchasesMixin(PaymentsMixin):
                     raise IdempotencyConflict(idempotency_key, "another purchase")
                 return uow.orders.get(account_id, quote_id), self._payment(uow, payment_id)
             self._check_numbers(uow, account_id, lines)
-            quote = order.quote(quote_id=quote_id, account_id=account_id, at=at, tax=self.tax)
+            quote = order.quote(
+                quote_id=quote_id,
+                account_id=account_id,
+                at=at,
+                tax=self.tax,
+                valid_for=self.quote_validity,
+            )
             # The host's key is unique per account; a gateway's keys are unique per merchant.
             # The payment id (a digest of both) is unique across accounts and the same on
             # every retry, so it is the key the gateway sees.

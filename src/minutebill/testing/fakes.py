@@ -239,6 +239,14 @@ class FakePaymentGateway:
         secret = b"forged:" + self._secret if wrong_secret else self._secret
         return Webhook(body, {SIGNATURE_HEADER: sign(body, secret)})
 
+    def payments(self) -> tuple[GatewayPayment, ...]:
+        """Every payment created or charged so far, oldest first, as the gateway has it now.
+
+        For tests that show a refused request reached no gateway.
+        """
+        self._catch_up()
+        return tuple(record.payment for record in self._payments.values())
+
     # --- the port ------------------------------------------------------------------------
 
     def create_payment(self, request: PaymentRequest) -> GatewayPayment:
