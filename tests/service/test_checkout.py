@@ -96,6 +96,76 @@ def test_a_bundle_is_granted_exactly_once_however_its_webhooks_arrive(rig: Billi
     assert grant.expires_at == overview.period_end  # Nexus is valid for the plan period
 
 
+def bundle_expiries(rig: BillingRig) -> list[datetime | None]:
+    with rig.uow_factory() as uow:
+        ledger = uow.ledgers.get(ACCOUNT)
+        return [g.expires_at for g in ledger.grants() if g.source is GrantSource.BUNDLE]
+
+
+def past_the_period_end(rig: BillingRig, *, renew: bool) -> datetime:
+    """Move past the first period's end (the wallet is empty); `renew`: run the due work.
+
+    Returns:
+        The end of the first period.
+    """
+    ended = rig.billing.overview(ACCOUNT).period_end
+    rig.clock.set(ended + timedelta(minutes=5))
+    if renew:
+        rig.billing.run_due()
+    return ended
+
+
+@pytest.mark.parametrize("renew", [False, True], ids=["renewal-not-run", "past-due"])
+def test_a_plan_period_bundle_bought_after_the_period_end_lasts_the_period_it_is_in(
+    rig: BillingRig, renew: bool
+) -> None:
+    ended = past_the_period_end(rig, renew=renew)
+    assert rig.billing.overview(ACCOUNT).status == ("past_due" if renew else "active")
+    result = rig.billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="late")
+    assert result.status is PaymentStatus.SUCCEEDED
+    assert result.payment.fulfilled
+    assert bundle_grants(rig) == [300 * 60]
+    # The period the purchase falls in: the one after the ended period, a month long.
+    (expires_at,) = bundle_expiries(rig)
+    assert expires_at is not None
+    assert ended + timedelta(days=28) <= expires_at <= ended + timedelta(days=31)
+
+
+def expire_the_plan(rig: BillingRig) -> None:
+    past_the_period_end(rig, renew=True)
+    assert rig.billing.overview(ACCOUNT).status == "past_due"
+    rig.clock.advance(timedelta(days=60))
+    rig.billing.run_due()
+    assert rig.billing.overview(ACCOUNT).status == "expired"
+
+
+def test_a_plan_period_bundle_is_not_sold_once_the_plan_has_expired(rig: BillingRig) -> None:
+    expire_the_plan(rig)
+    before, charged = snapshot(rig), rig.gateway.payments()
+    with pytest.raises(InvalidTransition, match="expired"):
+        rig.billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="too-late")
+    assert snapshot(rig) == before
+    assert rig.gateway.payments() == charged
+
+
+def test_a_plan_period_bundle_paid_after_the_plan_expired_is_refunded(rig: BillingRig) -> None:
+    past_the_period_end(rig, renew=True)
+    with rig.uow_factory() as uow:
+        grace_until = uow.subscriptions.get(ACCOUNT).grace_until
+    assert grace_until is not None
+    rig.clock.set(grace_until - timedelta(minutes=1))
+    rig.gateway.script(Outcome.STAY_PENDING)
+    result = rig.billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="slow")
+    rig.clock.advance(timedelta(minutes=2))
+    rig.billing.run_due()
+    assert rig.billing.overview(ACCOUNT).status == "expired"
+    capture_later(rig, result.payment.payment_id)
+    answers = rig.deliver(rig.gateway.take_webhooks() * 2)
+    assert bundle_grants(rig) == []
+    assert answers[-1].status is PaymentStatus.REFUNDED
+    assert wallet(rig).balance == Money(0, "INR")
+
+
 def test_checking_out_again_with_the_same_key_continues_the_same_purchase(
     rig: BillingRig,
 ) -> None:

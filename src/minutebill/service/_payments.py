@@ -191,7 +191,7 @@ class PaymentsMixin(ServiceBase):
         decision = payment.fulfil(
             quote,
             at=at,
-            unavailable=self._unavailable(uow, quote),
+            unavailable=self._unavailable(uow, quote, at),
             repriced_total=quote.order.breakdown(quote.tax_policy).total,
             already_fulfilled_by=None if paid_by is None else paid_by.response["payment_id"],
             remedy=self.remedy,
@@ -207,11 +207,15 @@ class PaymentsMixin(ServiceBase):
         self._deliver(uow, payment, quote, decision, at)
         return self._remedy(uow, payment, decision, at)
 
-    def _unavailable(self, uow: UnitOfWork, quote: Quote) -> set[str]:
+    def _unavailable(self, uow: UnitOfWork, quote: Quote, at: datetime) -> set[str]:
         gone: set[str] = set()
         account_id = quote.account_id
         new_numbers = 0
         for line in quote.lines:
+            if isinstance(line, BundleLine):
+                if not self._bundle_deliverable(uow, account_id, line, at):
+                    gone.add(line.target)
+                continue
             if not isinstance(line, NumberLine):
                 continue
             held: NumberSubscription | None = uow.numbers.find(account_id, line.number_e164)
@@ -277,6 +281,18 @@ class PaymentsMixin(ServiceBase):
         if amount.amount > 0:
             self._wallet(uow, account_id).credit(amount, key, at, reason=reason, reference=key)
 
+    def _bundle_deliverable(
+        self, uow: UnitOfWork, account_id: str, line: BundleLine, at: datetime
+    ) -> bool:
+        """Whether `line`'s minutes can still be granted at `at`.
+
+        Minutes valid for the plan period need a plan in service: once it has expired (or a
+        canceled one has ended) there is no period for them to last.
+        """
+        if line.bundle.validity.kind is not ValidityKind.PLAN_PERIOD:
+            return True
+        return self._subscription(uow, account_id).is_in_service(at)
+
     def _grant_bundle(
         self,
         uow: UnitOfWork,
@@ -289,7 +305,10 @@ class PaymentsMixin(ServiceBase):
         bundle = line.bundle
         validity = bundle.validity
         if validity.kind is ValidityKind.PLAN_PERIOD:
-            expires_at: datetime | None = self._subscription(uow, account_id).current_period.end
+            # The period `at` falls in: after a period's end its renewal may not have run yet
+            # (or failed, within grace), and the ended period cannot hold new minutes.
+            cycle = self._subscription(uow, account_id).cycle
+            expires_at: datetime | None = cycle.period_containing(at).end
         elif validity.kind is ValidityKind.DAYS and validity.duration is not None:
             expires_at = at + validity.duration
         else:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from attrs import frozen
 
@@ -80,11 +80,15 @@ class PurchasesMixin(PaymentsMixin):
     ) -> CheckoutResult:
         """Buy add-on minutes (*Nexus*, *Pro*, *Elite*).
 
-        They are granted when the payment succeeds, valid as the bundle says.
+        They are granted when the payment succeeds, valid as the bundle says. Minutes valid
+        for the plan period last until the end of the period the payment falls in (also when
+        that period's renewal has not run yet, or failed and is within its grace period).
 
         Raises:
             NotFound: for an unknown account or bundle.
             ValidationError: for a bad quantity or key.
+            InvalidTransition: for minutes valid for the plan period, when the plan is not in
+                service (expired, or canceled and ended); nothing is charged.
             IdempotencyConflict: for a key used before with another purchase.
             GatewayError: if the gateway could not be reached (call again with the same key).
         """
@@ -168,6 +172,7 @@ class PurchasesMixin(PaymentsMixin):
                     raise IdempotencyConflict(idempotency_key, "another purchase")
                 return uow.orders.get(account_id, quote_id), self._payment(uow, payment_id)
             self._check_numbers(uow, account_id, lines)
+            self._check_bundles(uow, account_id, lines, at)
             quote = order.quote(
                 quote_id=quote_id,
                 account_id=account_id,
@@ -210,6 +215,17 @@ class PurchasesMixin(PaymentsMixin):
             capabilities=quote.capabilities,
             next_action_url=reported.next_action_url,
         )
+
+    def _check_bundles(
+        self, uow: UnitOfWork, account_id: str, lines: list[LineItem], at: datetime
+    ) -> None:
+        """Refuse, before any charge, minutes that would have no plan period to last."""
+        for line in lines:
+            if isinstance(line, BundleLine) and not self._bundle_deliverable(
+                uow, account_id, line, at
+            ):
+                status = self._subscription(uow, account_id).status.value
+                raise InvalidTransition(f"plan of {account_id}", status, f"add {line.target} to")
 
     def _check_numbers(self, uow: UnitOfWork, account_id: str, lines: list[LineItem]) -> None:
         numbers = [line for line in lines if isinstance(line, NumberLine) and not line.renewal]
