@@ -33,6 +33,19 @@ def test_a_plan_and_a_number_renewed_from_the_wallet_are_debited_with_gst() -> N
     assert before - billing.overview("acct").wallet_balance == plan_and_number * Decimal("1.18")
 
 
+def test_releasing_a_number_gives_back_what_its_unused_period_cost_with_the_tax() -> None:
+    clock = FixedClock(START)
+    billing = billing_with(GST, clock)
+    billing.subscribe("acct", "enterprise", timezone="Asia/Kolkata")
+    billing.acquire_number("acct", "in-local", "+918040000001", UPI, idempotency_key="n")
+    billing.top_up("acct", Money("590.00", "INR"), UPI, idempotency_key="t")
+    clock.set(billing.numbers("acct")[0].paid_through)
+    assert billing.run_due()["numbers_renewed"] == 1
+    assert billing.overview("acct").wallet_balance == Money(0, "INR")
+    billing.release_number("acct", "+918040000001")  # at once: the paid period never started
+    assert billing.overview("acct").wallet_balance == Money("590.00", "INR")
+
+
 def test_a_wallet_that_covers_the_net_fee_but_not_the_tax_holds_the_number() -> None:
     clock = FixedClock(START)
     billing = billing_with(GST, clock)

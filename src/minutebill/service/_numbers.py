@@ -111,7 +111,8 @@ class NumbersMixin(PurchasesMixin):
     def release_number(self, account_id: str, number_e164: str) -> NumberView:
         """Release a number: recurring charges stop and it goes back to the provider.
 
-        A paid period that had not started yet is credited to the wallet.
+        A paid period that had not started yet is credited to the wallet: its fee with the
+        tax it was charged with (under the checkout's tax policy).
 
         Raises:
             NotFound: for an unknown account or number.
@@ -140,7 +141,7 @@ class NumbersMixin(PurchasesMixin):
             self._credit(
                 uow,
                 number.account_id,
-                released.refund_due,
+                self._gross(released.refund_due),  # what the period cost, its tax included
                 f"release:{number.renewal_key(number.paid_periods)}",
                 at,
                 "unused number period",
