@@ -124,11 +124,28 @@ def test_numbers_renew_hold_and_release_as_their_settings_say(rig: BillingRig) -
     assert after[NUMBERS[1]] == ("on_hold", PERIOD_END)
     held = next(n for n in rig.billing.numbers(ACCOUNT) if n.number_e164 == NUMBERS[1])
     assert held.hold_reason == "auto_pay_off"
-    assert held.release_after == PERIOD_END + timedelta(days=7, hours=1)
+    assert held.release_after == PERIOD_END + timedelta(days=7)  # from the due date
     rig.clock.set(PERIOD_END + timedelta(days=7, hours=2))
     assert rig.billing.run_due()["numbers_released"] == 1
     assert statuses(rig)[NUMBERS[1]][0] == "released"
     assert balance(rig) == Money(1, "INR")
+
+
+@pytest.mark.parametrize("late", [timedelta(days=3), timedelta(days=7), timedelta(days=40)])
+def test_a_numbers_grace_runs_from_its_due_date_however_late_the_due_work_runs(
+    rig: BillingRig, late: timedelta
+) -> None:
+    """Like a plan's grace: the release date does not depend on when the due work ran."""
+    rig.billing.acquire_number(ACCOUNT, "in-local", NUMBERS[0], UPI, idempotency_key="n1")
+    rig.clock.set(PERIOD_END + late)
+    report = rig.billing.run_due()
+    (number,) = rig.billing.numbers(ACCOUNT)
+    if late < timedelta(days=7):
+        assert report["numbers_put_on_hold"] == 1
+        assert (number.status, number.release_after) == ("on_hold", PERIOD_END + timedelta(7))
+    else:  # past the grace period already: held and released in the same run
+        assert report["numbers_released"] == 1
+        assert number.status == "released"
 
 
 def test_a_number_on_hold_for_credit_is_paid_by_the_next_top_up(rig: BillingRig) -> None:

@@ -480,9 +480,10 @@ class NumberSubscription:
     def put_on_hold(self, reason: HoldReason, at: datetime) -> Hold:
         """Put the number on hold because its due renewal was not paid.
 
-        From ACTIVE (only once the renewal is due) the hold starts at `at` and ends after the
-        grace period. On a number already on hold only the reason changes: the grace period
-        is not restarted.
+        From ACTIVE (only once the renewal is due) the hold starts when the renewal fell due
+        (`paid_through`), whenever `at` is, and ends after the grace period: like a plan's
+        grace, the release date does not depend on how late the due work ran. On a number
+        already on hold only the reason changes: the grace period is not restarted.
 
         Raises:
             InvalidTransition: on a released number, or an Active one that is paid up.
@@ -499,8 +500,9 @@ class NumberSubscription:
         elif at < self.paid_through:
             state = f"active and paid through {self.paid_through.isoformat()}"
             raise InvalidTransition(self._entity, state, "put on hold")
-        else:
-            hold = Hold(reason=reason, since=at, release_after=at + self.policy.grace_period)
+        else:  # on hold since the renewal fell due, however late the due work runs
+            since = self.paid_through
+            hold = Hold(reason=reason, since=since, release_after=since + self.policy.grace_period)
         self.status, self.hold = NumberStatus.ON_HOLD, hold
         self._events.record(
             NumberPutOnHold(
