@@ -136,6 +136,7 @@ from minutebill.domain.payment_events import (
     PaymentEvent,
     PaymentEventKind,
     PaymentStatusChanged,
+    RefundFailed,
     RefundRequested,
 )
 from minutebill.domain.payments import (
@@ -375,6 +376,7 @@ __all__ = [
     "PutOnHold",
     "Queued",
     "Quote",
+    "RefundFailed",
     "RefundRequest",
     "RefundRequested",
     "RefundStatus",

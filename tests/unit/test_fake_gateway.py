@@ -233,6 +233,39 @@ def test_refunds_are_limited_to_what_was_captured() -> None:
     ]
 
 
+def test_scripted_refund_outcomes_keep_the_refund_promises() -> None:
+    fake, _ = setup()
+    payment = fake.create_payment(request())
+    fake.take_webhooks()
+    fake.script_refunds(Outcome.UNAVAILABLE, Outcome.TIME_OUT, Outcome.SUCCEED)
+    with pytest.raises(GatewayUnavailable):  # nothing happened
+        fake.refund(refund(payment, 10_000, "r1"))
+    assert fake.get_payment(payment.gateway_payment_id).status is PaymentStatus.SUCCEEDED
+    with pytest.raises(GatewayTimeout):  # refunded; the answer is lost
+        fake.refund(refund(payment, 10_000, "r1"))
+    assert fake.get_payment(payment.gateway_payment_id).status is PaymentStatus.PARTIALLY_REFUNDED
+    again = fake.refund(refund(payment, 10_000, "r1"))  # the same key: the same refund
+    assert kinds(fake.take_webhooks()) == ["refund.succeeded"]
+    assert again.refund_reference == "r1"
+    assert [c.idempotency_key for c in fake.refund_calls] == ["r1", "r1", "r1"]
+
+
+def test_a_refund_can_be_scripted_to_fail_or_stay_pending() -> None:
+    fake, _ = setup()
+    payment = fake.create_payment(request())
+    fake.take_webhooks()
+    fake.script_refunds(Outcome.FAIL, Outcome.STAY_PENDING)
+    failed = fake.refund(refund(payment, 49_900, "r1"))
+    pending = fake.refund(refund(payment, 49_900, "r2"))  # the failed one refunded nothing
+    assert (failed.status.value, pending.status.value) == ("failed", "pending")
+    assert kinds(fake.take_webhooks()) == ["refund.failed"]
+    assert fake.get_payment(payment.gateway_payment_id).status is PaymentStatus.SUCCEEDED
+    with pytest.raises(GatewayRejected):  # the pending one holds the whole amount
+        fake.refund(refund(payment, 1, "r3"))
+    with pytest.raises(ValidationError):
+        fake.script_refunds(Outcome.LATE_SUCCESS)
+
+
 # --- webhooks --------------------------------------------------------------------------------
 
 

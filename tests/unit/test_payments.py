@@ -27,6 +27,7 @@ from minutebill.domain.payments import (
     PaymentCaptured,
     PaymentStatus,
     PaymentStatusChanged,
+    RefundFailed,
     Upi,
 )
 from minutebill.domain.tax import TaxPolicy
@@ -91,6 +92,11 @@ def inr(text: str) -> Money:
 def status(payment: Payment) -> PaymentStatus:
     """Read the status afresh (keeps mypy from narrowing it across calls)."""
     return payment.status
+
+
+def owed(payment: Payment) -> tuple[tuple[str, Money], ...]:
+    """Read the refunds owed afresh (as `status` does)."""
+    return payment.refunds_owed
 
 
 # --- payment methods -------------------------------------------------------------------------
@@ -403,6 +409,89 @@ def test_a_refund_event_must_match_the_requested_amount() -> None:
     with pytest.raises(IdempotencyConflict):
         payment.apply(event(K.REFUND_SUCCEEDED, 2, amount=inr("20.00"), refund_id="r-1"))
     assert payment.to_state() == before
+
+
+def test_a_refund_is_owed_until_the_gateway_answers_for_it() -> None:
+    payment = captured_payment()
+    assert owed(payment) == ()
+    payment.request_refund(inr("10.00"), refund_id="r-1", at=NOW)
+    payment.request_refund(inr("20.00"), refund_id="r-2", at=NOW)
+    payment.request_refund(inr("30.00"), refund_id="r-3", at=NOW)
+    assert owed(payment) == (
+        ("r-1", inr("10.00")),
+        ("r-2", inr("20.00")),
+        ("r-3", inr("30.00")),
+    )
+    assert payment.record_refund_sent("r-1", "rfnd_1")  # taken, still pending
+    payment.apply(event(K.REFUND_SUCCEEDED, 2, amount=inr("20.00"), refund_id="r-2"))
+    assert owed(payment) == (("r-3", inr("30.00")),)
+    assert payment.refundable == inr("638.00")  # the pending one still holds its amount
+
+
+def test_a_refund_is_noted_as_sent_once_under_one_gateway_id() -> None:
+    payment = captured_payment()
+    payment.request_refund(inr("10.00"), refund_id="r-1", at=NOW)
+    assert payment.record_refund_sent("r-1", "rfnd_1")
+    before = payment.to_state()
+    assert not payment.record_refund_sent("r-1", "rfnd_1")
+    with pytest.raises(IdempotencyConflict):
+        payment.record_refund_sent("r-1", "rfnd_2")
+    with pytest.raises(ValidationError):
+        payment.record_refund_sent("never-requested", "rfnd_3")
+    assert payment.to_state() == before
+
+
+def test_a_refused_refund_is_recorded_as_failed_once_and_frees_its_reservation() -> None:
+    payment = captured_payment()
+    payment.request_refund(inr("698.00"), refund_id="r-1", at=NOW)
+    payment.pull_events()
+    assert payment.reject_refund("r-1", "exceeds what is left", at=NOW + timedelta(minutes=5))
+    assert payment.refunds_owed == ()
+    assert payment.refundable == payment.amount
+    assert status(payment) is S.SUCCEEDED
+    (failed,) = payment.pull_events()
+    assert isinstance(failed, RefundFailed)
+    assert (failed.refund_id, failed.amount, failed.reason) == (
+        "r-1",
+        inr("698.00"),
+        "exceeds what is left",
+    )
+    before = payment.to_state()
+    assert not payment.reject_refund("r-1", "again", at=NOW + timedelta(minutes=6))
+    assert payment.to_state() == before
+    assert payment.pull_events() == []
+    assert not payment.request_refund(inr("698.00"), refund_id="r-1", at=NOW)  # not again
+    with pytest.raises(ValidationError):
+        payment.reject_refund("never-requested", "no", at=NOW)
+
+
+def test_a_refund_the_gateway_reports_failed_is_recorded_once() -> None:
+    payment = captured_payment()
+    payment.request_refund(inr("98.00"), refund_id="r-1", at=NOW)
+    payment.pull_events()
+    failed = event(K.REFUND_FAILED, 2, amount=inr("98.00"), refund_id="r-1")
+    payment.apply(failed)
+    again = event(K.REFUND_FAILED, 3, eid="redelivered", amount=inr("98.00"), refund_id="r-1")
+    payment.apply(again)
+    assert [e.name for e in payment.pull_events()] == ["RefundFailed"]
+
+
+def test_refunds_sent_survive_the_state_and_older_documents_load() -> None:
+    payment = captured_payment()
+    payment.request_refund(inr("10.00"), refund_id="r-1", at=NOW)
+    payment.request_refund(inr("20.00"), refund_id="r-2", at=NOW)
+    payment.record_refund_sent("r-1", "rfnd_1")
+    state = payment.to_state()
+    assert [r["gateway_refund_id"] for r in state["refund_requests"]] == ["rfnd_1", None]
+    again = Payment.from_state(state)
+    assert again.to_state() == state
+    assert again.refunds_owed == (("r-2", inr("20.00")),)
+    older = payment.to_state()
+    for request in older["refund_requests"]:
+        del request["gateway_refund_id"]  # as written before refunds were noted as sent
+    loaded = Payment.from_state(older)
+    assert loaded.refunds_owed == (("r-1", inr("10.00")), ("r-2", inr("20.00")))
+    assert loaded.refundable == payment.refundable
 
 
 # --- fulfilment ----------------------------------------------------------------------------

@@ -132,6 +132,10 @@ def test_refunds_never_exceed_what_was_captured(
         assert payment.to_state() == before
 
 
+refund_answers = st.lists(st.sampled_from(["owed", "sent", "refused"]), max_size=3)
+"""What became of each refund we request: still owed, taken by the gateway, or refused."""
+
+
 @given(st.data(), histories, payment_methods())
 def test_payments_survive_their_state_and_behave_the_same(
     data: st.DataObject, history: list[PaymentEvent], method: PaymentMethod
@@ -149,9 +153,21 @@ def test_payments_survive_their_state_and_behave_the_same(
     for e in events[:half]:
         payment.apply(e)
     payment.fulfil(QUOTE, at=NOW, repriced_total=QUOTE.total)
+    for n, answer in enumerate(data.draw(refund_answers, label="our refunds")):
+        if not payment.refundable or payment.gateway_payment_id is None:
+            break
+        units = data.draw(st.integers(1, payment.refundable.minor_units), label="units")
+        refund_id = f"ours-{n}"
+        payment.request_refund(Money.from_minor_units(units, "INR"), refund_id=refund_id, at=NOW)
+        if answer == "sent":
+            payment.record_refund_sent(refund_id, f"rfnd-{n}")
+        elif answer == "refused":
+            payment.reject_refund(refund_id, "refused", at=NOW)
     state = payment.to_state()
     again = Payment.from_state(state)
     assert again.to_state() == state
+    assert again.refunds_owed == payment.refunds_owed
+    assert again.refundable == payment.refundable
     for e in events[half:]:
         assert payment.apply(e) == again.apply(e)
     assert again.to_state() == payment.to_state()

@@ -47,10 +47,19 @@ def _number_due(number: NumberSubscription) -> datetime | None:
 
 
 def _payment_due(payment: Payment) -> datetime | None:
-    """An open payment is reconciled with the gateway, and failed at its deadline."""
+    """An open payment is reconciled with the gateway, and failed at its deadline.
+
+    A payment that owes a refund the gateway has not taken yet is due at once (from its
+    capture): `run_due` sends the refund again until the gateway answers for it. Payments
+    that owe nothing and are settled are not in the index, so they cost due work nothing.
+    """
+    due = None
     if payment.status.is_open:
-        return min(payment.created_at + RECONCILE_AFTER, payment.deadline)
-    return None
+        due = min(payment.created_at + RECONCILE_AFTER, payment.deadline)
+    if payment.refunds_owed:
+        owed_since = payment.captured_at or payment.created_at
+        due = owed_since if due is None else min(due, owed_since)
+    return due
 
 
 def default_kinds() -> Kinds:

@@ -2,7 +2,8 @@
 
 `PaymentEvent` is one fact a payment gateway reported about one payment. The domain events
 (`PaymentCreated`, `PaymentStatusChanged`, `PaymentCaptured`, `RefundRequested`,
-`FulfilmentDecided`) are what a `Payment` records for the outbox once they are folded in.
+`RefundFailed`, `FulfilmentDecided`) are what a `Payment` records for the outbox once they are
+folded in.
 
 Gateway adapters turn webhooks (`PaymentGateway.parse_webhook`) and API responses
 (`GatewayPayment.to_event`) into these; `Payment.apply` folds them into the payment. Events
@@ -41,6 +42,7 @@ __all__ = [
     "PaymentEvent",
     "PaymentEventKind",
     "PaymentStatusChanged",
+    "RefundFailed",
     "RefundRequested",
 ]
 
@@ -184,6 +186,20 @@ class RefundRequested(DomainEvent):
     payment_id: str
     refund_id: str
     amount: Money
+
+
+@frozen(kw_only=True)
+class RefundFailed(DomainEvent):
+    """A refund will not happen: the gateway reported it failed, or refused to take it.
+
+    The money it reserved is refundable again; what to do with it (ask the customer for
+    other details, credit the wallet) is the host's decision.
+    """
+
+    payment_id: str
+    refund_id: str
+    amount: Money
+    reason: str | None
 
 
 @frozen(kw_only=True)

@@ -9,12 +9,19 @@ authorisation window. Refunds, full or partial, never exceed what was captured. 
 first captured, `fulfil` decides once what the payment buys; a second success finds the
 decision already made and does nothing.
 
+A refund is reserved (`request_refund`) in the same unit of work that decides it, before it is
+sent, and stays **owed** (`refunds_owed`) until the gateway answers for it: it took it
+(`record_refund_sent`), reported its outcome (a refund event), or refused it for good
+(`reject_refund`). Whoever sends refunds sends the owed ones again, under the same refund id
+and idempotency key, until then; the gateway refunds each key once.
+
 The payment keeps the events it has seen (a handful per payment: progress, outcome, refunds)
 because order-independence needs the whole set.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
@@ -31,6 +38,7 @@ from minutebill.domain.payment_events import (
     PaymentEvent,
     PaymentEventKind,
     PaymentStatusChanged,
+    RefundFailed,
     RefundRequested,
 )
 from minutebill.domain.payment_methods import (
@@ -50,7 +58,7 @@ from minutebill.domain.state import (
     money_from_state,
     money_to_state,
 )
-from minutebill.domain.text import require_key
+from minutebill.domain.text import MAX_KEY_LENGTH, require_key, require_text
 from minutebill.errors import IdempotencyConflict, InvalidTransition, ValidationError
 
 __all__ = [
@@ -64,6 +72,7 @@ __all__ = [
     "PaymentMethod",
     "PaymentStatus",
     "PaymentStatusChanged",
+    "RefundFailed",
     "RefundRequested",
     "Upi",
 ]
@@ -111,6 +120,7 @@ class Payment:
     version: int = 0
     _events: dict[str, PaymentEvent] = field(factory=dict, alias="events")
     _refund_requests: dict[str, Money] = field(factory=dict, alias="refund_requests")
+    _refunds_sent: dict[str, str] = field(factory=dict, alias="refunds_sent")
     _buffer: EventBuffer = field(factory=EventBuffer, init=False)
     _summary: StatusSummary = field(init=False)
 
@@ -244,6 +254,23 @@ class Payment:
         return max(left, Money.zero(self.amount.currency).rounded())
 
     @property
+    def refunds_owed(self) -> tuple[tuple[str, Money], ...]:
+        """Refunds requested that the gateway has not answered for yet, by refund id.
+
+        Each is ``(refund_id, amount)``: not taken by the gateway (`record_refund_sent`),
+        with no outcome reported, not refused. Send them (again) with the same refund id as
+        the idempotency key; empty when nothing is owed.
+        """
+        if not self._refund_requests:
+            return ()
+        answered = {rid for rid, _, _ in self._summary.refunds} | self._refunds_sent.keys()
+        return tuple(
+            (rid, self._refund_requests[rid])
+            for rid in sorted(self._refund_requests)
+            if rid not in answered
+        )
+
+    @property
     def fulfilled(self) -> bool:
         """Whether what the payment buys has been decided (a second success does nothing)."""
         return self.fulfilment is not None
@@ -341,6 +368,63 @@ class Payment:
             )
         )
         return True
+
+    def record_refund_sent(self, refund_id: str, gateway_refund_id: str) -> bool:
+        """Note that the gateway took the requested refund `refund_id`, as `gateway_refund_id`.
+
+        Call it when the gateway's refund call returns (whatever the refund's status): the
+        refund is no longer owed, and its outcome arrives as a refund event.
+
+        Returns:
+            True if noted now; False if it already was (a re-sent request's answer).
+
+        Raises:
+            ValidationError: for empty ids, or a refund id never requested.
+            IdempotencyConflict: if the gateway took it before under another id.
+        """
+        require_key("refund_id", refund_id)
+        require_key("gateway_refund_id", gateway_refund_id)
+        if refund_id not in self._refund_requests:
+            raise ValidationError("refund_id", refund_id, "no refund was requested under it")
+        known = self._refunds_sent.get(refund_id)
+        if known is not None:
+            if known == gateway_refund_id:
+                return False
+            raise IdempotencyConflict(refund_id, f"sent as {known}, now {gateway_refund_id}")
+        self._refunds_sent = {**self._refunds_sent, refund_id: gateway_refund_id}
+        return True
+
+    def reject_refund(self, refund_id: str, reason: str, *, at: datetime) -> bool:
+        """Record that the gateway refused the requested refund `refund_id` for good.
+
+        For an answer that sending again cannot change (`GatewayRejected`, say). It is
+        recorded as the refund's failure, dated `at`: the refund is no longer owed, its
+        reservation is released (the amount is `refundable` again) and `RefundFailed` is
+        recorded for the host to act on. A refund whose outcome is known is left alone.
+
+        Returns:
+            Whether anything changed.
+
+        Raises:
+            ValidationError: for a refund id never requested, an empty reason or a naive `at`.
+        """
+        require_key("refund_id", refund_id)
+        amount = self._refund_requests.get(refund_id)
+        if amount is None:
+            raise ValidationError("refund_id", refund_id, "no refund was requested under it")
+        if self._event_refund_amount(refund_id) is not None:
+            return False
+        event = PaymentEvent(
+            event_id=_rejection_id(refund_id),
+            kind=PaymentEventKind.REFUND_FAILED,
+            payment_reference=self.payment_id,
+            gateway_payment_id=self.gateway_payment_id or "-",
+            occurred_at=to_utc(at),
+            amount=amount,
+            refund_id=refund_id,
+            reason=require_text("reason", reason),
+        )
+        return self._fold(event, adopt_gateway_id=False)
 
     # --- fulfilment ----------------------------------------------------------------------
 
@@ -472,6 +556,22 @@ class Payment:
                     status=after.status,
                 )
             )
+        if (
+            event.kind is PaymentEventKind.REFUND_FAILED
+            and event.refund_id is not None
+            and event.amount is not None
+            and all(rid != event.refund_id for rid, _, _ in before.refunds)
+        ):
+            self._buffer.record(
+                RefundFailed(
+                    account_id=self.account_id,
+                    occurred_at=event.occurred_at,
+                    payment_id=self.payment_id,
+                    refund_id=event.refund_id,
+                    amount=event.amount,
+                    reason=event.reason,
+                )
+            )
         if before.captured_at is None and after.captured_at is not None:
             self._buffer.record(
                 PaymentCaptured(
@@ -502,7 +602,11 @@ class Payment:
             "status": self.status.value,
             "events": [e.to_state() for e in self.events],
             "refund_requests": [
-                {"refund_id": rid, "amount": money_to_state(self._refund_requests[rid])}
+                {
+                    "refund_id": rid,
+                    "amount": money_to_state(self._refund_requests[rid]),
+                    "gateway_refund_id": self._refunds_sent.get(rid),
+                }
                 for rid in sorted(self._refund_requests)
             ],
             "fulfilment": None if self.fulfilment is None else self.fulfilment.to_state(),
@@ -510,9 +614,15 @@ class Payment:
 
     @classmethod
     def from_state(cls, state: State) -> Payment:
-        """The payment that `to_state` encoded (its status is recomputed from the events)."""
+        """The payment that `to_state` encoded (its status is recomputed from the events).
+
+        Documents written before refunds were marked as taken by the gateway have no
+        ``gateway_refund_id``: their refunds without an outcome load as owed, and are sent
+        again under their idempotency key, which the gateway answers without refunding twice.
+        """
         events = (PaymentEvent.from_state(s) for s in state["events"])
         fulfilment = state["fulfilment"]
+        requests = state["refund_requests"]
         return cls(
             payment_id=state["payment_id"],
             account_id=state["account_id"],
@@ -526,7 +636,18 @@ class Payment:
             fulfilment=None if fulfilment is None else Fulfilment.from_state(fulfilment),
             version=state["version"],
             events={e.event_id: e for e in events},
-            refund_requests={
-                r["refund_id"]: money_from_state(r["amount"]) for r in state["refund_requests"]
+            refund_requests={r["refund_id"]: money_from_state(r["amount"]) for r in requests},
+            refunds_sent={
+                r["refund_id"]: r["gateway_refund_id"]
+                for r in requests
+                if r.get("gateway_refund_id") is not None
             },
         )
+
+
+def _rejection_id(refund_id: str) -> str:
+    """The id of the failure event that records a refused refund (a digest if too long)."""
+    event_id = f"{refund_id}:rejected"
+    if len(event_id) <= MAX_KEY_LENGTH:
+        return event_id
+    return "rejected:" + hashlib.sha256(refund_id.encode()).hexdigest()

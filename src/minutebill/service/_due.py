@@ -1,4 +1,4 @@
-"""Due work: renewals, pre-debit notices, holds, releases, expiries and stale payments.
+"""Due work: renewals, pre-debit notices, holds, releases, expiries, stale payments, refunds.
 
 `run_due(now)` walks every kind of aggregate whose scheduled work is due, in pages, each page
 in one unit of work (so 10,000 renewals are a few dozen commits, not 10,000). If anything in a
@@ -66,7 +66,8 @@ class DueReport:
 
     Attributes:
         at: The instant the work was due by.
-        counts: How many of each action were taken (``"numbers_renewed"``, ...).
+        counts: How many of each action were taken (``"numbers_renewed"``, ``"refunds_sent"``,
+            ...).
         failures: Items that could not be handled, with the reason; the rest went ahead.
     """
 
@@ -93,7 +94,12 @@ class DueWorkMixin(NumbersMixin):
         Plans are renewed from the wallet (PAST_DUE within grace when it cannot pay, EXPIRED
         after); numbers get their pre-debit notices, renewals (wallet first, then mandate),
         holds and releases; expired holds and grants give their minutes back or expire them;
-        open payments are reconciled with the gateway and failed at their deadline.
+        open payments are reconciled with the gateway and failed at their deadline; refunds
+        decided but not yet taken by the gateway are sent again, with their first idempotency
+        key (``"refunds_sent"`` counts those the gateway took). A refund the gateway cannot
+        take now is reported in `DueReport.failures` and tried again by the next run; one it
+        refuses for good (`GatewayRejected`) is reported once and recorded as failed
+        (`RefundFailed` in the outbox), never sent again.
 
         Raises:
             ValidationError: for a naive `now` or a batch size below 1.
@@ -276,19 +282,28 @@ class DueWorkMixin(NumbersMixin):
             if not due:
                 return
             for payment, _ in due:
+                name = f"payment {payment.payment_id}"
                 try:
-                    if payment.gateway_payment_id is not None:
-                        self.reconcile_payment(payment.payment_id)
-                        counts["payments_reconciled"] += 1
-                    expire = partial(self._expire_payment, payment_id=payment.payment_id, at=at)
-                    if self._run(expire):
-                        counts["payments_expired"] += 1
+                    if payment.refunds_owed:
+                        refunds = self._send_refunds(payment.payment_id)
+                        counts["refunds_sent"] += refunds.sent
+                        failures.extend((f"{name} refund {r}", why) for r, why in refunds.failures)
+                    if payment.status.is_open:
+                        self._due_open_payment(payment, at, counts)
                 except MinutebillError as exc:
-                    failures.append((f"payment {payment.payment_id}", str(exc)))
+                    failures.append((name, str(exc)))
                 done += 1
                 if progress is not None:
                     progress("payments", done)
             cursor = due[-1][1]
+
+    def _due_open_payment(self, payment: Payment, at: datetime, counts: Counter[str]) -> None:
+        if payment.gateway_payment_id is not None:
+            self.reconcile_payment(payment.payment_id)
+            counts["payments_reconciled"] += 1
+        expire = partial(self._expire_payment, payment_id=payment.payment_id, at=at)
+        if self._run(expire):
+            counts["payments_expired"] += 1
 
     def _expire_payment(self, uow: UnitOfWork, *, payment_id: str, at: datetime) -> bool:
         return self._payment(uow, payment_id).expire(at)

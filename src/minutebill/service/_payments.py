@@ -6,12 +6,20 @@ fulfilment decision, inside one unit of work. The decision is made once per paym
 aggregate keeps it) and carried out in the same unit of work, so it happens exactly once
 however often and in whatever order the gateway reports. Network calls to the gateway are
 never made inside a unit of work.
+
+A refund the decision calls for is reserved on the payment in that same unit of work, and sent
+after the commit. Until the gateway answers for it, the payment owes it (`Payment.refunds_owed`)
+and is due work: the next observation of the payment (a webhook, `reconcile_payment`) or
+`run_due` sends it again, always with the same idempotency key, so the gateway refunds once
+however often it is sent. An answer that sending again cannot change (`GatewayRejected`) is
+recorded as the refund's failure (`RefundFailed` in the outbox) instead of being retried.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 
 from attrs import frozen
 
@@ -20,7 +28,7 @@ from minutebill.domain.catalog import ValidityKind
 from minutebill.domain.checkout import BundleLine, NumberLine, Quote
 from minutebill.domain.fulfilment import Fulfilment, Remedy, StepKind
 from minutebill.domain.grants import GrantSource
-from minutebill.domain.money import Money
+from minutebill.domain.money import Money, sum_money
 from minutebill.domain.number_policy import NumberPolicy
 from minutebill.domain.number_status import NumberStatus, PaymentDisposition
 from minutebill.domain.numbers import NumberSubscription, check_number_limit
@@ -29,8 +37,8 @@ from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.payments import Payment
 from minutebill.domain.subscriptions import PaymentOutcome
 from minutebill.domain.text import require_key
-from minutebill.errors import LimitExceeded, NotFound
-from minutebill.gateway import GatewayPayment, PaymentGateway, RefundRequest
+from minutebill.errors import GatewayError, LimitExceeded, MinutebillError, NotFound
+from minutebill.gateway import GatewayPayment, GatewayRefund, PaymentGateway, RefundRequest
 from minutebill.service._base import ServiceBase
 
 __all__ = ["PaymentResult", "PaymentsMixin"]
@@ -48,6 +56,9 @@ class PaymentResult:
         complete: Whether everything paid for was delivered (False: a remedy was due).
         remedy: The refund or wallet credit for what could not be delivered, if any.
         remedy_amount: How much that remedy is.
+        refund_owed: Refunds decided but not yet taken by the gateway (it was unavailable,
+            say), or None. They are sent again by the next `run_due` (or observation of the
+            payment) until the gateway answers for them.
     """
 
     payment_id: str
@@ -57,6 +68,7 @@ class PaymentResult:
     complete: bool
     remedy: Remedy | None
     remedy_amount: Money | None
+    refund_owed: Money | None = None
 
     @classmethod
     def of(cls, payment: Payment) -> PaymentResult:
@@ -70,14 +82,33 @@ class PaymentResult:
             complete=decision is not None and decision.complete,
             remedy=None if decision is None else decision.remedy,
             remedy_amount=None if decision is None else decision.remedy_amount,
+            refund_owed=_owed(payment),
         )
 
 
+def _owed(payment: Payment) -> Money | None:
+    owed = payment.refunds_owed
+    if not owed:
+        return None
+    return sum_money((amount for _, amount in owed), payment.amount.currency)
+
+
 @frozen
-class _RefundDue:
-    payment_id: str
-    refund_id: str
-    amount: Money
+class _RefundsSent:
+    """What one attempt at sending a payment's owed refunds did.
+
+    Attributes:
+        sent: How many the gateway took (its call returned).
+        failures: ``(refund_id, reason)`` for each it did not take. Those it may take later
+            (`GatewayError.retryable`) stay owed; the others were recorded as failed.
+    """
+
+    sent: int = 0
+    failures: tuple[tuple[str, str], ...] = ()
+
+
+_REFUND_REASON = "undeliverable"
+"""The reason minutebill gives the gateway for a remedy refund (the same on every re-send)."""
 
 
 def _options_key(quote_id: str) -> str:
@@ -102,6 +133,8 @@ class PaymentsMixin(ServiceBase):
 
         Safe to call with the same webhook any number of times, concurrently, and in any
         order relative to the other webhooks of the payment and to the create response.
+        Refunds the payment owes are sent after the commit; if the gateway cannot take them
+        now, they stay owed (`PaymentResult.refund_owed`) and `run_due` sends them again.
 
         Raises:
             WebhookVerificationError: if the signature does not verify over the raw body.
@@ -112,6 +145,8 @@ class PaymentsMixin(ServiceBase):
 
     def reconcile_payment(self, payment_id: str) -> PaymentResult:
         """Ask the gateway where a payment stands (when a webhook is late or lost) and apply it.
+
+        Refunds the payment still owes are sent again (see `PaymentResult.refund_owed`).
 
         Raises:
             NotFound: for an unknown payment.
@@ -133,31 +168,32 @@ class PaymentsMixin(ServiceBase):
         event = reported.to_event()
         at = self._now()
 
-        def work(uow: UnitOfWork) -> tuple[PaymentResult, list[_RefundDue]]:
+        def work(uow: UnitOfWork) -> PaymentResult:
             payment = self._payment(uow, reported.reference)
             payment.link_gateway(reported.gateway_payment_id)
             if event is not None:
                 payment.apply(event)
-            return PaymentResult.of(payment), self._fulfil(uow, payment, at)
+            self._fulfil(uow, payment, at)
+            return PaymentResult.of(payment)
 
-        result, refunds = self._run(work)
-        return self._after(result, refunds)
+        return self._after(self._run(work))
 
     def _observe(self, event: PaymentEvent) -> PaymentResult:
         at = self._now()
 
-        def work(uow: UnitOfWork) -> tuple[PaymentResult, list[_RefundDue]]:
+        def work(uow: UnitOfWork) -> PaymentResult:
             payment = self._payment(uow, event.payment_reference)
             payment.apply(event)
-            refunds = self._fulfil(uow, payment, at)
-            return PaymentResult.of(payment), refunds
+            self._fulfil(uow, payment, at)
+            return PaymentResult.of(payment)
 
-        result, refunds = self._run(work)
-        return self._after(result, refunds)
+        return self._after(self._run(work))
 
-    def _after(self, result: PaymentResult, refunds: list[_RefundDue]) -> PaymentResult:
-        for refund in refunds:
-            self._send_refund(refund)
+    def _after(self, result: PaymentResult) -> PaymentResult:
+        """Send the refunds the committed payment owes; the payment as it is then."""
+        if result.refund_owed is None:
+            return result
+        self._send_refunds(result.payment_id)
         return self._read(lambda uow: PaymentResult.of(self._payment(uow, result.payment_id)))
 
     @staticmethod
@@ -169,23 +205,64 @@ class PaymentsMixin(ServiceBase):
 
     # --- refunds ----------------------------------------------------------------------------
 
-    def _send_refund(self, refund: _RefundDue) -> None:
-        payment = self._read(lambda uow: self._payment(uow, refund.payment_id))
-        reported = self.gateway.refund(
-            RefundRequest.for_refund(
-                payment, refund_id=refund.refund_id, amount=refund.amount, reason="undeliverable"
+    def _send_refunds(self, payment_id: str) -> _RefundsSent:
+        """Send each refund `payment_id` owes, with its own idempotency key, and record the answer.
+
+        Never inside a unit of work. Retryable gateway errors leave the refund owed; any other
+        error from the gateway is recorded as the refund's failure (`Payment.reject_refund`).
+        """
+        payment = self._read(lambda uow: self._payment(uow, payment_id))
+        sent = 0
+        failures: list[tuple[str, str]] = []
+        for refund_id, amount in payment.refunds_owed:
+            request = RefundRequest.for_refund(
+                payment, refund_id=refund_id, amount=amount, reason=_REFUND_REASON
             )
-        )
+            try:
+                reported = self.gateway.refund(request)
+            except GatewayError as exc:
+                failures.append((refund_id, str(exc)))
+                if not exc.retryable:
+                    self._reject_refund(payment_id, refund_id, str(exc))
+                continue
+            except MinutebillError as exc:  # IdempotencyConflict, NotFound: final answers too
+                failures.append((refund_id, str(exc)))
+                self._reject_refund(payment_id, refund_id, str(exc))
+                continue
+            taken = partial(
+                self._refund_taken, payment_id=payment_id, refund_id=refund_id, reported=reported
+            )
+            self._run(taken)
+            sent += 1
+        return _RefundsSent(sent, tuple(failures))
+
+    def _refund_taken(
+        self, uow: UnitOfWork, *, payment_id: str, refund_id: str, reported: GatewayRefund
+    ) -> None:
+        payment = self._payment(uow, payment_id)
+        payment.record_refund_sent(refund_id, reported.refund_id)
         event = reported.to_event()
         if event is not None:
-            self._run(lambda uow: self._payment(uow, refund.payment_id).apply(event))
+            payment.apply(event)
+
+    def _reject_refund(self, payment_id: str, refund_id: str, reason: str) -> None:
+        at = self._now()
+
+        def work(uow: UnitOfWork) -> None:
+            self._payment(uow, payment_id).reject_refund(refund_id, reason, at=at)
+
+        self._run(work)
 
     # --- fulfilment, exactly once -----------------------------------------------------------
 
-    def _fulfil(self, uow: UnitOfWork, payment: Payment, at: datetime) -> list[_RefundDue]:
-        """Decide and deliver what `payment` bought, if it was captured and not yet decided."""
+    def _fulfil(self, uow: UnitOfWork, payment: Payment, at: datetime) -> None:
+        """Decide and deliver what `payment` bought, if it was captured and not yet decided.
+
+        A refund it calls for is reserved on the payment here, in the same unit of work: from
+        the commit on, the payment owes it until the gateway takes it.
+        """
         if payment.fulfilment is not None or not payment.captured:
-            return []
+            return
         quote: Quote = uow.orders.get(payment.account_id, payment.quote_id)
         paid_by = uow.idempotency.get(payment.account_id, _paid_key(quote.quote_id))
         decision = payment.fulfil(
@@ -197,7 +274,7 @@ class PaymentsMixin(ServiceBase):
             remedy=self.remedy,
         )
         if decision is None:
-            return []
+            return
         if paid_by is None and decision.steps:
             uow.idempotency.put(
                 payment.account_id,
@@ -205,7 +282,7 @@ class PaymentsMixin(ServiceBase):
                 StoredResponse(payment.payment_id, {"payment_id": payment.payment_id}),
             )
         self._deliver(uow, payment, quote, decision, at)
-        return self._remedy(uow, payment, decision, at)
+        self._remedy(uow, payment, decision, at)
 
     def _unavailable(self, uow: UnitOfWork, quote: Quote, at: datetime) -> set[str]:
         gone: set[str] = set()
@@ -264,16 +341,15 @@ class PaymentsMixin(ServiceBase):
 
     def _remedy(
         self, uow: UnitOfWork, payment: Payment, decision: Fulfilment, at: datetime
-    ) -> list[_RefundDue]:
+    ) -> None:
         if decision.remedy is None or not decision.remedy_amount:
-            return []
+            return
         if decision.remedy is Remedy.CREDIT_WALLET:
             self._credit(
                 uow, payment.account_id, decision.remedy_amount, decision.remedy_key, at, "refund"
             )
-            return []
+            return
         payment.request_refund(decision.remedy_amount, refund_id=decision.remedy_key, at=at)
-        return [_RefundDue(payment.payment_id, decision.remedy_key, decision.remedy_amount)]
 
     def _credit(
         self, uow: UnitOfWork, account_id: str, amount: Money, key: str, at: datetime, reason: str

@@ -95,7 +95,11 @@ class FixedClock:
 
 
 class Outcome(enum.Enum):
-    """What the fake does with the next payment it is asked to create or charge."""
+    """What the fake does with the next payment it is asked to create or charge.
+
+    For refunds (`FakePaymentGateway.script_refunds`) SUCCEED, FAIL, STAY_PENDING, TIME_OUT
+    and UNAVAILABLE mean the same for the refund.
+    """
 
     SUCCEED = "succeed"
     """Captured at once: SUCCEEDED."""
@@ -152,6 +156,13 @@ _EVENT_OF = {
     PaymentStatus.CANCELED: PaymentEventKind.CANCELED,
 }
 
+_REFUND_STATUS = {
+    Outcome.SUCCEED: RefundStatus.SUCCEEDED,
+    Outcome.TIME_OUT: RefundStatus.SUCCEEDED,
+    Outcome.FAIL: RefundStatus.FAILED,
+    Outcome.STAY_PENDING: RefundStatus.PENDING,
+}
+
 _FIRST_STATUS = {
     Outcome.SUCCEED: PaymentStatus.SUCCEEDED,
     Outcome.TIME_OUT: PaymentStatus.SUCCEEDED,
@@ -165,11 +176,12 @@ _FIRST_STATUS = {
 class FakePaymentGateway:
     """An in-memory `PaymentGateway` whose outcomes a test scripts.
 
-    Each create or mandate charge takes the next scripted `Outcome` (then `default`). Every
-    status change queues a webhook signed with HMAC-SHA256 over its raw body; `take_webhooks`
-    hands over those due by the clock, and the test delivers them as it likes — twice, late,
-    reordered. It keeps the promises of `PaymentGateway`: idempotency keys, refund limits,
-    constant-time signature checks.
+    Each create or mandate charge takes the next scripted `Outcome` (then `default`); each
+    refund call takes the next outcome scripted with `script_refunds` (then SUCCEED), and is
+    kept in `refund_calls`. Every status change queues a webhook signed with HMAC-SHA256 over
+    its raw body; `take_webhooks` hands over those due by the clock, and the test delivers them
+    as it likes — twice, late, reordered. It keeps the promises of `PaymentGateway`:
+    idempotency keys, refund limits, constant-time signature checks.
 
     Args:
         secret: The webhook signing secret.
@@ -201,6 +213,8 @@ class FakePaymentGateway:
         self._keys: dict[str, tuple[PaymentRequest | MandateChargeRequest, str]] = {}
         self._mandates: set[str] = set()
         self._scheduled: list[tuple[datetime, str, PaymentStatus]] = []
+        self._refund_script: deque[Outcome] = deque()
+        self._refund_calls: list[RefundRequest] = []
         self._outbox: list[tuple[datetime, Webhook]] = []
         self._serial = 0
 
@@ -209,6 +223,29 @@ class FakePaymentGateway:
     def script(self, *outcomes: Outcome) -> None:
         """Queue outcomes for the next payments created or charged, in order."""
         self._script.extend(outcomes)
+
+    def script_refunds(self, *outcomes: Outcome) -> None:
+        """Queue outcomes for the next refund calls, in order (unscripted calls succeed).
+
+        SUCCEED refunds at once; FAIL answers with a FAILED refund (nothing refunded);
+        STAY_PENDING answers with a PENDING refund that the fake never settles (its amount
+        stays reserved); TIME_OUT refunds, then raises `GatewayTimeout` (the answer is lost,
+        not the refund); UNAVAILABLE raises `GatewayUnavailable` and does nothing. A call
+        repeating an earlier request's key still takes an outcome: TIME_OUT and UNAVAILABLE
+        raise as they say, the others answer with the refund the key made.
+
+        Raises:
+            ValidationError: for an outcome that has no meaning for a refund.
+        """
+        for outcome in outcomes:
+            if outcome not in _REFUND_STATUS and outcome is not Outcome.UNAVAILABLE:
+                raise ValidationError("outcome", outcome, "not an outcome a refund can have")
+        self._refund_script.extend(outcomes)
+
+    @property
+    def refund_calls(self) -> tuple[RefundRequest, ...]:
+        """Every refund request the fake was sent, in order, whatever became of it."""
+        return tuple(self._refund_calls)
 
     def script_for(self, reference: str, outcome: Outcome) -> None:
         """Make the payment with our `reference` end in `outcome` (wins over the queue)."""
@@ -263,14 +300,18 @@ class FakePaymentGateway:
         return self._record(gateway_payment_id).payment
 
     def refund(self, request: RefundRequest) -> GatewayRefund:
-        """See `PaymentGateway.refund`."""
+        """See `PaymentGateway.refund` (and `script_refunds` for what a call does)."""
         self._catch_up()
+        self._refund_calls.append(request)
+        outcome = self._refund_script.popleft() if self._refund_script else Outcome.SUCCEED
+        if outcome is Outcome.UNAVAILABLE:
+            raise GatewayUnavailable("the fake gateway is unavailable (scripted)")
         record = self._record(request.gateway_payment_id)
         known = record.refund_keys.get(request.idempotency_key)
         if known is not None:
             if known[0] != request:
                 raise IdempotencyConflict(request.idempotency_key, "a different refund request")
-            return known[1]
+            return self._answer(known[1], outcome)
         payment = record.payment
         if payment.status not in (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED):
             raise GatewayRejected(f"payment {payment.gateway_payment_id} captured nothing")
@@ -287,20 +328,28 @@ class FakePaymentGateway:
             payment_reference=payment.reference,
             amount_minor=request.amount_minor,
             currency=request.currency,
-            status=RefundStatus.SUCCEEDED,
+            status=_REFUND_STATUS[outcome],
             updated_at=now,
         )
         record.refund_keys[request.idempotency_key] = (request, refund)
-        record.refunded_minor += request.amount_minor
-        status = (
-            PaymentStatus.REFUNDED
-            if record.refunded_minor == payment.amount_minor
-            else PaymentStatus.PARTIALLY_REFUNDED
-        )
-        record.payment = evolve(payment, status=status, updated_at=now)
+        if refund.status is not RefundStatus.FAILED:  # a pending refund keeps its amount
+            record.refunded_minor += request.amount_minor
+        if refund.status is RefundStatus.SUCCEEDED:
+            status = (
+                PaymentStatus.REFUNDED
+                if record.refunded_minor == payment.amount_minor
+                else PaymentStatus.PARTIALLY_REFUNDED
+            )
+            record.payment = evolve(payment, status=status, updated_at=now)
         event = refund.to_event()
         if event is not None:
             self._emit(evolve(event, event_id=self._next_id("evt")))
+        return self._answer(refund, outcome)
+
+    @staticmethod
+    def _answer(refund: GatewayRefund, outcome: Outcome) -> GatewayRefund:
+        if outcome is Outcome.TIME_OUT:
+            raise GatewayTimeout("the fake gateway timed out after taking the refund (scripted)")
         return refund
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> PaymentEvent:

@@ -400,6 +400,19 @@ class BillingComparison(RuleBasedStateMachine):
         )
         self._collect_webhooks()
 
+    @rule(account=st.sampled_from(ACCOUNTS), number=st.sampled_from(NUMBERS), key=st.integers(0, 2))
+    def buy_a_number_twice(self, account: str, number: str, key: int) -> None:
+        """Two purchases of one number before either is paid: paying both refunds one."""
+        for copy in "ab":
+            self._script(Outcome.STAY_PENDING)
+            key_of_copy = f"t{number[-1]}-{key}{copy}"
+            self.both(
+                methodcaller(
+                    "acquire_number", account, "in-local", number, UPI, idempotency_key=key_of_copy
+                )
+            )
+        self._collect_webhooks()
+
     @rule(status=st.sampled_from([PaymentStatus.SUCCEEDED, PaymentStatus.FAILED]))
     def gateway_settles_pending(self, status: PaymentStatus) -> None:
         """The gateway decides the open payments (their webhooks queue up)."""
@@ -414,6 +427,16 @@ class BillingComparison(RuleBasedStateMachine):
             for gateway_id in gateway_ids:
                 rig.gateway.move(gateway_id, status)
         self._collect_webhooks()
+
+    @rule(
+        outcome=st.sampled_from(
+            [Outcome.UNAVAILABLE, Outcome.TIME_OUT, Outcome.STAY_PENDING, Outcome.FAIL]
+        )
+    )
+    def gateway_falters_on_a_refund(self, outcome: Outcome) -> None:
+        """The next refund call (a remedy's) is lost, refused, left pending or failed."""
+        for rig in (self.subject, self.model):
+            rig.gateway.script_refunds(outcome)
 
     @precondition(lambda self: bool(self.pending))
     @rule(data=st.data())

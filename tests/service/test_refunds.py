@@ -1,0 +1,245 @@
+"""Remedy refunds: decided once with the fulfilment, sent until the gateway answers for them.
+
+The scenario: a number bought twice; the second purchase cannot be delivered, so fulfilment
+decides a refund of its 1,500.00. The gateway is scripted to fail the refund call
+(`FakePaymentGateway.script_refunds`) and keeps every call it gets (`refund_calls`).
+
+Every test runs on the in-memory store and on SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from minutebill import PaymentResult
+from minutebill.domain.fulfilment import Remedy
+from minutebill.domain.money import Money
+from minutebill.domain.payment_events import PaymentEvent, PaymentEventKind
+from minutebill.domain.payment_status import PaymentStatus
+from minutebill.domain.payments import Payment
+from minutebill.domain.wallet import Wallet
+from minutebill.gateway import RefundRequest
+from minutebill.testing.fakes import Outcome
+from minutebill.testing.stateful import UPI, BillingRig
+from tests.service.test_support import ACCOUNT, STORES, capture_later, open_rig
+
+NUMBER = "+919800000001"
+OWED = Money(1500, "INR")
+LATER = timedelta(days=400)  # far beyond any payment's reconciliation or deadline
+
+
+@pytest.fixture(params=STORES)
+def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BillingRig]:
+    with open_rig(request.param, tmp_path) as opened:
+        opened.billing.subscribe(ACCOUNT, "pro", timezone="Asia/Kolkata")
+        yield opened
+
+
+def buy_the_number_twice(rig: BillingRig) -> str:
+    """Two purchases of one number, both captured (webhooks queued); the second's payment id."""
+    rig.gateway.script(Outcome.STAY_PENDING, Outcome.STAY_PENDING)
+    first = rig.billing.acquire_number(ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="n1")
+    second = rig.billing.acquire_number(ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="n2")
+    capture_later(rig, first.payment.payment_id)
+    capture_later(rig, second.payment.payment_id)
+    return second.payment.payment_id
+
+
+def answer_for(answers: list[PaymentResult], payment_id: str) -> PaymentResult:
+    return [a for a in answers if a.payment_id == payment_id][-1]
+
+
+def stored(rig: BillingRig, payment_id: str) -> Payment:
+    with rig.uow_factory() as uow:
+        found: Payment | None = uow.payments.by_reference(payment_id)
+    assert found is not None
+    return found
+
+
+def at_the_gateway(rig: BillingRig, payment_id: str) -> PaymentStatus:
+    gateway_id = stored(rig, payment_id).gateway_payment_id
+    assert gateway_id is not None
+    return rig.gateway.get_payment(gateway_id).status
+
+
+def refund_calls(rig: BillingRig) -> list[RefundRequest]:
+    """Every refund call the gateway got so far."""
+    return list(rig.gateway.refund_calls)
+
+
+def outbox_names(rig: BillingRig) -> list[str]:
+    with rig.uow_factory() as uow:
+        return [e.name for e in uow.outbox.since(0, limit=10_000)]
+
+
+def due_payments(rig: BillingRig) -> list[str]:
+    with rig.uow_factory() as uow:
+        far: datetime = rig.clock.now() + LATER
+        return [p.payment_id for p in uow.payments.due(far, 100)]
+
+
+def assert_fulfilled_once(rig: BillingRig) -> None:
+    """One number, bought once; nothing credited; one decision per payment."""
+    assert [n.number_e164 for n in rig.billing.numbers(ACCOUNT)] == [NUMBER]
+    with rig.uow_factory() as uow:
+        wallet: Wallet = uow.wallets.get(ACCOUNT)
+    assert wallet.balance == Money(0, "INR")
+    assert outbox_names(rig).count("FulfilmentDecided") == 2
+
+
+def test_a_refund_the_gateway_could_not_take_is_sent_again_by_run_due_with_the_same_key(
+    rig: BillingRig,
+) -> None:
+    second = buy_the_number_twice(rig)
+    rig.gateway.script_refunds(Outcome.UNAVAILABLE)
+    answers = rig.deliver(rig.gateway.take_webhooks())
+    late = answer_for(answers, second)
+    assert (late.status, late.remedy, late.remedy_amount) == (
+        PaymentStatus.SUCCEEDED,
+        Remedy.REFUND,
+        OWED,
+    )
+    assert late.refund_owed == OWED
+    assert len(refund_calls(rig)) == 1
+    assert due_payments(rig) == [second]  # owed: due work until the gateway takes it
+
+    report = rig.billing.run_due()
+
+    assert (report["refunds_sent"], report.failures) == (1, ())
+    first_call, again = refund_calls(rig)
+    assert again == first_call  # the same request, under the same idempotency key
+    assert again.idempotency_key == f"{second}:remedy"
+    assert at_the_gateway(rig, second) is PaymentStatus.REFUNDED
+    result = rig.billing.reconcile_payment(second)
+    assert (result.status, result.refund_owed) == (PaymentStatus.REFUNDED, None)
+    assert stored(rig, second).refunded == OWED
+    assert_fulfilled_once(rig)
+
+
+def test_once_the_gateway_took_the_refund_nothing_sends_it_again(rig: BillingRig) -> None:
+    second = buy_the_number_twice(rig)
+    rig.gateway.script_refunds(Outcome.UNAVAILABLE)
+    hooks = rig.gateway.take_webhooks()
+    rig.deliver(hooks)
+    assert rig.billing.run_due()["refunds_sent"] == 1
+    assert due_payments(rig) == []  # owes nothing: out of the due index
+
+    for _ in range(2):
+        report = rig.billing.run_due()
+        assert (report["refunds_sent"], report.failures) == (0, ())
+    rig.deliver(hooks + rig.gateway.take_webhooks())  # everything redelivered, refund's too
+    rig.billing.reconcile_payment(second)
+
+    assert len(refund_calls(rig)) == 2
+    assert stored(rig, second).status is PaymentStatus.REFUNDED
+    assert_fulfilled_once(rig)
+
+
+def test_a_redelivered_webhook_sends_the_owed_refund_again(rig: BillingRig) -> None:
+    second = buy_the_number_twice(rig)
+    rig.gateway.script_refunds(Outcome.UNAVAILABLE)
+    hooks = rig.gateway.take_webhooks()
+    rig.deliver(hooks)
+
+    answers = rig.deliver(hooks)  # the gateway redelivers
+
+    late = answer_for(answers, second)
+    assert (late.status, late.refund_owed) == (PaymentStatus.REFUNDED, None)
+    assert len(refund_calls(rig)) == 2
+    assert len(set(refund_calls(rig))) == 1
+    assert rig.billing.run_due()["refunds_sent"] == 0
+    assert_fulfilled_once(rig)
+
+
+def test_a_refund_whose_answer_was_lost_is_sent_again_and_the_gateway_refunds_once(
+    rig: BillingRig,
+) -> None:
+    second = buy_the_number_twice(rig)
+    rig.gateway.script_refunds(Outcome.TIME_OUT)  # the gateway refunds; its answer is lost
+    late = answer_for(rig.deliver(rig.gateway.take_webhooks()), second)
+    assert late.refund_owed == OWED  # minutebill cannot know the refund happened
+    assert at_the_gateway(rig, second) is PaymentStatus.REFUNDED  # but it did
+    lost = rig.gateway.take_webhooks()  # and its webhook is late
+    assert [h.event_type for h in lost] == ["refund.succeeded"]
+
+    report = rig.billing.run_due()
+
+    assert (report["refunds_sent"], report.failures) == (1, ())
+    first_call, again = refund_calls(rig)
+    assert again == first_call
+    assert rig.gateway.take_webhooks() == []  # the same key: no second refund at the gateway
+    payment = stored(rig, second)
+    assert (payment.status, payment.refunded, payment.refunds_owed) == (
+        PaymentStatus.REFUNDED,
+        OWED,
+        (),
+    )
+    rig.deliver(lost)  # the late webhook changes nothing
+    assert stored(rig, second).refunded == OWED
+    assert_fulfilled_once(rig)
+
+
+def test_a_refund_the_gateway_refuses_is_reported_once_and_never_sent_again(
+    rig: BillingRig,
+) -> None:
+    second = buy_the_number_twice(rig)
+    rig.gateway.script_refunds(Outcome.UNAVAILABLE)
+    rig.deliver(rig.gateway.take_webhooks())
+    gateway_id = stored(rig, second).gateway_payment_id
+    assert gateway_id is not None
+    # Meanwhile someone refunds 1,000.00 from the gateway's dashboard.
+    rig.gateway.refund(
+        RefundRequest(
+            gateway_payment_id=gateway_id,
+            payment_reference=second,
+            refund_reference="dashboard-1",
+            idempotency_key="dashboard-1",
+            amount_minor=100_000,
+            currency="INR",
+        )
+    )
+
+    report = rig.billing.run_due()
+
+    assert report["refunds_sent"] == 0
+    ((item, reason),) = report.failures
+    assert second in item
+    assert "exceeds" in reason
+    payment = stored(rig, second)
+    assert payment.refunds_owed == ()
+    assert payment.refundable == OWED  # the refused refund no longer holds the money
+    assert outbox_names(rig).count("RefundFailed") == 1
+    again = rig.billing.run_due()
+    assert (again["refunds_sent"], again.failures) == (0, ())
+    assert len(refund_calls(rig)) == 3  # ours, the dashboard's, ours refused
+    rig.deliver(rig.gateway.take_webhooks())  # the dashboard refund's webhook
+    assert stored(rig, second).status is PaymentStatus.PARTIALLY_REFUNDED
+    assert_fulfilled_once(rig)
+
+
+def test_a_refund_the_gateway_took_as_pending_is_not_sent_again(rig: BillingRig) -> None:
+    second = buy_the_number_twice(rig)
+    rig.gateway.script_refunds(Outcome.STAY_PENDING)
+    late = answer_for(rig.deliver(rig.gateway.take_webhooks()), second)
+    assert (late.status, late.refund_owed) == (PaymentStatus.SUCCEEDED, None)
+
+    assert rig.billing.run_due()["refunds_sent"] == 0
+
+    assert len(refund_calls(rig)) == 1
+    gateway_id = stored(rig, second).gateway_payment_id
+    assert gateway_id is not None
+    settled = PaymentEvent(  # the gateway's webhook, once the refund settles
+        event_id="evt-refund-settled",
+        kind=PaymentEventKind.REFUND_SUCCEEDED,
+        payment_reference=second,
+        gateway_payment_id=gateway_id,
+        occurred_at=rig.clock.now(),
+        amount=OWED,
+        refund_id=f"{second}:remedy",
+    )
+    assert rig.deliver([rig.gateway.webhook_for(settled)])[0].status is PaymentStatus.REFUNDED
+    assert_fulfilled_once(rig)
