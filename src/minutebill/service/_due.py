@@ -33,7 +33,8 @@ from minutebill.domain.subscriptions import (
 )
 from minutebill.domain.wallet import Wallet
 from minutebill.errors import MinutebillError, ValidationError
-from minutebill.service._numbers import MandateCharge, NumbersMixin
+from minutebill.service._mandates import MandateCharge
+from minutebill.service._numbers import NumbersMixin
 
 __all__ = ["DueReport", "DueWorkMixin"]
 
@@ -93,7 +94,9 @@ class DueWorkMixin(NumbersMixin):
         Plans are renewed from the wallet (PAST_DUE within grace when it cannot pay, EXPIRED
         after); numbers get their pre-debit notices, renewals (wallet first, then mandate),
         holds and releases; expired holds and grants give their minutes back or expire them;
-        open payments are reconciled with the gateway and failed at their deadline.
+        open payments are reconciled with the gateway and failed at their deadline. A number
+        whose mandate debit failed — declined now, failed by reconciliation or expiry, or
+        found failed from earlier — goes On Hold from `now`.
 
         Raises:
             ValidationError: for a naive `now` or a batch size below 1.
@@ -291,7 +294,11 @@ class DueWorkMixin(NumbersMixin):
             cursor = due[-1][1]
 
     def _expire_payment(self, uow: UnitOfWork, *, payment_id: str, at: datetime) -> bool:
-        return self._payment(uow, payment_id).expire(at)
+        payment = self._payment(uow, payment_id)
+        if not payment.expire(at):
+            return False
+        self._on_payment_unpaid(uow, payment, at)
+        return True
 
     # --- money arrived: retry what was waiting for it ---------------------------------------
 
@@ -301,7 +308,8 @@ class DueWorkMixin(NumbersMixin):
         for number in uow.numbers.for_account(account_id):
             if number.status is not NumberStatus.ON_HOLD or not number.auto_pay:
                 continue
-            decision = renew(number, self._spendable(wallet, number), at, has_mandate=False)
+            spendable = self._spendable(wallet, self._gross(number.recurring_fee))
+            decision = renew(number, spendable, at, has_mandate=False)
             if isinstance(decision, DebitWallet):
                 self._pay_from_wallet(wallet, number, decision, at)
         subscription: Subscription | None = uow.subscriptions.find(account_id)

@@ -101,7 +101,8 @@ class PaymentsMixin(ServiceBase):
         """Take a webhook from the gateway: verify it, apply it, fulfil once.
 
         Safe to call with the same webhook any number of times, concurrently, and in any
-        order relative to the other webhooks of the payment and to the create response.
+        order relative to the other webhooks of the payment and to the create response. A
+        failed number renewal puts the number On Hold (see `set_auto_pay` for retrying it).
 
         Raises:
             WebhookVerificationError: if the signature does not verify over the raw body.
@@ -129,15 +130,20 @@ class PaymentsMixin(ServiceBase):
             return PaymentResult.of(payment)
         return self._observe_gateway(self.gateway.get_payment(payment.gateway_payment_id))
 
-    def _observe_gateway(self, reported: GatewayPayment) -> PaymentResult:
+    def _observe_gateway(
+        self, reported: GatewayPayment, *, at: datetime | None = None
+    ) -> PaymentResult:
+        """Apply what the gateway reported, at `at` (default now: the due work passes its own)."""
         event = reported.to_event()
-        at = self._now()
+        at = self._now() if at is None else at
 
         def work(uow: UnitOfWork) -> tuple[PaymentResult, list[_RefundDue]]:
             payment = self._payment(uow, reported.reference)
             payment.link_gateway(reported.gateway_payment_id)
             if event is not None:
                 payment.apply(event)
+            if not payment.captured:
+                self._on_payment_unpaid(uow, payment, at)
             return PaymentResult.of(payment), self._fulfil(uow, payment, at)
 
         result, refunds = self._run(work)
@@ -149,11 +155,20 @@ class PaymentsMixin(ServiceBase):
         def work(uow: UnitOfWork) -> tuple[PaymentResult, list[_RefundDue]]:
             payment = self._payment(uow, event.payment_reference)
             payment.apply(event)
+            if not payment.captured:
+                self._on_payment_unpaid(uow, payment, at)
             refunds = self._fulfil(uow, payment, at)
             return PaymentResult.of(payment), refunds
 
         result, refunds = self._run(work)
         return self._after(result, refunds)
+
+    def _on_payment_unpaid(self, uow: UnitOfWork, payment: Payment, at: datetime) -> None:
+        """Called in `uow` once news about `payment` left it without money captured.
+
+        What a failed payment means beyond itself (a renewal not paid) belongs to whoever
+        started it: the numbers override this.
+        """
 
     def _after(self, result: PaymentResult, refunds: list[_RefundDue]) -> PaymentResult:
         for refund in refunds:
