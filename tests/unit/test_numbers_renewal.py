@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
@@ -320,6 +321,73 @@ def test_a_mandate_debit_above_the_limit_holds_with_customer_action_required() -
     at_limit = number(fee="15000.00")
     at_limit.record_pre_debit_notice(1, FEB_28 - DAY)
     assert isinstance(renew(at_limit, inr(0), FEB_28, has_mandate=True), ChargeMandate)
+
+
+# --- the amount a mandate debit takes (the fee with its tax) ---------------------------------
+
+GROSS = inr("590.00")  # the fee with 18 % GST
+
+
+def test_the_notice_and_the_charge_carry_the_debit_amount() -> None:
+    subscription = number()
+    notice = renew(subscription, inr(0), FEB_28 - DAY, has_mandate=True, debit_amount=GROSS)
+    assert isinstance(notice, SendPreDebitNotice)
+    assert notice.amount == GROSS
+    subscription.record_pre_debit_notice(1, FEB_28 - DAY, amount=notice.amount)
+    (event,) = subscription.pull_events()
+    assert getattr(event, "amount", None) == GROSS
+    charge = renew(subscription, inr(0), FEB_28, has_mandate=True, debit_amount=GROSS)
+    assert isinstance(charge, ChargeMandate)
+    assert charge.amount == GROSS
+
+
+def test_a_wallet_renewal_is_still_decided_on_the_fee() -> None:
+    decision = renew(number(), inr(500), FEB_28, has_mandate=True, debit_amount=GROSS)
+    assert isinstance(decision, DebitWallet)
+    assert decision.amount == FEE
+
+
+def test_a_notice_of_another_amount_is_given_again_and_the_lead_starts_again() -> None:
+    subscription = number()
+    subscription.record_pre_debit_notice(1, FEB_28 - 2 * DAY)  # announced the net fee
+    before_due = renew(subscription, inr(0), FEB_28 - HOUR, has_mandate=True, debit_amount=GROSS)
+    assert isinstance(before_due, SendPreDebitNotice)
+    assert (before_due.amount, before_due.debit_at) == (GROSS, FEB_28 - HOUR + DAY)
+    again = subscription.record_pre_debit_notice(1, FEB_28 - HOUR, amount=GROSS)
+    assert (again.amount, again.sent_at, again.debit_at) == (
+        GROSS,
+        FEB_28 - HOUR,
+        FEB_28 + 23 * HOUR,
+    )
+    assert subscription.record_pre_debit_notice(1, FEB_28, amount=GROSS) == again
+    waiting = renew(subscription, inr(0), FEB_28, has_mandate=True, debit_amount=GROSS)
+    assert waiting == NothingDue(next_check_at=FEB_28 + 23 * HOUR)
+
+
+def test_the_mandate_limit_applies_to_the_debit_amount() -> None:
+    subscription = number(fee="13000.00")  # 15,340.00 with GST: above the limit
+    taxed = inr("15340.00")
+    assert renew(subscription, inr(0), FEB_28 - HOUR, has_mandate=True, debit_amount=taxed) == (
+        NothingDue(next_check_at=FEB_28)
+    )
+    decision = renew(subscription, inr(0), FEB_28, has_mandate=True, debit_amount=taxed)
+    assert decision == PutOnHold(reason=HoldReason.CUSTOMER_ACTION_REQUIRED, period_index=1)
+
+
+@pytest.mark.parametrize(
+    "amount", [Money("590.00", "USD"), inr("0"), inr("590.001"), Decimal("590.00")]
+)
+def test_a_bad_debit_amount_is_refused_and_a_bad_notice_amount_changes_nothing(
+    amount: object,
+) -> None:
+    subscription = number()
+    with pytest.raises((ValidationError, CurrencyMismatch)):
+        renew(subscription, inr(0), FEB_28, has_mandate=True, debit_amount=amount)  # type: ignore[arg-type]
+    before = subscription.to_state()
+    with pytest.raises(ValidationError):
+        subscription.record_pre_debit_notice(1, FEB_28 - DAY, amount=amount)  # type: ignore[arg-type]
+    assert subscription.to_state() == before
+    assert subscription.pull_events() == []
 
 
 def test_a_wallet_that_covers_pays_even_above_the_mandate_limit() -> None:

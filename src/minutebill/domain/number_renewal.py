@@ -16,10 +16,15 @@ nothing. The service carries the action out and reports the outcome back to the 
 A mandate charge that succeeds is reported with `record_renewal_paid`; one that fails with
 ``put_on_hold(HoldReason.PAYMENT_FAILED)``; one that needs the customer with
 ``put_on_hold(HoldReason.CUSTOMER_ACTION_REQUIRED)``; a pending one not at all (the next decision
-repeats the charge with the same key, which the gateway deduplicates).
+repeats the charge with the same key, which the gateway deduplicates) until its outcome is
+known, and then like the others: a debit that fails later puts the number on hold too.
 
 Each charge names one period and carries that period's idempotency key, so running the due work
 twice (or a crash between the charge and the report) never charges a period twice.
+
+A mandate debit takes `debit_amount` when the caller gives one (the fee with its tax, say: what
+the gateway will actually be asked for), else the fee; the pre-debit notice announces exactly
+that amount, and the no-authentication limit is checked against it.
 """
 
 from __future__ import annotations
@@ -84,7 +89,7 @@ class ChargeMandate:
     Attributes:
         period_index: The period paid.
         period: Its span.
-        amount: The fee, rounded.
+        amount: What the debit takes: the `debit_amount` given to `renew` (default: the fee).
         idempotency_key: The key to send to the gateway.
         on_session: True when the customer is present (an immediate charge they asked for):
             no pre-debit notice, and the gateway may authenticate them.
@@ -104,7 +109,7 @@ class SendPreDebitNotice:
     Attributes:
         period_index: The period the debit will pay.
         period: Its span.
-        amount: The amount to announce.
+        amount: The amount to announce: what the debit will take.
         debit_at: The earliest instant of the debit, at least the policy's lead from now.
     """
 
@@ -151,6 +156,7 @@ def renew(
     *,
     has_mandate: bool,
     customer_present: bool = False,
+    debit_amount: Money | None = None,
 ) -> RenewalDecision:
     """Decide what to do about `subscription` at `at`. Pure: nothing is changed.
 
@@ -162,6 +168,9 @@ def renew(
         customer_present: The customer asked for the charge now (Auto-Pay just turned on for
             a held number, a "pay now" button): a mandate is charged on-session, without a
             notice, even on hold.
+        debit_amount: What a mandate debit of one period takes, if not the fee: the fee with
+            its tax. Notices announce it, charges carry it, the mandate limit applies to it;
+            a notice that announced another amount is given again.
 
     Returns:
         A single `RenewalDecision`. On hold, the grace period's end wins over any payment at
@@ -170,8 +179,9 @@ def renew(
         reactivates it; the mandate is not retried on hold unless the customer is present.
 
     Raises:
-        ValidationError: for a naive time or a time before the anchor.
-        CurrencyMismatch: for a wallet balance in another currency than the fee.
+        ValidationError: for a naive time, a time before the anchor, or a debit amount that
+            is not positive Money in whole minor units.
+        CurrencyMismatch: for a wallet balance or debit amount in another currency than the fee.
     """
     at = to_utc(at)
     if not isinstance(wallet_balance, Money):
@@ -179,16 +189,17 @@ def renew(
     fee = subscription.recurring_fee
     if wallet_balance.currency != fee.currency:
         raise CurrencyMismatch(fee.currency, wallet_balance.currency)
+    debit = fee if debit_amount is None else _checked_debit(debit_amount, fee)
     if at < subscription.anchor:
         raise ValidationError("at", at, f"before the number's anchor {subscription.anchor}")
     if subscription.status is NumberStatus.RELEASED:
         return NothingDue(next_check_at=None)
     if subscription.status is NumberStatus.ON_HOLD:
-        return _renew_held(subscription, wallet_balance, at, has_mandate, customer_present)
+        return _renew_held(subscription, wallet_balance, at, has_mandate, customer_present, debit)
     index = subscription.paid_periods
     due_at = subscription.paid_through
     if at < due_at:
-        return _before_due(subscription, wallet_balance, at, has_mandate)
+        return _before_due(subscription, wallet_balance, at, has_mandate, debit)
     if not subscription.auto_pay and not customer_present:
         return PutOnHold(reason=HoldReason.AUTO_PAY_OFF, period_index=index)
     return _charge(
@@ -198,7 +209,18 @@ def renew(
         at=at,
         has_mandate=has_mandate,
         on_session=customer_present,
+        debit=debit,
     )
+
+
+def _checked_debit(debit_amount: object, fee: Money) -> Money:
+    if not isinstance(debit_amount, Money) or not debit_amount.is_rounded():
+        raise ValidationError("debit_amount", debit_amount, "Money in whole minor units")
+    if debit_amount.currency != fee.currency:
+        raise CurrencyMismatch(fee.currency, debit_amount.currency)
+    if debit_amount.amount <= 0:
+        raise ValidationError("debit_amount", debit_amount, "more than zero")
+    return debit_amount
 
 
 def _renew_held(
@@ -207,6 +229,7 @@ def _renew_held(
     at: datetime,
     has_mandate: bool,
     customer_present: bool,
+    debit: Money,
 ) -> RenewalDecision:
     hold = subscription.hold
     assert hold is not None  # noqa: S101 - guaranteed by the subscription's invariant
@@ -221,6 +244,7 @@ def _renew_held(
             at=at,
             has_mandate=has_mandate,
             on_session=True,
+            debit=debit,
         )
     if subscription.auto_pay and wallet_balance >= subscription.recurring_fee:
         return _debit_wallet(subscription, index)
@@ -232,17 +256,19 @@ def _before_due(
     wallet_balance: Money,
     at: datetime,
     has_mandate: bool,
+    debit: Money,
 ) -> RenewalDecision:
     due_at = subscription.paid_through
     policy = subscription.policy
     fee = subscription.recurring_fee
     index = subscription.paid_periods
+    notice = subscription.notice
     notice_wanted = (
         subscription.auto_pay
         and has_mandate
         and policy.notice_required
-        and not policy.needs_authentication(fee)
-        and subscription.notice is None
+        and not policy.needs_authentication(debit)
+        and (notice is None or notice.amount != debit)
         and (policy.payment_order is PaymentOrder.METHOD_FIRST or wallet_balance < fee)
     )
     if not notice_wanted:
@@ -253,7 +279,7 @@ def _before_due(
     return SendPreDebitNotice(
         period_index=index,
         period=subscription.period(index),
-        amount=fee,
+        amount=debit,
         debit_at=max(due_at, at + policy.pre_debit_notice_lead),
     )
 
@@ -266,6 +292,7 @@ def _charge(
     at: datetime,
     has_mandate: bool,
     on_session: bool,
+    debit: Money,
 ) -> RenewalDecision:
     policy = subscription.policy
     fee = subscription.recurring_fee
@@ -279,16 +306,16 @@ def _charge(
         if not has_mandate:
             continue
         if not on_session:
-            if policy.needs_authentication(fee):
+            if policy.needs_authentication(debit):
                 needs_customer = True
                 continue
             if policy.notice_required:
                 notice = subscription.notice
-                if notice is None or notice.period_index != index or notice.amount != fee:
+                if notice is None or notice.period_index != index or notice.amount != debit:
                     return SendPreDebitNotice(
                         period_index=index,
                         period=subscription.period(index),
-                        amount=fee,
+                        amount=debit,
                         debit_at=at + policy.pre_debit_notice_lead,
                     )
                 if at < notice.debit_at:
@@ -296,7 +323,7 @@ def _charge(
         return ChargeMandate(
             period_index=index,
             period=subscription.period(index),
-            amount=fee,
+            amount=debit,
             idempotency_key=subscription.renewal_key(index),
             on_session=on_session,
         )

@@ -441,28 +441,47 @@ class NumberSubscription:
         )
         return disposition
 
-    def record_pre_debit_notice(self, period_index: int, at: datetime) -> PreDebitNotice:
+    def record_pre_debit_notice(
+        self, period_index: int, at: datetime, *, amount: Money | None = None
+    ) -> PreDebitNotice:
         """Record that the customer is told now about the mandate debit for `period_index`.
 
         The debit may then happen no earlier than the policy's lead after `at`, and not before
         the period starts. Records `PreDebitNoticeDue`, which the host turns into the message.
-        A second call for the same period returns the first notice.
+        A second call for the same period and amount returns the first notice; one for
+        another amount replaces it (the customer is told again, and the lead starts again).
+
+        Args:
+            period_index: The period the debit pays: the next unpaid one.
+            at: Now.
+            amount: What the debit will take (the fee with its tax); default: the fee.
 
         Raises:
             InvalidTransition: unless the number is Active.
-            ValidationError: for a period other than the next unpaid one.
+            ValidationError: for a period other than the next unpaid one, or an amount that
+                is not positive Money in whole minor units of the fee's currency.
         """
         at = self._check_time(at)
+        fee = self.recurring_fee
+        if amount is None:
+            amount = fee
+        elif (
+            not isinstance(amount, Money)
+            or amount.currency != fee.currency
+            or amount.amount <= 0
+            or not amount.is_rounded()
+        ):
+            raise ValidationError("amount", amount, f"positive {fee.currency} in minor units")
         if self.status is not NumberStatus.ACTIVE:
             raise InvalidTransition(self._entity, self.status.value, "schedule a debit for")
         if period_index != self.paid_periods:
             raise ValidationError("period_index", period_index, "only the next period's debit")
-        if self.notice is not None:
+        if self.notice is not None and self.notice.amount == amount:
             return self.notice
         starts = self._cycle.boundary(period_index)
         notice = PreDebitNotice(
             period_index=period_index,
-            amount=self.recurring_fee,
+            amount=amount,
             sent_at=at,
             debit_at=max(starts, at + self.policy.pre_debit_notice_lead),
         )

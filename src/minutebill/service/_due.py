@@ -33,7 +33,8 @@ from minutebill.domain.subscriptions import (
 )
 from minutebill.domain.wallet import Wallet
 from minutebill.errors import MinutebillError, ValidationError
-from minutebill.service._numbers import MandateCharge, NumbersMixin
+from minutebill.service._mandates import MandateCharge
+from minutebill.service._numbers import NumbersMixin
 
 __all__ = ["DueReport", "DueWorkMixin"]
 
@@ -99,7 +100,9 @@ class DueWorkMixin(NumbersMixin):
         key (``"refunds_sent"`` counts those the gateway took). A refund the gateway cannot
         take now is reported in `DueReport.failures` and tried again by the next run; one it
         refuses for good (`GatewayRejected`) is reported once and recorded as failed
-        (`RefundFailed` in the outbox), never sent again.
+        (`RefundFailed` in the outbox), never sent again. A number whose mandate debit failed
+        — declined now, failed by reconciliation or expiry, or found failed from earlier —
+        goes On Hold.
 
         Raises:
             ValidationError: for a naive `now` or a batch size below 1.
@@ -306,7 +309,11 @@ class DueWorkMixin(NumbersMixin):
             counts["payments_expired"] += 1
 
     def _expire_payment(self, uow: UnitOfWork, *, payment_id: str, at: datetime) -> bool:
-        return self._payment(uow, payment_id).expire(at)
+        payment = self._payment(uow, payment_id)
+        if not payment.expire(at):
+            return False
+        self._on_payment_unpaid(uow, payment, at)
+        return True
 
     # --- money arrived: retry what was waiting for it ---------------------------------------
 
@@ -316,7 +323,8 @@ class DueWorkMixin(NumbersMixin):
         for number in uow.numbers.for_account(account_id):
             if number.status is not NumberStatus.ON_HOLD or not number.auto_pay:
                 continue
-            decision = renew(number, self._spendable(wallet, number), at, has_mandate=False)
+            spendable = self._spendable(wallet, self._gross(number.recurring_fee))
+            decision = renew(number, spendable, at, has_mandate=False)
             if isinstance(decision, DebitWallet):
                 self._pay_from_wallet(wallet, number, decision, at)
         subscription: Subscription | None = uow.subscriptions.find(account_id)

@@ -2,20 +2,17 @@
 
 The domain decides (`minutebill.domain.number_renewal.renew`); this module carries the
 decision out: a wallet debit and the paid period in one unit of work; a mandate charge as a
-`Payment` for a renewal quote, sent to the gateway after the unit of work commits and
-fulfilled like any other payment.
+`Payment` for a renewal quote (`minutebill.service._mandates`), sent to the gateway after the
+unit of work commits and fulfilled like any other payment. Both are priced with the
+checkout's tax, and the pre-debit notice announces the taxed amount the mandate will be
+debited.
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
-from functools import partial
-
-from attrs import frozen
 
 from minutebill._unit_of_work import UnitOfWork
-from minutebill.domain.checkout import NumberLine, Order
 from minutebill.domain.money import Money
 from minutebill.domain.number_renewal import (
     ChargeMandate,
@@ -27,42 +24,16 @@ from minutebill.domain.number_renewal import (
     SendPreDebitNotice,
     renew,
 )
-from minutebill.domain.number_status import HoldReason, NumberStatus, ReleaseReason
+from minutebill.domain.number_status import ReleaseReason
 from minutebill.domain.numbers import NumberSubscription
-from minutebill.domain.payment_status import PaymentStatus
-from minutebill.domain.payments import Payment
 from minutebill.domain.wallet import Wallet
-from minutebill.errors import InvalidTransition
-from minutebill.gateway import MandateChargeRequest
-from minutebill.service._purchases import PurchasesMixin
+from minutebill.service._mandates import MandateCharge, MandatesMixin
 from minutebill.views import NumberView
 
-__all__ = ["MandateCharge", "NumbersMixin"]
+__all__ = ["NumbersMixin"]
 
 
-@frozen
-class MandateCharge:
-    """A mandate debit decided inside a unit of work, to send once it has committed."""
-
-    account_id: str
-    number_e164: str
-    payment_id: str
-    mandate_id: str
-    notified_at: datetime | None
-
-
-_HOLD_FOR = {
-    PaymentStatus.FAILED: HoldReason.PAYMENT_FAILED,
-    PaymentStatus.CANCELED: HoldReason.PAYMENT_FAILED,
-    PaymentStatus.ACTION_REQUIRED: HoldReason.CUSTOMER_ACTION_REQUIRED,
-}
-
-
-def _find_payment(uow: UnitOfWork, *, payment_id: str) -> Payment:
-    return PurchasesMixin._payment(uow, payment_id)  # noqa: SLF001 - a static lookup
-
-
-class NumbersMixin(PurchasesMixin):
+class NumbersMixin(MandatesMixin):
     """Use cases of phone-number subscriptions."""
 
     def numbers(self, account_id: str) -> list[NumberView]:
@@ -83,6 +54,12 @@ class NumbersMixin(PurchasesMixin):
         self, account_id: str, number_e164: str, on: bool, *, mandate_id: str | None = None
     ) -> NumberView:
         """Turn Auto-Pay on or off; turning it on for a held number tries the charge at once.
+
+        The immediate charge pays the missed period from the wallet if it covers the fee with
+        its tax, else from the mandate, on-session. A mandate debit that failed before (or
+        waits for the customer's authentication) is not sent again: this starts a new attempt
+        under a new payment id and gateway key, while an attempt still in flight (pending at
+        the gateway) is asked about again, not repeated.
 
         Args:
             account_id: The account.
@@ -159,19 +136,23 @@ class NumbersMixin(PurchasesMixin):
     ) -> MandateCharge | None:
         """Decide about `number` now and do it; a mandate charge is returned to send later."""
         wallet = self._wallet(uow, number.account_id)
+        gross = self._gross(number.recurring_fee)
+        has_mandate = number.has_mandate
         decision: RenewalDecision = renew(
             number,
-            self._spendable(wallet, number),
+            self._spendable(wallet, gross),
             at,
-            has_mandate=number.has_mandate,
+            has_mandate=has_mandate,
             customer_present=customer_present,
+            # What a mandate debit takes; a number without a mandate has none to check.
+            debit_amount=gross if has_mandate else None,
         )
         if isinstance(decision, NothingDue):
             return None
         if isinstance(decision, DebitWallet):
             self._pay_from_wallet(wallet, number, decision, at)
         elif isinstance(decision, SendPreDebitNotice):
-            number.record_pre_debit_notice(decision.period_index, at)
+            number.record_pre_debit_notice(decision.period_index, at, amount=decision.amount)
         elif isinstance(decision, PutOnHold):
             number.put_on_hold(decision.reason, at)
         elif isinstance(decision, ReleaseNumber):
@@ -180,13 +161,14 @@ class NumbersMixin(PurchasesMixin):
             return self._mandate_payment(uow, number, decision, at)
         return None
 
-    def _spendable(self, wallet: Wallet, number: NumberSubscription) -> Money:
+    @staticmethod
+    def _spendable(wallet: Wallet, gross: Money) -> Money:
         """The balance the renewal decision may count on.
 
-        All of it if it covers the fee with its tax, else nothing: the decision compares the
-        balance with the net fee.
+        All of it if it covers `gross`, the fee with its tax, else nothing: the decision
+        compares the balance with the net fee.
         """
-        if wallet.can_cover(self._gross(number.recurring_fee)):
+        if wallet.can_cover(gross):
             return wallet.balance
         return Money.zero(wallet.currency)
 
@@ -201,66 +183,3 @@ class NumbersMixin(PurchasesMixin):
             reference=number.number_e164,
         )
         number.record_renewal_paid(decision.period_index, at)
-
-    def _mandate_payment(
-        self, uow: UnitOfWork, number: NumberSubscription, decision: ChargeMandate, at: datetime
-    ) -> MandateCharge | None:
-        if number.mandate_id is None:  # pragma: no cover - renew() asks only with a mandate
-            return None
-        key = decision.idempotency_key
-        quote_id = key  # ends in ":<period index>", which fulfilment reads back
-        # Payment ids (and the gateway's idempotency keys) are unique across accounts; the
-        # renewal key is only unique per number, so the account is part of the digest.
-        scoped = f"{number.account_id}\x00{key}"
-        payment_id = "pay_" + hashlib.sha256(scoped.encode()).hexdigest()[:24]
-        existing: Payment | None = uow.payments.by_reference(payment_id)
-        if existing is None:
-            order = Order(
-                [NumberLine(offer=number.offer, number_e164=number.number_e164, renewal=True)],
-                number.offer.monthly_fee.currency,
-            )
-            quote = order.quote(quote_id=quote_id, account_id=number.account_id, at=at)
-            uow.orders.add(quote)
-            uow.payments.add(
-                Payment.for_quote(quote, payment_id=payment_id, idempotency_key=payment_id, at=at)
-            )
-        elif not existing.status.is_open:
-            return None
-        notice = number.notice
-        return MandateCharge(
-            number.account_id,
-            number.number_e164,
-            payment_id,
-            number.mandate_id,
-            None if decision.on_session or notice is None else notice.sent_at,
-        )
-
-    def _send_mandate_charges(self, charges: list[MandateCharge]) -> None:
-        for charge in charges:
-            payment = self._read(partial(_find_payment, payment_id=charge.payment_id))
-            reported = self.gateway.charge_mandate(
-                MandateChargeRequest.for_payment(
-                    payment,
-                    mandate_id=charge.mandate_id,
-                    description=f"Number {charge.number_e164} renewal",
-                    pre_debit_notified_at=charge.notified_at,
-                )
-            )
-            result = self._observe_gateway(reported)
-            reason = _HOLD_FOR.get(result.status)
-            if reason is not None:
-                self._hold_after_failed_charge(charge, reason)
-
-    def _hold_after_failed_charge(self, charge: MandateCharge, reason: HoldReason) -> None:
-        at = self._now()
-
-        def work(uow: UnitOfWork) -> None:
-            number: NumberSubscription = uow.numbers.get(charge.account_id, charge.number_e164)
-            if number.status is NumberStatus.RELEASED:
-                return
-            try:
-                number.put_on_hold(reason, at)
-            except InvalidTransition:
-                return  # not due any more (paid meanwhile)
-
-        self._run(work)

@@ -134,7 +134,8 @@ class PaymentsMixin(ServiceBase):
         Safe to call with the same webhook any number of times, concurrently, and in any
         order relative to the other webhooks of the payment and to the create response.
         Refunds the payment owes are sent after the commit; if the gateway cannot take them
-        now, they stay owed (`PaymentResult.refund_owed`) and `run_due` sends them again.
+        now, they stay owed (`PaymentResult.refund_owed`) and `run_due` sends them again. A
+        failed number renewal puts the number On Hold (see `set_auto_pay` for retrying it).
 
         Raises:
             WebhookVerificationError: if the signature does not verify over the raw body.
@@ -164,15 +165,20 @@ class PaymentsMixin(ServiceBase):
             return PaymentResult.of(payment)
         return self._observe_gateway(self.gateway.get_payment(payment.gateway_payment_id))
 
-    def _observe_gateway(self, reported: GatewayPayment) -> PaymentResult:
+    def _observe_gateway(
+        self, reported: GatewayPayment, *, at: datetime | None = None
+    ) -> PaymentResult:
+        """Apply what the gateway reported, at `at` (default now: the due work passes its own)."""
         event = reported.to_event()
-        at = self._now()
+        at = self._now() if at is None else at
 
         def work(uow: UnitOfWork) -> PaymentResult:
             payment = self._payment(uow, reported.reference)
             payment.link_gateway(reported.gateway_payment_id)
             if event is not None:
                 payment.apply(event)
+            if not payment.captured:
+                self._on_payment_unpaid(uow, payment, at)
             self._fulfil(uow, payment, at)
             return PaymentResult.of(payment)
 
@@ -184,10 +190,19 @@ class PaymentsMixin(ServiceBase):
         def work(uow: UnitOfWork) -> PaymentResult:
             payment = self._payment(uow, event.payment_reference)
             payment.apply(event)
+            if not payment.captured:
+                self._on_payment_unpaid(uow, payment, at)
             self._fulfil(uow, payment, at)
             return PaymentResult.of(payment)
 
         return self._after(self._run(work))
+
+    def _on_payment_unpaid(self, uow: UnitOfWork, payment: Payment, at: datetime) -> None:
+        """Called in `uow` once news about `payment` left it without money captured.
+
+        What a failed payment means beyond itself (a renewal not paid) belongs to whoever
+        started it: the numbers override this.
+        """
 
     def _after(self, result: PaymentResult) -> PaymentResult:
         """Send the refunds the committed payment owes; the payment as it is then."""

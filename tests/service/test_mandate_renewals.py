@@ -1,0 +1,311 @@
+"""Number renewals charged to a saved mandate: holds, retries and tax.
+
+A mandate debit can fail long after it was sent (a webhook, a reconciliation, the payment's
+expiry), be declined in due work run for a later instant than the clock's, or be tried again
+when the customer acts. Every test runs on the in-memory store and on SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from minutebill._unit_of_work import UnitOfWork
+from minutebill.domain.fulfilment import Remedy, Unfulfillable
+from minutebill.domain.money import Money
+from minutebill.domain.payment_status import PaymentStatus
+from minutebill.domain.payments import Payment
+from minutebill.domain.tax import TaxPolicy
+from minutebill.testing.fakes import Outcome
+from minutebill.testing.stateful import MANDATE, UPI, BillingRig
+from tests.service.test_support import ACCOUNT, STORES, open_store, top_up
+
+NUMBER = "+919800000001"
+DUE = datetime(2026, 2, 5, 9, tzinfo=UTC)  # the number's first renewal (bought at the start)
+NEXT = datetime(2026, 3, 5, 9, tzinfo=UTC)
+GRACE = timedelta(days=7)
+GST = TaxPolicy.india_gst("0.18", supplier_state="KA", customer_state="KA")
+SECOND_MANDATE = "mandate-upi-2"
+
+
+Store = Callable[[], UnitOfWork]
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    with open_store(request.param, tmp_path) as uow_factory:
+        yield uow_factory
+
+
+def rig_on(uow_factory: Store, *, tax: TaxPolicy | None = None) -> BillingRig:
+    """A rig whose account holds the number with Auto-Pay on and `MANDATE` saved."""
+    rig = BillingRig.build(uow_factory, tax=tax)
+    rig.gateway.add_mandate(SECOND_MANDATE)
+    rig.billing.subscribe(ACCOUNT, "enterprise", timezone="Asia/Kolkata")
+    rig.billing.acquire_number(
+        ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="n1", mandate_id=MANDATE
+    )
+    rig.gateway.take_webhooks()
+    return rig
+
+
+@pytest.fixture
+def rig(store: Store) -> BillingRig:
+    return rig_on(store)
+
+
+def renewals(rig: BillingRig) -> list[Payment]:
+    """The mandate payments of the number's renewals, oldest first."""
+    with rig.uow_factory() as uow:
+        payments: list[Payment] = uow.payments.for_account(ACCOUNT)
+    found = [p for p in payments if p.quote_id.startswith(f"number:{NUMBER}:")]
+    return sorted(found, key=lambda p: (p.created_at, p.payment_id))
+
+
+def the_number(rig: BillingRig) -> tuple[str, str | None, datetime]:
+    (number,) = rig.billing.numbers(ACCOUNT)
+    return number.status, number.hold_reason, number.paid_through
+
+
+def charge_at_due(rig: BillingRig, outcome: Outcome) -> Payment:
+    """Notice a day ahead, then the debit on the due date, ending as `outcome` says."""
+    rig.clock.set(DUE - timedelta(days=1))
+    rig.billing.run_due()
+    rig.gateway.script(outcome)
+    rig.clock.set(DUE)
+    assert rig.billing.run_due()["mandate_charges"] == 1
+    (payment,) = renewals(rig)
+    return payment
+
+
+def gateway_fails(rig: BillingRig, payment: Payment) -> None:
+    assert payment.gateway_payment_id is not None
+    rig.gateway.move(payment.gateway_payment_id, PaymentStatus.FAILED, "insufficient funds")
+
+
+# --- a failure learned later ---------------------------------------------------------------
+
+
+def test_a_pending_debit_failed_by_webhook_holds_the_number_then_releases_it(
+    rig: BillingRig,
+) -> None:
+    payment = charge_at_due(rig, Outcome.STAY_PENDING)
+    assert the_number(rig) == ("active", None, DUE)
+    rig.clock.advance(timedelta(hours=1))
+    gateway_fails(rig, payment)
+    rig.deliver(rig.gateway.take_webhooks())
+    assert the_number(rig) == ("on_hold", "payment_failed", DUE)
+    (held,) = rig.billing.numbers(ACCOUNT)
+    assert held.release_after == DUE + GRACE  # the grace runs from the due date
+    rig.clock.set(DUE + timedelta(days=1))
+    report = rig.billing.run_due()
+    assert (report["mandate_charges"], report.failures) == (0, ())  # not retried on hold
+    assert the_number(rig)[0] == "on_hold"
+    rig.clock.set(DUE + GRACE)
+    assert rig.billing.run_due()["numbers_released"] == 1
+    assert the_number(rig)[0] == "released"
+    assert [p.status for p in renewals(rig)] == [PaymentStatus.FAILED]
+
+
+def test_a_pending_debit_found_failed_by_reconciliation_holds_the_number(
+    rig: BillingRig,
+) -> None:
+    payment = charge_at_due(rig, Outcome.STAY_PENDING)
+    rig.clock.advance(timedelta(hours=2))
+    gateway_fails(rig, payment)
+    rig.gateway.take_webhooks()  # lost on the way
+    assert rig.billing.reconcile_payment(payment.payment_id).status is PaymentStatus.FAILED
+    assert the_number(rig) == ("on_hold", "payment_failed", DUE)
+    (held,) = rig.billing.numbers(ACCOUNT)
+    assert held.release_after == DUE + GRACE
+
+
+def test_a_debit_pending_past_its_authorisation_window_expires_and_holds_the_number(
+    rig: BillingRig,
+) -> None:
+    charge_at_due(rig, Outcome.STAY_PENDING)
+    rig.clock.set(DUE + timedelta(hours=12))
+    assert rig.billing.run_due()["mandate_charges"] == 1  # the same debit, asked again
+    assert the_number(rig)[0] == "active"
+    expired_at = DUE + timedelta(days=1, hours=1)
+    report = rig.billing.run_due(expired_at)
+    assert report["payments_expired"] == 1
+    assert the_number(rig) == ("on_hold", "payment_failed", DUE)
+    (held,) = rig.billing.numbers(ACCOUNT)
+    assert held.release_after == DUE + GRACE
+    assert len(renewals(rig)) == 1  # one payment, one gateway key, however often it was sent
+    assert rig.billing.run_due(DUE + GRACE)["numbers_released"] == 1
+
+
+def test_a_failure_learned_before_the_due_date_holds_the_number_at_the_next_run(
+    rig: BillingRig,
+) -> None:
+    """A scheduler ahead of the clock: the webhook lands before the number is due by the clock."""
+    rig.billing.run_due(DUE - timedelta(days=1))
+    rig.gateway.script(Outcome.STAY_PENDING)
+    assert rig.billing.run_due(DUE)["mandate_charges"] == 1
+    (payment,) = renewals(rig)
+    rig.clock.set(DUE - timedelta(hours=1))
+    gateway_fails(rig, payment)
+    rig.deliver(rig.gateway.take_webhooks())  # the clock is still before DUE: no hold yet
+    assert the_number(rig) == ("active", None, DUE)
+    later = DUE + timedelta(hours=6)
+    report = rig.billing.run_due(later)
+    assert (report["numbers_put_on_hold"], report["mandate_charges"]) == (1, 0)
+    assert the_number(rig) == ("on_hold", "payment_failed", DUE)
+    (held,) = rig.billing.numbers(ACCOUNT)
+    assert held.release_after == DUE + GRACE
+    assert len(renewals(rig)) == 1
+
+
+# --- a decline in due work run for a later instant -----------------------------------------
+
+
+def test_a_declined_debit_in_due_work_for_a_later_instant_holds_the_number(
+    rig: BillingRig,
+) -> None:
+    rig.billing.run_due(DUE - timedelta(days=1))  # the clock stays at the start
+    rig.gateway.script(Outcome.FAIL)
+    at = DUE + timedelta(minutes=1)
+    report = rig.billing.run_due(at)
+    assert (report["mandate_charges"], report.failures) == (1, ())
+    assert the_number(rig) == ("on_hold", "payment_failed", DUE)
+    (held,) = rig.billing.numbers(ACCOUNT)
+    assert held.release_after == DUE + GRACE
+    assert rig.billing.run_due(DUE + timedelta(days=10))["numbers_released"] == 1
+    assert the_number(rig)[0] == "released"
+
+
+# --- the customer tries again ----------------------------------------------------------------
+
+
+def test_a_customer_who_turns_auto_pay_back_on_is_charged_at_once_under_a_new_key(
+    rig: BillingRig,
+) -> None:
+    charge_at_due(rig, Outcome.FAIL)
+    assert the_number(rig) == ("on_hold", "payment_failed", DUE)
+    rig.clock.advance(timedelta(hours=2))
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, False)
+    view = rig.billing.set_auto_pay(ACCOUNT, NUMBER, True, mandate_id=SECOND_MANDATE)
+    assert (view.status, view.paid_through) == ("active", NEXT)
+    first, second = renewals(rig)
+    assert (first.status, second.status) == (PaymentStatus.FAILED, PaymentStatus.SUCCEEDED)
+    assert first.quote_id == second.quote_id  # one quote per period: paid once at most
+    assert len({first.payment_id, second.payment_id}) == 2
+    assert len({first.idempotency_key, second.idempotency_key}) == 2
+    assert second.amount == Money(500, "INR")
+    again = rig.billing.run_due()
+    assert (again["mandate_charges"], again["numbers_renewed"]) == (0, 0)
+    assert len(renewals(rig)) == 2
+
+
+def test_a_retry_still_pending_is_asked_again_not_charged_again(rig: BillingRig) -> None:
+    charge_at_due(rig, Outcome.FAIL)
+    rig.clock.advance(timedelta(minutes=1))
+    rig.gateway.script(Outcome.STAY_PENDING)
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, False)
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, True)
+    rig.billing.run_due()
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, False)
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, True)  # the customer acts again meanwhile
+    failed, retry = renewals(rig)
+    assert failed.status is PaymentStatus.FAILED
+    assert retry.status is PaymentStatus.PENDING
+    assert the_number(rig)[0] == "on_hold"
+    assert retry.gateway_payment_id is not None
+    rig.gateway.move(retry.gateway_payment_id, PaymentStatus.SUCCEEDED)
+    rig.deliver(rig.gateway.take_webhooks())
+    assert the_number(rig) == ("active", None, NEXT)
+    assert [p.status for p in renewals(rig)] == [PaymentStatus.FAILED, PaymentStatus.SUCCEEDED]
+
+
+def test_each_customer_retry_after_a_failure_is_a_new_attempt(rig: BillingRig) -> None:
+    charge_at_due(rig, Outcome.FAIL)
+    for _ in range(2):
+        rig.clock.advance(timedelta(minutes=1))
+        rig.gateway.script(Outcome.FAIL)
+        rig.billing.set_auto_pay(ACCOUNT, NUMBER, False)
+        rig.billing.set_auto_pay(ACCOUNT, NUMBER, True)
+        rig.clock.advance(timedelta(minutes=1))
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, False)
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, True)
+    assert the_number(rig) == ("active", None, NEXT)
+    statuses = [p.status for p in renewals(rig)]
+    assert statuses == [PaymentStatus.FAILED] * 3 + [PaymentStatus.SUCCEEDED]
+    assert len({p.idempotency_key for p in renewals(rig)}) == 4
+
+
+def test_a_customer_back_for_a_debit_that_needs_them_is_charged_on_session(
+    rig: BillingRig,
+) -> None:
+    waiting = charge_at_due(rig, Outcome.REQUIRE_ACTION)
+    assert the_number(rig) == ("on_hold", "customer_action_required", DUE)
+    rig.clock.advance(timedelta(minutes=1))
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, False)
+    view = rig.billing.set_auto_pay(ACCOUNT, NUMBER, True)
+    assert (view.status, view.paid_through) == ("active", NEXT)
+    first, second = renewals(rig)
+    assert first.payment_id == waiting.payment_id
+    assert (first.status, second.status) == (
+        PaymentStatus.ACTION_REQUIRED,
+        PaymentStatus.SUCCEEDED,
+    )
+    rig.billing.run_due(DUE + timedelta(days=2))  # the first one expires: nothing changes
+    assert the_number(rig) == ("active", None, NEXT)
+
+
+def test_a_late_success_of_a_failed_attempt_for_a_period_paid_since_is_refunded(
+    rig: BillingRig,
+) -> None:
+    first = charge_at_due(rig, Outcome.LATE_SUCCESS)  # declined now, authorised 3 min later
+    assert the_number(rig) == ("on_hold", "payment_failed", DUE)
+    rig.gateway.take_webhooks()
+    rig.clock.advance(timedelta(minutes=1))
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, False)
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, True)
+    assert the_number(rig) == ("active", None, NEXT)
+    rig.clock.advance(timedelta(minutes=5))
+    results = rig.deliver(rig.gateway.take_webhooks())
+    late = next(r for r in results if r.payment_id == first.payment_id)
+    assert (late.remedy, late.remedy_amount) == (Remedy.REFUND, Money(500, "INR"))
+    assert the_number(rig) == ("active", None, NEXT)  # paid once, not twice
+    refunded, paid = renewals(rig)
+    assert refunded.fulfilment is not None
+    assert refunded.fulfilment.reason is Unfulfillable.ALREADY_FULFILLED
+    assert (refunded.status, paid.status) == (PaymentStatus.REFUNDED, PaymentStatus.SUCCEEDED)
+
+
+# --- tax -----------------------------------------------------------------------------------
+
+
+def test_a_mandate_renewal_is_announced_and_charged_with_its_tax(store: Store) -> None:
+    rig = rig_on(store, tax=GST)
+    rig.clock.set(DUE - timedelta(days=1))
+    assert rig.billing.run_due()["pre_debit_notices"] == 1
+    rig.clock.set(DUE)
+    assert rig.billing.run_due()["mandate_charges"] == 1
+    with rig.uow_factory() as uow:
+        notices = [e for e in uow.outbox.since(0) if e.name == "PreDebitNoticeDue"]
+    assert [e.payload["amount"] for e in notices] == [{"amount": "590.00", "currency": "INR"}]
+    (payment,) = renewals(rig)
+    assert (payment.status, payment.amount) == (PaymentStatus.SUCCEEDED, Money("590.00", "INR"))
+    assert the_number(rig) == ("active", None, NEXT)
+
+
+def test_a_mandate_renewal_costs_what_the_same_renewal_from_the_wallet_costs(
+    store: Store,
+) -> None:
+    rig = rig_on(store, tax=GST)
+    top_up(rig, ACCOUNT, 590, "t1")
+    rig.clock.set(DUE)
+    assert rig.billing.run_due()["numbers_renewed"] == 1
+    assert rig.billing.overview(ACCOUNT).wallet_balance == Money(0, "INR")
+    rig.clock.set(NEXT - timedelta(days=1))
+    rig.billing.run_due()
+    rig.clock.set(NEXT)
+    assert rig.billing.run_due()["mandate_charges"] == 1
+    (payment,) = renewals(rig)
+    assert payment.amount == Money("590.00", "INR")
