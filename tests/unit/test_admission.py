@@ -318,6 +318,26 @@ def test_a_settled_call_cannot_be_admitted_again() -> None:
         unchanged(acme, lambda: acme.admit("a1"))
 
 
+@pytest.mark.parametrize("ending", ["settled", "released", "hold expired"])
+def test_an_ended_call_is_refused_when_it_would_wait_or_be_rejected(ending: str) -> None:
+    acme, _, _ = accounts()
+    acme.admit("a1")
+    if ending == "settled":
+        acme.ledger.settle("a1", timedelta(minutes=2), NOW + timedelta(minutes=2))
+    elif ending == "released":
+        acme.ledger.release("a1", NOW)
+    else:
+        acme.ledger.expire_holds(NOW + timedelta(days=1))
+    acme.admit("a2")
+    acme.admit("a3")  # both slots taken: a new call would wait
+    with pytest.raises(InvalidTransition, match=f"start call 'a1' while it is {ending}"):
+        unchanged(acme, lambda: acme.admit("a1"))
+    acme.sub.cancel(NOW)
+    end = acme.sub.current_period.end  # the plan is over: a new call would be rejected
+    with pytest.raises(InvalidTransition, match=f"while it is {ending}"):
+        unchanged(acme, lambda: acme.admit("a1", at=end))
+
+
 # --- bad input ------------------------------------------------------------------------------
 
 

@@ -202,7 +202,10 @@ def admit(
     if it still cannot, goes back to its old place.
 
     Asking again for a call that was admitted returns its hold; for one that is waiting, its
-    place. Nothing changes on a rejection.
+    place. Nothing changes on a rejection. A call id the ledger knows ended (settled, released
+    or hold-expired: see `MinuteLedger.refuse_ended`) is refused, whether or not a slot is
+    free; a call id settled before the ledger was loaded is known only to the store's usage
+    records, which `Billing.start_call` asks first.
 
     Args:
         call: The call.
@@ -217,7 +220,8 @@ def admit(
     Raises:
         ValidationError: for a bad time or capacity, or aggregates of another account.
         IdempotencyConflict: if a call taken from the queue is also still waiting.
-        InvalidTransition: if the call id was settled or released on the ledger before.
+        InvalidTransition: if the call id ended on the ledger before (settled, released or
+            hold-expired): call ids are not reused. Nothing changes.
     """
     if at.__class__ is not datetime or at.tzinfo is not UTC:  # the common case costs nothing
         at = to_utc(at)
@@ -242,7 +246,7 @@ def admit(
     if subscription.status is not _ACTIVE or at < subscription.cycle.anchor:
         refusal = _service_refusal(subscription, at, policy)
         if refusal is not None:
-            return _if_held(ledger, call_id) or Rejected(refusal)
+            return _refused(ledger, call_id, refusal)
     if (
         ledger.active_count() < subscription.plan.features.concurrent_calls
         and (free_capacity is None or free_capacity > 0)
@@ -271,6 +275,15 @@ def _if_held(ledger: MinuteLedger, call_id: str) -> Admitted | None:
     return None if held is None else Admitted(held)
 
 
+def _refused(ledger: MinuteLedger, call_id: str, reason: RejectionReason) -> AdmissionDecision:
+    """`Rejected(reason)`, unless the call holds minutes already or ended (then refused)."""
+    held = _if_held(ledger, call_id)
+    if held is not None:
+        return held
+    ledger.refuse_ended(call_id, "start")
+    return Rejected(reason)
+
+
 def _still_waiting(
     call: CallRequest | WaitingCall, waiting: WaitingCall, ledger: MinuteLedger, queue: CallQueue
 ) -> AdmissionDecision:
@@ -290,7 +303,11 @@ def _wait(
     ledger: MinuteLedger,
     queue: CallQueue,
 ) -> AdmissionDecision:
-    """No slot now: the call joins the line (or goes back to its place), unless it is hopeless."""
+    """No slot now: the call joins the line (or goes back to its place), unless it is hopeless.
+
+    A call id that ended on the ledger never waits: it could never be admitted.
+    """
+    ledger.refuse_ended(call.call_id, "start")
     if ledger.policy.overage.blocks and not ledger.available_seconds(at):
         return Rejected(RejectionReason.NO_MINUTES)
     if isinstance(call, WaitingCall):

@@ -180,6 +180,20 @@ class MinuteLedger:
         """The hold of `call_id`, if it has one."""
         return self._calls.holds.get(call_id)
 
+    def refuse_ended(self, call_id: str, action: str) -> None:
+        """Refuse `action` on a call this ledger knows ended: call ids are not reused.
+
+        The ledger knows the calls it settled since it was loaded and the last 256 released
+        or hold-expired ones; only the store's usage records know every settled call
+        (`Billing` asks them too). `reserve` makes this check itself.
+
+        Raises:
+            InvalidTransition: naming the call's state (settled, released or hold expired).
+        """
+        calls = self._calls
+        if call_id in calls.settled or call_id in calls.closed:
+            calls.refuse_closed(call_id, action)
+
     def grants(self) -> tuple[MinuteGrant, ...]:
         """Every grant the ledger keeps, in consumption order (pruned ones are gone)."""
         return tuple(book.view() for book in self._pool.ordered())

@@ -3,8 +3,9 @@
 Kept apart from `minutebill.domain.ledger` so the aggregate reads as rules. What is kept is
 bounded: holds exist only while calls run; closed (released or hold-expired) call ids are
 remembered up to `CLOSED_CALLS_KEPT`, oldest forgotten first; settled records are remembered
-only in memory, for the life of the loaded ledger — the store keeps the usage history and hands
-a call's record back as ``previous`` when it is settled again.
+only in memory, for the life of the loaded ledger — the store keeps the usage history, hands a
+call's record back as ``previous`` when it is settled again, and is asked by the service
+before a call id is started, admitted from the line or released (call ids are not reused).
 """
 
 from __future__ import annotations

@@ -18,7 +18,12 @@ from minutebill.domain.catalog import OverageMode
 from minutebill.domain.ledger import MinuteLedger, UsageRecord
 from minutebill.domain.subscriptions import Subscription
 from minutebill.domain.text import require_key
-from minutebill.errors import IdempotencyConflict, InsufficientFunds, ValidationError
+from minutebill.errors import (
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidTransition,
+    ValidationError,
+)
 from minutebill.service._base import ServiceBase
 
 __all__ = ["CallsMixin"]
@@ -31,6 +36,14 @@ class CallsMixin(ServiceBase):
         self, account_id: str, call_id: str, *, max_seconds: int | None = None
     ) -> AdmissionDecision:
         """Decide whether a call may start now and, if so, hold its minutes.
+
+        Call ids are not reused: a call that was settled (by `end_call`, with or without a
+        hold) is refused for as long as its usage record is kept, and so is one that was
+        released or whose hold expired, among the account's last 256 such calls. The usage
+        record is looked up by its primary key, ``(account_id, call_id)``, because the ledger
+        remembers settled calls only while it is loaded: one extra read per start, a dict
+        lookup in memory, an indexed ``SELECT`` on SQLite, and on PostgreSQL one more round
+        trip. A record is decoded only for a refused call.
 
         Args:
             account_id: Who pays for the call.
@@ -46,17 +59,24 @@ class CallsMixin(ServiceBase):
             NotFound: for an unknown account.
             ValidationError: for a bad call id or length.
             InvalidTransition: for a call id that was settled, released or whose hold expired
-                before (call ids are not reused).
+                before (call ids are not reused), whether or not a slot is free. Nothing
+                changes: no hold, no place in line.
         """
         request = CallRequest(call_id, account_id, max_seconds)
         at = self._now()
 
         def work(uow: UnitOfWork) -> AdmissionDecision:
+            subscription = self._subscription(uow, account_id)
+            ledger = self._ledger(uow, account_id)
+            # After the ledger is loaded (on PostgreSQL: locked), so a settlement of this call
+            # that committed first is seen; one committing meanwhile makes a hold taken here
+            # conflict (the retry sees it), and `admit_waiting` turns away a call queued here.
+            _refuse_settled(uow, account_id, call_id, "start")
             return admit(
                 request,
                 at,
-                subscription=self._subscription(uow, account_id),
-                ledger=self._ledger(uow, account_id),
+                subscription=subscription,
+                ledger=ledger,
                 queue=self.queue,
                 policy=self.admission,
             )
@@ -78,6 +98,13 @@ class CallsMixin(ServiceBase):
         charged to the wallet when the plan says so (as much as the wallet holds; the rest
         stays recorded on the usage record). Ending the same call again with the same input
         returns the first record and changes nothing.
+
+        The host reports what happened, so any call it ends is billed as reported, also one
+        without a hold: usage imported from call detail records, a call whose hold expired,
+        or a call that is still waiting in this process's line (say, an inbound caller who
+        heard the hold message, on a platform that bills that). Such a call leaves the line
+        once it is settled and is never admitted afterwards. A call that never connected is
+        not ended but released (`release_call`): that bills nothing.
 
         Raises:
             NotFound: for an unknown account.
@@ -109,9 +136,12 @@ class CallsMixin(ServiceBase):
             return record
 
         try:
-            return self._run(lambda uow: settle(uow, None))
+            record = self._run(lambda uow: settle(uow, None))
         except IdempotencyConflict as conflict:
             stored_first = conflict
+        else:
+            self._leave_line(account_id, call_id)
+            return record
 
         # The call was stored already (a retry): replay it against the stored record.
         def replay(uow: UnitOfWork) -> UsageRecord:
@@ -120,7 +150,20 @@ class CallsMixin(ServiceBase):
                 raise stored_first
             return settle(uow, previous)
 
-        return self._run(replay)
+        record = self._run(replay)
+        self._leave_line(account_id, call_id)
+        return record
+
+    def _leave_line(self, account_id: str, call_id: str) -> None:
+        """Take a settled call of `account_id` out of this process's line, if it waits there.
+
+        Done after the commit, so a failed settlement leaves the call waiting. A call that
+        waits in another process's line is turned away there by `admit_waiting`.
+        """
+        queue = self.queue
+        waiting = queue.get(call_id)
+        if waiting is not None and waiting.account_id == account_id:
+            queue.abandon(call_id)
 
     def _charge_overage(self, uow: UnitOfWork, ledger: MinuteLedger, record: UsageRecord) -> None:
         charge = record.overage_charge
@@ -148,19 +191,27 @@ class CallsMixin(ServiceBase):
 
         Raises:
             NotFound: for an unknown account.
-            InvalidTransition: if the call was already settled.
+            InvalidTransition: if the call was already settled (its usage record is kept);
+                nothing changes.
         """
         require_key("call_id", call_id)
         at = self._now()
 
         def work(uow: UnitOfWork) -> bool:
             ledger = self._ledger(uow, account_id)
-            return abandon_call(call_id, at, ledger=ledger, queue=self.queue)
+            freed = abandon_call(call_id, at, ledger=ledger, queue=self.queue)
+            if not freed:  # nothing held or waiting: a settled call is refused, not ignored
+                _refuse_settled(uow, account_id, call_id, "release")
+            return freed
 
         return self._run(work)
 
     def admit_waiting(self, account_id: str) -> list[Admitted]:
         """Start the account's waiting calls that now have a slot (after a call ended).
+
+        A waiting call that ended meanwhile (settled or released, perhaps by another process
+        with a line of its own) leaves the line without being admitted; checking costs one
+        lookup of its usage record by primary key per call taken from the line.
 
         Returns:
             The calls admitted now, best-ranked first.
@@ -174,7 +225,7 @@ class CallsMixin(ServiceBase):
             ledger = self._ledger(uow, account_id)
             admitted: list[tuple[WaitingCall, Admitted]] = []
             try:
-                self._take_waiting(subscription, ledger, at, admitted)
+                self._take_waiting(uow, subscription, ledger, at, admitted)
             finally:
                 taken.extend(waiting for waiting, _ in admitted)
             return [decision for _, decision in admitted]
@@ -190,6 +241,7 @@ class CallsMixin(ServiceBase):
 
     def _take_waiting(
         self,
+        uow: UnitOfWork,
         subscription: Subscription,
         ledger: MinuteLedger,
         at: datetime,
@@ -203,14 +255,34 @@ class CallsMixin(ServiceBase):
             )
             if waiting is None:
                 return
-            decision = admit(
-                waiting,
-                at,
-                subscription=subscription,
-                ledger=ledger,
-                queue=self.queue,
-                policy=self.admission,
-            )
+            # A call that ended while it waited is out of the line now, and stays out (it is
+            # not among the calls put back if this attempt fails): it is never admitted.
+            if uow.usage.get(account_id, waiting.call_id) is not None:
+                continue
+            try:
+                decision = admit(
+                    waiting,
+                    at,
+                    subscription=subscription,
+                    ledger=ledger,
+                    queue=self.queue,
+                    policy=self.admission,
+                )
+            except InvalidTransition:  # released or hold-expired on the ledger meanwhile
+                continue
             if not isinstance(decision, Admitted):
                 return
             taken.append((waiting, decision))
+
+
+def _refuse_settled(uow: UnitOfWork, account_id: str, call_id: str, action: str) -> None:
+    """Refuse `action` on a call the store has a usage record of: call ids are not reused.
+
+    The ledger forgets the calls it settled when it is reloaded; the usage records keep them.
+    One lookup by primary key; a record is decoded only when there is one.
+
+    Raises:
+        InvalidTransition: if the call was settled.
+    """
+    if uow.usage.get(account_id, call_id) is not None:
+        raise InvalidTransition(f"call {call_id!r}", "settled", action)

@@ -315,8 +315,14 @@ class BillingComparison(RuleBasedStateMachine):
         max_seconds=st.none() | st.integers(1, 3 * 3600),
     )
     def start_call(self, account: str, call: int, max_seconds: int | None) -> None:
-        """Ask to start a call (asking again answers the same)."""
-        self.both(lambda b: b.start_call(account, f"call-{call}", max_seconds=max_seconds))
+        """Ask to start a call (asking again answers the same; a settled call is refused)."""
+        call_id = f"call-{call}"
+        answer = self.both(lambda b: b.start_call(account, call_id, max_seconds=max_seconds))
+        if (account, call_id) in self.settled:
+            _require(
+                answer[0] == "error" and answer[1][0] == "InvalidTransition",
+                f"a settled call id was not refused: {answer}",
+            )
 
     @rule(
         account=st.sampled_from(ACCOUNTS),
@@ -344,8 +350,12 @@ class BillingComparison(RuleBasedStateMachine):
 
     @rule(account=st.sampled_from(ACCOUNTS))
     def admit_waiting(self, account: str) -> None:
-        """Start waiting calls that now have a slot."""
-        self.both(lambda b: b.admit_waiting(account))
+        """Start waiting calls that now have a slot (never one that was settled)."""
+        answer = self.both(lambda b: b.admit_waiting(account))
+        if answer[0] == "ok":
+            for admitted in answer[1]:
+                call_id = admitted.reservation.call_id
+                _require((account, call_id) not in self.settled, f"{call_id} was settled")
 
     # --- checkout and payments --------------------------------------------------------------
 
