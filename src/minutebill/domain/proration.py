@@ -40,7 +40,7 @@ __all__ = [
     "quote_plan_change",
 ]
 
-_DAY = timedelta(days=1)
+_MICROSECOND = timedelta(microseconds=1)
 DEFAULT_QUOTE_VALIDITY = timedelta(minutes=30)
 """How long a plan-change quote may be applied after it was priced (capped at the period end)."""
 
@@ -51,7 +51,8 @@ class ProrationPolicy(enum.Enum):
     BY_SECOND = "by_second"
     """Exact: seconds left over seconds in the period."""
     BY_DAY = "by_day"
-    """Local calendar days left (the day of the change counts as left) over days in the period."""
+    """Local calendar days left (the day of the change counts as left) over the local calendar
+    days the period touches; the same fraction all day long, whatever the anchor's time."""
     NONE = "none"
     """No proration: the new features apply at once, nothing is charged or granted now, and
     the new price and allowance start at the next renewal."""
@@ -96,9 +97,13 @@ class Proration:
     ) -> Proration:
         """The part of `period` left at `at`.
 
-        Before the period the whole of it is left; at or after its end nothing is. By day,
-        days are counted on the local wall clock of `timezone` from the period's start, so a
-        day with a daylight-saving change is still one day.
+        Before the period the whole of it is left; at or after its end nothing is. By day, the
+        units are the local calendar dates of `timezone` that the period touches: the total
+        counts every date from the one it starts on to the one it ends in (a period that
+        starts and ends at 22:00 touches one date more than one that starts at midnight),
+        and what is left counts the dates from the date of `at` to the last one, both
+        included. So every instant of one local date gets the same fraction, the last date
+        of the period leaves one day, and a day with a daylight-saving change is one day.
         """
         at = to_utc(at)
         if policy is ProrationPolicy.NONE:
@@ -107,15 +112,14 @@ class Proration:
             left, total = period.remaining_fraction(at)
             return cls(left, total, policy)
         tz = zone(timezone)
-        start = period.start.astimezone(tz).replace(tzinfo=None)
-        end = period.end.astimezone(tz).replace(tzinfo=None)
-        total = -((start - end) // _DAY)  # ceil: a period of 30 days and an hour is 31 days
+        first = period.start.astimezone(tz).date()
+        last = (period.end - _MICROSECOND).astimezone(tz).date()  # the end is not in it
+        total = (last - first).days + 1
         if at >= period.end:
             return cls(0, total, policy)
         if at <= period.start:
             return cls(total, total, policy)
-        elapsed = (at.astimezone(tz).replace(tzinfo=None) - start) // _DAY
-        return cls(min(max(total - elapsed, 1), total), total, policy)
+        return cls((last - at.astimezone(tz).date()).days + 1, total, policy)
 
     @property
     def is_whole(self) -> bool:
