@@ -8,6 +8,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from attrs import evolve
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -20,6 +21,7 @@ from minutebill import (
     OveragePolicy,
     Plan,
     PlanFeatures,
+    TaxPolicy,
 )
 from minutebill.domain.proration import (
     PlanChangeKind,
@@ -88,6 +90,52 @@ def test_an_upgrade_halfway_through_february_charges_half_the_difference() -> No
     assert q.granted_seconds == 4000 * 60 // 2  # 4,000 extra minutes × 14/28
     assert q.effective_at == q.priced_at
     assert q.valid_until == q.priced_at + timedelta(minutes=30)
+
+
+GST = TaxPolicy.india_gst("0.18", supplier_state="KA", customer_state="KA")
+GST_INCLUDED = TaxPolicy.india_gst("0.18", supplier_state="KA", customer_state="KA", inclusive=True)
+
+
+@pytest.mark.parametrize(
+    ("tax", "shown_tax", "total"),
+    [
+        (None, "0.00", "3000.00"),
+        (TaxPolicy.none(), "0.00", "3000.00"),
+        (GST, "540.00", "3540.00"),  # added on top of the charge
+        (GST_INCLUDED, "457.63", "3000.00"),  # 3,000 × 0.18 / 1.18, inside the charge
+    ],
+)
+def test_a_quote_states_the_tax_on_its_charge_and_the_total_it_takes(
+    tax: TaxPolicy | None, shown_tax: str, total: str
+) -> None:
+    q = quote(STARTER, PRO, datetime(2025, 2, 15, tzinfo=UTC), tax=tax)
+    assert q.charge == Money("3000.00", "INR")
+    assert q.tax == Money(shown_tax, "INR")
+    assert q.total == Money(total, "INR")
+    assert q.tax_included is (tax is GST_INCLUDED)
+
+
+def test_a_downgrade_under_a_tax_policy_takes_nothing() -> None:
+    q = quote(PRO, STARTER, datetime(2025, 2, 15, tzinfo=UTC), tax=GST)
+    assert q.charge == q.tax == q.total == Money("0.00", "INR")
+
+
+def test_a_quote_stored_before_quotes_carried_tax_reads_back_without_tax() -> None:
+    state = quote(STARTER, PRO, datetime(2025, 2, 15, tzinfo=UTC), tax=GST).to_state()
+    del state["tax"], state["tax_included"]
+    old = PlanChangeQuote.from_state(state)
+    assert old.tax == Money("0.00", "INR")
+    assert old.total == old.charge == Money("3000.00", "INR")
+
+
+def test_a_quote_refuses_a_tax_in_another_currency_or_above_an_inclusive_charge() -> None:
+    q = quote(STARTER, PRO, datetime(2025, 2, 15, tzinfo=UTC), tax=GST_INCLUDED)
+    with pytest.raises(ValidationError, match="USD"):
+        evolve(q, tax=Money("1.00", "USD"))
+    with pytest.raises(ValidationError, match="out of range"):
+        evolve(q, tax=Money("3000.01", "INR"))
+    with pytest.raises(ValidationError, match="TaxPolicy"):
+        quote(STARTER, PRO, datetime(2025, 2, 15, tzinfo=UTC), tax="gst")
 
 
 def test_by_day_counts_the_day_of_the_change_as_left() -> None:
@@ -362,13 +410,23 @@ def test_a_plan_round_trips_through_its_state(p: Plan) -> None:
     assert plan_from_state(state) == p
 
 
-@given(plans(), plans(), periods_and_instants(), policies)
+@given(
+    plans(),
+    plans(),
+    periods_and_instants(),
+    policies,
+    st.sampled_from([None, TaxPolicy.none(), GST, GST_INCLUDED]),
+)
 def test_a_quote_round_trips_through_its_state(
-    a: Plan, b: Plan, where: tuple[BillingPeriod, datetime, str], policy: ProrationPolicy
+    a: Plan,
+    b: Plan,
+    where: tuple[BillingPeriod, datetime, str],
+    policy: ProrationPolicy,
+    tax: TaxPolicy | None,
 ) -> None:
     period, at, tz = where
     b = Plan(b.code + "x", b.name, b.price, b.interval, b.included_minutes, b.features)
-    q = quote(a, b, at, period=period, policy=policy, timezone=tz)
+    q = quote(a, b, at, period=period, policy=policy, timezone=tz, tax=tax)
     state = q.to_state()
     assert json.loads(json.dumps(state)) == state
     assert PlanChangeQuote.from_state(state) == q

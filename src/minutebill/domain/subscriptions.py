@@ -57,6 +57,7 @@ from minutebill.domain.subscription_events import (
     SubscriptionResumed,
     SubscriptionStarted,
 )
+from minutebill.domain.tax import TaxPolicy
 from minutebill.domain.text import require_key
 from minutebill.errors import InvalidTransition, ValidationError
 
@@ -517,14 +518,18 @@ class Subscription:
         *,
         policy: ProrationPolicy = ProrationPolicy.BY_SECOND,
         valid_for: timedelta = DEFAULT_QUOTE_VALIDITY,
+        tax: TaxPolicy | None = None,
     ) -> PlanChangeQuote:
         """Price a change to `new_plan` at `at`; changes nothing (apply the quote to do it).
+
+        Under `tax` the quote states the tax on its charge as well, and its `total` is what
+        the customer pays.
 
         Raises:
             InvalidTransition: unless ACTIVE within its current period (a due renewal runs
                 first; a canceled subscription is resumed first).
             ValidationError: for the same plan, another currency or interval, a time before
-                the period, or a bad `valid_for`.
+                the period, a bad `valid_for` or a `tax` that is not a `TaxPolicy`.
         """
         at = to_utc(at)
         if not isinstance(new_plan, Plan):
@@ -542,13 +547,15 @@ class Subscription:
             policy=policy,
             timezone=self.cycle.timezone,
             valid_for=valid_for,
+            tax=tax,
         )
 
     def apply_plan_change(self, quote: PlanChangeQuote, at: datetime, ledger: MinuteLedger) -> None:
         """Carry out `quote` at `at`: what it showed is what is charged and granted.
 
         An upgrade switches the plan now, grants `quote.granted_seconds` until the period end
-        and swaps the ledger's rating and overage rule; the host charges `quote.charge`. A
+        and swaps the ledger's rating and overage rule; the host charges `quote.total` (the
+        charge with its tax). A
         downgrade is scheduled for the period end. Applying the same quote again does nothing.
 
         Raises:

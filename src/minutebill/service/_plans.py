@@ -85,9 +85,10 @@ class PlansMixin(ServiceBase):
     def quote_plan_change(self, account_id: str, plan_code: str) -> PlanChangeQuote:
         """Price a change to another plan now; changes nothing.
 
-        An upgrade takes effect at once: the quote states the prorated charge and the extra
-        minutes for the rest of the period. A downgrade is scheduled for the period end and
-        charges nothing. Show the quote, then pass it to `change_plan`.
+        An upgrade takes effect at once: the quote states the prorated charge, its tax under
+        the service's tax policy, the `total` the wallet will pay, and the extra minutes for
+        the rest of the period. A downgrade is scheduled for the period end and charges
+        nothing. Show the quote, then pass it to `change_plan`.
 
         Raises:
             NotFound: for an unknown account or plan.
@@ -98,20 +99,25 @@ class PlansMixin(ServiceBase):
         at = self._now()
 
         def work(uow: UnitOfWork) -> PlanChangeQuote:
-            return self._subscription(uow, account_id).change_plan(plan, at, policy=self.proration)
+            return self._subscription(uow, account_id).change_plan(
+                plan, at, policy=self.proration, tax=self.tax
+            )
 
         return self._read(work)
 
     def change_plan(self, account_id: str, quote: PlanChangeQuote) -> PlanOverview:
-        """Apply a quote from `quote_plan_change`: charge exactly what it showed, from the wallet.
+        """Apply a quote from `quote_plan_change`: take exactly its `total`, from the wallet.
 
+        The total is the prorated charge with its tax, as for a renewal paid from the wallet:
+        top-ups are untaxed stored value, so tax is due when the wallet pays for the plan.
         Applying the same quote twice charges once.
 
         Raises:
             NotFound: for an unknown account.
-            ValidationError: for an expired quote or one for another account, period or plan
-                (checked before the wallet is).
-            InsufficientFunds: if the wallet cannot pay the upgrade charge (nothing changes;
+            ValidationError: for an expired quote, one for another account, period or plan,
+                or one priced under another tax policy than the service's (checked before the
+                wallet is; ask for a new quote).
+            InsufficientFunds: if the wallet cannot pay the upgrade's total (nothing changes;
                 top up and apply the same quote again while it is valid).
         """
         if not isinstance(quote, PlanChangeQuote):
@@ -127,9 +133,13 @@ class PlansMixin(ServiceBase):
             # that is not applicable says so rather than "insufficient funds"; if the wallet
             # then cannot pay, nothing of this unit of work is committed.
             subscription.apply_plan_change(quote, at, ledger)
-            if not paid_before and quote.charge.amount > 0:
+            if not paid_before and quote.total != self._gross(quote.charge):
+                raise ValidationError(
+                    "quote", quote.quote_id, "priced under another tax policy; ask for a new one"
+                )
+            if not paid_before and quote.total.amount > 0:
                 wallet.debit(
-                    quote.charge,
+                    quote.total,
                     f"plan-change:{quote.quote_id}",
                     at,
                     reason="plan upgrade",
