@@ -11,13 +11,28 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from attrs import evolve
 
 from minutebill._unit_of_work import UsageTotals
+from minutebill.catalog import Catalog
 from minutebill.domain.admission import Admitted, Queued, Rejected, RejectionReason
 from minutebill.domain.money import Money
-from minutebill.errors import IdempotencyConflict, InvalidTransition, ValidationError
-from minutebill.testing.stateful import START, BillingRig
-from tests.service.test_support import ACCOUNT, STORES, open_rig, settle_minutes, snapshot, top_up
+from minutebill.errors import (
+    IdempotencyConflict,
+    InvalidTransition,
+    MinutebillError,
+    ValidationError,
+)
+from minutebill.testing.stateful import START, BillingRig, reference_catalog
+from tests.service.test_support import (
+    ACCOUNT,
+    STORES,
+    open_rig,
+    open_store,
+    settle_minutes,
+    snapshot,
+    top_up,
+)
 
 
 @pytest.fixture(params=STORES)
@@ -60,6 +75,123 @@ def test_subscribing_to_another_plan_is_refused_and_changes_nothing(rig: Billing
         rig.billing.subscribe(ACCOUNT, "starter")
     assert snapshot(rig) == before
     assert rig.billing.overview(ACCOUNT).plan_code == "pro"
+
+
+# --- subscribing again after the plan ended ---------------------------------------------------
+
+
+def expire_plan(rig: BillingRig, plan: str = "starter") -> None:
+    """Subscribe, cancel, and let `run_due` expire the plan at its period end (Feb 5)."""
+    rig.billing.subscribe(ACCOUNT, plan, timezone="Asia/Kolkata")
+    rig.billing.cancel(ACCOUNT)
+    rig.clock.set(datetime(2026, 2, 10, tzinfo=UTC))
+    rig.billing.run_due()
+    assert rig.billing.overview(ACCOUNT).status == "expired"
+
+
+def stored_subscription(rig: BillingRig) -> tuple[int, int]:
+    """The generation and version of the subscription document in the store."""
+    with rig.uow_factory() as uow:
+        found = uow.subscriptions.get(ACCOUNT)
+        return found.generation, found.version
+
+
+def test_an_expired_account_subscribes_again_from_now_with_fresh_minutes(rig: BillingRig) -> None:
+    rig.billing.subscribe(ACCOUNT, "starter", timezone="Asia/Kolkata")
+    top_up(rig, ACCOUNT, 5000, "t1")
+    rig.clock.set(datetime(2026, 2, 5, 9, tzinfo=UTC))
+    assert rig.billing.run_due()["plans_renewed"] == 1  # the first subscription's renewal 1
+    settle_minutes(rig, ACCOUNT, 30)
+    rig.billing.cancel(ACCOUNT)
+    rig.clock.set(datetime(2026, 3, 20, 6, 30, tzinfo=UTC))  # 12:00 in Kolkata
+    rig.billing.run_due()
+    assert rig.billing.overview(ACCOUNT).status == "expired"
+    generation, version = stored_subscription(rig)
+    again = rig.billing.subscribe(ACCOUNT, "starter")  # the same plan: a new subscription
+    assert (again.status, again.plan_code, again.timezone) == ("active", "starter", "Asia/Kolkata")
+    assert again.period_start == rig.clock.now()  # the new anchor
+    renews_at = datetime(2026, 4, 20, 6, 30, tzinfo=UTC)
+    assert again.period_end == again.next_billing_at == again.expires_at == renews_at
+    assert again.total_minutes == again.remaining_minutes == Decimal(1000)
+    assert again.used_minutes == Decimal(0)
+    assert again.wallet_balance == Money(5000 - 1999, "INR")  # the wallet is the account's
+    assert rig.billing.overview(ACCOUNT) == again
+    assert stored_subscription(rig) == (generation + 1, version + 1)  # saved over the old one
+    assert [r.call_id for r in rig.billing.usage_history(ACCOUNT).records] == ["bulk-0"]
+    # Its first renewal is charged under a key of its own, not the first subscription's.
+    rig.clock.set(renews_at)
+    assert rig.billing.run_due()["plans_renewed"] == 1
+    renewed = rig.billing.overview(ACCOUNT)
+    assert renewed.wallet_balance == Money(5000 - 2 * 1999, "INR")
+    assert renewed.total_minutes == Decimal(1000)
+
+
+def test_an_expired_account_may_subscribe_to_another_plan(rig: BillingRig) -> None:
+    expire_plan(rig)
+    again = rig.billing.subscribe(ACCOUNT, "pro", timezone="Asia/Kolkata")
+    assert (again.status, again.plan_code, again.total_minutes) == ("active", "pro", Decimal(5000))
+    assert again.concurrent_calls == 10
+    assert isinstance(rig.billing.start_call(ACCOUNT, "c1"), Admitted)
+    assert rig.billing.quote_plan_change(ACCOUNT, "enterprise").charge.amount > 0
+    # Subscribing once more while the new plan is in force answers it and changes nothing.
+    before = snapshot(rig)
+    assert rig.billing.subscribe(ACCOUNT, "pro") == rig.billing.overview(ACCOUNT)
+    assert snapshot(rig) == before
+    with pytest.raises(InvalidTransition, match="'pro'"):
+        rig.billing.subscribe(ACCOUNT, "starter")
+    assert snapshot(rig) == before
+
+
+def test_a_canceled_plan_past_its_end_is_expired_and_started_again_at_once(rig: BillingRig) -> None:
+    rig.billing.subscribe(ACCOUNT, "starter")
+    rig.billing.cancel(ACCOUNT)
+    rig.clock.set(datetime(2026, 2, 10, tzinfo=UTC))  # ended Feb 5; `run_due` has not run
+    again = rig.billing.subscribe(ACCOUNT, "starter")
+    assert (again.status, again.period_start) == ("active", rig.clock.now())
+    with rig.uow_factory() as uow:
+        names = [e.name for e in uow.outbox.since(0) if e.name.startswith("Subscription")]
+    assert names == [
+        "SubscriptionStarted",
+        "SubscriptionCanceled",
+        "SubscriptionExpired",  # the old one's end, published with the new one's start
+        "SubscriptionStarted",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("timezone", "plan", "words"),
+    [
+        ("UTC", "starter", "Asia/Kolkata"),
+        ("Mars/Olympus", "starter", "Mars"),
+        (None, "gold", "gold"),
+    ],
+)
+def test_subscribing_again_with_bad_input_is_refused_and_changes_nothing(
+    rig: BillingRig, timezone: str | None, plan: str, words: str
+) -> None:
+    expire_plan(rig)
+    before = snapshot(rig)
+    with pytest.raises(MinutebillError, match=words):
+        rig.billing.subscribe(ACCOUNT, plan, timezone=timezone)
+    assert snapshot(rig) == before
+    assert rig.billing.overview(ACCOUNT).status == "expired"
+
+
+def test_subscribing_again_to_a_plan_in_another_currency_is_refused(tmp_path: Path) -> None:
+    reference = reference_catalog()
+    usd = evolve(reference.plan("pro"), code="pro-usd", price=Money("99.00", "USD"))
+    catalog = Catalog(
+        plans=[*reference.plans, usd],
+        bundles=reference.bundles,
+        number_offers=reference.number_offers,
+    )
+    with open_store("sqlite", tmp_path) as uow_factory:
+        rig = BillingRig.build(uow_factory, catalog=catalog)
+        expire_plan(rig)
+        before = snapshot(rig)
+        with pytest.raises(ValidationError, match="INR"):
+            rig.billing.subscribe(ACCOUNT, "pro-usd")
+        assert snapshot(rig) == before
 
 
 def test_the_overview_shows_used_percent_with_two_decimals(rig: BillingRig) -> None:

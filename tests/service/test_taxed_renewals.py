@@ -1,22 +1,40 @@
-"""Renewals paid from the wallet carry the checkout's tax: the wallet is untaxed stored value."""
+"""Renewals and upgrades paid from the wallet carry the checkout's tax.
+
+The wallet is untaxed stored value: tax is due when it pays for a service.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from minutebill import Billing, MemoryStore, Money, TaxPolicy, Upi
+import pytest
+
+from minutebill import Billing, MemoryStore, Money, TaxPolicy, Upi, ValidationError
+from minutebill._unit_of_work import UnitOfWork
+from minutebill.domain.proration import PlanChangeQuote
 from minutebill.testing.fakes import FakePaymentGateway, FixedClock
-from minutebill.testing.stateful import reference_catalog
+from minutebill.testing.stateful import reference_catalog, store_contents
+from tests.service.test_support import STORES, open_store
 
 START = datetime(2026, 1, 10, 4, 30, tzinfo=UTC)
 UPI = Upi("asha@okaxis")
 GST = TaxPolicy.india_gst("0.18", supplier_state="KA", customer_state="KA")
 
 
-def billing_with(tax: TaxPolicy, clock: FixedClock) -> Billing:
+GST_INCLUDED = TaxPolicy.india_gst("0.18", supplier_state="KA", customer_state="KA", inclusive=True)
+IST = ZoneInfo("Asia/Kolkata")
+
+
+def billing_with(
+    tax: TaxPolicy, clock: FixedClock, uow_factory: Callable[[], UnitOfWork] | None = None
+) -> Billing:
     gateway = FakePaymentGateway(secret=b"secret", clock=clock)
-    return Billing(MemoryStore().unit_of_work, gateway, reference_catalog(), clock, tax=tax)
+    store = uow_factory or MemoryStore().unit_of_work
+    return Billing(store, gateway, reference_catalog(), clock, tax=tax)
 
 
 def test_a_plan_and_a_number_renewed_from_the_wallet_are_debited_with_gst() -> None:
@@ -72,3 +90,66 @@ def test_without_a_tax_policy_the_net_fee_is_debited() -> None:
     report = billing.run_due()
     assert (report["plans_renewed"], report["numbers_renewed"]) == (1, 1)
     assert before - billing.overview("acct").wallet_balance == Money("2499.00", "INR")
+
+
+# --- upgrades ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], UnitOfWork]]:
+    with open_store(request.param, tmp_path) as uow_factory:
+        yield uow_factory
+
+
+def upgrade_halfway(
+    store: Callable[[], UnitOfWork], tax: TaxPolicy
+) -> tuple[Billing, FixedClock, PlanChangeQuote]:
+    """Starter from Feb 1 (IST), ₹20,000 in the wallet, a quote for Pro on Feb 15: 14/28 left."""
+    clock = FixedClock(datetime(2025, 2, 1, tzinfo=IST))
+    billing = billing_with(tax, clock, store)
+    billing.subscribe("acct", "starter", timezone="Asia/Kolkata")
+    billing.top_up("acct", Money("20000.00", "INR"), UPI, idempotency_key="t")
+    clock.set(datetime(2025, 2, 15, tzinfo=IST))
+    return billing, clock, billing.quote_plan_change("acct", "pro")
+
+
+def test_an_upgrade_paid_from_the_wallet_is_debited_with_gst_as_quoted(
+    store: Callable[[], UnitOfWork],
+) -> None:
+    billing, clock, quote = upgrade_halfway(store, GST)
+    assert quote.charge == Money("3000.00", "INR")  # (7,999 − 1,999) × 14/28
+    assert quote.tax == Money("540.00", "INR")
+    assert quote.total == Money("3540.00", "INR")
+    before = billing.overview("acct").wallet_balance
+    after = billing.change_plan("acct", quote).wallet_balance
+    assert before - after == quote.total
+    assert billing.change_plan("acct", quote).wallet_balance == after  # charged once
+    # The same rule as the renewal that follows: the price with its GST.
+    clock.set(datetime(2025, 3, 1, tzinfo=IST))
+    billing.run_due()
+    renewal = after - billing.overview("acct").wallet_balance
+    assert renewal == Money("7999.00", "INR") * Decimal("1.18")
+
+
+def test_an_upgrade_under_prices_that_include_gst_takes_the_charge_as_it_is(
+    store: Callable[[], UnitOfWork],
+) -> None:
+    billing, _, quote = upgrade_halfway(store, GST_INCLUDED)
+    assert (quote.charge, quote.tax) == (Money("3000.00", "INR"), Money("457.63", "INR"))
+    assert quote.total == quote.charge
+    before = billing.overview("acct").wallet_balance
+    assert before - billing.change_plan("acct", quote).wallet_balance == Money("3000.00", "INR")
+
+
+def test_a_quote_priced_without_the_tax_is_refused_and_changes_nothing(
+    store: Callable[[], UnitOfWork],
+) -> None:
+    billing, _, quote = upgrade_halfway(store, GST)
+    state = quote.to_state()
+    del state["tax"], state["tax_included"]  # as stored before quotes carried their tax
+    untaxed = PlanChangeQuote.from_state(state)
+    before = store_contents(store, ["acct"])
+    with pytest.raises(ValidationError, match="tax policy"):
+        billing.change_plan("acct", untaxed)
+    assert store_contents(store, ["acct"]) == before
+    assert billing.overview("acct").plan_code == "starter"

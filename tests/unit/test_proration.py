@@ -8,7 +8,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from attrs import evolve
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from minutebill import (
@@ -20,6 +21,7 @@ from minutebill import (
     OveragePolicy,
     Plan,
     PlanFeatures,
+    TaxPolicy,
 )
 from minutebill.domain.proration import (
     PlanChangeKind,
@@ -90,6 +92,52 @@ def test_an_upgrade_halfway_through_february_charges_half_the_difference() -> No
     assert q.valid_until == q.priced_at + timedelta(minutes=30)
 
 
+GST = TaxPolicy.india_gst("0.18", supplier_state="KA", customer_state="KA")
+GST_INCLUDED = TaxPolicy.india_gst("0.18", supplier_state="KA", customer_state="KA", inclusive=True)
+
+
+@pytest.mark.parametrize(
+    ("tax", "shown_tax", "total"),
+    [
+        (None, "0.00", "3000.00"),
+        (TaxPolicy.none(), "0.00", "3000.00"),
+        (GST, "540.00", "3540.00"),  # added on top of the charge
+        (GST_INCLUDED, "457.63", "3000.00"),  # 3,000 × 0.18 / 1.18, inside the charge
+    ],
+)
+def test_a_quote_states_the_tax_on_its_charge_and_the_total_it_takes(
+    tax: TaxPolicy | None, shown_tax: str, total: str
+) -> None:
+    q = quote(STARTER, PRO, datetime(2025, 2, 15, tzinfo=UTC), tax=tax)
+    assert q.charge == Money("3000.00", "INR")
+    assert q.tax == Money(shown_tax, "INR")
+    assert q.total == Money(total, "INR")
+    assert q.tax_included is (tax is GST_INCLUDED)
+
+
+def test_a_downgrade_under_a_tax_policy_takes_nothing() -> None:
+    q = quote(PRO, STARTER, datetime(2025, 2, 15, tzinfo=UTC), tax=GST)
+    assert q.charge == q.tax == q.total == Money("0.00", "INR")
+
+
+def test_a_quote_stored_before_quotes_carried_tax_reads_back_without_tax() -> None:
+    state = quote(STARTER, PRO, datetime(2025, 2, 15, tzinfo=UTC), tax=GST).to_state()
+    del state["tax"], state["tax_included"]
+    old = PlanChangeQuote.from_state(state)
+    assert old.tax == Money("0.00", "INR")
+    assert old.total == old.charge == Money("3000.00", "INR")
+
+
+def test_a_quote_refuses_a_tax_in_another_currency_or_above_an_inclusive_charge() -> None:
+    q = quote(STARTER, PRO, datetime(2025, 2, 15, tzinfo=UTC), tax=GST_INCLUDED)
+    with pytest.raises(ValidationError, match="USD"):
+        evolve(q, tax=Money("1.00", "USD"))
+    with pytest.raises(ValidationError, match="out of range"):
+        evolve(q, tax=Money("3000.01", "INR"))
+    with pytest.raises(ValidationError, match="TaxPolicy"):
+        quote(STARTER, PRO, datetime(2025, 2, 15, tzinfo=UTC), tax="gst")
+
+
 def test_by_day_counts_the_day_of_the_change_as_left() -> None:
     at = datetime(2025, 2, 15, 18, 30, tzinfo=UTC)
     q = quote(STARTER, PRO, at, policy=ProrationPolicy.BY_DAY)
@@ -156,6 +204,60 @@ def test_days_are_counted_on_the_local_wall_clock_across_a_dst_change() -> None:
     at = datetime(2025, 3, 10, 12, tzinfo=new_york)  # the day after the change
     fraction = Proration.of(march, at, policy=ProrationPolicy.BY_DAY, timezone="America/New_York")
     assert fraction == Proration(22, 31, ProrationPolicy.BY_DAY)
+
+
+IST = ZoneInfo("Asia/Kolkata")
+# Anchored at 22:00 local: the period runs Feb 1 22:00 to Mar 1 22:00 and touches 29 dates.
+LATE_FEB = BillingCycle(
+    datetime(2025, 2, 1, 22, tzinfo=IST), BillingInterval.monthly(), "Asia/Kolkata"
+).period(0)
+
+
+def by_day(period: BillingPeriod, at: datetime, timezone: str = "Asia/Kolkata") -> Proration:
+    return Proration.of(period, at, policy=ProrationPolicy.BY_DAY, timezone=timezone)
+
+
+@pytest.mark.parametrize(
+    ("at", "left"),
+    [
+        (datetime(2025, 2, 1, 22, 0, tzinfo=IST), 29),  # the start: the whole period
+        (datetime(2025, 2, 1, 23, 59, tzinfo=IST), 29),  # the first date counts as left
+        (datetime(2025, 2, 2, 0, 0, tzinfo=IST), 28),
+        (datetime(2025, 2, 15, 0, 0, tzinfo=IST), 15),
+        (datetime(2025, 2, 15, 8, 0, tzinfo=IST), 15),  # before the anchor's time of day
+        (datetime(2025, 2, 15, 23, 0, tzinfo=IST), 15),  # after it: the same day, the same
+        (datetime(2025, 2, 28, 23, 59, 59, tzinfo=IST), 2),
+        (datetime(2025, 3, 1, 0, 0, tzinfo=IST), 1),  # the last date of the period
+        (datetime(2025, 3, 1, 21, 59, 59, tzinfo=IST), 1),
+        (datetime(2025, 3, 1, 22, 0, tzinfo=IST), 0),  # the end
+    ],
+)
+def test_by_day_counts_local_dates_when_the_anchor_is_not_at_midnight(
+    at: datetime, left: int
+) -> None:
+    assert by_day(LATE_FEB, at) == Proration(left, 29, ProrationPolicy.BY_DAY)
+
+
+def test_by_day_leaves_one_day_all_through_the_last_day_of_the_period() -> None:
+    last_day = [datetime(2025, 2, 28, h, m, tzinfo=UTC) for h, m in [(0, 0), (12, 0), (23, 59)]]
+    assert {Proration.of(FEB, at, policy=ProrationPolicy.BY_DAY) for at in last_day} == {
+        Proration(1, 28, ProrationPolicy.BY_DAY)
+    }
+
+
+def test_by_day_gives_the_day_of_a_dst_change_one_fraction_all_day() -> None:
+    new_york = ZoneInfo("America/New_York")
+    cycle = BillingCycle(
+        datetime(2025, 2, 20, 22, tzinfo=new_york), BillingInterval.monthly(), "America/New_York"
+    )
+    period = cycle.period(0)  # Feb 20 22:00 to Mar 20 22:00, across the change on Mar 9
+    change_day = [
+        datetime(2025, 3, 9, 0, 30, tzinfo=new_york),
+        datetime(2025, 3, 9, 3, 30, tzinfo=new_york),  # just after the clocks went forward
+        datetime(2025, 3, 9, 23, 30, tzinfo=new_york),
+    ]
+    fractions = {by_day(period, at, "America/New_York") for at in change_day}
+    assert fractions == {Proration(12, 29, ProrationPolicy.BY_DAY)}  # Mar 9 to Mar 20
 
 
 @pytest.mark.parametrize(
@@ -240,6 +342,22 @@ def test_a_fraction_is_whole_at_the_start_and_empty_at_the_end(
     assert later.remaining * fraction.total <= fraction.remaining * later.total  # never grows
 
 
+@given(periods_and_instants(), st.integers(0, 24 * 3600 - 1))
+def test_by_day_gives_every_instant_of_a_local_day_the_same_fraction(
+    where: tuple[BillingPeriod, datetime, str], second_of_day: int
+) -> None:
+    period, at, tz = where
+    local = at.astimezone(ZoneInfo(tz))
+    midnight = datetime.combine(local.date(), datetime.min.time(), tzinfo=ZoneInfo(tz))
+    other = (midnight + timedelta(seconds=second_of_day)).astimezone(UTC)
+    # Wall-clock arithmetic, then back to UTC: on a DST day it may land on the next date.
+    assume(other.astimezone(ZoneInfo(tz)).date() == local.date())
+    assume(period.start < at < period.end and period.start < other < period.end)
+    fraction = by_day(period, at, tz)
+    assert by_day(period, other, tz) == fraction
+    assert 1 <= fraction.remaining <= fraction.total
+
+
 @given(plans(), plans(), periods_and_instants(), policies)
 def test_an_upgrade_charges_between_zero_and_the_difference_with_one_fraction(
     a: Plan, b: Plan, where: tuple[BillingPeriod, datetime, str], policy: ProrationPolicy
@@ -292,13 +410,23 @@ def test_a_plan_round_trips_through_its_state(p: Plan) -> None:
     assert plan_from_state(state) == p
 
 
-@given(plans(), plans(), periods_and_instants(), policies)
+@given(
+    plans(),
+    plans(),
+    periods_and_instants(),
+    policies,
+    st.sampled_from([None, TaxPolicy.none(), GST, GST_INCLUDED]),
+)
 def test_a_quote_round_trips_through_its_state(
-    a: Plan, b: Plan, where: tuple[BillingPeriod, datetime, str], policy: ProrationPolicy
+    a: Plan,
+    b: Plan,
+    where: tuple[BillingPeriod, datetime, str],
+    policy: ProrationPolicy,
+    tax: TaxPolicy | None,
 ) -> None:
     period, at, tz = where
     b = Plan(b.code + "x", b.name, b.price, b.interval, b.included_minutes, b.features)
-    q = quote(a, b, at, period=period, policy=policy, timezone=tz)
+    q = quote(a, b, at, period=period, policy=policy, timezone=tz, tax=tax)
     state = q.to_state()
     assert json.loads(json.dumps(state)) == state
     assert PlanChangeQuote.from_state(state) == q

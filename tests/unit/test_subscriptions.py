@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minutebill import BillingIncrement, BillingInterval, BillingPeriod, Money, Plan, PlanFeatures
-from minutebill.domain.ledger import LedgerPolicy, MinuteLedger
+from minutebill.domain.ledger import GrantSource, LedgerPolicy, MinuteLedger
 from minutebill.domain.proration import ProrationPolicy
 from minutebill.domain.subscription_events import (
     ScheduledPlanChangeCanceled,
@@ -211,6 +211,92 @@ def test_an_expired_subscription_cannot_be_canceled_resumed_or_renewed() -> None
         assert_refused_unchanged(sub, ledger, action, InvalidTransition)
 
 
+# --- starting again after the end ---------------------------------------------------------
+
+
+def expired(p: Plan = STARTER) -> tuple[Subscription, MinuteLedger, datetime]:
+    """A subscription canceled on day one and lapsed at its period end; and that end."""
+    sub, ledger = subscribe(p)
+    sub.cancel(T0)
+    end = sub.current_period.end
+    sub.lapse(end)
+    return sub, ledger, end
+
+
+def test_an_expired_subscription_starts_again_anchored_then_with_fresh_minutes() -> None:
+    sub, ledger = subscribe()
+    ledger.grant("bundle:b1", GrantSource.BUNDLE, 600, T0)  # an add-on that never expires
+    sub.pull_events()
+    sub.cancel(T0)
+    sub.lapse(sub.current_period.end)
+    before = sub.to_state()
+    at = sub.current_period.end + timedelta(days=10, hours=5)
+    again = sub.start_again(PRO, at, ledger=ledger)
+    assert status(again) is SubscriptionStatus.ACTIVE
+    assert (again.plan, again.generation, again.period_index) == (PRO, 1, 0)
+    assert again.cycle.anchor == again.current_period.start == at
+    assert again.next_billing_at == again.expires_at == datetime(2025, 3, 20, 5, tzinfo=KOLKATA)
+    assert again.cycle.timezone == "Asia/Kolkata"
+    assert (again.grace_period, again.rollover) == (sub.grace_period, sub.rollover)
+    snapshot = ledger.snapshot(at)
+    assert snapshot.total_seconds == snapshot.remaining_seconds == 5000 * 60 + 600
+    grants = {g.grant_id: g for g in ledger.grants()}
+    assert set(grants) == {"plan:acme#1:0", "bundle:b1"}  # the old plan grant expired, pruned
+    assert grants["plan:acme#1:0"].expires_at == again.current_period.end
+    assert again.renewal_key == "renewal:acme#1:1"  # not the first subscription's
+    assert sub.to_state() == before  # the old one is left as it was
+    events = again.pull_events()
+    assert [type(e) for e in events] == [
+        SubscriptionCanceled,  # not pulled from the old one yet: they come along
+        SubscriptionExpired,
+        SubscriptionStarted,
+    ]
+    assert sub.pull_events() == []
+
+
+def test_a_subscription_started_again_renews_under_ids_of_its_own() -> None:
+    sub, ledger = subscribe()
+    sub.renew(sub.current_period.end, PaymentOutcome.SUCCEEDED, ledger)  # plan:acme:1
+    sub.cancel(sub.current_period.start)
+    sub.lapse(sub.current_period.end)
+    again = sub.start_again(STARTER, sub.current_period.end, ledger=ledger)
+    assert again.renewal_key == "renewal:acme#1:1" != sub.renewal_key
+    due = again.current_period.end
+    assert again.renew(due, PaymentOutcome.SUCCEEDED, ledger).value == "renewed"
+    assert ledger.snapshot(due).total_seconds == 1000 * 60  # granted, not taken for a repeat
+    assert "plan:acme#1:1" in {g.grant_id for g in ledger.grants()}
+    third = Subscription.from_state(again.to_state())
+    assert third.generation == 1
+    assert third == again
+
+
+@pytest.mark.parametrize("state", ["active", "canceled", "past_due"])
+def test_only_an_expired_subscription_starts_again(state: str) -> None:
+    sub, ledger = subscribe()
+    if state == "canceled":
+        sub.cancel(T0)
+    elif state == "past_due":
+        sub.renew(sub.current_period.end, PaymentOutcome.FAILED, ledger)
+    later = sub.current_period.end + timedelta(days=1)  # a canceled one has not lapsed yet
+    error = assert_refused_unchanged(
+        sub, ledger, lambda: sub.start_again(PRO, later, ledger=ledger), InvalidTransition
+    )
+    assert isinstance(error, InvalidTransition)
+    assert error.state == state
+
+
+def test_a_bad_start_again_is_refused_and_changes_nothing() -> None:
+    sub, ledger, end = expired()
+    for action, field in [
+        (lambda: sub.start_again(PRO, end - timedelta(seconds=1), ledger=ledger), "at"),
+        (lambda: sub.start_again(PRO, end, ledger=MinuteLedger("other")), "ledger"),
+        (lambda: sub.start_again("pro", end, ledger=ledger), "plan"),  # type: ignore[arg-type]
+    ]:
+        error = assert_refused_unchanged(sub, ledger, action, ValidationError)
+        assert isinstance(error, ValidationError)
+        assert error.field == field
+
+
 def test_canceling_while_past_due_ends_the_subscription_at_once() -> None:
     sub, ledger = subscribe()
     due = sub.current_period.end
@@ -266,7 +352,9 @@ def test_the_constructor_refuses_a_plan_of_another_interval() -> None:
 # --- state ----------------------------------------------------------------------------------
 
 steps = st.lists(
-    st.sampled_from(["renew", "fail", "cancel", "resume", "upgrade", "downgrade", "lapse"]),
+    st.sampled_from(
+        ["renew", "fail", "cancel", "resume", "upgrade", "downgrade", "lapse", "start_again"]
+    ),
     max_size=12,
 )
 
@@ -297,6 +385,10 @@ def test_a_subscription_round_trips_through_its_state_at_every_step(
                 sub.resume(now)
             elif action == "lapse":
                 sub.lapse(sub.current_period.end + timedelta(days=8))
+            elif action == "start_again":
+                sub = sub.start_again(
+                    PRO, sub.current_period.end + timedelta(days=9), ledger=ledger
+                )
             else:
                 target = PRO if action == "upgrade" else plan("lite", "999.00", 100)
                 if target.code != sub.plan.code:

@@ -28,6 +28,7 @@ from minutebill.domain.state import (
     money_from_state,
     money_to_state,
 )
+from minutebill.domain.tax import TaxPolicy
 from minutebill.errors import ValidationError
 
 __all__ = [
@@ -40,7 +41,7 @@ __all__ = [
     "quote_plan_change",
 ]
 
-_DAY = timedelta(days=1)
+_MICROSECOND = timedelta(microseconds=1)
 DEFAULT_QUOTE_VALIDITY = timedelta(minutes=30)
 """How long a plan-change quote may be applied after it was priced (capped at the period end)."""
 
@@ -51,7 +52,8 @@ class ProrationPolicy(enum.Enum):
     BY_SECOND = "by_second"
     """Exact: seconds left over seconds in the period."""
     BY_DAY = "by_day"
-    """Local calendar days left (the day of the change counts as left) over days in the period."""
+    """Local calendar days left (the day of the change counts as left) over the local calendar
+    days the period touches; the same fraction all day long, whatever the anchor's time."""
     NONE = "none"
     """No proration: the new features apply at once, nothing is charged or granted now, and
     the new price and allowance start at the next renewal."""
@@ -96,9 +98,13 @@ class Proration:
     ) -> Proration:
         """The part of `period` left at `at`.
 
-        Before the period the whole of it is left; at or after its end nothing is. By day,
-        days are counted on the local wall clock of `timezone` from the period's start, so a
-        day with a daylight-saving change is still one day.
+        Before the period the whole of it is left; at or after its end nothing is. By day, the
+        units are the local calendar dates of `timezone` that the period touches: the total
+        counts every date from the one it starts on to the one it ends in (a period that
+        starts and ends at 22:00 touches one date more than one that starts at midnight),
+        and what is left counts the dates from the date of `at` to the last one, both
+        included. So every instant of one local date gets the same fraction, the last date
+        of the period leaves one day, and a day with a daylight-saving change is one day.
         """
         at = to_utc(at)
         if policy is ProrationPolicy.NONE:
@@ -107,15 +113,14 @@ class Proration:
             left, total = period.remaining_fraction(at)
             return cls(left, total, policy)
         tz = zone(timezone)
-        start = period.start.astimezone(tz).replace(tzinfo=None)
-        end = period.end.astimezone(tz).replace(tzinfo=None)
-        total = -((start - end) // _DAY)  # ceil: a period of 30 days and an hour is 31 days
+        first = period.start.astimezone(tz).date()
+        last = (period.end - _MICROSECOND).astimezone(tz).date()  # the end is not in it
+        total = (last - first).days + 1
         if at >= period.end:
             return cls(0, total, policy)
         if at <= period.start:
             return cls(total, total, policy)
-        elapsed = (at.astimezone(tz).replace(tzinfo=None) - start) // _DAY
-        return cls(min(max(total - elapsed, 1), total), total, policy)
+        return cls((last - at.astimezone(tz).date()).days + 1, total, policy)
 
     @property
     def is_whole(self) -> bool:
@@ -158,8 +163,9 @@ class PlanChangeKind(enum.Enum):
 class PlanChangeQuote:
     """Exactly what a plan change will charge and grant, priced at one instant.
 
-    Applying the quote before `valid_until` charges `charge` and grants `granted_seconds`,
-    whatever the time of applying: the customer pays what they were shown.
+    Applying the quote before `valid_until` takes `total` (the prorated `charge` with its
+    `tax`) and grants `granted_seconds`, whatever the time of applying: the customer pays what
+    they were shown. Show `charge`, `tax` and `total` on the confirmation screen.
 
     Attributes:
         quote_id: A deterministic id (account, period, plans, instant), for idempotency.
@@ -170,7 +176,12 @@ class PlanChangeQuote:
         to_plan: The plan asked for.
         kind: Upgrade (at once) or downgrade (at `effective_at`, the period end).
         proration: The fraction of the period left, used for money and minutes alike.
-        charge: What will be charged now (rounded; zero for a downgrade).
+        charge: The prorated price difference charged now, at the plans' listed prices
+            (rounded; zero for a downgrade).
+        tax: The tax on `charge` under the tax policy it was priced with, rounded once:
+            added on top of it, or, when `tax_included`, the part of it that is tax. Zero
+            without a tax policy and for a downgrade.
+        tax_included: Whether the listed prices, and so `charge`, already include `tax`.
         granted_seconds: Extra plan seconds granted now, until the period end.
         priced_at: When the quote was priced.
         valid_until: Until when it may be applied (exclusive); at most the period end.
@@ -186,10 +197,27 @@ class PlanChangeQuote:
     kind: PlanChangeKind
     proration: Proration
     charge: Money
+    tax: Money
+    tax_included: bool = False
     granted_seconds: int
     priced_at: datetime
     valid_until: datetime
     effective_at: datetime
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.tax, Money) or self.tax.currency != self.charge.currency:
+            raise ValidationError("tax", self.tax, f"expected Money in {self.charge.currency}")
+        if self.tax.amount < 0 or (self.tax_included and self.tax > self.charge):
+            raise ValidationError("tax", self.tax, f"out of range for a charge of {self.charge}")
+
+    @property
+    def total(self) -> Money:
+        """What applying the quote takes: `charge` plus `tax`, unless `charge` includes it.
+
+        `Billing.change_plan` debits exactly this from the wallet, as a renewal paid from
+        the wallet is debited with its tax.
+        """
+        return self.charge if self.tax_included else self.charge + self.tax
 
     @property
     def price_difference(self) -> Money:
@@ -208,6 +236,8 @@ class PlanChangeQuote:
             "kind": self.kind.value,
             "proration": self.proration.to_state(),
             "charge": money_to_state(self.charge),
+            "tax": money_to_state(self.tax),
+            "tax_included": self.tax_included,
             "granted_seconds": self.granted_seconds,
             "priced_at": instant_to_state(self.priced_at),
             "valid_until": instant_to_state(self.valid_until),
@@ -216,8 +246,13 @@ class PlanChangeQuote:
 
     @classmethod
     def from_state(cls, state: State) -> PlanChangeQuote:
-        """The quote that `to_state` encoded."""
+        """The quote that `to_state` encoded.
+
+        A quote stored before quotes carried their tax reads back with no tax.
+        """
         start, end = state["period"]
+        charge = money_from_state(state["charge"])
+        tax = state.get("tax")
         return cls(
             quote_id=state["quote_id"],
             account_id=state["account_id"],
@@ -227,7 +262,9 @@ class PlanChangeQuote:
             to_plan=plan_from_state(state["to_plan"]),
             kind=PlanChangeKind(state["kind"]),
             proration=Proration.from_state(state["proration"]),
-            charge=money_from_state(state["charge"]),
+            charge=charge,
+            tax=Money.zero(charge.currency).rounded() if tax is None else money_from_state(tax),
+            tax_included=state.get("tax_included", False),
             granted_seconds=state["granted_seconds"],
             priced_at=instant_from_state(state["priced_at"]),
             valid_until=instant_from_state(state["valid_until"]),
@@ -255,12 +292,14 @@ def quote_plan_change(
     policy: ProrationPolicy,
     timezone: str = "UTC",
     valid_for: timedelta = DEFAULT_QUOTE_VALIDITY,
+    tax: TaxPolicy | None = None,
 ) -> PlanChangeQuote:
     """Price a change from `current` to `new` at `at`, within `period`.
 
     An upgrade charges the price difference × the part of the period left and grants the
-    extra included seconds × the same fraction, both rounded half up once. A downgrade charges
-    and grants nothing and takes effect at the period end.
+    extra included seconds × the same fraction, both rounded half up once; under `tax` the
+    quote also states the tax on that charge (rounded once, as at a checkout). A downgrade
+    charges and grants nothing and takes effect at the period end.
 
     Raises:
         ValidationError: for the same plan, another currency or interval, `at` outside
@@ -279,6 +318,10 @@ def quote_plan_change(
         raise ValidationError("at", at, f"outside the period {period.start}..{period.end}")
     if not isinstance(valid_for, timedelta) or valid_for <= timedelta(0):
         raise ValidationError("valid_for", valid_for, "a positive timedelta")
+    if tax is None:
+        tax = TaxPolicy.none()
+    elif not isinstance(tax, TaxPolicy):
+        raise ValidationError("tax", tax, "expected a TaxPolicy")
     kind = change_kind(current, new)
     if kind is PlanChangeKind.UPGRADE:
         fraction = Proration.of(period, at, policy=policy, timezone=timezone)
@@ -301,6 +344,8 @@ def quote_plan_change(
         kind=kind,
         proration=fraction,
         charge=charge,
+        tax=tax.tax_on(charge),
+        tax_included=tax.inclusive_prices,
         granted_seconds=granted,
         priced_at=at,
         valid_until=min(at + valid_for, period.end),

@@ -15,7 +15,15 @@ PAST_DUE ──grace over─────▶ EXPIRED
 PAST_DUE ──cancel─────────▶ EXPIRED
 ACTIVE   ──cancel─────────▶ CANCELED ──resume──▶ ACTIVE
 CANCELED ──period end─────▶ EXPIRED
+EXPIRED  ──start_again────▶ a new subscription (ACTIVE, new anchor, next generation)
 ```
+
+An expired subscription is not revived: `start_again` makes a new one for the same account,
+anchored when it starts, with a fresh plan grant. The account keeps its ledger (grants the
+old subscription made have expired with its periods; add-on and promotional minutes that are
+still valid stay usable) and its time zone. Ids the subscription derives (plan and rollover
+grant ids, renewal keys) carry its `generation` from the second subscription on, so they never
+repeat those of an earlier one.
 """
 
 from __future__ import annotations
@@ -57,6 +65,7 @@ from minutebill.domain.subscription_events import (
     SubscriptionResumed,
     SubscriptionStarted,
 )
+from minutebill.domain.tax import TaxPolicy
 from minutebill.domain.text import require_key
 from minutebill.errors import InvalidTransition, ValidationError
 
@@ -83,7 +92,8 @@ class SubscriptionStatus(enum.Enum):
     PAST_DUE = "past_due"
     """The renewal payment failed; in service until the grace period ends."""
     EXPIRED = "expired"
-    """Ended for good; calls are refused. Subscribe again to continue."""
+    """Ended for good; calls are refused. Subscribe again to continue: that starts a new
+    subscription (`Subscription.start_again`), anchored when it starts."""
     CANCELED = "canceled"
     """Auto-renew is off; in service until the end of the paid period, then EXPIRED."""
 
@@ -177,6 +187,8 @@ class Subscription:
         grace_until: While PAST_DUE, when it expires unless paid.
         ended_at: When it expired, once EXPIRED.
         last_quote_id: The last plan-change quote applied (applying it again does nothing).
+        generation: How many subscriptions the account had before this one (0 for the first;
+            `start_again` counts up).
         version: The stored version, for optimistic concurrency (the store bumps it).
     """
 
@@ -191,6 +203,7 @@ class Subscription:
     grace_until: datetime | None = None
     ended_at: datetime | None = None
     last_quote_id: str | None = None
+    generation: int = 0
     version: int = 0
     _events: EventBuffer = field(factory=EventBuffer, init=False, eq=False, repr=False)
 
@@ -207,6 +220,9 @@ class Subscription:
         if self.plan.interval != self.cycle.interval:
             raise ValidationError("plan", self.plan.code, "its interval differs from the cycle's")
         _require_grace(self.grace_period)
+        value = self.generation
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValidationError("generation", value, "an int >= 0")
 
     # --- starting ---------------------------------------------------------------------------
 
@@ -231,6 +247,72 @@ class Subscription:
             ValidationError: for a bad account, plan, time, zone, grace period or rollover
                 policy, or a ledger of another account or already counting a later period.
         """
+        return cls._open(
+            account_id,
+            plan,
+            at,
+            ledger=ledger,
+            timezone=timezone,
+            grace_period=grace_period,
+            rollover=rollover,
+            generation=0,
+        )
+
+    def start_again(self, plan: Plan, at: datetime, *, ledger: MinuteLedger) -> Subscription:
+        """A new subscription to `plan` from `at` for this EXPIRED one's account.
+
+        The new subscription is anchored at `at` (its first period starts then, as for
+        `start`), grants that period's plan seconds on the account's `ledger` and is one
+        `generation` on, so its grant ids and renewal keys are new. It keeps this one's time
+        zone, grace period and rollover policy. On the ledger, grants past their expiry (the
+        old plan grants) are expired first; grants still valid (add-on bundles, promotional
+        credit) stay. Events this subscription recorded and nobody pulled yet (its expiry,
+        say) move to the new one, ahead of its `SubscriptionStarted`, so a store that saves
+        the new subscription in the old one's place publishes them. Otherwise this
+        subscription is left as it was.
+
+        Raises:
+            InvalidTransition: unless this subscription is EXPIRED (resume a canceled one
+                before its period ends; a past-due one renews once paid).
+            ValidationError: for a bad plan or time, a time before this one ended, or a
+                ledger of another account or already counting a later period.
+        """
+        at = to_utc(at)
+        if not isinstance(plan, Plan):
+            raise ValidationError("plan", plan, "expected a Plan")
+        _check_ledger(self.account_id, ledger)
+        if self.status is not SubscriptionStatus.EXPIRED:
+            raise InvalidTransition(self._name, self.status.value, "start again")
+        if self.ended_at is not None and at < self.ended_at:
+            raise ValidationError("at", at, f"before the subscription ended at {self.ended_at}")
+        successor = Subscription._open(
+            self.account_id,
+            plan,
+            at,
+            ledger=ledger,
+            timezone=self.cycle.timezone,
+            grace_period=self.grace_period,
+            rollover=self.rollover,
+            generation=self.generation + 1,
+        )
+        for event in [*self.pull_events(), *successor.pull_events()]:
+            successor._record(event)  # noqa: SLF001 - the same class
+        return successor
+
+    @classmethod
+    def _open(
+        cls,
+        account_id: str,
+        plan: Plan,
+        at: datetime,
+        *,
+        ledger: MinuteLedger,
+        timezone: str,
+        grace_period: timedelta,
+        rollover: RolloverPolicy | None,
+        generation: int,
+    ) -> Subscription:
+        """`start` and `start_again`: check everything, then open the first period."""
         at = to_utc(at)
         require_key("account_id", account_id)
         if not isinstance(plan, Plan):
@@ -243,9 +325,12 @@ class Subscription:
             cycle=BillingCycle(at, plan.interval, timezone),
             grace_period=grace_period,
             rollover=RolloverPolicy.none() if rollover is None else rollover,
+            generation=generation,
         )
         period = subscription.current_period
         _check_ledger_period(ledger, period)
+        if generation:
+            ledger.expire(at)  # an earlier subscription's plan grants ended with its periods
         _apply_plan_policy(ledger, plan, at)
         ledger.open_period(period, at)
         granted = subscription._grant_plan(ledger, plan, 0, period, at)
@@ -303,7 +388,7 @@ class Subscription:
     @property
     def renewal_key(self) -> str:
         """An idempotency key for charging the next renewal: one per (subscription, period)."""
-        return f"renewal:{self.account_id}:{self.period_index + 1}"
+        return f"renewal:{self._scope}:{self.period_index + 1}"
 
     def is_in_service(self, at: datetime) -> bool:
         """Whether calls may use the plan at `at` (ACTIVE, or CANCELED/PAST_DUE not yet over).
@@ -369,7 +454,7 @@ class Subscription:
                 at,
                 cap_seconds=self.rollover.cap_seconds,
                 expires_at=period.end,
-                grant_id=f"rollover:{self.account_id}:{index}",
+                grant_id=f"rollover:{self._scope}:{index}",
             )
             rolled = 0 if carried is None else carried.granted
         ledger.expire(at)
@@ -517,14 +602,18 @@ class Subscription:
         *,
         policy: ProrationPolicy = ProrationPolicy.BY_SECOND,
         valid_for: timedelta = DEFAULT_QUOTE_VALIDITY,
+        tax: TaxPolicy | None = None,
     ) -> PlanChangeQuote:
         """Price a change to `new_plan` at `at`; changes nothing (apply the quote to do it).
+
+        Under `tax` the quote states the tax on its charge as well, and its `total` is what
+        the customer pays.
 
         Raises:
             InvalidTransition: unless ACTIVE within its current period (a due renewal runs
                 first; a canceled subscription is resumed first).
             ValidationError: for the same plan, another currency or interval, a time before
-                the period, or a bad `valid_for`.
+                the period, a bad `valid_for` or a `tax` that is not a `TaxPolicy`.
         """
         at = to_utc(at)
         if not isinstance(new_plan, Plan):
@@ -542,13 +631,15 @@ class Subscription:
             policy=policy,
             timezone=self.cycle.timezone,
             valid_for=valid_for,
+            tax=tax,
         )
 
     def apply_plan_change(self, quote: PlanChangeQuote, at: datetime, ledger: MinuteLedger) -> None:
         """Carry out `quote` at `at`: what it showed is what is charged and granted.
 
         An upgrade switches the plan now, grants `quote.granted_seconds` until the period end
-        and swaps the ledger's rating and overage rule; the host charges `quote.charge`. A
+        and swaps the ledger's rating and overage rule; the host charges `quote.total` (the
+        charge with its tax). A
         downgrade is scheduled for the period end. Applying the same quote again does nothing.
 
         Raises:
@@ -582,7 +673,7 @@ class Subscription:
             return
         if quote.granted_seconds:
             ledger.grant(
-                f"plan:{self.account_id}:{self.period_index}:{quote.quote_id}",
+                f"plan:{self._scope}:{self.period_index}:{quote.quote_id}",
                 GrantSource.PLAN,
                 quote.granted_seconds,
                 at,
@@ -652,6 +743,13 @@ class Subscription:
     def _name(self) -> str:
         return f"subscription {self.account_id}"
 
+    @property
+    def _scope(self) -> str:
+        """The account in the ids it derives, with the generation from the second one on."""
+        if not self.generation:
+            return self.account_id
+        return f"{self.account_id}#{self.generation}"
+
     def _grant_plan(
         self,
         ledger: MinuteLedger,
@@ -663,7 +761,7 @@ class Subscription:
         if not plan.included_seconds or at >= period.end:
             return 0  # nothing to grant, or a late renewal of a period that is already over
         ledger.grant(
-            f"plan:{self.account_id}:{index}",
+            f"plan:{self._scope}:{index}",
             GrantSource.PLAN,
             plan.included_seconds,
             at,
@@ -704,6 +802,7 @@ class Subscription:
             "grace_until": optional_instant_to_state(self.grace_until),
             "ended_at": optional_instant_to_state(self.ended_at),
             "last_quote_id": self.last_quote_id,
+            "generation": self.generation,
             "version": self.version,
         }
 
@@ -733,6 +832,7 @@ class Subscription:
             grace_until=optional_instant_from_state(state["grace_until"]),
             ended_at=optional_instant_from_state(state["ended_at"]),
             last_quote_id=state["last_quote_id"],
+            generation=state.get("generation", 0),
             version=state["version"],
         )
 

@@ -6,11 +6,12 @@ from collections.abc import Callable
 from datetime import datetime
 
 from minutebill._unit_of_work import UnitOfWork
+from minutebill.domain.catalog import Plan
 from minutebill.domain.ledger import MinuteLedger
 from minutebill.domain.ledger_policy import LedgerPolicy
 from minutebill.domain.periods import zone
 from minutebill.domain.proration import PlanChangeQuote, ProrationPolicy
-from minutebill.domain.subscriptions import Subscription
+from minutebill.domain.subscriptions import Subscription, SubscriptionStatus
 from minutebill.domain.text import require_key
 from minutebill.domain.wallet import Wallet
 from minutebill.errors import InvalidTransition, ValidationError
@@ -25,44 +26,82 @@ class PlansMixin(ServiceBase):
 
     proration: ProrationPolicy
 
-    def subscribe(self, account_id: str, plan_code: str, *, timezone: str = "UTC") -> PlanOverview:
+    def subscribe(
+        self, account_id: str, plan_code: str, *, timezone: str | None = None
+    ) -> PlanOverview:
         """Open an account on a plan: its subscription, minute ledger and wallet.
 
         The first period starts now (the anchor) with the plan's minutes; the first period's
         price is the host's signup payment (or a trial); renewals are charged by `run_due`.
-        Subscribing again to the same plan returns the account as it is.
+        Subscribing again while the plan is in force returns the account as it is.
+
+        An account whose plan has ended (EXPIRED, or canceled or past due with its time up)
+        subscribes again to any plan in its wallet's currency: a new subscription starts now,
+        with a new anchor (so new Next Billing and Plan Expiry dates), a fresh grant of the
+        plan's minutes and nothing to pay here (as for a new account, the host takes the
+        payment). It replaces the old one; the account keeps its wallet balance, its usage
+        history, its numbers and any add-on or promotional minutes still valid, while the old
+        plan's minutes stay expired with the periods they were granted for.
+
+        Args:
+            account_id: The account.
+            plan_code: A plan of the catalog.
+            timezone: The account's IANA time zone, fixed when it first subscribes; None
+                means UTC for a new account and the account's own zone otherwise.
 
         Raises:
             NotFound: for an unknown plan code.
-            ValidationError: for a bad account id or time zone.
-            InvalidTransition: if the account is already on another plan (use `change_plan`).
+            ValidationError: for a bad account id or time zone, a time zone other than the
+                account's, or (subscribing again) a plan priced in another currency than the
+                account's wallet.
+            InvalidTransition: if the account is on another plan in force (use
+                `change_plan`).
         """
         require_key("account_id", account_id)
         plan = self.catalog.plan(plan_code)
-        zone(timezone)
+        if timezone is not None:
+            zone(timezone)
         at = self._now()
 
         def work(uow: UnitOfWork) -> PlanOverview:
             existing: Subscription | None = uow.subscriptions.find(account_id)
-            if existing is not None:
-                if existing.plan.code != plan.code:
-                    raise InvalidTransition(
-                        f"account {account_id!r}", f"on plan {existing.plan.code!r}", "subscribe"
-                    )
-                return PlanOverview.build(
-                    existing, self._ledger(uow, account_id), self._wallet(uow, account_id), at
+            if existing is None:
+                return self._open_account(uow, account_id, plan, at, timezone or "UTC")
+            if timezone is not None and timezone != existing.cycle.timezone:
+                raise ValidationError(
+                    "timezone", timezone, f"account {account_id!r} is in {existing.cycle.timezone}"
                 )
-            ledger = MinuteLedger(account_id, LedgerPolicy.for_plan(plan))
-            wallet = Wallet(account_id, plan.price.currency)
-            subscription = Subscription.start(
-                account_id, plan, at, ledger=ledger, timezone=timezone
-            )
-            uow.ledgers.add(ledger)
-            uow.wallets.add(wallet)
-            uow.subscriptions.add(subscription)
-            return PlanOverview.build(subscription, ledger, wallet, at)
+            ledger = self._ledger(uow, account_id)
+            wallet = self._wallet(uow, account_id)
+            existing.lapse(at)  # a plan whose time is up ends now, as `run_due` would end it
+            if existing.status is SubscriptionStatus.EXPIRED:
+                if plan.price.currency != wallet.currency:
+                    raise ValidationError(
+                        "plan_code", plan.code, f"not priced in the wallet's {wallet.currency}"
+                    )
+                renewed = existing.start_again(plan, at, ledger=ledger)
+                uow.subscriptions.replace(renewed)
+                return PlanOverview.build(renewed, ledger, wallet, at)
+            if existing.plan.code != plan.code:
+                raise InvalidTransition(
+                    f"account {account_id!r}", f"on plan {existing.plan.code!r}", "subscribe"
+                )
+            return PlanOverview.build(existing, ledger, wallet, at)
 
         return self._run(work)
+
+    @staticmethod
+    def _open_account(
+        uow: UnitOfWork, account_id: str, plan: Plan, at: datetime, timezone: str
+    ) -> PlanOverview:
+        """A new account on `plan`: its ledger, wallet and first subscription."""
+        ledger = MinuteLedger(account_id, LedgerPolicy.for_plan(plan))
+        wallet = Wallet(account_id, plan.price.currency)
+        subscription = Subscription.start(account_id, plan, at, ledger=ledger, timezone=timezone)
+        uow.ledgers.add(ledger)
+        uow.wallets.add(wallet)
+        uow.subscriptions.add(subscription)
+        return PlanOverview.build(subscription, ledger, wallet, at)
 
     def overview(self, account_id: str) -> PlanOverview:
         """The plan, Total / Remaining Minutes, Used %, Next Billing and Plan Expiry, now.
@@ -85,33 +124,40 @@ class PlansMixin(ServiceBase):
     def quote_plan_change(self, account_id: str, plan_code: str) -> PlanChangeQuote:
         """Price a change to another plan now; changes nothing.
 
-        An upgrade takes effect at once: the quote states the prorated charge and the extra
-        minutes for the rest of the period. A downgrade is scheduled for the period end and
-        charges nothing. Show the quote, then pass it to `change_plan`.
+        An upgrade takes effect at once: the quote states the prorated charge, its tax under
+        the service's tax policy, the `total` the wallet will pay, and the extra minutes for
+        the rest of the period. A downgrade is scheduled for the period end and charges
+        nothing. Show the quote, then pass it to `change_plan`.
 
         Raises:
             NotFound: for an unknown account or plan.
             ValidationError: for the plan the account is already on.
-            InvalidTransition: unless the subscription is active in its period.
+            InvalidTransition: unless the subscription is active in its period (an expired
+                plan is not changed: `subscribe` again).
         """
         plan = self.catalog.plan(plan_code)
         at = self._now()
 
         def work(uow: UnitOfWork) -> PlanChangeQuote:
-            return self._subscription(uow, account_id).change_plan(plan, at, policy=self.proration)
+            return self._subscription(uow, account_id).change_plan(
+                plan, at, policy=self.proration, tax=self.tax
+            )
 
         return self._read(work)
 
     def change_plan(self, account_id: str, quote: PlanChangeQuote) -> PlanOverview:
-        """Apply a quote from `quote_plan_change`: charge exactly what it showed, from the wallet.
+        """Apply a quote from `quote_plan_change`: take exactly its `total`, from the wallet.
 
+        The total is the prorated charge with its tax, as for a renewal paid from the wallet:
+        top-ups are untaxed stored value, so tax is due when the wallet pays for the plan.
         Applying the same quote twice charges once.
 
         Raises:
             NotFound: for an unknown account.
-            ValidationError: for an expired quote or one for another account, period or plan
-                (checked before the wallet is).
-            InsufficientFunds: if the wallet cannot pay the upgrade charge (nothing changes;
+            ValidationError: for an expired quote, one for another account, period or plan,
+                or one priced under another tax policy than the service's (checked before the
+                wallet is; ask for a new quote).
+            InsufficientFunds: if the wallet cannot pay the upgrade's total (nothing changes;
                 top up and apply the same quote again while it is valid).
         """
         if not isinstance(quote, PlanChangeQuote):
@@ -127,9 +173,13 @@ class PlansMixin(ServiceBase):
             # that is not applicable says so rather than "insufficient funds"; if the wallet
             # then cannot pay, nothing of this unit of work is committed.
             subscription.apply_plan_change(quote, at, ledger)
-            if not paid_before and quote.charge.amount > 0:
+            if not paid_before and quote.total != self._gross(quote.charge):
+                raise ValidationError(
+                    "quote", quote.quote_id, "priced under another tax policy; ask for a new one"
+                )
+            if not paid_before and quote.total.amount > 0:
                 wallet.debit(
-                    quote.charge,
+                    quote.total,
                     f"plan-change:{quote.quote_id}",
                     at,
                     reason="plan upgrade",
@@ -153,7 +203,7 @@ class PlansMixin(ServiceBase):
 
         Raises:
             NotFound: for an unknown account.
-            InvalidTransition: if the subscription has ended.
+            InvalidTransition: if the subscription has ended (`subscribe` again instead).
         """
         return self._change_renewal(account_id, Subscription.resume)
 

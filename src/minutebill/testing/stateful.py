@@ -297,7 +297,7 @@ class BillingComparison(RuleBasedStateMachine):
         timezone=st.sampled_from(["UTC", "Asia/Kolkata", "America/New_York"]),
     )
     def subscribe(self, account: str, plan: str, timezone: str) -> None:
-        """Open an account (again: the same plan answers the account, another one refuses)."""
+        """Open an account (again: the same plan answers, another refuses, an ended one anew)."""
         self.both(lambda b: b.subscribe(account, plan, timezone=timezone))
 
     @rule(account=st.sampled_from(ACCOUNTS), plan=st.sampled_from(PLANS))

@@ -103,6 +103,41 @@ class UnitOfWorkContract:
             assert uow.ledgers.get(ACCOUNT).to_state() == before
             assert uow.wallets.find(ACCOUNT) is None
 
+    def test_replace_saves_a_new_aggregate_over_the_loaded_one(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        self._seed(uow_factory)
+        fresh = MinuteLedger(ACCOUNT, LedgerPolicy())
+        fresh.grant("plan:again", GrantSource.PLAN, 60, T0, expires_at=T0 + timedelta(hours=1))
+        with uow_factory() as uow:
+            uow.ledgers.get(ACCOUNT)
+            uow.ledgers.replace(fresh)
+            assert uow.ledgers.get(ACCOUNT) is fresh
+            uow.commit()
+        assert fresh.version == 2  # the loaded one's version, checked and bumped
+        with uow_factory() as uow:
+            stored = uow.ledgers.get(ACCOUNT)
+            assert [g.grant_id for g in stored.grants()] == ["plan:again"]
+            assert stored.version == 2
+            # Its indexed columns are the new aggregate's too: its grant expires, so it is due.
+            assert [x.account_id for x in uow.ledgers.due(T0 + timedelta(hours=1), 10)] == [ACCOUNT]
+
+    def test_replace_needs_the_aggregate_loaded_and_checks_its_version(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        self._seed(uow_factory)
+        with uow_factory() as uow, pytest.raises(NotFound):
+            uow.ledgers.replace(MinuteLedger(ACCOUNT, LedgerPolicy()))
+        with uow_factory() as uow:
+            before = uow.ledgers.get(ACCOUNT).to_state()
+        with uow_factory() as uow:
+            uow.ledgers.get(ACCOUNT).version -= 1  # as if another writer saved it since
+            uow.ledgers.replace(MinuteLedger(ACCOUNT, LedgerPolicy()))
+            with pytest.raises(ConcurrencyConflict):
+                uow.commit()
+        with uow_factory() as uow:
+            assert uow.ledgers.get(ACCOUNT).to_state() == before
+
     def test_get_of_a_missing_aggregate_raises_not_found(
         self, uow_factory: Callable[[], UnitOfWork]
     ) -> None:
