@@ -5,6 +5,10 @@ to show them in: nothing here reads a process-wide locale, the system time zone 
 Relative times ("in 3 days") are measured from an instant the caller passes (a view's
 ``as_of``), so the same view formats the same way today and next year.
 
+Babel's number formatting reads the ambient `decimal` context (to normalise and round), so
+every call to it runs inside `isolated()`: no precision, rounding mode or trap a host sets
+changes a figure on the page. Amounts are shown rounded half-up, as `Money.rounded` rounds.
+
 Words Babel has no data for (status names such as *On Hold*, *Auto-Pay*) are English labels;
 a host that translates its page keys its own catalog on the raw values instead.
 """
@@ -22,6 +26,8 @@ from babel.numbers import format_currency, format_decimal, format_percent, parse
 from babel.units import format_compound_unit, format_unit
 
 from minutebill.domain.catalog import Capability
+from minutebill.domain.decimals import EXACT, isolated
+from minutebill.domain.ledger_policy import hundredths
 from minutebill.domain.money import Money
 from minutebill.domain.periods import zone
 
@@ -106,17 +112,20 @@ def format_capabilities(capabilities: Iterable[Capability], locale: str) -> str:
 
 def format_money(money: Money, locale: str) -> str:
     """`money` in `locale`'s currency format: ``₹1,50,000.00`` for INR 150000 in ``en_IN``."""
-    return format_currency(money.amount, money.currency, locale=locale)
+    with isolated():
+        return format_currency(money.amount, money.currency, locale=locale)
 
 
 def format_count(value: int, locale: str) -> str:
     """A whole number with the locale's grouping: ``1,00,000`` in ``en_IN``."""
-    return format_decimal(value, locale=locale)
+    with isolated():
+        return format_decimal(value, locale=locale)
 
 
 def format_minutes(minutes: Decimal, locale: str) -> str:
     """A minute figure with grouping and at most two decimals: ``5,300`` or ``12.5``."""
-    return format_decimal(minutes, format="#,##0.##", locale=locale)
+    with isolated():
+        return format_decimal(minutes, format="#,##0.##", locale=locale)
 
 
 def format_used_percent(percent: Decimal, locale: str) -> str:
@@ -128,12 +137,14 @@ def format_used_percent(percent: Decimal, locale: str) -> str:
     loc = Locale.parse(locale)
     pattern = parse_pattern(loc.percent_formats[None].pattern)
     pattern.frac_prec = (2, 2)
-    return str(pattern.apply(percent / 100, loc))
+    with isolated():
+        return str(pattern.apply(percent.scaleb(-2, EXACT), loc))
 
 
 def format_rate(rate: Decimal, locale: str) -> str:
     """A tax rate given as a fraction: ``0.09`` gives ``9%``, ``0.025`` gives ``2.5%``."""
-    return format_percent(rate, locale=locale, decimal_quantization=False)
+    with isolated():
+        return format_percent(rate, locale=locale, decimal_quantization=False)
 
 
 def format_day(at: datetime, timezone: str, locale: str) -> str:
@@ -182,17 +193,12 @@ def format_relative(target: datetime, as_of: datetime, timezone: str, locale: st
 
 def format_per_interval(money: Money, months: int, locale: str) -> str:
     """A recurring fee: ``₹500.00 per month``, ``₹1,500.00 per 3 months``."""
-    return (
-        format_compound_unit(
-            format_money(money, locale),
-            None,
-            months,
-            "duration-month",
-            length="long",
-            locale=locale,
+    fee = format_money(money, locale)
+    with isolated():
+        per = format_compound_unit(
+            fee, None, months, "duration-month", length="long", locale=locale
         )
-        or f"{format_money(money, locale)} / {months}"
-    )
+    return per or f"{fee} / {months}"
 
 
 def format_clock_duration(seconds: int) -> str:
@@ -204,6 +210,9 @@ def format_clock_duration(seconds: int) -> str:
 
 def format_billed_minutes(seconds: int, locale: str) -> str:
     """Billed seconds as minutes with the locale's short unit: ``5 mins``, ``4.5 mins``."""
-    minutes = (Decimal(seconds) / 60).quantize(Decimal("0.01"))
-    value = minutes.normalize() if minutes == minutes.to_integral() else minutes
-    return format_unit(value, "duration-minute", length="short", locale=locale)
+    minutes = hundredths(seconds, 60)
+    value = (
+        minutes.normalize(EXACT) if minutes == minutes.to_integral_value(context=EXACT) else minutes
+    )
+    with isolated():
+        return format_unit(value, "duration-minute", length="short", locale=locale)

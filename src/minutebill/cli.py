@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from babel import Locale, UnknownLocaleError
-from babel.numbers import format_decimal
 
-from minutebill._formatting import format_money
+from minutebill._formatting import format_count, format_money
 from minutebill.catalog import Catalog
 from minutebill.errors import MinutebillError
 
@@ -78,7 +77,7 @@ def print_catalog(catalog: Catalog, locale: str, out: TextIO) -> None:
         every = "month" if plan.interval.months == 1 else f"{plan.interval.months} months"
         out.write(
             f"  {plan.name} ({plan.code}): {format_money(plan.price, locale)} / {every}, "
-            f"{format_decimal(plan.included_minutes, locale=locale)} minutes\n"
+            f"{format_count(plan.included_minutes, locale)} minutes\n"
             f"    concurrent calls {f.concurrent_calls}, phone numbers {f.phone_numbers}, "
             f"queue priority {f.queue_priority}, rating {f.rating}, "
             f"overage {f.overage.mode.value}\n"
@@ -90,7 +89,7 @@ def print_catalog(catalog: Catalog, locale: str, out: TextIO) -> None:
             validity = f"{bundle.validity.days} days"
         out.write(
             f"  {bundle.name} ({bundle.code}): "
-            f"{format_decimal(bundle.minutes, locale=locale)} minutes for "
+            f"{format_count(bundle.minutes, locale)} minutes for "
             f"{format_money(bundle.price, locale)}, valid {validity}\n"
         )
     out.write("Number offers\n")

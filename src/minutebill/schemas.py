@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -25,6 +25,7 @@ from minutebill.domain.catalog import (
     ValidityKind,
 )
 from minutebill.domain.checkout import FeeBreakdown, Quote
+from minutebill.domain.decimals import parse
 from minutebill.domain.money import Money, known_currencies
 from minutebill.domain.payment_events import PaymentEvent, PaymentEventKind
 from minutebill.domain.payment_methods import Card, PaymentMethod
@@ -51,11 +52,10 @@ def _exact_amount(value: object) -> Decimal:
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, str):
-        try:
-            amount = Decimal(value.strip())
-        except InvalidOperation:
+        amount = parse(value.strip())
+        if amount is None:
             msg = "not a decimal number"
-            raise ValueError(msg) from None
+            raise ValueError(msg)
         if amount.is_finite():
             return amount
         msg = "must be finite"
@@ -153,7 +153,8 @@ class CatalogSchema(_Strict):
             with _located(f"plans[{i}].overage"):
                 rate = p.overage.rate_per_minute
                 overage = OveragePolicy(
-                    OverageMode(p.overage.mode), None if rate is None else Money(rate, cur)
+                    OverageMode(p.overage.mode),
+                    None if rate is None else _money(rate, cur, "rate_per_minute"),
                 )
             with _located(f"plans[{i}]"):
                 features = PlanFeatures(
@@ -167,7 +168,7 @@ class CatalogSchema(_Strict):
                     Plan(
                         code=p.code,
                         name=p.name,
-                        price=Money(p.price, cur),
+                        price=_money(p.price, cur, "price"),
                         interval=BillingInterval(p.interval_months),
                         included_minutes=p.included_minutes,
                         features=features,
@@ -186,7 +187,7 @@ class CatalogSchema(_Strict):
                         code=b.code,
                         name=b.name,
                         minutes=b.minutes,
-                        price=Money(b.price, cur),
+                        price=_money(b.price, cur, "price"),
                         validity=validity,
                     )
                 )
@@ -199,12 +200,20 @@ class CatalogSchema(_Strict):
                         country=o.country,
                         kind=o.kind,
                         capabilities=frozenset(Capability(c) for c in o.capabilities),
-                        monthly_fee=Money(o.monthly_fee, cur),
-                        upfront_fee=Money(o.upfront_fee, cur),
+                        monthly_fee=_money(o.monthly_fee, cur, "monthly_fee"),
+                        upfront_fee=_money(o.upfront_fee, cur, "upfront_fee"),
                         interval=BillingInterval(o.interval_months),
                     )
                 )
         return plans, bundles, offers
+
+
+def _money(amount: Decimal, currency: str, name: str) -> Money:
+    """`Money` for the field `name`; a refused amount (out of range) names that field."""
+    try:
+        return Money(amount, currency)
+    except ValidationError as exc:
+        raise ValidationError(name, amount, exc.reason) from None
 
 
 @contextmanager

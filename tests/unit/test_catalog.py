@@ -141,6 +141,29 @@ BROKEN_TOML = {
         "bundles[0].price",
     ),
     "non-numeric price": (broken('price = "449.00"', 'price = "free"'), "bundles[0].price"),
+    "price with a huge exponent": (
+        broken('price = "1999.00"', 'price = "1E+999999999999999999"'),
+        "plans[0].price",
+    ),
+    "price too large to write out": (
+        broken('price = "1999.00"', 'price = "1E+99999999999"'),
+        "plans[0].price",
+    ),
+    "price beyond 18 digits of paise": (
+        broken('price = "449.00"', 'price = "10000000000000000.00"'),
+        "bundles[0].price",
+    ),
+    "price finer than 1E-40": (
+        broken('price = "449.00"', 'price = "0E-999999999999999999"'),
+        "bundles[0].price",
+    ),
+    "overage rate with a huge exponent": (
+        broken(
+            'rate_per_minute = "1.50"',
+            'rate_per_minute = "1E+999999999"',
+        ),
+        "plans[1].overage.rate_per_minute",
+    ),
     "unknown currency": (broken('currency = "INR"', 'currency = "XYZ"'), "currency"),
     "unknown capability": (
         broken('capabilities = ["voice", "sms"]', 'capabilities = ["voice", "fax"]'),

@@ -14,6 +14,7 @@ from decimal import (
     ROUND_HALF_EVEN,
     ROUND_UP,
     Decimal,
+    DecimalException,
     localcontext,
 )
 from fractions import Fraction
@@ -24,7 +25,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minutebill import CurrencyMismatch, Money, ValidationError
-from minutebill.domain.money import currency_exponent, known_currencies, sum_money
+from minutebill.domain.money import (
+    MAX_MINOR_UNITS,
+    MIN_ADJUSTED_EXPONENT,
+    currency_exponent,
+    known_currencies,
+    sum_money,
+)
 from minutebill.testing.strategies import currencies, exact_amounts, money
 
 # --- strategies -------------------------------------------------------------------------------
@@ -158,10 +165,11 @@ def test_addition_and_subtraction_are_exact(ms: list[Money]) -> None:
     assert exact(a - b) == exact(a) - exact(b)
 
 
-def test_huge_amounts_add_exactly() -> None:
-    big = Money(Decimal("1e40"), "INR")
+def test_the_largest_and_smallest_amounts_add_exactly() -> None:
+    big = Money.from_minor_units(MAX_MINOR_UNITS, "INR")
     tiny = Money(Decimal("1e-40"), "INR")
-    assert exact(big + tiny) == Fraction(10**40) + Fraction(1, 10**40)
+    assert exact(big + tiny) == Fraction(MAX_MINOR_UNITS, 100) + Fraction(1, 10**40)
+    assert exact(big + big) == Fraction(MAX_MINOR_UNITS, 50)
 
 
 @given(st.lists(money("INR"), max_size=20))
@@ -179,7 +187,10 @@ def test_sum_money_of_nothing_is_zero_and_refuses_other_currencies() -> None:
         sum_money([Money(1, "INR"), Money(1, "USD")], "INR")
 
 
-@given(any_money(), st.integers(-1000, 1000) | exact_amounts(4))
+@given(
+    any_money(),
+    st.integers(-1000, 1000) | st.decimals(min_value=-1000, max_value=1000, places=4),
+)
 def test_multiplication_is_exact(m: Money, factor: int | Decimal) -> None:
     assert exact(m * factor) == exact(m) * Fraction(factor)
     assert factor * m == m * factor
@@ -285,8 +296,8 @@ def test_rounding_ignores_a_different_ambient_rounding_mode() -> None:
 
 
 def test_an_amount_beyond_the_default_precision_still_rounds() -> None:
-    huge = Money(Decimal("123456789012345678901234567890.125"), "INR")
-    assert huge.rounded().amount == Decimal("123456789012345678901234567890.13")
+    long = Money(Decimal("1234567890123456.785000000000000000000000000001"), "INR")
+    assert long.rounded().amount == Decimal("1234567890123456.79")
 
 
 # --- minor units ------------------------------------------------------------------------------
@@ -306,7 +317,17 @@ def test_minor_units_round_trip_in_every_currency_babel_knows() -> None:
     assert {currency_exponent(c) for c in codes} >= {0, 2, 3}
     for code in codes:
         scale = 10 ** currency_exponent(code)
-        for units in (0, 1, -1, 7, scale - 1, scale, 123_456_789, -(10**30) - 3):
+        for units in (
+            0,
+            1,
+            -1,
+            7,
+            scale - 1,
+            scale,
+            123_456_789,
+            MAX_MINOR_UNITS,
+            -MAX_MINOR_UNITS,
+        ):
             m = Money.from_minor_units(units, code)
             assert m.minor_units == units, code
             assert exact(m) == Fraction(units, scale), code
@@ -314,7 +335,7 @@ def test_minor_units_round_trip_in_every_currency_babel_knows() -> None:
             assert Money(m.amount, code) == m, code
 
 
-@given(currencies(), st.integers(-(10**40), 10**40))
+@given(currencies(), st.integers(-MAX_MINOR_UNITS, MAX_MINOR_UNITS))
 def test_from_minor_units_round_trips(currency: str, units: int) -> None:
     m = Money.from_minor_units(units, currency)
     assert m.minor_units == units
@@ -523,3 +544,139 @@ def test_allocate_refuses_bad_ratios(ratios: Any) -> None:
 def test_allocate_refuses_an_unrounded_amount() -> None:
     with pytest.raises(ValidationError):
         Money("10.005", "INR").allocate([1, 1])
+
+
+# --- range ------------------------------------------------------------------------------------
+
+# The largest amount in each kind of currency: 18 digits of minor units.
+LARGEST = {
+    "INR": "9999999999999999.99",
+    "JPY": "999999999999999999",
+    "KWD": "999999999999999.999",
+}
+OUT_OF_RANGE = [
+    "1E+999999999999999999",
+    "1E+99999999999",
+    "-1E+99999999999",
+    "1E+16",
+    "10000000000000000.00",
+    "9999999999999999.995",
+    "-9999999999999999.991",
+    "1E-999999999999999999",
+    "0E-999999999999999999",
+    "-1E-41",
+    "0E-41",
+]
+
+
+def test_the_range_of_an_amount_is_eighteen_digits_of_minor_units() -> None:
+    assert MAX_MINOR_UNITS == 10**18 - 1 < 2**63
+    assert MIN_ADJUSTED_EXPONENT == -40
+    for currency, text in LARGEST.items():
+        for amount in (text, "-" + text):
+            m = Money(amount, currency)
+            assert m.rounded() == m
+            assert abs(m.minor_units) == MAX_MINOR_UNITS
+            assert Money.from_minor_units(m.minor_units, currency) == m
+    for tiny in ("1E-40", "-1E-40", "0E-40", Decimal("1.5E-40")):
+        assert Money(tiny, "INR").rounded() == Money(0, "INR")
+
+
+@pytest.mark.parametrize("text", OUT_OF_RANGE)
+@pytest.mark.parametrize("kind", [str, Decimal])
+def test_amounts_out_of_range_are_refused_when_built(text: str, kind: type) -> None:
+    amount = kind(text)
+    with pytest.raises(ValidationError) as caught:
+        Money(amount, "INR")
+    assert caught.value.field == "amount"
+    assert caught.value.value is amount
+    assert "amount=" in str(caught.value)
+
+
+@pytest.mark.parametrize("units", [10**18, -(10**18), 2**63, 10**40])
+def test_ints_out_of_range_are_refused(units: int) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Money.from_minor_units(units, "INR")
+    assert caught.value.field == "units"
+    with pytest.raises(ValidationError) as caught:
+        Money(units * 100, "JPY")
+    assert caught.value.field == "amount"
+
+
+def test_no_amount_in_range_rounds_out_of_it() -> None:
+    # The bound is a whole number of minor units, so rounding half-up never crosses it:
+    # 9999999999999999.995 would round to 10^18 paise and is refused, as is anything past .99.
+    assert Money("9999999999999999.985", "INR").rounded().minor_units == MAX_MINOR_UNITS
+    assert Money("-9999999999999999.985", "INR").rounded().minor_units == -MAX_MINOR_UNITS
+    for beyond in ("9999999999999999.991", "9999999999999999.995", "-9999999999999999.9900001"):
+        with pytest.raises(ValidationError):
+            Money(beyond, "INR")
+
+
+def test_products_and_quotients_out_of_range_are_refused() -> None:
+    big = Money("1000000000.00", "INR")
+    cases: list[tuple[Callable[[], object], str]] = [
+        (lambda: big * 10**7, "factor"),
+        (lambda: big * Decimal("1E+999999999999999999"), "factor"),
+        (lambda: Money("1E-40", "INR") * Decimal("0.1"), "factor"),
+        (lambda: Money("1E-40", "INR") * Decimal("1E-999999999999999999"), "factor"),
+        (lambda: big / Decimal("1E-8"), "divisor"),
+        (lambda: big / Decimal("1E-999999999999999999"), "divisor"),
+        (lambda: Money("0.01", "INR") / Decimal("1E+999999999999999999"), "divisor"),
+    ]
+    for compute, field in cases:
+        with pytest.raises(ValidationError) as caught:
+            compute()
+        assert caught.value.field == field
+    assert big * 10**6 == Money("1000000000000000", "INR")
+    assert big / Decimal("1E-6") == Money("1000000000000000", "INR")
+
+
+def test_sums_beyond_the_range_stay_exact_but_have_no_minor_units() -> None:
+    big = Money.from_minor_units(MAX_MINOR_UNITS, "INR")
+    total = sum_money([big] * 1000, "INR")
+    assert exact(total) == Fraction(MAX_MINOR_UNITS * 1000, 100)
+    assert total.rounded() == total
+    assert total.is_rounded()
+    with pytest.raises(ValidationError) as caught:
+        _ = total.minor_units
+    assert "range" in caught.value.reason
+
+
+extreme_amounts = st.sampled_from(
+    [LARGEST["INR"], "1E-40", "-1E-40", "0E-40", "0.005", "-9999999999999999.985"]
+).map(lambda text: Money(text, "INR")) | st.builds(
+    Money.from_minor_units, st.integers(-MAX_MINOR_UNITS, MAX_MINOR_UNITS), st.just("INR")
+)
+extreme_numbers = st.sampled_from(
+    [0, 1, -1, 10**18, Decimal("1E+999999999999999999"), Decimal("1E-999999999999999999")]
+) | st.decimals(allow_nan=False, allow_infinity=False)
+
+
+@given(extreme_amounts, extreme_amounts, extreme_numbers)
+def test_no_operation_on_amounts_in_range_raises_a_raw_decimal_error(
+    a: Money, b: Money, number: int | Decimal
+) -> None:
+    operations: list[Callable[[], object]] = [
+        a.rounded,
+        a.is_rounded,
+        lambda: a + b,
+        lambda: a - b,
+        lambda: Money.rounded(a + b),
+        lambda: Money.is_rounded(a - b),
+        lambda: a < b,
+        lambda: a / b,
+        lambda: a * number,
+        lambda: a / number,
+        lambda: a.minor_units,
+        lambda: a.rounded().minor_units,
+        lambda: a.rounded().allocate([1, 2]),
+        lambda: Money(str(a.amount), "INR"),
+    ]
+    for operation in operations:
+        try:
+            operation()
+        except ValidationError:
+            pass
+        except (DecimalException, MemoryError) as error:  # pragma: no cover - the bug
+            raise AssertionError(f"raw {type(error).__name__}") from error

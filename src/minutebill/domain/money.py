@@ -9,62 +9,48 @@ half-up. Anything that reaches a ledger, an order or a payment is rounded first.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from decimal import (
-    MAX_EMAX,
-    MAX_PREC,
-    MIN_EMIN,
-    ROUND_HALF_EVEN,
-    ROUND_HALF_UP,
-    Context,
-    Decimal,
-    DivisionByZero,
-    Inexact,
-    InvalidOperation,
-    Overflow,
-)
+from decimal import ROUND_HALF_UP, Decimal, DecimalException, InvalidOperation
 from fractions import Fraction
 from functools import cache
 from typing import final, overload
 
 from babel.numbers import get_currency_precision, list_currencies
 
+from minutebill.domain.decimals import DIVISION, EXACT, ROUNDING, parse
 from minutebill.errors import CurrencyMismatch, ValidationError
 
-__all__ = ["Money", "currency_exponent", "known_currencies", "sum_money"]
+__all__ = [
+    "MAX_MINOR_UNITS",
+    "MIN_ADJUSTED_EXPONENT",
+    "Money",
+    "currency_exponent",
+    "known_currencies",
+    "minor_unit",
+    "sum_money",
+]
+
+MAX_MINOR_UNITS = 10**18 - 1
+"""The largest amount `Money` accepts, in minor units: 18 digits (₹9,999,999,999,999,999.99).
+
+Gateways carry amounts as signed 64-bit integers, which hold every 18-digit number (2⁶³ is
+about 9.2 × 10¹⁸); a bound in minor units also means rounding half-up never leaves it."""
+
+MIN_ADJUSTED_EXPONENT = -40
+"""The exponent of an amount's leading digit (`Decimal.adjusted`) is at least this: a non-zero
+amount is at least 10⁻⁴⁰, a zero is written with at most 40 places. Far finer than any minor
+unit, and it keeps every exact sum a few dozen digits long."""
 
 _new = object.__new__
 
-# Every operation runs in one of these private contexts, never the ambient `decimal` context,
-# so a host's `localcontext()` (precision, rounding, traps) cannot change a result.
-# `_EXACT` has unbounded precision and traps `Inexact`: addition, subtraction,
-# multiplication and scaling never round silently. The contexts are configuration, never
-# changed; the only thing `decimal` writes to them is their signal flags, which nothing reads.
-_EXACT = Context(
-    prec=MAX_PREC,
-    rounding=ROUND_HALF_UP,
-    Emax=MAX_EMAX,
-    Emin=MIN_EMIN,
-    traps=[InvalidOperation, DivisionByZero, Overflow, Inexact],
-)
-# Division cannot always be exact (1/3); it rounds half-even at 34 significant digits
-# (IEEE decimal128), far below any currency's minor unit for realistic amounts.
-_DIVISION = Context(
-    prec=34,
-    rounding=ROUND_HALF_EVEN,
-    Emax=MAX_EMAX,
-    Emin=MIN_EMIN,
-    traps=[InvalidOperation, DivisionByZero, Overflow],
-)
-# Quantising rounds on purpose: half-up, with unbounded precision (a huge amount still rounds).
-_ROUNDING = Context(
-    prec=MAX_PREC,
-    rounding=ROUND_HALF_UP,
-    Emax=MAX_EMAX,
-    Emin=MIN_EMIN,
-    traps=[InvalidOperation, DivisionByZero, Overflow],
-)
-_add = _EXACT.add
-_subtract = _EXACT.subtract
+# Every operation runs in one of the private contexts of `minutebill.domain.decimals`, never
+# the ambient `decimal` context, so a host's `localcontext()` (precision, rounding, traps)
+# cannot change a result.
+_add = EXACT.add
+_subtract = EXACT.subtract
+
+# currency -> the exponent of the leading digit below which an amount is surely in range
+# (fewer than 10^17 minor units). Filled on first use of each currency, like the caches below.
+_FAST_TOP: dict[str, int] = {}
 
 
 @cache
@@ -84,14 +70,48 @@ def currency_exponent(currency: str) -> int:
     return int(get_currency_precision(currency))
 
 
-def _require_currency(currency: object) -> None:
+def _require_currency(currency: object) -> str:
     if not isinstance(currency, str) or currency not in known_currencies():
         raise ValidationError("currency", currency, "not an ISO 4217 code known to Babel")
+    return currency
 
 
 @cache
-def _quantum(currency: str) -> Decimal:
-    return Decimal(1).scaleb(-currency_exponent(currency), _EXACT)
+def minor_unit(currency: str) -> Decimal:
+    """The currency's minor unit as an amount: ``Decimal("0.01")`` for INR, ``1`` for JPY.
+
+    Raises:
+        ValidationError: if Babel does not know the currency.
+    """
+    return Decimal(1).scaleb(-currency_exponent(currency), EXACT)
+
+
+@cache
+def _largest(currency: str) -> Decimal:
+    return Decimal(MAX_MINOR_UNITS).scaleb(-currency_exponent(currency), EXACT)
+
+
+def _fast_top(currency: object) -> int:
+    """Validate `currency` and remember its fast range check (see `_FAST_TOP`)."""
+    code = _require_currency(currency)
+    top = _FAST_TOP[code] = 17 - currency_exponent(code)
+    return top
+
+
+def _range_error(value: Decimal, currency: str) -> str | None:
+    """Why `value` is outside the range of an amount in `currency`, or None if it is not."""
+    adjusted = value.adjusted()
+    if adjusted < MIN_ADJUSTED_EXPONENT:
+        return (
+            f"finer than 1E{MIN_ADJUSTED_EXPONENT}: a non-zero amount is at least that, "
+            f"a zero has at most {-MIN_ADJUSTED_EXPONENT} places"
+        )
+    if adjusted + currency_exponent(currency) > 17 or value.copy_abs() > _largest(currency):
+        return (
+            f"outside the range of an amount: at most {MAX_MINOR_UNITS:,} minor units "
+            f"({_largest(currency)} {currency}), what a gateway's 64-bit integer holds"
+        )
+    return None
 
 
 def _to_decimal(amount: object) -> Decimal:
@@ -105,9 +125,12 @@ def _to_decimal(amount: object) -> Decimal:
         value = Decimal(amount)
     elif isinstance(amount, str):
         try:
-            value = Decimal(amount.strip())
+            value = Decimal(amount.strip())  # exact in every context
         except InvalidOperation:
             raise ValidationError("amount", amount, "not a decimal number") from None
+        # An ambient context that does not trap syntax errors gives NaN: tell "abc" from "NaN".
+        if value.is_nan() and parse(amount.strip()) is None:
+            raise ValidationError("amount", amount, "not a decimal number")
     else:
         raise ValidationError("amount", amount, "use Decimal, int or a numeric string")
     if not value.is_finite():
@@ -125,7 +148,17 @@ class Money:
         currency: An ISO 4217 code Babel knows (``"INR"``, ``"USD"``, ``"JPY"``, ``"KWD"``).
 
     Raises:
-        ValidationError: for a float, a non-finite or non-numeric amount, or an unknown currency.
+        ValidationError: for a float, a non-finite or non-numeric amount, an amount out of
+            range, or an unknown currency.
+
+    **Range.** An amount is at most `MAX_MINOR_UNITS` (10¹⁸ − 1) minor units either side of
+    zero, ₹9,999,999,999,999,999.99 or ¥999,999,999,999,999,999, so its minor units always
+    fit the signed 64-bit integer a gateway uses, and its leading digit is no finer than
+    10⁻⁴⁰ (`MIN_ADJUSTED_EXPONENT`). Every constructor checks it (`Money(...)`,
+    `from_minor_units`, and so catalog files and stored state), and so do `*` and `/`, whose
+    one step can leave it. `+` and `-` do not, to stay fast: a sum of n amounts in range is
+    exact and at most log₁₀ n digits longer, so it still rounds and compares; only its
+    `minor_units` refuses a total beyond the range.
 
     Arithmetic (`+`, `-`, comparisons, `Money / Money`) works only within one currency and
     raises `CurrencyMismatch` otherwise. Addition, subtraction and multiplication are exact;
@@ -144,8 +177,17 @@ class Money:
     __currency: str
 
     def __init__(self, amount: Decimal | int | str, currency: str) -> None:
-        _require_currency(currency)
-        self.__amount = _to_decimal(amount)
+        try:
+            top = _FAST_TOP[currency]
+        except (KeyError, TypeError):  # a currency not seen yet, or unhashable
+            top = _fast_top(currency)
+        value = _to_decimal(amount)
+        # One cheap test for the usual amount; the exact bounds only near or past them.
+        if not MIN_ADJUSTED_EXPONENT <= value.adjusted() < top:
+            reason = _range_error(value, currency)
+            if reason is not None:
+                raise ValidationError("amount", amount, reason)
+        self.__amount = value
         self.__currency = currency
 
     @classmethod
@@ -176,12 +218,24 @@ class Money:
         """The amount a gateway states in minor units: ``from_minor_units(15000, "INR")`` is ₹150.
 
         Raises:
-            ValidationError: if `units` is not an int or the currency is unknown.
+            ValidationError: if `units` is not an int, is beyond ±`MAX_MINOR_UNITS`, or the
+                currency is unknown.
         """
         if isinstance(units, bool) or not isinstance(units, int):
             raise ValidationError("units", units, "minor units must be an int")
         _require_currency(currency)  # before the cached lookup, which would hash it
-        return cls._trusted(Decimal(units).scaleb(-currency_exponent(currency), _EXACT), currency)
+        if not -MAX_MINOR_UNITS <= units <= MAX_MINOR_UNITS:
+            raise ValidationError(
+                "units", units, f"outside the range of an amount: at most {MAX_MINOR_UNITS:,}"
+            )
+        return cls._trusted(Decimal(units).scaleb(-currency_exponent(currency), EXACT), currency)
+
+    def _in_range(self, amount: Decimal, name: str, operand: object) -> Money:
+        """The result of `*` or `/`, checked against the range; `name` is the operand's."""
+        reason = _range_error(amount, self.__currency)
+        if reason is not None:
+            raise ValidationError(name, operand, f"the result is {reason}")
+        return Money._trusted(amount, self.__currency)
 
     # --- frozen value semantics -------------------------------------------------------------
 
@@ -273,7 +327,13 @@ class Money:
             return NotImplemented
         if isinstance(factor, Decimal) and not factor.is_finite():
             raise ValidationError("factor", factor, "must be a finite number")
-        return Money._trusted(_EXACT.multiply(self.__amount, factor), self.__currency)
+        try:
+            product = EXACT.multiply(self.__amount, factor)
+        except DecimalException:  # an exponent past what `decimal` can hold
+            raise ValidationError(
+                "factor", factor, "the result is outside the range of an amount"
+            ) from None
+        return self._in_range(product, "factor", factor)
 
     __rmul__ = __mul__
 
@@ -288,14 +348,20 @@ class Money:
             self._check(other)
             if not other.__amount:
                 raise ValidationError("divisor", other, "cannot divide by zero")
-            return _DIVISION.divide(self.__amount, other.__amount)
+            return DIVISION.divide(self.__amount, other.__amount)
         if isinstance(other, bool) or not isinstance(other, Decimal | int):
             return NotImplemented
         if isinstance(other, Decimal) and not other.is_finite():
             raise ValidationError("divisor", other, "must be a finite number")
         if not other:
             raise ValidationError("divisor", other, "cannot divide by zero")
-        return Money._trusted(_DIVISION.divide(self.__amount, other), self.__currency)
+        try:
+            quotient = DIVISION.divide(self.__amount, other)
+        except DecimalException:  # an exponent past what `decimal` can hold
+            raise ValidationError(
+                "divisor", other, "the result is outside the range of an amount"
+            ) from None
+        return self._in_range(quotient, "divisor", other)
 
     # --- rounding and minor units -----------------------------------------------------------
 
@@ -311,14 +377,14 @@ class Money:
         the same in every thread and host.
         """
         return Money._trusted(
-            self.__amount.quantize(_quantum(self.__currency), ROUND_HALF_UP, _ROUNDING),
+            self.__amount.quantize(minor_unit(self.__currency), ROUND_HALF_UP, ROUNDING),
             self.__currency,
         )
 
     def is_rounded(self) -> bool:
         """Whether the amount is a whole number of minor units."""
         return self.__amount == self.__amount.quantize(
-            _quantum(self.__currency), ROUND_HALF_UP, _ROUNDING
+            minor_unit(self.__currency), ROUND_HALF_UP, ROUNDING
         )
 
     @property
@@ -326,10 +392,14 @@ class Money:
         """The amount as an integer count of minor units (paise, cents, fils).
 
         Raises:
-            ValidationError: if the amount is not a whole number of minor units; round first.
+            ValidationError: if the amount is not a whole number of minor units (round
+                first), or is a sum beyond ±`MAX_MINOR_UNITS`, which no gateway can carry.
         """
-        scaled = self.__amount.scaleb(currency_exponent(self.__currency), _EXACT)
-        if scaled != scaled.to_integral_value(context=_EXACT):
+        reason = _range_error(self.__amount, self.__currency)
+        if reason is not None and self.__amount.adjusted() >= MIN_ADJUSTED_EXPONENT:
+            raise ValidationError("amount", self, reason)
+        scaled = self.__amount.scaleb(currency_exponent(self.__currency), EXACT)
+        if scaled != scaled.to_integral_value(context=EXACT):
             raise ValidationError(
                 "amount", self, "not a whole number of minor units; call rounded() first"
             )

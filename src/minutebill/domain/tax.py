@@ -6,7 +6,8 @@ The rounding rule, applied everywhere in minutebill's checkout:
 2. Tax is computed **once**, on the precise sum of the taxable lines (never per line and then
    summed), at 50 significant digits, and rounded **once** to the currency's minor unit,
    half-up. An inclusive rate extracts ``gross × rate / (1 + rate)``; an exclusive rate adds
-   ``net × rate``.
+   ``net × rate``. Every step runs in a private decimal context, so no ambient setting
+   (precision, rounding, traps) changes a tax.
 3. The rounded tax is split into its components (CGST and SGST, say) in proportion to their
    rates by largest remainder (`Money.allocate`), so the components always sum exactly to the
    tax. When the tax has an odd paisa and the two halves tie, the **first** component (CGST)
@@ -19,17 +20,20 @@ total inclusively gives back the same tax to the paisa, for every rate.
 from __future__ import annotations
 
 import enum
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from attrs import field, frozen
 
-from minutebill.domain.money import Money
+from minutebill.domain.decimals import private_context, quantize
+from minutebill.domain.money import Money, minor_unit
 from minutebill.domain.state import State, money_from_state, money_to_state
 from minutebill.errors import ValidationError
 
 __all__ = ["TaxComponent", "TaxLine", "TaxMode", "TaxPolicy"]
 
-_PRECISION = 50
+# Tax arithmetic: 50 significant digits, half-even, in a private context (never the ambient
+# one, whose precision, rounding or traps a host may have changed).
+_TAX = private_context(50, ROUND_HALF_EVEN)
 
 
 def _rate(value: object, field_name: str = "rate") -> Decimal:
@@ -162,7 +166,7 @@ class TaxPolicy:
         supplier, customer = _state_code(supplier_state), _state_code(customer_state)
         parts: tuple[TaxComponent, ...]
         if supplier == customer:
-            half = total / 2
+            half = _TAX.divide(total, 2)
             parts = (TaxComponent("CGST", half), TaxComponent(state_tax_name, half))
         else:
             parts = (TaxComponent("IGST", total),)
@@ -171,7 +175,10 @@ class TaxPolicy:
     @property
     def rate(self) -> Decimal:
         """The combined rate of all components."""
-        return sum((c.rate for c in self.components), Decimal(0))
+        rate = Decimal(0)
+        for component in self.components:
+            rate = _TAX.add(rate, component.rate)
+        return rate
 
     @property
     def inclusive_prices(self) -> bool:
@@ -187,14 +194,13 @@ class TaxPolicy:
         if not taxable.is_rounded():
             raise ValidationError("taxable", taxable, "round line prices before taxing them")
         rate = self.rate
-        with localcontext(prec=_PRECISION, rounding=ROUND_HALF_EVEN):
-            if self.mode is TaxMode.EXCLUSIVE:
-                precise = taxable.amount * rate
-            elif self.mode is TaxMode.INCLUSIVE:
-                precise = taxable.amount * rate / (1 + rate)
-            else:
-                precise = Decimal(0)
-        return Money(precise, taxable.currency).rounded()
+        if self.mode is TaxMode.EXCLUSIVE:
+            precise = _TAX.multiply(taxable.amount, rate)
+        elif self.mode is TaxMode.INCLUSIVE:
+            precise = _TAX.divide(_TAX.multiply(taxable.amount, rate), _TAX.add(1, rate))
+        else:
+            precise = Decimal(0)
+        return Money(quantize(precise, minor_unit(taxable.currency)), taxable.currency)
 
     def lines(self, tax: Money) -> tuple[TaxLine, ...]:
         """`tax` split into this policy's components, summing exactly to it."""

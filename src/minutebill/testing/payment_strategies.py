@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from minutebill.domain.catalog import AddOnBundle, Capability, NumberOffer
 from minutebill.domain.checkout import Order
+from minutebill.domain.decimals import EXACT
 from minutebill.domain.line_items import BundleLine, LineItem, NumberLine, PlanLine, TopUpLine
 from minutebill.domain.money import Money
 from minutebill.domain.payment_events import PaymentEvent, PaymentEventKind
@@ -70,7 +71,7 @@ def prices(currency: str = "INR", *, max_units: int = 10_000_000) -> st.SearchSt
 def tax_rates() -> st.SearchStrategy[Decimal]:
     """Rates in [0, 0.5) with up to 4 decimal places (GST's 0.18 among them); shrinks to 0."""
     common = st.sampled_from([Decimal("0.18"), Decimal("0.05"), Decimal("0.12"), Decimal("0.28")])
-    return common | st.integers(0, 4999).map(lambda n: Decimal(n).scaleb(-4))
+    return common | st.integers(0, 4999).map(lambda n: Decimal(n).scaleb(-4, EXACT))
 
 
 def tax_policies(rates: st.SearchStrategy[Decimal] | None = None) -> st.SearchStrategy[TaxPolicy]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
+from minutebill.domain.decimals import EXACT, divide, quantize
 from minutebill.views._overview import PlanOverview
 from minutebill.views._units import CENT
 
@@ -38,8 +39,8 @@ def usage_chart_svg(overview: PlanOverview, *, locale: str = "en", size: int = 1
     used = _clamp(overview.used_percent)
     held = Decimal(0)
     if total > 0:
-        share = (overview.held_minutes * 100 / total).quantize(CENT, rounding=ROUND_HALF_UP)
-        held = min(_clamp(share), Decimal(100) - used)
+        share = quantize(divide(EXACT.multiply(overview.held_minutes, 100), total), CENT)
+        held = min(_clamp(share), EXACT.subtract(100, used))
     used_colour = _COLOURS["used"]
     if overview.used_percent >= 100:
         used_colour = _FULL
@@ -90,8 +91,8 @@ def _arc(length: Decimal, start: Decimal, colour: str) -> str:
     """A stroke of `length` percent beginning `start` percent clockwise from twelve o'clock."""
     if length <= 0:
         return ""
-    offset = Decimal(25) - start  # the stroke starts at three o'clock; 25 moves it to twelve
+    offset = EXACT.subtract(25, start)  # the stroke starts at three o'clock; 25 moves it to twelve
     return (
         f'<circle cx="21" cy="21" r="{_RADIUS}" fill="none" stroke="{colour}" stroke-width="5" '
-        f'stroke-dasharray="{length} {Decimal(100) - length}" stroke-dashoffset="{offset}"/>'
+        f'stroke-dasharray="{length} {EXACT.subtract(100, length)}" stroke-dashoffset="{offset}"/>'
     )
