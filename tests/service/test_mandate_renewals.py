@@ -309,3 +309,44 @@ def test_a_mandate_renewal_costs_what_the_same_renewal_from_the_wallet_costs(
     assert rig.billing.run_due()["mandate_charges"] == 1
     (payment,) = renewals(rig)
     assert payment.amount == Money("590.00", "INR")
+
+
+# --- a debit of an earlier subscription of the number ----------------------------------------
+
+
+@pytest.mark.parametrize("periods_paid_first", [0, 2])
+def test_a_late_debit_for_a_released_number_bought_again_is_refunded(
+    rig: BillingRig, periods_paid_first: int
+) -> None:
+    """The old debit pays a period of the old subscription, never one of the new.
+
+    With no period paid first the old debit's period is the new subscription's first unpaid
+    one (it would be applied to it); with two, it is ahead of it (it could not be applied).
+    """
+    if periods_paid_first:
+        top_up(rig, ACCOUNT, 500 * periods_paid_first, "t1")
+        for _ in range(periods_paid_first):
+            rig.clock.set(the_number(rig)[2])
+            assert rig.billing.run_due()["numbers_renewed"] == 1
+    due = the_number(rig)[2]
+    rig.clock.set(due - timedelta(days=1))
+    rig.billing.run_due()
+    rig.gateway.script(Outcome.STAY_PENDING)
+    rig.clock.set(due)
+    assert rig.billing.run_due()["mandate_charges"] == 1
+    (old,) = [p for p in renewals(rig) if p.status is PaymentStatus.PENDING]
+    rig.clock.advance(timedelta(hours=1))
+    rig.billing.release_number(ACCOUNT, NUMBER)
+    rig.clock.advance(timedelta(hours=1))
+    rig.billing.acquire_number(
+        ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="n2", mandate_id=MANDATE
+    )
+    rig.gateway.take_webhooks()
+    bought_again = the_number(rig)
+    assert old.gateway_payment_id is not None
+    rig.gateway.move(old.gateway_payment_id, PaymentStatus.SUCCEEDED)
+    answers = rig.deliver(rig.gateway.take_webhooks() * 2)
+    assert the_number(rig) == bought_again  # the new subscription is not touched
+    assert answers[-1].remedy is Remedy.REFUND
+    assert answers[-1].remedy_amount == Money("500.00", "INR")
+    assert answers[-1].status is PaymentStatus.REFUNDED

@@ -30,12 +30,13 @@ from attrs import frozen
 from minutebill._unit_of_work import UnitOfWork
 from minutebill.domain.checkout import NumberLine, Order, Quote
 from minutebill.domain.number_renewal import ChargeMandate
-from minutebill.domain.number_status import HoldReason, NumberStatus, PaymentDisposition
+from minutebill.domain.number_status import HoldReason, PaymentDisposition
 from minutebill.domain.numbers import NumberSubscription
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.payments import Payment
 from minutebill.errors import InvalidTransition
 from minutebill.gateway import MandateChargeRequest
+from minutebill.service._payments import renewed_period
 from minutebill.service._purchases import PurchasesMixin
 
 __all__ = ["MandateCharge", "MandatesMixin"]
@@ -232,11 +233,7 @@ def _renewal_target(uow: UnitOfWork, payment: Payment) -> tuple[NumberSubscripti
     if uow.payments.by_reference(_next_attempt_id(payment.payment_id)) is not None:
         return None  # a later attempt speaks for the period now
     number: NumberSubscription | None = uow.numbers.find(payment.account_id, line.number_e164)
-    period = int(quote.quote_id.rsplit(":", 1)[1])
-    if (
-        number is None
-        or number.status is NumberStatus.RELEASED
-        or number.renewal_key(period) != quote.quote_id  # an earlier subscription of it
-    ):
+    period = renewed_period(number, quote.quote_id)
+    if number is None or period is None:
         return None
     return number, period

@@ -115,6 +115,20 @@ def _options_key(quote_id: str) -> str:
     return f"checkout-options:{quote_id}"
 
 
+def renewed_period(number: NumberSubscription | None, quote_id: str) -> int | None:
+    """The period of `number` that the renewal quote `quote_id` pays, if it is still payable.
+
+    A renewal quote's id is the number's renewal key, ``number:<e164>:<anchor>:<period>``.
+    None for a number that is gone or released, and for a quote of an earlier subscription
+    of the same number (released and bought again: another anchor), whose money must not pay
+    a period of the new one.
+    """
+    if number is None or number.status is NumberStatus.RELEASED:
+        return None
+    period = int(quote_id.rsplit(":", 1)[1])
+    return period if number.renewal_key(period) == quote_id else None
+
+
 def _paid_key(quote_id: str) -> str:
     return f"quote-fulfilled:{quote_id}"
 
@@ -312,7 +326,7 @@ class PaymentsMixin(ServiceBase):
                 continue
             held: NumberSubscription | None = uow.numbers.find(account_id, line.number_e164)
             if line.renewal:
-                if held is None or held.status is NumberStatus.RELEASED:
+                if renewed_period(held, quote.quote_id) is None:
                     gone.add(line.number_e164)
             elif held is not None and held.status is not NumberStatus.RELEASED:
                 gone.add(line.number_e164)
