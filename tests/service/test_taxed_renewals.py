@@ -64,6 +64,17 @@ def test_releasing_a_number_gives_back_what_its_unused_period_cost_with_the_tax(
     assert billing.overview("acct").wallet_balance == Money("590.00", "INR")
 
 
+def test_overage_charged_to_the_wallet_carries_the_tax_too() -> None:
+    clock = FixedClock(START)
+    billing = billing_with(GST, clock)
+    billing.subscribe("acct", "pro", timezone="Asia/Kolkata")  # overage: 1.50 a minute
+    billing.top_up("acct", Money("100.00", "INR"), UPI, idempotency_key="t")
+    billing.start_call("acct", "c1", max_seconds=600)
+    record = billing.end_call("acct", "c1", timedelta(minutes=5010))  # 10 minutes over
+    assert record.overage_charge == Money("15.00", "INR")  # the rated charge, net
+    assert billing.overview("acct").wallet_balance == Money("100.00", "INR") - Money("17.70", "INR")
+
+
 def test_a_wallet_that_covers_the_net_fee_but_not_the_tax_holds_the_number() -> None:
     clock = FixedClock(START)
     billing = billing_with(GST, clock)

@@ -166,11 +166,16 @@ class CallsMixin(ServiceBase):
             queue.abandon(call_id)
 
     def _charge_overage(self, uow: UnitOfWork, ledger: MinuteLedger, record: UsageRecord) -> None:
+        """Debit the call's overage from the wallet, with tax, as far as the balance goes.
+
+        The record keeps the rated (net) charge; the wallet, untaxed stored value, pays the
+        service with its tax, as for renewals (see `_gross`).
+        """
         charge = record.overage_charge
         if charge is None or ledger.policy.overage.mode is not OverageMode.CHARGE_WALLET:
             return
         wallet = self._wallet(uow, record.account_id)
-        payable = min(charge, wallet.balance)
+        payable = min(self._gross(charge), wallet.balance)
         if payable.amount > 0:
             try:
                 wallet.debit(
