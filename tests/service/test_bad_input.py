@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import pytest
 
 from minutebill.domain.money import Money
@@ -89,6 +90,20 @@ def _event(reference: str) -> PaymentEvent:
 def foreign_quote(rig: BillingRig) -> object:
     quote = rig.billing.quote_plan_change(OTHER, "pro")
     return rig.billing.change_plan(ACCOUNT, quote)
+
+
+def tampered_quote(rig: BillingRig) -> object:
+    """A quote altered after pricing (kept by a client, say): its charge cut to ₹1."""
+    quote = rig.billing.quote_plan_change(ACCOUNT, "enterprise")
+    return rig.billing.change_plan(ACCOUNT, attrs.evolve(quote, charge=RUPEE))
+
+
+def quote_with_a_tampered_plan(rig: BillingRig) -> object:
+    """A quote whose new plan was altered: the same code, ten times the minutes."""
+    quote = rig.billing.quote_plan_change(ACCOUNT, "enterprise")
+    richer = attrs.evolve(quote.to_plan, included_minutes=quote.to_plan.included_minutes * 10)
+    cheap = attrs.evolve(quote, to_plan=richer, charge=RUPEE)
+    return rig.billing.change_plan(ACCOUNT, cheap)
 
 
 def upgrade_without_money(rig: BillingRig) -> object:
@@ -370,6 +385,8 @@ CASES: list[tuple[str, Action, type[MinutebillError], str]] = [
         "quote",
     ),
     ("foreign-quote", foreign_quote, ValidationError, "not for account"),
+    ("tampered-quote", tampered_quote, ValidationError, "ask for a new one"),
+    ("tampered-plan", quote_with_a_tampered_plan, ValidationError, "ask for a new one"),
     ("forged-webhook", forged_webhook, WebhookVerificationError, "signature"),
     # refused by the rules
     ("other-plan", lambda r: r.billing.subscribe(ACCOUNT, "starter"), InvalidTransition, "pro"),

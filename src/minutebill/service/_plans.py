@@ -14,7 +14,7 @@ from minutebill.domain.proration import PlanChangeQuote, ProrationPolicy
 from minutebill.domain.subscriptions import Subscription, SubscriptionStatus
 from minutebill.domain.text import require_key
 from minutebill.domain.wallet import Wallet
-from minutebill.errors import InvalidTransition, ValidationError
+from minutebill.errors import InvalidTransition, MinutebillError, ValidationError
 from minutebill.service._base import ServiceBase
 from minutebill.views import PlanOverview
 
@@ -155,8 +155,9 @@ class PlansMixin(ServiceBase):
         Raises:
             NotFound: for an unknown account.
             ValidationError: for an expired quote, one for another account, period or plan,
-                or one priced under another tax policy than the service's (checked before the
-                wallet is; ask for a new quote).
+                or one that is not exactly what this service quotes for that change at the
+                instant it was priced (altered, or priced under another catalog, proration or
+                tax policy): checked before the wallet is; ask for a new quote.
             InsufficientFunds: if the wallet cannot pay the upgrade's total (nothing changes;
                 top up and apply the same quote again while it is valid).
         """
@@ -169,13 +170,17 @@ class PlansMixin(ServiceBase):
             ledger = self._ledger(uow, account_id)
             wallet = self._wallet(uow, account_id)
             paid_before = subscription.last_quote_id == quote.quote_id
+            priced = None if paid_before else self._priced_again(subscription, quote)
             # The domain checks the quote (account, expiry, period, plan) first, so a quote
             # that is not applicable says so rather than "insufficient funds"; if the wallet
             # then cannot pay, nothing of this unit of work is committed.
             subscription.apply_plan_change(quote, at, ledger)
-            if not paid_before and quote.total != self._gross(quote.charge):
+            if not paid_before and priced != quote:
                 raise ValidationError(
-                    "quote", quote.quote_id, "priced under another tax policy; ask for a new one"
+                    "quote",
+                    quote.quote_id,
+                    "not what this plan change costs under the catalog, the proration and the"
+                    " tax policy; ask for a new one",
                 )
             if not paid_before and quote.total.amount > 0:
                 wallet.debit(
@@ -188,6 +193,23 @@ class PlansMixin(ServiceBase):
             return PlanOverview.build(subscription, ledger, wallet, at)
 
         return self._run(work)
+
+    def _priced_again(
+        self, subscription: Subscription, quote: PlanChangeQuote
+    ) -> PlanChangeQuote | None:
+        """`quote` as this service prices it again, at the instant it was priced (None: cannot).
+
+        A quote is a plain value that the host may have kept, serialised or received back
+        from a client: it is applied only if it is exactly the quote this service gives for
+        the same change at the same instant (catalog plan, proration, tax, validity).
+        """
+        try:
+            plan = self.catalog.plan(quote.to_plan.code)
+            return subscription.change_plan(
+                plan, quote.priced_at, policy=self.proration, tax=self.tax
+            )
+        except MinutebillError:
+            return None
 
     def cancel(self, account_id: str) -> PlanOverview:
         """Stop renewing: the plan ends at the period end (resume before then to keep it).
