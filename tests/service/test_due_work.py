@@ -160,6 +160,21 @@ def test_a_number_on_hold_for_credit_is_paid_by_the_next_top_up(rig: BillingRig)
     assert balance(rig) == Money(100, "INR")
 
 
+def test_money_given_back_to_the_wallet_pays_a_held_number_too(rig: BillingRig) -> None:
+    """Not only a top-up: an unused period credited back on a release pays a held number."""
+    for n, number in enumerate(NUMBERS[:2]):
+        rig.billing.acquire_number(ACCOUNT, "in-local", number, UPI, idempotency_key=f"n{n}")
+    top_up(rig, ACCOUNT, 500, "t1")  # one renewal's worth
+    rig.clock.set(PERIOD_END)
+    report = rig.billing.run_due()
+    assert (report["numbers_renewed"], report["numbers_put_on_hold"]) == (1, 1)
+    paid, held = NUMBERS[0], NUMBERS[1]
+    assert statuses(rig)[held][0] == "on_hold"
+    rig.billing.release_number(ACCOUNT, paid)  # its renewed period has not started: ₹500 back
+    assert statuses(rig)[held] == ("active", datetime(2026, 3, 5, 9, tzinfo=UTC))
+    assert balance(rig) == Money(0, "INR")
+
+
 def test_a_mandate_is_told_a_day_ahead_then_charged_once(rig: BillingRig) -> None:
     rig.billing.acquire_number(
         ACCOUNT, "in-local", NUMBERS[0], UPI, idempotency_key="n1", mandate_id=MANDATE

@@ -348,6 +348,7 @@ class PaymentsMixin(ServiceBase):
         self, uow: UnitOfWork, payment: Payment, quote: Quote, decision: Fulfilment, at: datetime
     ) -> None:
         account_id = payment.account_id
+        credited = False
         for step in decision.steps:
             line = quote.lines[step.line_index]
             key = f"{payment.payment_id}:{step.line_index}"
@@ -356,16 +357,22 @@ class PaymentsMixin(ServiceBase):
             elif step.kind is StepKind.ACTIVATE_NUMBER and isinstance(line, NumberLine):
                 self._activate_number(uow, account_id, line, quote.quote_id, at)
             elif step.kind is StepKind.RENEW_NUMBER and isinstance(line, NumberLine):
-                self._renew_number(uow, account_id, line, quote.quote_id, step.amount, key, at)
+                credited |= self._renew_number(
+                    uow, account_id, line, quote.quote_id, step.amount, key, at
+                )
             elif step.kind is StepKind.RENEW_PLAN:
                 subscription = self._subscription(uow, account_id)
                 if subscription.renewal_due(at):
                     subscription.renew(at, PaymentOutcome.SUCCEEDED, self._ledger(uow, account_id))
                 else:
-                    self._credit(uow, account_id, step.amount, key, at, "plan payment")
+                    credited |= self._credit(
+                        uow, account_id, step.amount, key, at, "plan payment", retry=False
+                    )
             else:  # a top-up, or a plan line bought through checkout: credited to the wallet
-                self._credit(uow, account_id, step.amount, key, at, "top-up")
-        if any(step.kind is StepKind.CREDIT_WALLET for step in decision.steps):
+                credited |= self._credit(
+                    uow, account_id, step.amount, key, at, "top-up", retry=False
+                )
+        if credited:
             self._on_wallet_credited(uow, account_id, at)
 
     def _remedy(
@@ -381,10 +388,32 @@ class PaymentsMixin(ServiceBase):
         payment.request_refund(decision.remedy_amount, refund_id=decision.remedy_key, at=at)
 
     def _credit(
-        self, uow: UnitOfWork, account_id: str, amount: Money, key: str, at: datetime, reason: str
-    ) -> None:
-        if amount.amount > 0:
-            self._wallet(uow, account_id).credit(amount, key, at, reason=reason, reference=key)
+        self,
+        uow: UnitOfWork,
+        account_id: str,
+        amount: Money,
+        key: str,
+        at: datetime,
+        reason: str,
+        *,
+        retry: bool = True,
+    ) -> bool:
+        """Credit the wallet, then retry what was waiting for money (held numbers, the plan).
+
+        Whatever brought the money — a top-up, a refund credited instead of sent, an unused
+        period given back on a release — a held number with Auto-Pay is paid from it at once.
+        `retry=False` leaves the retry to the caller (fulfilment retries once, after every
+        line is delivered).
+
+        Returns:
+            Whether anything was credited.
+        """
+        if amount.amount <= 0:
+            return False
+        self._wallet(uow, account_id).credit(amount, key, at, reason=reason, reference=key)
+        if retry:
+            self._on_wallet_credited(uow, account_id, at)
+        return True
 
     def _bundle_deliverable(
         self, uow: UnitOfWork, account_id: str, line: BundleLine, at: datetime
@@ -458,10 +487,12 @@ class PaymentsMixin(ServiceBase):
         amount: Money,
         key: str,
         at: datetime,
-    ) -> None:
+    ) -> bool:
+        """Pay the period the renewal quote names; whether the money went to the wallet."""
         number: NumberSubscription = uow.numbers.get(account_id, line.number_e164)
         period_index = int(quote_id.rsplit(":", 1)[1])
         if number.payment_disposition(period_index, at) is PaymentDisposition.APPLY:
             number.record_renewal_paid(period_index, at)
-        else:  # paid meanwhile (a top-up got there first): the money is not lost
-            self._credit(uow, account_id, amount, key, at, "renewal paid twice")
+            return False
+        # Paid meanwhile (a top-up got there first): the money is not lost.
+        return self._credit(uow, account_id, amount, key, at, "renewal paid twice", retry=False)
