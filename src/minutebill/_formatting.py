@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Literal
 
 from babel import Locale
 from babel.dates import format_date, format_interval, format_time, format_timedelta
@@ -51,6 +52,7 @@ __all__ = [
 ]
 
 _DAY = timedelta(days=1)
+_MOST_OF_AN_HOUR = timedelta(minutes=51)  # where Babel's default threshold (0.85) says "1 hour"
 
 _LABELS: dict[str, str] = {
     # plan subscription
@@ -123,9 +125,17 @@ def format_count(value: int, locale: str) -> str:
 
 
 def format_minutes(minutes: Decimal, locale: str) -> str:
-    """A minute figure with grouping and at most two decimals: ``5,300`` or ``12.5``."""
+    """A minute figure in the locale's decimal pattern, with at most two decimals.
+
+    ``150000`` gives ``1,50,000`` in ``en_IN`` and ``150.000`` in ``de_DE``, the grouping
+    `format_count` and the money use; ``12.50`` gives ``12.5``. The ledger's minutes are
+    already hundredths, so the two decimals never round a figure.
+    """
+    loc = Locale.parse(locale)
+    pattern = parse_pattern(loc.decimal_formats[None].pattern)
+    pattern.frac_prec = (0, 2)
     with isolated():
-        return format_decimal(minutes, format="#,##0.##", locale=locale)
+        return str(pattern.apply(minutes, loc))
 
 
 def format_used_percent(percent: Decimal, locale: str) -> str:
@@ -176,19 +186,26 @@ def format_relative(target: datetime, as_of: datetime, timezone: str, locale: st
 
     Whole days count local calendar days in `timezone` (a renewal tomorrow morning is "in 1
     day" even 14 hours ahead), so the text agrees with the date shown next to it. Within the
-    same local day Babel picks hours or minutes.
+    same local day the text is in hours, minutes or seconds, never days: 00:30 to 22:00 is
+    "in 21 hours", and a 25-hour day (daylight saving ends) can say "in 25 hours". Below an
+    hour Babel's own rounding applies (from 51 minutes it says "in 1 hour").
     """
     tz = zone(timezone)
     days = (target.astimezone(tz).date() - as_of.astimezone(tz).date()).days
     if days:
-        return format_timedelta(
-            timedelta(days=days),
-            granularity="day",
-            threshold=float("inf"),
-            add_direction=True,
-            locale=locale,
-        )
-    return format_timedelta(target - as_of, add_direction=True, locale=locale)
+        return _in_units(timedelta(days=days), "day", locale)
+    delta = target - as_of
+    # Babel's default would round anything from 0.85 of a day (20.4 hours) up to "1 day".
+    if abs(delta) >= _MOST_OF_AN_HOUR:
+        return _in_units(delta, "hour", locale)
+    return format_timedelta(delta, add_direction=True, locale=locale)
+
+
+def _in_units(delta: timedelta, unit: Literal["day", "hour"], locale: str) -> str:
+    """`delta` counted in `unit` alone (rounded to the nearest), with its direction."""
+    return format_timedelta(
+        delta, granularity=unit, threshold=float("inf"), add_direction=True, locale=locale
+    )
 
 
 def format_per_interval(money: Money, months: int, locale: str) -> str:

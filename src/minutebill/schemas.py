@@ -388,8 +388,16 @@ class MoneySchema(_View):
 
     @classmethod
     def from_domain(cls, money: Money) -> MoneySchema:
-        """The JSON form of a rounded `money`."""
-        return cls(amount=str(money.amount), currency=money.currency, minor_units=money.minor_units)
+        """The JSON form of a rounded `money`, written with the currency's places.
+
+        ``Money("0", "INR")`` (as wallets saved before zeros were rounded hold) becomes
+        ``"0.00"``, the same figure a freshly made zero gives.
+
+        Raises:
+            ValidationError: if `money` is not a whole number of minor units.
+        """
+        units = money.minor_units  # refuses an unrounded amount before anything is written
+        return cls(amount=str(money.rounded().amount), currency=money.currency, minor_units=units)
 
 
 class TaxLineSchema(_View):

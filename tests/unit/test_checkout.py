@@ -29,6 +29,7 @@ from minutebill.domain.line_items import (
     TopUpLine,
     line_from_state,
 )
+from minutebill.domain.money import currency_exponent
 from minutebill.domain.tax import TaxPolicy
 from minutebill.testing.payment_strategies import line_items, orders, tax_policies, tax_rates
 
@@ -117,6 +118,12 @@ def test_wallet_top_ups_are_not_taxed_by_default() -> None:
 def test_a_renewal_charges_no_upfront_fee() -> None:
     b = Order([number(renewal=True)], "INR").breakdown()
     assert (b.amount, b.upfront_fees, b.total) == (inr("199.00"), inr("0.00"), inr("199.00"))
+
+
+def test_an_order_without_upfront_fees_or_tax_shows_rounded_zeros() -> None:
+    b = Order([BundleLine(bundle=NEXUS)], "INR").breakdown()
+    assert (str(b.upfront_fees.amount), str(b.tax.amount)) == ("0.00", "0.00")
+    assert b.to_state()["upfront_fees"] == {"amount": "0.00", "currency": "INR"}
 
 
 def test_line_descriptions_read_like_the_checkout() -> None:
@@ -249,6 +256,14 @@ def test_total_is_amount_plus_upfront_fees_plus_tax_exactly(order: Order, tax: T
     assert b.total == b.amount + b.upfront_fees + b.tax
     assert all(m.is_rounded() and m.amount >= 0 for m in (b.amount, b.upfront_fees, b.tax, b.total))
     assert sum(t.amount.minor_units for t in b.tax_lines) == b.tax.minor_units
+
+
+@given(orders(), tax_policies())
+def test_every_figure_is_written_with_the_currencys_places(order: Order, tax: TaxPolicy) -> None:
+    b = order.breakdown(tax)
+    places = -currency_exponent(order.currency)
+    for m in (b.amount, b.upfront_fees, b.tax, b.total):
+        assert m.amount.as_tuple().exponent == places, m
 
 
 @given(orders(), tax_rates())

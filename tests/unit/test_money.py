@@ -244,6 +244,49 @@ def test_rounding_is_half_up_to_the_minor_unit(amount: str, currency: str, expec
     assert str(rounded.amount) == expected
 
 
+@pytest.mark.parametrize(
+    ("amount", "currency", "expected"),
+    [
+        ("-0.001", "INR", "0.00"),
+        ("-0.004999", "INR", "0.00"),
+        ("-0.4", "JPY", "0"),
+        ("-0", "KWD", "0.000"),
+    ],
+)
+def test_an_amount_that_rounds_to_zero_is_plain_zero_never_minus_zero(
+    amount: str, currency: str, expected: str
+) -> None:
+    rounded = Money(amount, currency).rounded()
+    assert str(rounded.amount) == expected
+    assert not rounded.amount.is_signed()
+
+
+@given(exact_money())
+def test_a_rounded_amount_is_never_a_negative_zero(m: Money) -> None:
+    r = m.rounded().amount
+    assert r or not r.is_signed()
+
+
+@pytest.mark.parametrize(
+    ("currency", "expected"), [("INR", "0.00"), ("USD", "0.00"), ("JPY", "0"), ("KWD", "0.000")]
+)
+def test_zero_is_written_with_the_currencys_minor_unit(currency: str, expected: str) -> None:
+    for zero in (Money.zero(currency), sum_money([], currency)):
+        assert str(zero.amount) == expected
+        assert zero.is_rounded()
+        assert zero == Money(0, currency)
+        assert hash(zero) == hash(Money(0, currency))
+
+
+@given(currencies())
+def test_zero_has_the_exponent_of_the_currencys_minor_unit(currency: str) -> None:
+    zero = Money.zero(currency)
+    assert zero.amount.as_tuple().exponent == -currency_exponent(currency)
+    assert zero.amount == 0
+    assert not zero.amount.is_signed()
+    assert zero == Money.from_minor_units(0, currency)
+
+
 @given(exact_money())
 def test_rounded_is_the_nearest_minor_unit_ties_away_from_zero(m: Money) -> None:
     r = m.rounded()

@@ -10,6 +10,7 @@ import pytest
 from attrs import evolve
 
 from minutebill import Capability, Money, UsageRecord, UsageTotals
+from minutebill._formatting import format_relative
 from minutebill.views import (
     CallText,
     DayText,
@@ -101,6 +102,34 @@ def test_other_locales_write_numbers_their_own_way() -> None:
     assert text["renewal_note"] == "renews in 4 Tagen"
 
 
+BIG = {
+    "total_minutes": Decimal("150000.00"),
+    "used_minutes": Decimal("120000.00"),
+    "remaining_minutes": Decimal("30000.00"),
+}
+
+
+@pytest.mark.parametrize(
+    ("locale", "total", "used"),
+    [
+        ("en_IN", "1,50,000", "1,20,000"),
+        ("hi_IN", "1,50,000", "1,20,000"),
+        ("en_US", "150,000", "120,000"),
+        ("de_DE", "150.000", "120.000"),
+    ],
+)
+def test_minute_figures_use_the_locales_own_grouping(locale: str, total: str, used: str) -> None:
+    text = overview(**BIG).format(locale)
+    assert (text["total_minutes"], text["used_minutes"]) == (total, used)
+
+
+def test_fractional_minutes_keep_up_to_two_decimals_in_the_locales_grouping() -> None:
+    view = overview(used_minutes=Decimal("100000.25"), remaining_minutes=Decimal("12.50"))
+    assert view.format("en_IN")["used_minutes"] == "1,00,000.25"
+    assert view.format("en_IN")["remaining_minutes"] == "12.5"
+    assert view.format("de_DE")["used_minutes"] == "100.000,25"
+
+
 def test_the_used_percent_always_has_two_decimals() -> None:
     assert overview(used_percent=Decimal("7.00")).format("en_IN")["used_percent"] == "7.00%"
     assert overview(used_percent=Decimal("100.00")).format("en_IN")["used_percent"] == "100.00%"
@@ -130,6 +159,60 @@ def test_relative_days_are_calendar_days_in_the_accounts_zone() -> None:
     same_morning = overview(as_of=renewal - timedelta(hours=3))
     assert evening_before.format("en_IN")["next_billing_relative"] == "in 1 day"
     assert same_morning.format("en_IN")["next_billing_relative"] == "in 3 hours"
+
+
+# 2 Dec 2026 in Kolkata runs from 1 Dec 18:30 to 2 Dec 18:30 UTC.
+KOLKATA_MIDNIGHT = datetime(2026, 12, 1, 18, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("locale", "ahead", "behind"),
+    [
+        ("en_IN", "in 22 hours", "22 hours ago"),
+        ("hi_IN", "22 घंटे में", "22 घंटे पहले"),
+        ("de_DE", "in 22 Stunden", "vor 22 Stunden"),
+    ],
+)
+def test_later_the_same_local_day_is_hours_away_not_a_day(
+    locale: str, ahead: str, behind: str
+) -> None:
+    # 00:30 to 22:00 is 21½ hours, which Babel rounds to the nearest hour, as it always does.
+    half_past_midnight = KOLKATA_MIDNIGHT + timedelta(minutes=30)
+    ten_at_night = KOLKATA_MIDNIGHT + timedelta(hours=22)
+    assert format_relative(ten_at_night, half_past_midnight, "Asia/Kolkata", locale) == ahead
+    assert format_relative(half_past_midnight, ten_at_night, "Asia/Kolkata", locale) == behind
+    nine_at_night = KOLKATA_MIDNIGHT + timedelta(hours=21)
+    assert format_relative(nine_at_night, KOLKATA_MIDNIGHT, "Asia/Kolkata", "en_IN") == (
+        "in 21 hours"
+    )
+
+
+def test_local_midnight_starts_the_next_day() -> None:
+    tz = "Asia/Kolkata"
+    last_minute = KOLKATA_MIDNIGHT + timedelta(days=1, minutes=-1)  # 23:59 on 2 Dec
+    assert format_relative(last_minute, KOLKATA_MIDNIGHT, tz, "en_IN") == "in 24 hours"
+    next_midnight = KOLKATA_MIDNIGHT + timedelta(days=1)
+    assert format_relative(next_midnight, KOLKATA_MIDNIGHT, tz, "en_IN") == "in 1 day"
+    assert format_relative(next_midnight, last_minute, tz, "en_IN") == "in 1 day"
+    assert format_relative(KOLKATA_MIDNIGHT, last_minute, tz, "en_IN") == "24 hours ago"
+
+
+def test_a_25_hour_local_day_is_still_told_in_hours() -> None:
+    # New York leaves daylight saving on 1 Nov 2026: that local day lasts 25 hours.
+    just_after_midnight = datetime(2026, 11, 1, 4, 5, tzinfo=UTC)  # 00:05 EDT
+    just_before_midnight = datetime(2026, 11, 2, 4, 55, tzinfo=UTC)  # 23:55 EST
+    text = format_relative(just_before_midnight, just_after_midnight, "America/New_York", "en")
+    assert text == "in 25 hours"
+
+
+def test_within_the_hour_minutes_and_seconds_are_used() -> None:
+    tz = "Asia/Kolkata"
+    start = KOLKATA_MIDNIGHT + timedelta(hours=9)
+    assert format_relative(start + timedelta(minutes=45), start, tz, "en") == "in 45 minutes"
+    assert format_relative(start + timedelta(minutes=59, seconds=40), start, tz, "en") == (
+        "in 1 hour"
+    )
+    assert format_relative(start - timedelta(seconds=20), start, tz, "en") == "20 seconds ago"
 
 
 @pytest.mark.parametrize(

@@ -37,6 +37,18 @@ def test_the_chart_is_an_image_named_by_its_title_and_description() -> None:
     assert [t.text for t in root.iter(f"{SVG}text")] == ["26.06%", "Used"]
 
 
+def test_the_description_groups_minutes_as_the_locale_does() -> None:
+    view = overview(
+        total_minutes=Decimal("150000.00"),
+        used_minutes=Decimal("120000.00"),
+        remaining_minutes=Decimal("30000.00"),
+    )
+    desc = parse(usage_chart_svg(view, locale="en_IN")).find(f"{SVG}desc")
+    assert desc is not None
+    assert desc.text is not None
+    assert desc.text.startswith("1,20,000 of 1,50,000 minutes used, 30,000 remaining")
+
+
 def test_the_used_arc_is_the_used_percent_from_twelve_o_clock() -> None:
     (used,) = arcs(parse(usage_chart_svg(overview())))
     assert used.get("stroke-dasharray") == "26.06 73.94"

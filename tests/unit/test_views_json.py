@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticError
 
-from minutebill import BundleLine, Catalog, Order, TaxPolicy
+from minutebill import BundleLine, Catalog, Money, Order, TaxPolicy
 from minutebill.view_schemas import (
     CheckoutTextSchema,
     CheckoutViewSchema,
@@ -78,6 +78,20 @@ def test_figures_travel_as_exact_decimal_strings() -> None:
     }
     assert document["next_billing_at"] == "2024-06-01T03:30:00Z"
     assert document["formatted"]["used_label"] == "26.06% Used"
+
+
+def test_zero_amounts_travel_with_the_currencys_places() -> None:
+    document = view_to_json(checkout())
+    assert document["upfront_fees"] == {"amount": "0.00", "currency": "INR", "minor_units": 0}
+    assert document["lines"][0]["upfront_fee"]["amount"] == "0.00"
+    # A wallet saved before zeros were rounded still holds Money("0"): shown as 0.00 too.
+    old_wallet = view_to_json(overview(wallet_balance=Money("0", "INR")))
+    assert old_wallet["wallet_balance"]["amount"] == "0.00"
+    assert view_to_json(overview(wallet_balance=Money("-0.00", "INR")))["wallet_balance"] == {
+        "amount": "0.00",
+        "currency": "INR",
+        "minor_units": 0,
+    }
 
 
 def test_a_number_row_carries_its_release_button_and_sorted_capabilities() -> None:

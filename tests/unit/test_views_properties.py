@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+import re
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from babel.numbers import parse_decimal
+from babel.numbers import format_decimal, parse_decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
 from minutebill import Money, UsageTotals
-from minutebill._formatting import format_money, format_relative, format_used_percent
+from minutebill._formatting import (
+    format_minutes,
+    format_money,
+    format_relative,
+    format_used_percent,
+)
 from minutebill.testing.strategies import aware_datetimes
 from minutebill.views import UsageSummary
 from tests.unit.test_views import overview
@@ -49,6 +55,43 @@ def test_relative_days_count_local_calendar_days(as_of: datetime, days: int, tz:
     unit = "day" if abs(days) == 1 else "days"
     expected = f"in {days} {unit}" if days > 0 else f"{-days} {unit} ago"
     assert format_relative(target, as_of, tz, "en") == expected
+
+
+@given(
+    minutes=st.integers(min_value=0, max_value=10**15),
+    hundredths=st.integers(min_value=0, max_value=99),
+    locale=st.sampled_from(LOCALES),
+)
+def test_minutes_are_the_locales_own_decimal_format(
+    minutes: int, hundredths: int, locale: str
+) -> None:
+    assert format_minutes(Decimal(minutes), locale) == format_decimal(minutes, locale=locale)
+    fractional = Decimal(minutes) + Decimal(hundredths).scaleb(-2)
+    assert format_minutes(fractional, locale) == format_decimal(fractional, locale=locale)
+
+
+SAME_DAY_TEXT = re.compile(r"^(in \d+ (hour|minute|second)s?|\d+ (hour|minute|second)s? ago)$")
+
+
+@given(
+    as_of=aware_datetimes(min_year=2000, max_year=2090),
+    offset=st.integers(min_value=0, max_value=10**12),
+    tz=st.sampled_from([*ZONES, "America/Los_Angeles", "Australia/Lord_Howe"]),
+)
+def test_two_instants_on_the_same_local_day_are_never_days_apart(
+    as_of: datetime, offset: int, tz: str
+) -> None:
+    zone = ZoneInfo(tz)
+    local = as_of.astimezone(zone)
+    start = datetime(local.year, local.month, local.day, tzinfo=zone).astimezone(UTC)
+    end = (
+        datetime(local.year, local.month, local.day, tzinfo=zone) + timedelta(days=1)
+    ).astimezone(UTC)
+    length = (end - start) // timedelta(microseconds=1)
+    target = start + timedelta(microseconds=offset % length)  # anywhere in as_of's local day
+    assert target.astimezone(zone).date() == local.date()
+    for a, b in ((target, as_of), (as_of, target)):
+        assert SAME_DAY_TEXT.match(format_relative(a, b, tz, "en")), format_relative(a, b, tz, "en")
 
 
 @given(

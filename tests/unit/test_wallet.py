@@ -62,6 +62,31 @@ def test_a_new_wallet_is_empty() -> None:
     assert wallet.version == 0
 
 
+def test_a_new_wallet_holds_a_rounded_zero() -> None:
+    wallet = Wallet("acct-1", "INR")
+    assert [str(m.amount) for m in (wallet.balance, wallet.credited, wallet.debited)] == [
+        "0.00",
+        "0.00",
+        "0.00",
+    ]
+    assert str(Wallet("acct-1", "KWD").balance.amount) == "0.000"
+    assert str(Wallet("acct-1", "JPY").balance.amount) == "0"
+    state = wallet.to_state()
+    assert state["balance"] == {"amount": "0.00", "currency": "INR"}
+    assert Wallet.from_state(state).to_state() == state
+
+
+def test_a_document_saved_with_a_bare_zero_still_loads_unchanged() -> None:
+    old = Wallet("acct-1", "INR").to_state()
+    for name in ("balance", "credited", "debited"):
+        old[name] = {"amount": "0", "currency": "INR"}  # as earlier versions wrote it
+    wallet = Wallet.from_state(old)
+    assert wallet.balance == Money.zero("INR")
+    assert wallet.to_state() == old
+    wallet.credit(inr("10.00"), "payment:pay_1", T0, reference="pay_1")
+    assert str(wallet.balance.amount) == "10.00"
+
+
 def test_a_paid_top_up_is_credited_and_announced() -> None:
     wallet = Wallet("acct-1", "INR")
     entry = wallet.credit(inr("500.00"), "payment:pay_1", T0, reference="pay_1")

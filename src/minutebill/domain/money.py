@@ -210,8 +210,16 @@ class Money:
 
     @classmethod
     def zero(cls, currency: str) -> Money:
-        """Zero in `currency`."""
-        return cls(0, currency)
+        """Zero in `currency`, already rounded: ``0.00`` INR, ``0`` JPY, ``0.000`` KWD.
+
+        So a total with nothing in it (`sum_money` of no amounts, a new wallet, an order
+        without up-front fees) is written like any other rounded amount. It equals, and
+        hashes like, every other zero in `currency` (``Money(0, "INR")``).
+
+        Raises:
+            ValidationError: if Babel does not know the currency.
+        """
+        return cls.from_minor_units(0, currency)
 
     @classmethod
     def from_minor_units(cls, units: int, currency: str) -> Money:
@@ -374,12 +382,14 @@ class Money:
         """This amount quantised to the currency's minor unit, half-up.
 
         Uses an explicit rounding mode, never the ambient decimal context, so the result is
-        the same in every thread and host.
+        the same in every thread and host. The result is written with the currency's places
+        (``7999`` INR gives ``7999.00``), and an amount that rounds to zero is plain zero,
+        never ``-0.00`` (which a locale would show as "-₹0.00").
         """
-        return Money._trusted(
-            self.__amount.quantize(minor_unit(self.__currency), ROUND_HALF_UP, ROUNDING),
-            self.__currency,
-        )
+        amount = self.__amount.quantize(minor_unit(self.__currency), ROUND_HALF_UP, ROUNDING)
+        if not amount:
+            amount = amount.copy_abs()  # -0.001 quantises to -0.00
+        return Money._trusted(amount, self.__currency)
 
     def is_rounded(self) -> bool:
         """Whether the amount is a whole number of minor units."""
@@ -443,7 +453,10 @@ class Money:
 
 
 def sum_money(amounts: Iterable[Money], currency: str) -> Money:
-    """Sum `amounts`, all in `currency` (zero when empty).
+    """Sum `amounts`, all in `currency` (`Money.zero`, rounded, when empty).
+
+    The sum starts from `Money.zero`, so a sum of rounded amounts has the currency's places
+    whatever the amounts' own (``5`` INR sums to ``5.00``); its value is the exact sum.
 
     Raises:
         CurrencyMismatch: if any amount is in another currency.
