@@ -31,8 +31,8 @@ def _number_due(number: NumberSubscription) -> datetime | None:
     """When the renewal job must look at a number next.
 
     A held number is released at the end of its grace period (money reaching the wallet
-    pays it sooner, when it arrives). An active number is looked at one notice lead before its renewal
-    (for the pre-debit notice), then when the renewal is due.
+    pays it sooner, when it arrives). An active number is looked at one notice lead before
+    its renewal (for the pre-debit notice), then when the renewal is due.
     """
     if number.status is NumberStatus.RELEASED:
         return None
