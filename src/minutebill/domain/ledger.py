@@ -49,7 +49,12 @@ from minutebill.domain.ledger_events import (
     ReservationReleased,
 )
 from minutebill.domain.ledger_period import PeriodCounters
-from minutebill.domain.ledger_policy import LedgerPolicy, LedgerTotals, MinuteSnapshot, hundredths
+from minutebill.domain.ledger_policy import (
+    LedgerPolicy,
+    LedgerTotals,
+    MinuteSnapshot,
+    used_percent,
+)
 from minutebill.domain.money import Money
 from minutebill.domain.periods import BillingPeriod
 from minutebill.domain.state import State
@@ -763,7 +768,9 @@ class MinuteLedger:
     def _check_thresholds(self, at: datetime) -> None:
         figures = period_figures(self._pool.ordered(), self._counters.period, at)
         thresholds = self.policy.thresholds
-        percent = hundredths(figures.used * 100, figures.total)
+        # 100.00 only when nothing is left: the 100 level (MinutesExhausted) waits for the
+        # last second, where a percentage rounded half up would reach it at 99.995 %.
+        percent = used_percent(figures.used, figures.total)
         crossed = self._counters.cross(thresholds, percent) if figures.total else []
         self._counters.watch(thresholds, figures.used, figures.total)
         for level in crossed:
