@@ -159,6 +159,7 @@ from minutebill.domain.proration import (
     ProrationPolicy,
 )
 from minutebill.domain.rating import (
+    MAX_CALL_DURATION,
     BillingIncrement,
 )
 from minutebill.domain.subscription_events import (
@@ -256,6 +257,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0+unknown"
 
 __all__ = [
+    "MAX_CALL_DURATION",
     "MAX_KEY_LENGTH",
     "AddOnBundle",
     "AdmissionDecision",

@@ -95,7 +95,11 @@ class AggregateRepository(Protocol[T]):
     def due_page(
         self, at: datetime, limit: int, *, after: str | None = None
     ) -> list[tuple[T, str]]:
-        """Like `due`, each aggregate with the cursor that continues after it."""
+        """Like `due`, each aggregate with the cursor that continues after it.
+
+        Raises:
+            ValidationError: if `after` is not a cursor this method returned.
+        """
         ...
 
 
@@ -137,17 +141,30 @@ class UsageRepository(Protocol[Record]):
     def page(
         self, account_id: str, *, cursor: str | None = None, limit: int = 50
     ) -> UsagePage[Record]:
-        """Newest-first records; pass the returned cursor for the next page."""
+        """Newest-first records; pass the returned cursor for the next page.
+
+        Raises:
+            ValidationError: if `cursor` is not a cursor this method returned.
+        """
         ...
 
     def daily(
         self, account_id: str, since: date, until: date, *, tag: str | None = None
     ) -> list[tuple[date, UsageTotals]]:
-        """Totals per local day in ``[since, until)`` (days without calls left out)."""
+        """Totals per local day in ``[since, until)`` (days without calls left out).
+
+        Raises:
+            ValidationError: if `since` or `until` is not a `date` (a `datetime` included),
+                or `tag` is not None and not a valid tag.
+        """
         ...
 
     def by_tag(self, account_id: str, since: date, until: date) -> dict[str, UsageTotals]:
-        """Totals per tag over the local days ``[since, until)``."""
+        """Totals per tag over the local days ``[since, until)``.
+
+        Raises:
+            ValidationError: if `since` or `until` is not a `date` (a `datetime` included).
+        """
         ...
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from minutebill.domain.money import Money
 from minutebill.domain.payment_events import PaymentEvent, PaymentEventKind
+from minutebill.domain.rating import MAX_CALL_DURATION
 from minutebill.errors import (
     CurrencyMismatch,
     InvalidTransition,
@@ -111,8 +112,22 @@ def upgrade_without_money(rig: BillingRig) -> object:
 
 
 TODAY = date(2026, 1, 7)
+NOON = datetime(2026, 1, 7, 12, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
 RUPEE = Money(1, "INR")
+
+
+def history(cursor: object) -> Action:
+    return lambda r: r.billing.usage_history(ACCOUNT, cursor=cursor)  # type: ignore[arg-type]
+
+
+def by_day(since: object, until: object, **options: object) -> Action:
+    return lambda r: r.billing.usage_by_day(ACCOUNT, since, until, **options)  # type: ignore[arg-type]
+
+
+def by_tag(since: object, until: object) -> Action:
+    return lambda r: r.billing.usage_by_tag(ACCOUNT, since, until)  # type: ignore[arg-type]
+
 
 CASES: list[tuple[str, Action, type[MinutebillError], str]] = [
     # unknown account
@@ -199,6 +214,24 @@ CASES: list[tuple[str, Action, type[MinutebillError], str]] = [
         "duration",
     ),
     (
+        "huge-duration",
+        lambda r: r.billing.end_call(ACCOUNT, "c", timedelta(days=999_999_999)),
+        ValidationError,
+        "duration",
+    ),
+    (
+        "huge-duration-held",
+        lambda r: r.billing.end_call(ACCOUNT, "live", timedelta(days=999_999_999)),
+        ValidationError,
+        "duration",
+    ),
+    (
+        "longer-than-any-call",
+        lambda r: r.billing.end_call(ACCOUNT, "c", MAX_CALL_DURATION + timedelta(seconds=1)),
+        ValidationError,
+        "duration",
+    ),
+    (
         "zero-max-seconds",
         lambda r: r.billing.start_call(ACCOUNT, "c", max_seconds=0),
         ValidationError,
@@ -230,6 +263,28 @@ CASES: list[tuple[str, Action, type[MinutebillError], str]] = [
         ValidationError,
         "cursor",
     ),
+    # cursors page() never returned: refused alike on every store
+    ("cursor-superscript", history("²:done"), ValidationError, "cursor"),
+    ("cursor-two-minuses", history("--5:done"), ValidationError, "cursor"),
+    ("cursor-beyond-64-bits", history("99999999999999999999:done"), ValidationError, "cursor"),
+    ("cursor-beyond-datetime", history(f"{10**18}:done"), ValidationError, "cursor"),
+    ("cursor-arabic-digits", history("١٢:done"), ValidationError, "cursor"),
+    ("cursor-no-call", history("12:"), ValidationError, "cursor"),
+    ("cursor-surrogate", history("12:done\ud800"), ValidationError, "cursor"),
+    ("cursor-not-text", history(12), ValidationError, "cursor"),
+    # days that are not days, tags that are not tags
+    ("datetime-since", by_day(NOON, TODAY), ValidationError, "since"),
+    ("datetime-until", by_day(date(2026, 1, 1), NOON), ValidationError, "until"),
+    ("text-since", by_day("2026-01-01", TODAY), ValidationError, "since"),
+    ("no-until", by_day(TODAY, None), ValidationError, "until"),
+    ("tag-datetime-since", by_tag(NOON, TODAY), ValidationError, "since"),
+    ("tag-datetime-until", by_tag(date(2026, 1, 1), NOON), ValidationError, "until"),
+    ("tag-text-until", by_tag(TODAY, "2026-01-08"), ValidationError, "until"),
+    ("tag-no-until", by_tag(TODAY, None), ValidationError, "until"),
+    ("empty-tag-filter", by_day(date(2026, 1, 1), TODAY, tag=""), ValidationError, "tag"),
+    ("blank-tag-filter", by_day(date(2026, 1, 1), TODAY, tag=" "), ValidationError, "tag"),
+    ("number-tag-filter", by_day(date(2026, 1, 1), TODAY, tag=5), ValidationError, "tag"),
+    ("nul-tag-filter", by_day(date(2026, 1, 1), TODAY, tag="c\x00"), ValidationError, "tag"),
     (
         "backwards-days",
         lambda r: r.billing.usage_by_day(ACCOUNT, TODAY, date(2026, 1, 1)),
@@ -296,6 +351,18 @@ CASES: list[tuple[str, Action, type[MinutebillError], str]] = [
         lambda r: r.billing.subscribe("new", "pro", timezone="Mars/Olympus"),
         ValidationError,
         "Mars/Olympus",
+    ),
+    (
+        "no-tags",
+        lambda r: r.billing.end_call(ACCOUNT, "c", MINUTE, tags=None),  # type: ignore[arg-type]
+        ValidationError,
+        "tags",
+    ),
+    (
+        "number-tags",
+        lambda r: r.billing.end_call(ACCOUNT, "c", MINUTE, tags=5),  # type: ignore[arg-type]
+        ValidationError,
+        "tags",
     ),
     (
         "string-tags",

@@ -16,6 +16,7 @@ from attrs import evolve
 from minutebill._unit_of_work import UsageTotals
 from minutebill.catalog import Catalog
 from minutebill.domain.admission import Admitted, Queued, Rejected, RejectionReason
+from minutebill.domain.ledger_events import MinutesExhausted
 from minutebill.domain.money import Money
 from minutebill.errors import (
     IdempotencyConflict,
@@ -27,6 +28,7 @@ from minutebill.testing.stateful import START, BillingRig, reference_catalog
 from tests.service.test_support import (
     ACCOUNT,
     STORES,
+    RecordingPublisher,
     open_rig,
     open_store,
     settle_minutes,
@@ -201,6 +203,34 @@ def test_the_overview_shows_used_percent_with_two_decimals(rig: BillingRig) -> N
     assert overview.used_minutes == Decimal(1303)
     assert overview.remaining_minutes == Decimal(3697)
     assert overview.used_percent == Decimal("26.06")
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_minutes_are_exhausted_when_the_last_second_is_used_not_before(
+    kind: str, tmp_path: Path
+) -> None:
+    publisher = RecordingPublisher()
+    with open_rig(kind, tmp_path, publisher=publisher) as rig:
+        rig.billing.subscribe(ACCOUNT, "enterprise")  # 20,000 minutes, rated 60/6
+        rig.billing.end_call(ACCOUNT, "c1", timedelta(seconds=1_199_940))  # 99.995 %
+
+        overview = rig.billing.overview(ACCOUNT)
+        assert (overview.remaining_minutes, overview.used_percent) == (Decimal(1), Decimal("99.99"))
+        assert overview.format("en_IN")["used_percent"] != "100.00%"
+        assert not any(isinstance(e, MinutesExhausted) for e in publisher.events)
+        last = rig.billing.start_call(ACCOUNT, "c2", max_seconds=60)
+        assert isinstance(last, Admitted)
+        assert last.reservation.seconds == 60  # the minute that is left
+
+        rig.billing.end_call(ACCOUNT, "c2", timedelta(seconds=60))
+
+        exhausted = [e for e in publisher.events if isinstance(e, MinutesExhausted)]
+        assert [(e.used_percent, e.remaining_seconds) for e in exhausted] == [(Decimal(100), 0)]
+        overview = rig.billing.overview(ACCOUNT)
+        assert (overview.remaining_minutes, overview.used_percent) == (Decimal(0), Decimal(100))
+        after = rig.billing.start_call(ACCOUNT, "c3")  # billed in arrears: nothing to hold
+        assert isinstance(after, Admitted)
+        assert after.reservation.seconds == 0
 
 
 def test_calls_are_rated_per_started_minute_on_the_pro_plan(rig: BillingRig) -> None:

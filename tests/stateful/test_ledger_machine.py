@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import attrs
 import pytest
@@ -495,13 +496,22 @@ class LedgerMachine(RuleBasedStateMachine):
                 key = (self.k, event.level)
                 assert key not in self.thresholds_fired, "threshold fired twice in a period"
                 self.thresholds_fired.append(key)
+            if isinstance(event, MinutesExhausted):  # only once nothing is left
+                exhausted = (event.level, event.used_percent, event.remaining_seconds)
+                assert exhausted == (100, Decimal(100), 0)
+            elif isinstance(event, MinutesLow):
+                assert event.level < 100
         # Every level the period's used percentage has reached has fired (used only grows
-        # with settlements, and the total never shrinks within a period).
+        # with settlements, and the total never shrinks within a period); 100 once every
+        # second is used, not when the percentage rounds to 100.
         total, _, used, _, _ = self.model.snapshot(self.now)
         percent = hundredths(used * 100, total)
         for level in self.model.policy.thresholds:
-            if total and percent >= level:
+            reached = used == total if level == 100 else percent >= level
+            if total and reached:
                 assert (self.k, level) in self.thresholds_fired, f"{level}% did not fire"
+        if total and used < total:
+            assert self.ledger.snapshot(self.now).used_percent < 100
 
     @invariant()
     def grants_match_the_model(self) -> None:

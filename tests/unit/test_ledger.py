@@ -406,6 +406,37 @@ def test_thresholds_fire_once_per_level_per_period() -> None:
     assert [e.level for e in crossed] == [80, 100]
 
 
+def test_minutes_exhausted_waits_for_the_last_second() -> None:
+    # 60,000 s billed per second: one second short is 99.998 %, which rounds half up to 100.
+    ledger = pro_ledger(LedgerPolicy(rating=BillingIncrement.PER_SECOND), plan_minutes=1000)
+    ledger.settle("call-1", timedelta(seconds=59_999), at(1))
+
+    events = ledger.pull_events()
+    assert not any(isinstance(e, MinutesExhausted) for e in events)
+    assert [e.level for e in events if isinstance(e, MinutesLow)] == [80]
+    snapshot = ledger.snapshot(at(1))
+    assert (snapshot.remaining_seconds, snapshot.used_percent) == (1, Decimal("99.99"))
+
+    ledger.settle("call-2", timedelta(seconds=1), at(2))
+
+    exhausted = [e for e in ledger.pull_events() if isinstance(e, MinutesExhausted)]
+    assert [(e.level, e.used_percent, e.remaining_seconds) for e in exhausted] == [
+        (100, Decimal("100.00"), 0)
+    ]
+    assert ledger.snapshot(at(2)).used_percent == Decimal("100.00")
+
+
+def test_a_reloaded_ledger_waits_for_the_last_second_too() -> None:
+    ledger = pro_ledger(LedgerPolicy(rating=BillingIncrement.PER_SECOND), plan_minutes=1000)
+    ledger.settle("call-1", timedelta(seconds=59_990), at(1))  # checked: the watch is set
+    for n in range(9):  # a second at a time, each time from the stored document
+        ledger = MinuteLedger.from_state(json.loads(json.dumps(ledger.to_state())))
+        ledger.settle(f"call-{n + 2}", timedelta(seconds=1), at(2))
+        assert not any(isinstance(e, MinutesExhausted) for e in ledger.pull_events())
+    ledger.settle("last", timedelta(seconds=1), at(3))
+    assert [type(e) for e in ledger.pull_events()][-1] is MinutesExhausted
+
+
 @pytest.mark.parametrize("stored_watch", [True, False])
 def test_a_reloaded_ledger_fires_a_threshold_exactly_when_the_live_one_would(
     stored_watch: bool,

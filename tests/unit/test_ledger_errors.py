@@ -10,6 +10,7 @@ import pytest
 from minutebill.domain.catalog import OveragePolicy
 from minutebill.domain.ledger import GrantSource, LedgerPolicy, MinuteLedger, UsageRecord
 from minutebill.domain.periods import BillingPeriod
+from minutebill.domain.rating import MAX_CALL_DURATION
 from minutebill.errors import (
     IdempotencyConflict,
     InsufficientMinutes,
@@ -24,6 +25,7 @@ JANUARY = BillingPeriod(T0, datetime(2025, 2, 1, tzinfo=UTC))
 DECEMBER = BillingPeriod(datetime(2024, 12, 1, tzinfo=UTC), T0)
 NAIVE = datetime(2025, 1, 5)  # noqa: DTZ001 - the point of the tests
 NOW = T0 + timedelta(days=5)
+YEAR_ONE = datetime(1, 1, 2, tzinfo=UTC)
 
 
 def busy_ledger() -> tuple[MinuteLedger, UsageRecord]:
@@ -195,6 +197,21 @@ CASES: list[tuple[str, Operation, type[MinutebillError]]] = [
         ValidationError,
     ),
     (
+        "settle a call longer than any call",
+        lambda ledger, r: ledger.settle("c", MAX_CALL_DURATION + timedelta(microseconds=1), NOW),
+        ValidationError,
+    ),
+    (
+        "settle a held call longer than any call",
+        lambda ledger, r: ledger.settle("live", timedelta(days=999_999_999), NOW),
+        ValidationError,
+    ),
+    (
+        "settle a call that started before year 1",
+        lambda ledger, r: ledger.settle("c", timedelta(days=2), YEAR_ONE),
+        ValidationError,
+    ),
+    (
         "settle released call",
         lambda ledger, r: ledger.settle("gone", timedelta(seconds=1), NOW),
         InvalidTransition,
@@ -327,3 +344,31 @@ def test_the_policy_follows_the_plan() -> None:
     assert policy.overage.rate_per_minute == rate
     assert policy.thresholds == (50, 90, 100)
     assert LedgerPolicy.from_state(policy.to_state()) == policy
+
+
+@pytest.mark.parametrize(
+    ("call_id", "duration", "at"),
+    [
+        ("c", timedelta(days=999_999_999), NOW),  # no hold: the start would be before year 1
+        ("live", timedelta(days=999_999_999), NOW),  # held: the start is the hold's
+        ("c", MAX_CALL_DURATION + timedelta(microseconds=1), NOW),
+        ("c", timedelta(days=2), YEAR_ONE),
+    ],
+    ids=["huge", "huge-held", "just-too-long", "before-year-1"],
+)
+def test_an_impossible_duration_is_refused_naming_the_duration(
+    call_id: str, duration: timedelta, at: datetime
+) -> None:
+    ledger, _ = busy_ledger()
+
+    with pytest.raises(ValidationError) as caught:
+        ledger.settle(call_id, duration, at)
+
+    assert (caught.value.field, caught.value.value) == ("duration", duration)
+
+
+def test_the_longest_call_is_billed() -> None:
+    ledger, _ = busy_ledger()
+    record = ledger.settle("c", MAX_CALL_DURATION, NOW)
+    assert record.billable_seconds == MAX_CALL_DURATION // timedelta(seconds=1)
+    assert record.started_at == NOW - MAX_CALL_DURATION

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from random import Random
 
 import pytest
+from attrs import evolve
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,11 +18,14 @@ from minutebill.domain.ledger import (
     GrantSource,
     LedgerPolicy,
     MinuteLedger,
+    MinutesExhausted,
+    MinutesLow,
     UsageRecord,
 )
 from minutebill.domain.ledger_checks import Rater
 from minutebill.domain.money import Money
-from minutebill.domain.rating import BillingIncrement
+from minutebill.domain.periods import BillingPeriod
+from minutebill.domain.rating import MAX_CALL_DURATION, MAX_CALL_SECONDS, BillingIncrement
 from minutebill.errors import ValidationError
 from minutebill.testing.ledger_strategies import (
     GrantTerms,
@@ -268,15 +273,67 @@ def test_the_snapshot_adds_up(
     st.sampled_from(
         [BillingIncrement.PER_MINUTE, BillingIncrement.SIXTY_SIX, BillingIncrement(30, 6, 45)]
     ),
-    st.lists(st.integers(-(10**7), 10**10).map(lambda us: timedelta(microseconds=us)), max_size=8),
+    st.lists(
+        st.one_of(
+            st.integers(-(10**7), 10**10),
+            st.integers(-5, 5).map(lambda us: MAX_CALL_DURATION // timedelta(microseconds=1) + us),
+        ).map(lambda us: timedelta(microseconds=us)),
+        max_size=8,
+    ),
 )
 def test_the_ledger_rates_exactly_as_the_billing_increment(
     rating: BillingIncrement, durations: list[timedelta]
 ) -> None:
     rater = Rater(rating)
     for duration in durations * 2:  # the second time from what it remembered
-        if duration < timedelta(0):
-            with pytest.raises(ValidationError):
+        if not timedelta(0) <= duration <= MAX_CALL_DURATION:
+            with pytest.raises(ValidationError) as caught:
                 rater.billable(duration)
+            assert caught.value.field == "duration"
+            with pytest.raises(ValidationError):
+                rating.billable_seconds(duration)
         else:
             assert rater.billable(duration) == rating.billable_seconds(duration)
+
+
+@st.composite
+def exhausting_calls(draw: st.DrawFn) -> tuple[int, list[int]]:
+    """A period's seconds and call lengths that come near them: within rounding of 100 %."""
+    total = draw(st.integers(1, MAX_CALL_SECONDS))
+    near = draw(st.integers(max(1, total - total // 5_000 - 2), total))
+    first = draw(st.one_of(st.just(near), st.integers(1, total)))
+    rest = draw(st.lists(st.integers(1, 3), max_size=4))
+    return total, [first, *rest]
+
+
+@given(exhausting_calls(), st.booleans())
+def test_exhausted_shows_and_fires_exactly_when_every_second_is_used(
+    case: tuple[int, list[int]], reload: bool
+) -> None:
+    total, calls = case
+    period = BillingPeriod(AT, AT + timedelta(days=30))
+    ledger = MinuteLedger("acct-1", evolve(PER_SECOND_ARREARS, thresholds=(1, 99, 100)))
+    ledger.open_period(period, AT)
+    ledger.grant("plan", GrantSource.PLAN, total, AT, expires_at=period.end)
+    ledger.pull_events()
+    used = 0
+    for n, seconds in enumerate(calls):
+        if reload:  # the watch kept in the document must not skip the last second either
+            ledger = MinuteLedger.from_state(json.loads(json.dumps(ledger.to_state())))
+        was_exhausted = used == total
+        ledger.settle(f"call-{n}", timedelta(seconds=seconds), AT)
+        used = min(total, used + seconds)
+        events = ledger.pull_events()
+        exhausted = [e for e in events if isinstance(e, MinutesExhausted)]
+        snapshot = ledger.snapshot(AT)
+        assert snapshot.used_seconds == used
+        assert (snapshot.used_percent == 100) == (used == total)
+        assert snapshot.used_percent <= 100
+        if used == total and not was_exhausted:
+            assert [(e.level, e.used_percent, e.remaining_seconds) for e in exhausted] == [
+                (100, Decimal(100), 0)
+            ]
+        else:
+            assert exhausted == []
+        lows = [e for e in events if isinstance(e, MinutesLow)]
+        assert all(e.level < 100 and (e.used_percent < 100 or used == total) for e in lows)

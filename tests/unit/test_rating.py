@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minutebill import BillingIncrement, ValidationError
+from minutebill import MAX_CALL_DURATION, BillingIncrement, ValidationError
+from minutebill.domain.rating import MAX_CALL_SECONDS
 from minutebill.testing.strategies import billing_increments, call_durations
 
 PRESETS = {
@@ -177,14 +178,25 @@ def test_parse_reports_the_bad_part_of_well_formed_text() -> None:
     assert caught.value.field == "initial_seconds"
 
 
-@pytest.mark.parametrize("duration", [timedelta(microseconds=-1), 5, 5.0, None], ids=repr)
+@pytest.mark.parametrize(
+    "duration",
+    [
+        timedelta(microseconds=-1),
+        5,
+        5.0,
+        None,
+        MAX_CALL_DURATION + timedelta(microseconds=1),
+        timedelta(days=999_999_999),
+    ],
+    ids=repr,
+)
 def test_bad_durations_are_refused(duration: Any) -> None:
     with pytest.raises(ValidationError) as caught:
         BillingIncrement.PER_MINUTE.billable_seconds(duration)
     assert caught.value.field == "duration"
 
 
-@pytest.mark.parametrize("seconds", [-1, 1.5, True, None], ids=repr)
+@pytest.mark.parametrize("seconds", [-1, 1.5, True, None, MAX_CALL_SECONDS + 1], ids=repr)
 def test_bad_second_counts_are_refused(seconds: Any) -> None:
     with pytest.raises(ValidationError) as caught:
         BillingIncrement.PER_MINUTE.billable_for_seconds(seconds)
@@ -195,3 +207,8 @@ def test_bad_second_counts_are_refused(seconds: Any) -> None:
 def test_negative_durations_are_always_refused(micros: int) -> None:
     with pytest.raises(ValidationError):
         BillingIncrement.PER_SECOND.billable_seconds(-timedelta(microseconds=micros))
+
+
+def test_the_longest_call_is_rated() -> None:
+    assert BillingIncrement.SIXTY_SIX.billable_seconds(MAX_CALL_DURATION) == MAX_CALL_SECONDS
+    assert BillingIncrement.SIXTY_SIX.billable_for_seconds(MAX_CALL_SECONDS) == MAX_CALL_SECONDS

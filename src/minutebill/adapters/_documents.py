@@ -21,8 +21,16 @@ from attrs import define, field, frozen
 
 from minutebill._serialization import payload_fields, plain
 from minutebill._unit_of_work import OutboxEntry, StoredResponse, UsagePage, UsageTotals
+from minutebill.adapters._cursors import (
+    due_cursor,
+    parse_due_cursor,
+    parse_usage_cursor,
+    usage_cursor,
+)
 from minutebill.domain.events import DomainEvent
+from minutebill.domain.periods import require_day
 from minutebill.domain.state import State
+from minutebill.domain.text import require_key
 from minutebill.errors import MinutebillError, NotFound, ValidationError
 
 __all__ = [
@@ -473,14 +481,16 @@ class _Repository(Generic[A]):
     def due_page(
         self, at: datetime, limit: int, *, after: str | None = None
     ) -> list[tuple[A, str]]:
-        """Like `due`, each with a cursor: pass the last one as `after` for the next page."""
-        start = None
-        if after is not None:
-            micros, _, rest = after.partition(":")
-            account_id, _, key = rest.partition(":")
-            start = (int(micros), account_id, key)
+        """Like `due`, each with a cursor: pass the last one as `after` for the next page.
+
+        Raises:
+            ValidationError: if `after` is not a cursor this method returned.
+        """
+        start = parse_due_cursor(after)
         rows = self._uow.tx.load_due(self._kind.name, to_micros(at), limit, start)
-        return [(self._track(doc), f"{micros}:{doc.account_id}:{doc.key}") for micros, doc in rows]
+        return [
+            (self._track(doc), due_cursor(micros, doc.account_id, doc.key)) for micros, doc in rows
+        ]
 
     def by_reference(self, reference: str) -> A | None:
         """The aggregate whose `reference` (e.g. a gateway payment reference) is given."""
@@ -520,7 +530,7 @@ class _Usage(Generic[A]):
     def page(self, account_id: str, *, cursor: str | None = None, limit: int = 50) -> UsagePage[A]:
         if limit < 1:
             raise ValidationError("limit", limit, "a page holds at least one record")
-        before = _parse_cursor(cursor)
+        before = parse_usage_cursor(cursor)
         rows = self._uow.tx.usage_page(account_id, before, limit + 1)
         # One parse of the page as a JSON array costs less than a parse per record.
         states = loads_joined([state for _, _, state in rows[:limit]])
@@ -528,27 +538,27 @@ class _Usage(Generic[A]):
         next_cursor = None
         if len(rows) > limit:
             micros, call_id, _ = rows[limit - 1]
-            next_cursor = f"{micros}:{call_id}"
+            next_cursor = usage_cursor(micros, call_id)
         return UsagePage(records, next_cursor)
 
     def daily(
         self, account_id: str, since: date, until: date, *, tag: str | None = None
     ) -> list[tuple[date, UsageTotals]]:
-        rows = self._uow.tx.usage_daily(account_id, since.isoformat(), until.isoformat(), tag or "")
+        # The totals of every call are kept under the tag "": a tag must be a real one.
+        wanted = "" if tag is None else require_key("tag", tag)
+        first, end = _days(since, until)
+        rows = self._uow.tx.usage_daily(account_id, first, end, wanted)
         return [(date.fromisoformat(d), UsageTotals(c, b, o)) for d, c, b, o in rows]
 
     def by_tag(self, account_id: str, since: date, until: date) -> dict[str, UsageTotals]:
-        rows = self._uow.tx.usage_by_tag(account_id, since.isoformat(), until.isoformat())
+        rows = self._uow.tx.usage_by_tag(account_id, *_days(since, until))
         return {t: UsageTotals(c, b, o) for t, c, b, o in rows}
 
 
-def _parse_cursor(cursor: str | None) -> tuple[int, str] | None:
-    if cursor is None:
-        return None
-    micros, sep, call_id = cursor.partition(":")
-    if not sep or not micros.lstrip("-").isdigit():
-        raise ValidationError("cursor", cursor, "not a cursor returned by page()")
-    return int(micros), call_id
+def _days(since: date, until: date) -> tuple[str, str]:
+    """The texts the stores keep local days as ("YYYY-MM-DD"), of two checked days."""
+    # A datetime's text sorts after its day's, so its day would be left out: refused.
+    return require_day(since, "since").isoformat(), require_day(until, "until").isoformat()
 
 
 class _Outbox:

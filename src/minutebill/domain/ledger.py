@@ -49,7 +49,12 @@ from minutebill.domain.ledger_events import (
     ReservationReleased,
 )
 from minutebill.domain.ledger_period import PeriodCounters
-from minutebill.domain.ledger_policy import LedgerPolicy, LedgerTotals, MinuteSnapshot, hundredths
+from minutebill.domain.ledger_policy import (
+    LedgerPolicy,
+    LedgerTotals,
+    MinuteSnapshot,
+    used_percent,
+)
 from minutebill.domain.money import Money
 from minutebill.domain.periods import BillingPeriod
 from minutebill.domain.state import State
@@ -535,7 +540,8 @@ class MinuteLedger:
 
         Args:
             call_id: The call.
-            duration: How long it lasted (>= 0; zero for a call that never connected).
+            duration: How long it lasted, from zero (a call that never connected) to
+                `MAX_CALL_DURATION`.
             at: When it is settled.
             started_at: When it started; defaults to the hold's time, or ``at - duration``.
             tags: Labels for usage reports (campaign, agent, ...).
@@ -545,8 +551,10 @@ class MinuteLedger:
             The usage record (new, or the original one for a repeat).
 
         Raises:
-            ValidationError: for a bad or naive value, `started_at` after `at`, a settle
-                before the hold was placed, or a `previous` of another account or call.
+            ValidationError: for a bad or naive value, a duration longer than
+                `MAX_CALL_DURATION` (or one that would start the call before year 1),
+                `started_at` after `at`, a settle before the hold was placed, or a `previous`
+                of another account or call.
             IdempotencyConflict: if the call was settled with other input.
             InvalidTransition: if the call's hold was released (it never connected).
         """
@@ -554,9 +562,7 @@ class MinuteLedger:
         at = check.utc(at)
         policy = self.policy
         billable = self._rater.billable(duration)
-        start = None if started_at is None else check.utc(started_at, "started_at")
-        if start is not None and start > at:
-            raise ValidationError("started_at", start, f"after the settle time {at}")
+        start = None if started_at is None else check.started(started_at, at)
         labels = check.NO_TAGS if tags == () else check.labels(tags)
         calls = self._calls
         prior = previous if previous is not None else calls.settled.get(call_id)
@@ -569,7 +575,10 @@ class MinuteLedger:
         if hold is not None and at < hold.at:
             raise ValidationError("at", at, f"before the call's hold was placed at {hold.at}")
         if start is None:
-            start = hold.at if hold is not None else at - duration
+            try:
+                start = hold.at if hold is not None else at - duration
+            except OverflowError:  # a duration within bounds, but ending early in year 1
+                raise check.started_before_year_one(duration, at) from None
         # Every check passed: from here on nothing raises.
         if closed:
             del calls.closed[call_id]  # it is settled now, no longer merely hold-expired
@@ -763,7 +772,9 @@ class MinuteLedger:
     def _check_thresholds(self, at: datetime) -> None:
         figures = period_figures(self._pool.ordered(), self._counters.period, at)
         thresholds = self.policy.thresholds
-        percent = hundredths(figures.used * 100, figures.total)
+        # 100.00 only when nothing is left: the 100 level (MinutesExhausted) waits for the
+        # last second, where a percentage rounded half up would reach it at 99.995 %.
+        percent = used_percent(figures.used, figures.total)
         crossed = self._counters.cross(thresholds, percent) if figures.total else []
         self._counters.watch(thresholds, figures.used, figures.total)
         for level in crossed:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from minutebill.domain.periods import to_utc
-from minutebill.domain.rating import BillingIncrement
+from minutebill.domain.rating import MAX_CALL_SECONDS, BillingIncrement
 from minutebill.domain.text import require_key, require_text
 from minutebill.domain.usage import UsageRecord
 from minutebill.errors import IdempotencyConflict, ValidationError
@@ -22,6 +22,8 @@ __all__ = [
     "optional_utc",
     "replay",
     "seconds",
+    "started",
+    "started_before_year_one",
     "text",
     "utc",
 ]
@@ -73,7 +75,8 @@ class Rater:
     is written), made cheap for the settle hot path: a non-negative `timedelta` is rounded up
     to whole seconds with integer arithmetic, and the billable seconds of the last few thousand
     whole-second lengths are remembered. Anything else goes to the rule itself, which refuses
-    what it must.
+    what it must: only lengths the rule accepted are remembered, so one beyond
+    `MAX_CALL_DURATION` is refused when it is first rated, never on the path of a known one.
     """
 
     __slots__ = ("_known", "rating")
@@ -86,7 +89,8 @@ class Rater:
         """The seconds a call lasting `duration` is billed for.
 
         Raises:
-            ValidationError: if `duration` is not a timedelta or is negative.
+            ValidationError: if `duration` is not a timedelta, is negative or is longer than
+                `MAX_CALL_DURATION`.
         """
         if duration.__class__ is timedelta and duration.days >= 0:  # normalised: never negative
             seconds = (
@@ -94,11 +98,26 @@ class Rater:
             )
             known = self._known.get(seconds)
             if known is None:
+                if seconds > MAX_CALL_SECONDS:  # refused by the rule, naming the duration
+                    return self.rating.billable_seconds(duration)
                 if len(self._known) >= _RATED_KEPT:
                     self._known.clear()
                 known = self._known[seconds] = self.rating.billable_for_seconds(seconds)
             return known
         return self.rating.billable_seconds(duration)
+
+
+def started(value: datetime, at: datetime) -> datetime:
+    """`value`, the start of a call settled at `at`, in UTC; refuses a start after `at`."""
+    start = utc(value, "started_at")
+    if start > at:
+        raise ValidationError("started_at", start, f"after the settle time {at}")
+    return start
+
+
+def started_before_year_one(duration: timedelta, at: datetime) -> ValidationError:
+    """The error for a call lasting `duration` up to `at` that would start before year 1."""
+    return ValidationError("duration", duration, f"the call would start before year 1 ({at})")
 
 
 def optional_utc(value: datetime | None, name: str) -> datetime | None:

@@ -140,11 +140,12 @@ class MinutesRolledOver(DomainEvent):
 
 @frozen(kw_only=True)
 class MinutesLow(DomainEvent):
-    """The period's used percentage crossed a warning level (e.g. 80).
+    """The period's used percentage crossed a warning level below 100 (e.g. 80).
 
     Attributes:
         level: The level crossed.
-        used_percent: The used percentage at the time.
+        used_percent: The used percentage at the time (two places, half up, as the overview
+            shows it).
         remaining_seconds: Seconds left to use.
     """
 
@@ -155,11 +156,14 @@ class MinutesLow(DomainEvent):
 
 @frozen(kw_only=True)
 class MinutesExhausted(DomainEvent):
-    """Every second of the period was used (the 100 level was crossed).
+    """Every second of the period was used (the 100 level was reached).
+
+    Recorded when the last second is used, not when the rounded percentage first reads 100:
+    up to then the overview reads at most ``99.99 %`` (see `ledger_policy.used_percent`).
 
     Attributes:
-        level: The level crossed (100).
-        used_percent: The used percentage at the time.
+        level: The level reached (100).
+        used_percent: The used percentage at the time (100).
         remaining_seconds: Seconds left to use (0).
     """
 

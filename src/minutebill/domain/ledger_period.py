@@ -86,8 +86,9 @@ class PeriodCounters:
     def watch(self, thresholds: tuple[int, ...], used: int, total: int) -> None:
         """After a check at `used` of `total` seconds: set the room before the next level.
 
-        A level ``L`` is reached when the percentage rounded half up to two places is at
-        least ``L``, that is when ``20000 × used >= (200 × L - 1) × total``.
+        A level ``L`` below 100 is reached when the percentage rounded half up to two places
+        is at least ``L``, that is when ``20000 × used >= (200 × L - 1) × total``; the level
+        100 only when ``used == total`` (see `ledger_policy.used_percent`).
         """
         pending = [level for level in thresholds if level not in self.fired]
         if not pending:
@@ -95,7 +96,8 @@ class PeriodCounters:
         elif total == 0:
             self._room = 1
         else:
-            needed = -(-(200 * pending[0] - 1) * total // 20000)
+            level = pending[0]
+            needed = total if level >= 100 else -(-(200 * level - 1) * total // 20000)
             self._room = max(needed - used, 1)
         self._debited = 0
 

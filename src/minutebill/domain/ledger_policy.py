@@ -2,7 +2,8 @@
 
 `MinuteSnapshot` is what a plan overview shows: Total Minutes, Remaining Minutes and
 ``26.06% Used``. Percentages and minutes are computed with integer arithmetic and rounded half
-up to two places, never through the ambient `decimal` context.
+up to two places, never through the ambient `decimal` context; the used percentage reads
+``100.00`` only once every second is used (see `used_percent`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from minutebill.domain.rating import BillingIncrement
 from minutebill.domain.state import State, money_from_state, money_to_state
 from minutebill.errors import ValidationError
 
-__all__ = ["LedgerPolicy", "LedgerTotals", "MinuteSnapshot", "hundredths"]
+__all__ = ["LedgerPolicy", "LedgerTotals", "MinuteSnapshot", "hundredths", "used_percent"]
 
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -32,6 +33,24 @@ def hundredths(numerator: int, denominator: int) -> Decimal:
         return Decimal("0.00")
     units = (numerator * 200 + denominator) // (2 * denominator)
     return Decimal(f"{units // 100}.{units % 100:02d}")
+
+
+_LAST_HUNDREDTH_BELOW_ALL = Decimal("99.99")
+
+
+def used_percent(used: int, total: int) -> Decimal:
+    """`used` of `total` seconds as a percentage: two places, half up, 100 only when all used.
+
+    Rounded half up alone, anything from 99.995 % on would read ``100.00`` while seconds
+    remain (a minute of a 20,000-minute plan), and a call could still start. So a period
+    with anything left reads ``99.99`` at most: ``100.00`` means nothing remains, the same
+    moment `MinutesExhausted` is emitted. Both are non-negative integers, `used` at most
+    `total`; a zero total gives ``0.00``.
+    """
+    percent = hundredths(used * 100, total)
+    if used < total and percent >= 100:
+        return _LAST_HUNDREDTH_BELOW_ALL
+    return percent
 
 
 def _check_thresholds(value: tuple[int, ...]) -> tuple[int, ...]:
@@ -56,7 +75,9 @@ class LedgerPolicy:
         overage: What happens to seconds no grant covers (block, charge the wallet, or bill in
             arrears); it also decides whether `reserve` may hold zero seconds.
         thresholds: Used-percent levels at which `MinutesLow` (below 100) or
-            `MinutesExhausted` (100) is emitted, once per level per period.
+            `MinutesExhausted` (100) is emitted, once per level per period. A level below 100
+            is reached when the used percentage, two places half up, reaches it; 100 only
+            when every second of the period is used (nothing remains).
         hold_ttl: How long a hold lasts before `expire_holds` returns its seconds.
     """
 
@@ -160,9 +181,11 @@ class MinuteSnapshot:
     def used_percent(self) -> Decimal:
         """Used seconds as a percentage of the total, two places, half up (0 when no total).
 
-        1,303 minutes used of 5,000 gives ``Decimal("26.06")``.
+        1,303 minutes used of 5,000 gives ``Decimal("26.06")``. It reads ``100.00`` only
+        when every second of the total is used: with any second left it is at most
+        ``99.99``, where rounding alone would give ``100.00`` (see `used_percent`).
         """
-        return hundredths(self.used_seconds * 100, self.total_seconds)
+        return used_percent(self.used_seconds, self.total_seconds)
 
 
 @frozen(kw_only=True)

@@ -10,7 +10,7 @@ every instant is timezone-aware and returned in UTC.
 from __future__ import annotations
 
 from calendar import monthrange
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from attrs import field, frozen
@@ -23,6 +23,7 @@ __all__ = [
     "BillingInterval",
     "BillingPeriod",
     "require_aware",
+    "require_day",
     "to_utc",
     "zone",
 ]
@@ -38,6 +39,21 @@ def require_aware(value: datetime, field: str = "at") -> datetime:
         raise ValidationError(field, value, "expected a timezone-aware datetime")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValidationError(field, value, "naive datetimes are refused; attach a time zone")
+    return value
+
+
+def require_day(value: date, field: str) -> date:
+    """Return `value` if it is a calendar day: a `date`, and not a `datetime`.
+
+    A `datetime` is a `date` too, but not a day: which day an instant falls on depends on
+    the time zone, and taking its date silently would pick UTC's. It is refused instead;
+    pass the day (``instant.astimezone(tz).date()``).
+
+    Raises:
+        ValidationError: naming `field`, for a datetime or anything that is not a date.
+    """
+    if not isinstance(value, date) or isinstance(value, datetime):
+        raise ValidationError(field, value, "expected a day (a datetime.date, not a datetime)")
     return value
 
 

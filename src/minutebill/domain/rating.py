@@ -3,7 +3,8 @@
 Telephony bills in pulses. ``60/60`` bills every started minute; ``60/6`` bills the first
 minute whole, then six-second pulses; ``1/1`` bills by the second. A minimum charge may apply
 to every connected call. Durations are `timedelta`s; a call of any positive length is billed at
-least one second, and a call that never connected (zero length) is billed nothing.
+least one second, and a call that never connected (zero length) is billed nothing. No call is
+rated beyond `MAX_CALL_DURATION`.
 """
 
 from __future__ import annotations
@@ -15,9 +16,22 @@ from attrs import frozen
 
 from minutebill.errors import ValidationError
 
-__all__ = ["BillingIncrement"]
+__all__ = ["MAX_CALL_DURATION", "MAX_CALL_SECONDS", "BillingIncrement"]
 
 _MICROS = 1_000_000
+
+MAX_CALL_DURATION = timedelta(days=31)
+"""The longest call rated: as long as the longest month, far beyond any real call.
+
+A longer duration is a mistake (milliseconds passed as seconds, a corrupt call detail record)
+and is refused with a `ValidationError` naming it, before anything changes. The bound also
+keeps what follows from a duration in range: the start of a call ending now (``at -
+duration``) and the price of its overage."""
+
+MAX_CALL_SECONDS = MAX_CALL_DURATION // timedelta(seconds=1)
+"""`MAX_CALL_DURATION` in whole seconds (2,678,400)."""
+
+_MAX_CALL_MICROS = MAX_CALL_SECONDS * _MICROS
 
 
 def _positive_int(name: str, value: object, minimum: int) -> None:
@@ -77,20 +91,28 @@ class BillingIncrement:
         """The seconds a call lasting `duration` is billed for.
 
         Raises:
-            ValidationError: if `duration` is not a timedelta or is negative.
+            ValidationError: if `duration` is not a timedelta, is negative or is longer than
+                `MAX_CALL_DURATION`.
         """
         if not isinstance(duration, timedelta):
             raise ValidationError("duration", duration, "expected a timedelta")
         micros = (duration.days * 86_400 + duration.seconds) * _MICROS + duration.microseconds
         if micros < 0:
             raise ValidationError("duration", duration, "a call cannot last a negative time")
+        if micros > _MAX_CALL_MICROS:
+            raise ValidationError(
+                "duration",
+                duration,
+                f"longer than the longest call ({MAX_CALL_DURATION.days} days)",
+            )
         return self.billable_for_seconds(-(-micros // _MICROS))
 
     def billable_for_seconds(self, seconds: int) -> int:
         """Like `billable_seconds` for a whole number of seconds (already rounded up).
 
         Raises:
-            ValidationError: if `seconds` is not an int or is negative.
+            ValidationError: if `seconds` is not an int, is negative or is more than
+                `MAX_CALL_SECONDS`.
         """
         if isinstance(seconds, bool) or not isinstance(seconds, int):
             raise ValidationError("seconds", seconds, "expected a whole number of seconds")
@@ -98,6 +120,10 @@ class BillingIncrement:
             if seconds < 0:
                 raise ValidationError("seconds", seconds, "a call cannot last a negative time")
             return 0
+        if seconds > MAX_CALL_SECONDS:
+            raise ValidationError(
+                "seconds", seconds, f"longer than the longest call ({MAX_CALL_SECONDS:,} s)"
+            )
         initial, step = self.initial_seconds, self.increment_seconds
         if seconds <= initial:
             billed = initial

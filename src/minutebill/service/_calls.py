@@ -108,15 +108,19 @@ class CallsMixin(ServiceBase):
 
         Raises:
             NotFound: for an unknown account.
-            ValidationError: for a negative duration, a bad time or tags that are not an
-                iterable of non-empty strings.
+            ValidationError: for a duration that is negative or longer than
+                `MAX_CALL_DURATION` (31 days), a bad time, or tags that are not an iterable of
+                non-empty strings (None included: no tags is ``()``).
             IdempotencyConflict: if the call was already ended with other input.
             InvalidTransition: if the call was released (it never connected).
         """
         require_key("call_id", call_id)
         if isinstance(tags, str):  # tuple("abc") would bill the call to tags "a", "b", "c"
             raise ValidationError("tags", tags, "an iterable of strings, not a string")
-        labels = tuple(tags)
+        try:
+            labels = tuple(tags)
+        except TypeError:  # None, a number: not an iterable
+            raise ValidationError("tags", tags, "an iterable of strings") from None
         at = self._now()
 
         def settle(uow: UnitOfWork, previous: UsageRecord | None) -> UsageRecord:

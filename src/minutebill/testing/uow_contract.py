@@ -26,12 +26,32 @@ from minutebill.domain.ledger_policy import LedgerPolicy
 from minutebill.domain.money import Money
 from minutebill.domain.payments import Payment
 from minutebill.domain.wallet import Wallet
-from minutebill.errors import ConcurrencyConflict, IdempotencyConflict, NotFound
+from minutebill.errors import ConcurrencyConflict, IdempotencyConflict, NotFound, ValidationError
 
 __all__ = ["UnitOfWorkContract"]
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 ACCOUNT = "acct-contract"
+
+# Text a caller may pass as a cursor that the store never returned: not digits to `int()`
+# ("²" is a digit to `str.isdigit`), a number beyond a 64-bit integer or beyond any instant,
+# an empty or unkeepable id, not text at all.
+_NOT_CURSORS: tuple[object, ...] = (
+    "page-2",
+    "²:call-1",
+    "--5:call-1",
+    "١٢:call-1",
+    " 12:call-1",
+    "+12:call-1",
+    "99999999999999999999:call-1",
+    "-99999999999999999999:call-1",
+    f"{10**18}:call-1",
+    "12:",
+    "12:call-\ud800",
+    "12:call-\x00",
+    "1" * 5000 + ":call-1",
+    12,
+)
 
 
 def _ledger(account_id: str = ACCOUNT) -> MinuteLedger:
@@ -296,6 +316,78 @@ class UnitOfWorkContract:
         assert sorted(seen) == [f"call-{n}" for n in range(7)]
         assert len(seen) == len(set(seen))
         assert seen[0] == "call-6"
+
+    def test_a_usage_cursor_the_store_never_returned_is_refused(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        self._seed(uow_factory)
+        with uow_factory() as uow:
+            for n in range(3):
+                self._settle(uow, f"call-{n}", 30, T0 + timedelta(minutes=n))
+            uow.commit()
+        with uow_factory() as uow:
+            for cursor in _NOT_CURSORS:
+                with pytest.raises(ValidationError) as refused:
+                    uow.usage.page(ACCOUNT, cursor=cursor, limit=2)  # type: ignore[arg-type]
+                assert refused.value.field == "cursor", cursor
+            # The unit of work is still usable, and a real cursor still pages on.
+            page = uow.usage.page(ACCOUNT, limit=2)
+            assert page.next_cursor is not None
+            rest = uow.usage.page(ACCOUNT, cursor=page.next_cursor, limit=2)
+            assert [r.call_id for r in rest.records] == ["call-0"]
+
+    def test_a_due_cursor_the_store_never_returned_is_refused(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        with uow_factory() as uow:
+            ledger = _ledger()
+            ledger.reserve("call", 60, T0)
+            uow.ledgers.add(ledger)
+            uow.commit()
+        later = T0 + 2 * LedgerPolicy().hold_ttl
+        with uow_factory() as uow:
+            ((_, cursor),) = uow.ledgers.due_page(later, 10)
+            for after in (*_NOT_CURSORS, cursor[:-1], "12:3:ab:", "12:999:a:", "12:-1:a:"):
+                with pytest.raises(ValidationError) as refused:
+                    uow.ledgers.due_page(later, 10, after=after)  # type: ignore[arg-type]
+                assert refused.value.field == "after", after
+            assert uow.ledgers.due_page(later, 10, after=cursor) == []
+
+    def test_due_pages_continue_past_ids_with_colons(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        accounts = ["a", "a:b", "a:b:", "a:c", "b"]
+        with uow_factory() as uow:
+            for account_id in accounts:
+                ledger = _ledger(account_id)
+                ledger.reserve("call", 60, T0)  # all due at the same instant
+                uow.ledgers.add(ledger)
+            uow.commit()
+        later = T0 + 2 * LedgerPolicy().hold_ttl
+        seen: list[str] = []
+        cursor = None
+        with uow_factory() as uow:
+            while (page := uow.ledgers.due_page(later, 1, after=cursor)) and len(seen) < 10:
+                seen.extend(ledger.account_id for ledger, _ in page)
+                cursor = page[-1][1]
+        assert seen == accounts
+
+    def test_usage_totals_refuse_a_datetime_or_a_tag_that_is_not_one(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        # A datetime is a date whose text sorts after its day's, so its day would be left
+        # out; the totals of all calls are kept under the tag "", which is no tag to ask for.
+        day = T0.date()
+        with uow_factory() as uow:
+            for since, until in [(T0, day), (day, T0), ("2026-01-01", day), (day, None)]:
+                with pytest.raises(ValidationError):
+                    uow.usage.daily(ACCOUNT, since, until)  # type: ignore[arg-type]
+                with pytest.raises(ValidationError):
+                    uow.usage.by_tag(ACCOUNT, since, until)  # type: ignore[arg-type]
+            for tag in ("", " ", 5, "t\x00"):
+                with pytest.raises(ValidationError) as refused:
+                    uow.usage.daily(ACCOUNT, day, day, tag=tag)  # type: ignore[arg-type]
+                assert refused.value.field == "tag"
 
     def test_daily_and_per_tag_totals_follow_inserts(
         self, uow_factory: Callable[[], UnitOfWork]
