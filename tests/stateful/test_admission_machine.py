@@ -2,7 +2,9 @@
 
 Calls arrive, start, end, hang up while waiting or while ringing, and time out. The host's loop
 is modelled the way the docs tell hosts to run it: whenever a slot or platform capacity frees,
-waiting calls are drained with `CallQueue.next_admittable` before anything else happens.
+waiting calls are drained with `CallQueue.next_admittable` before anything else happens. Call
+ids are unique per account only: a new call often takes an id another account is using (live,
+waiting or ended), so the model knows every call by ``(account_id, call_id)``.
 
 Invariants, after every step: active calls per account never exceed `concurrent_calls`, nor all
 of them the platform's capacity; no call is admitted twice; every admitted call holds minutes;
@@ -55,6 +57,8 @@ def tier(code: str, concurrent: int, priority: int, minutes: int = 30) -> Plan:
     )
 
 
+Key = tuple[str, str]  # (account_id, call_id)
+
 TIERS = {
     "starter-a": tier("starter", 1, 0, minutes=4),
     "starter-b": tier("starter", 1, 0),
@@ -81,11 +85,18 @@ class AdmissionMachine(RuleBasedStateMachine):
             else:
                 sub = Subscription.start(account, plan, T0, ledger=ledger)
             self.subs[account], self.ledgers[account] = sub, ledger
-        # The model.
-        self.waiting: dict[str, WaitingCall] = {}
-        self.active: dict[str, str] = {}  # call -> account
-        self.ever_admitted: set[str] = set()
+        # The model: calls by (account, call id).
+        self.waiting: dict[Key, WaitingCall] = {}
+        self.active: set[Key] = set()
+        self.ever_admitted: set[Key] = set()
+        self.used: set[Key] = set()  # every call that arrived
         self.calls = 0
+
+    def ids_of(self, account: str) -> set[str]:
+        return {c for a, c in self.used if a == account}
+
+    def waiting_ids(self) -> list[str]:
+        return [c for _, c in self.waiting]
 
     # --- the host's loop ------------------------------------------------------------------
 
@@ -105,7 +116,7 @@ class AdmissionMachine(RuleBasedStateMachine):
                 if taken is not None
                 else other.priority >= priority  # a new arrival ranks after equal priorities
             )
-            if ahead and other.call_id != (taken.call_id if taken else None):
+            if ahead and other.key != (taken.key if taken else None):
                 assert not self.can_take(other.account_id), (
                     f"{other.call_id} ({other.account_id}) was passed by a call of {account}"
                 )
@@ -114,17 +125,19 @@ class AdmissionMachine(RuleBasedStateMachine):
         event(type(decision).__name__)
         if isinstance(decision, Rejected):
             event(decision.reason.value)
+        key = (account, call_id)
         if isinstance(decision, Admitted):
-            assert call_id not in self.ever_admitted, f"{call_id} admitted twice"
-            assert decision.reservation.seconds > 0, f"{call_id} holds no minutes"
-            self.ever_admitted.add(call_id)
-            self.active[call_id] = account
-            self.waiting.pop(call_id, None)
+            assert key not in self.ever_admitted, f"{key} admitted twice"
+            assert decision.reservation.call_id == call_id
+            assert decision.reservation.seconds > 0, f"{key} holds no minutes"
+            self.ever_admitted.add(key)
+            self.active.add(key)
+            self.waiting.pop(key, None)
         elif isinstance(decision, Queued):
-            assert decision.call.account_id == account
-            self.waiting[call_id] = decision.call
+            assert decision.call.key == key
+            self.waiting[key] = decision.call
         else:
-            self.waiting.pop(call_id, None)
+            self.waiting.pop(key, None)
 
     def drain(self) -> None:
         while (call := self.queue.next_admittable(self.now, self.can_take)) is not None:
@@ -148,10 +161,23 @@ class AdmissionMachine(RuleBasedStateMachine):
     @rule(
         account=st.sampled_from(sorted(TIERS)),
         max_seconds=st.sampled_from([None, 30, 60, 300]),
+        data=st.data(),
     )
-    def arrive(self, account: str, max_seconds: int | None) -> None:
-        self.calls += 1
-        call_id = f"call-{self.calls}"
+    def arrive(self, account: str, max_seconds: int | None, data: st.DataObject) -> None:
+        # A new id, or one another account has waiting, or one it used (live or ended).
+        own = self.ids_of(account)
+        others = sorted({c for a, c in self.used if a != account} - own)
+        waiting = sorted(set(self.waiting_ids()) - own)
+        if bool(waiting) and data.draw(st.booleans(), label="an id waiting for another account"):
+            call_id = data.draw(st.sampled_from(waiting), label="call_id")
+            event("an id another account has waiting")
+        elif bool(others) and data.draw(st.booleans(), label="an id another account used"):
+            call_id = data.draw(st.sampled_from(others), label="call_id")
+            event("an id another account used")
+        else:
+            self.calls += 1
+            call_id = f"call-{self.calls}"
+        self.used.add((account, call_id))
         sub, ledger = self.subs[account], self.ledgers[account]
         before_waiting = len(self.queue)
         slot = self.can_take(account) and not self.queue.waiting_for(account)
@@ -181,16 +207,17 @@ class AdmissionMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.active)
     @rule(data=st.data(), seconds=st.integers(0, 400))
     def end(self, data: st.DataObject, seconds: int) -> None:
-        call_id = data.draw(st.sampled_from(sorted(self.active)))
-        account = self.active.pop(call_id)
+        account, call_id = data.draw(st.sampled_from(sorted(self.active)))
+        self.active.remove((account, call_id))
         self.ledgers[account].settle(call_id, timedelta(seconds=seconds), self.now)
         self.drain()
 
     @precondition(lambda self: self.active)
     @rule(data=st.data())
     def hang_up_while_ringing(self, data: st.DataObject) -> None:
-        call_id = data.draw(st.sampled_from(sorted(self.active)))
-        ledger = self.ledgers[self.active.pop(call_id)]
+        account, call_id = data.draw(st.sampled_from(sorted(self.active)))
+        self.active.remove((account, call_id))
+        ledger = self.ledgers[account]
         assert abandon_call(call_id, self.now, ledger=ledger, queue=self.queue)
         assert not abandon_call(call_id, self.now, ledger=ledger, queue=self.queue)
         self.drain()
@@ -198,8 +225,10 @@ class AdmissionMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.waiting)
     @rule(data=st.data())
     def hang_up_while_waiting(self, data: st.DataObject) -> None:
-        call_id = data.draw(st.sampled_from(sorted(self.waiting)))
-        account = self.waiting.pop(call_id).account_id
+        account, call_id = data.draw(st.sampled_from(sorted(self.waiting)))
+        self.waiting.pop((account, call_id))
+        if call_id in self.waiting_ids():
+            event("hang-up while another account's call of that id waits")
         ledger = self.ledgers[account]
         assert abandon_call(call_id, self.now, ledger=ledger, queue=self.queue)
         assert not abandon_call(call_id, self.now, ledger=ledger, queue=self.queue)
@@ -210,7 +239,7 @@ class AdmissionMachine(RuleBasedStateMachine):
         timed_out = self.queue.expire(self.now)
         for call in timed_out:
             assert call.expires_at <= self.now
-            assert self.waiting.pop(call.call_id) == call
+            assert self.waiting.pop(call.key) == call
         assert all(c.expires_at > self.now for c in self.waiting.values())
 
     # --- invariants -----------------------------------------------------------------------
@@ -221,13 +250,13 @@ class AdmissionMachine(RuleBasedStateMachine):
         for account, ledger in self.ledgers.items():
             active = ledger.active_calls()
             assert len(active) <= self.subs[account].plan.features.concurrent_calls
-            assert active == {c for c, a in self.active.items() if a == account}
+            assert active == {c for a, c in self.active if a == account}
             total += len(active)
         assert total <= CAPACITY
 
     @invariant()
     def every_admitted_call_holds_minutes(self) -> None:
-        for call_id, account in self.active.items():
+        for account, call_id in self.active:
             hold = self.ledgers[account].reservation(call_id)
             assert hold is not None
             assert hold.seconds > 0
@@ -235,8 +264,12 @@ class AdmissionMachine(RuleBasedStateMachine):
     @invariant()
     def the_queue_matches_the_model(self) -> None:
         assert len(self.queue) <= DEPTH
-        live = {c.call_id for c in self.queue.waiting() if c.expires_at > self.now}
-        assert live == {c for c, w in self.waiting.items() if w.expires_at > self.now}
+        live = {c.key for c in self.queue.waiting() if c.expires_at > self.now}
+        assert live == {k for k, w in self.waiting.items() if w.expires_at > self.now}
+        for key, call in self.waiting.items():
+            if call.expires_at > self.now:
+                assert self.queue.get(call.call_id, call.account_id) == call
+                assert self.queue.by_key[key] == call
         ranks = [c.rank for c in self.queue.waiting()]
         assert ranks == sorted(ranks)
         for account in TIERS:

@@ -133,7 +133,8 @@ def test_an_admitted_call_asked_about_again_keeps_its_hold_whatever_changed_sinc
     assert isinstance(acme.admit("c3"), Queued)
     assert unchanged(acme, lambda: acme.admit("c1")) == first
     assert unchanged(acme, lambda: acme.admit("c1", max_seconds=900)) == first
-    assert "c1" not in queue
+    assert ("acme", "c1") not in queue
+    assert len(queue) == 1
     # The paid period over: the live call keeps its hold; new calls are refused.
     end = acme.sub.current_period.end
     acme.sub.cancel(NOW)
@@ -219,10 +220,75 @@ def test_a_waiting_call_that_still_cannot_start_goes_back_to_its_place() -> None
 def test_a_call_taken_from_the_line_but_still_in_it_is_a_conflict() -> None:
     acme, _, queue = accounts()
     acme.admit("a1", free_capacity=0)
-    waiting = queue.get("a1")
+    waiting = queue.get("a1", "acme")
     assert waiting is not None
     with pytest.raises(IdempotencyConflict):
         admit(waiting, NOW, subscription=acme.sub, ledger=acme.ledger, queue=queue)
+
+
+# --- call ids are unique per account, not across accounts -----------------------------------
+
+SOLO = plan("solo", 1000, 1, 0)
+
+
+def solo_accounts() -> tuple[Account, Account, CallQueue]:
+    """Two accounts with one slot each, both taken: their next calls wait."""
+    queue = CallQueue(10)
+    a, b = Account("acct-a", SOLO, queue), Account("acct-b", SOLO, queue)
+    assert isinstance(a.admit("live"), Admitted)
+    assert isinstance(b.admit("live"), Admitted)
+    return a, b, queue
+
+
+def test_two_accounts_waiting_with_the_same_call_id_each_get_their_own_place() -> None:
+    a, b, queue = solo_accounts()
+    first, second = a.admit("c-1"), b.admit("c-1")
+    assert isinstance(first, Queued)
+    assert isinstance(second, Queued)
+    assert (first.position, first.call.account_id) == (1, "acct-a")
+    assert (second.position, second.call.account_id) == (2, "acct-b")
+    assert len(queue) == 2
+    # Asking again: each account hears about its own call, and nothing changes.
+    assert unchanged(b, lambda: b.admit("c-1")) == second
+    assert unchanged(a, lambda: a.admit("c-1")) == first
+
+
+def test_a_call_id_waiting_for_another_account_does_not_make_a_new_call_wait() -> None:
+    a, _, queue = solo_accounts()
+    assert isinstance(a.admit("c-1"), Queued)
+    globex = Account("globex", ENTERPRISE, queue)
+    decision = globex.admit("c-1")
+    assert isinstance(decision, Admitted)
+    assert decision.reservation.call_id == "c-1"
+    assert globex.ledger.active_calls() == {"c-1"}
+    assert [c.key for c in queue.waiting()] == [("acct-a", "c-1")]
+
+
+def test_abandoning_a_waiting_call_leaves_another_account_s_call_of_that_id() -> None:
+    a, b, queue = solo_accounts()
+    a.admit("c-1")
+    waiting = b.admit("c-1")
+    assert isinstance(waiting, Queued)
+    assert abandon_call("c-1", NOW, ledger=a.ledger, queue=queue)
+    assert not abandon_call("c-1", NOW, ledger=a.ledger, queue=queue)
+    assert a.ledger.active_calls() == {"live"}  # its live call keeps its hold
+    assert queue.waiting() == (waiting.call,)
+    assert b.admit("c-1") == Queued(1, waiting.call)  # one place ahead now
+
+
+def test_a_call_taken_from_the_line_starts_while_another_account_s_call_of_its_id_waits() -> None:
+    a, b, queue = solo_accounts()
+    a.admit("c-1")
+    b.admit("c-1")
+    assert abandon_call("live", NOW, ledger=b.ledger, queue=queue)
+    taken = queue.next_admittable(NOW, lambda account: account == "acct-b")
+    assert taken is not None
+    assert taken.key == ("acct-b", "c-1")
+    decision = admit(taken, NOW, subscription=b.sub, ledger=b.ledger, queue=queue)
+    assert isinstance(decision, Admitted)
+    assert b.ledger.active_calls() == {"c-1"}
+    assert a.ledger.active_calls() == {"live"}
+    assert [c.key for c in queue.waiting()] == [("acct-a", "c-1")]
 
 
 # --- rejected -------------------------------------------------------------------------------

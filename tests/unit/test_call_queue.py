@@ -82,12 +82,12 @@ def test_abandoning_frees_the_place_exactly_once() -> None:
     queue = _queue()
     queue.push("a", "acme", 0, T0)
     queue.push("b", "acme", 0, T0)
-    gone = queue.abandon("a")
+    gone = queue.abandon("a", "acme")
     assert gone is not None
     assert gone.call_id == "a"
-    assert queue.abandon("a") is None
+    assert queue.abandon("a", "acme") is None
     assert queue.waiting_for("acme") == 1
-    assert queue.position("b") == 1
+    assert queue.position("b", "acme") == 1
 
 
 def test_next_admittable_skips_accounts_without_a_free_slot_and_keeps_their_place() -> None:
@@ -136,18 +136,105 @@ def test_peek_leaves_the_call_in_line() -> None:
     assert queue.peek(T0) is None
     queue.push("a", "acme", 1, T0)
     queue.push("b", "acme", 2, T0)
-    queue.abandon("b")
+    queue.abandon("b", "acme")
     peeked = queue.peek(T0)
     assert peeked is not None
     assert peeked.call_id == "a"
     assert len(queue) == 1
-    assert "a" in queue
-    assert queue.get("a") == peeked
+    assert ("acme", "a") in queue
+    assert queue.get("a", "acme") == peeked
 
 
 def test_position_of_a_call_not_waiting_is_not_found() -> None:
     with pytest.raises(NotFound):
-        _queue().position("nobody")
+        _queue().position("nobody", "acme")
+
+
+# --- call ids are unique per account, not across accounts -----------------------------------
+
+
+def _shared_id_line() -> CallQueue:
+    """acme's and globex's call "c-1" both waiting, acme's first, then globex's "c-2"."""
+    queue = _queue()
+    assert queue.push("c-1", "acme", 0, T0) == 1
+    assert queue.push("c-1", "globex", 0, T0) == 2
+    assert queue.push("c-2", "globex", 0, T0) == 3
+    return queue
+
+
+def _keys(calls: tuple[WaitingCall, ...] | list[WaitingCall]) -> list[tuple[str, str]]:
+    return [c.key for c in calls]
+
+
+def test_two_accounts_may_have_a_call_of_the_same_id_waiting() -> None:
+    queue = _shared_id_line()
+    assert len(queue) == 3
+    acme, globex = queue.get("c-1", "acme"), queue.get("c-1", "globex")
+    assert acme is not None
+    assert globex is not None
+    assert (acme.account_id, globex.account_id) == ("acme", "globex")
+    assert (queue.position("c-1", "acme"), queue.position("c-1", "globex")) == (1, 2)
+    assert queue.get("c-1", "initech") is None
+    assert (queue.waiting_for("acme"), queue.waiting_for("globex")) == (1, 2)
+    assert queue.by_key == {c.key: c for c in queue.waiting()}
+    assert acme.key == ("acme", "c-1")
+    assert ("globex", "c-1") in queue
+    assert ("initech", "c-1") not in queue
+
+
+def test_a_call_id_is_refused_twice_for_one_account_only() -> None:
+    queue = _shared_id_line()
+    before = _picture(queue)
+    with pytest.raises(IdempotencyConflict, match="globex"):
+        queue.push("c-1", "globex", 0, T0)
+    assert _picture(queue) == before
+    assert queue.push("c-1", "initech", 0, T0) == 4
+
+
+def test_abandoning_one_account_s_call_leaves_the_other_account_s_call_of_that_id() -> None:
+    queue = _shared_id_line()
+    gone = queue.abandon("c-1", "globex")
+    assert gone is not None
+    assert gone.key == ("globex", "c-1")
+    assert queue.abandon("c-1", "globex") is None
+    assert queue.abandon("c-1", "initech") is None
+    assert _keys(queue.waiting()) == [("acme", "c-1"), ("globex", "c-2")]
+    assert queue.position("c-1", "acme") == 1
+    with pytest.raises(NotFound, match="globex"):
+        queue.position("c-1", "globex")
+
+
+def test_next_admittable_and_requeue_tell_accounts_apart() -> None:
+    queue = _shared_id_line()
+    taken = queue.next_admittable(T0, lambda account: account == "globex")
+    assert taken is not None
+    assert taken.key == ("globex", "c-1")
+    assert _keys(queue.waiting()) == [("acme", "c-1"), ("globex", "c-2")]
+    queue.requeue(taken)  # acme's "c-1" waits: globex's goes back all the same
+    assert _keys(queue.waiting()) == [("acme", "c-1"), ("globex", "c-1"), ("globex", "c-2")]
+    with pytest.raises(IdempotencyConflict):
+        queue.requeue(taken)
+    first = queue.pop(T0)
+    assert first is not None
+    assert first.key == ("acme", "c-1")
+    assert queue.get("c-1", "globex") == taken
+
+
+def test_calls_of_the_same_id_time_out_on_their_own() -> None:
+    queue = _queue(ttl=timedelta(seconds=30))
+    queue.push("c-1", "acme", 0, T0, ttl=timedelta(seconds=10))
+    queue.push("c-1", "globex", 0, T0)
+    assert _keys(queue.expire(T0 + timedelta(seconds=10))) == [("acme", "c-1")]
+    assert _keys(queue.waiting()) == [("globex", "c-1")]
+    queue.push("c-1", "acme", 0, T0 + timedelta(seconds=10))  # its old entry is gone for good
+    assert _keys(queue.expire(T0 + timedelta(seconds=30))) == [("globex", "c-1")]
+    assert _keys(queue.waiting()) == [("acme", "c-1")]
+
+
+def test_membership_is_asked_by_key_not_by_a_bare_call_id() -> None:
+    queue = _shared_id_line()
+    with pytest.raises(TypeError, match="account_id, call_id"):
+        _ = "c-1" in queue
 
 
 @pytest.mark.parametrize(
@@ -202,84 +289,102 @@ def test_the_position_push_returns_is_the_call_s_place_in_line(prios: list[int])
     queue = _queue(depth=100)
     for i, p in enumerate(prios):
         place = queue.push(f"c{i}", "acme", p, T0)
-        assert place == queue.position(f"c{i}")
+        assert place == queue.position(f"c{i}", "acme")
         assert place == _ids(queue.waiting()).index(f"c{i}") + 1
 
 
-# A naive model: a list of (priority, seq, id, expires) kept in arrival order.
+# A naive model: a list of (priority, seq, id, expires, account) kept in arrival order. Call
+# ids come from a small pool, so calls of different accounts often share one, and a call that
+# left the line (popped, abandoned, timed out) may come back under its id.
+call_ids = st.integers(0, 3)
+account_numbers = st.integers(0, 2)
 ops = st.lists(
     st.one_of(
-        st.tuples(st.just("push"), priorities, st.integers(1, 30)),
-        st.tuples(st.just("pop"), st.just(0), st.just(0)),
-        st.tuples(st.just("abandon"), st.integers(0, 40), st.just(0)),
-        st.tuples(st.just("tick"), st.integers(1, 20), st.just(0)),
-        st.tuples(st.just("take"), st.integers(0, 2), st.just(0)),
+        st.tuples(st.just("push"), priorities, st.integers(1, 30), call_ids, account_numbers),
+        st.tuples(st.just("pop"), st.just(0), st.just(0), st.just(0), st.just(0)),
+        st.tuples(st.just("abandon"), st.just(0), st.just(0), call_ids, account_numbers),
+        st.tuples(st.just("tick"), st.integers(1, 20), st.just(0), st.just(0), st.just(0)),
+        st.tuples(st.just("take"), st.just(0), st.just(0), st.just(0), account_numbers),
     ),
     max_size=80,
 )
+Entry = tuple[int, int, str, datetime, str]
 
 
 @given(ops)
-def test_the_queue_behaves_like_a_sorted_list(operations: list[tuple[str, int, int]]) -> None:
-    depth = 12
+def test_the_queue_behaves_like_a_sorted_list(
+    operations: list[tuple[str, int, int, int, int]],
+) -> None:
+    depth = 8
     queue = _queue(depth=depth)
-    model: list[tuple[int, int, str, datetime, str]] = []
-    timed_out: list[str] = []
-    reported: list[str] = []
+    model: list[Entry] = []
+    timed_out: list[tuple[str, str]] = []
+    reported: list[tuple[str, str]] = []
     now = T0
     pushed = 0
 
     def sweep() -> None:
         for entry in [e for e in model if e[3] <= now]:
             model.remove(entry)
-            timed_out.append(entry[2])
+            timed_out.append((entry[4], entry[2]))
 
-    def best(allowed: set[str] | None = None) -> tuple[int, int, str, datetime, str] | None:
+    def best(allowed: set[str] | None = None) -> Entry | None:
         live = sorted((e for e in model if allowed is None or e[4] in allowed), key=lambda e: e[:2])
         return live[0] if live else None
 
-    for op, a, b in operations:
+    def key_of(entry: Entry | None) -> tuple[str, str] | None:
+        return None if entry is None else (entry[4], entry[2])
+
+    def key_of_call(call: WaitingCall | None) -> tuple[str, str] | None:
+        return None if call is None else call.key
+
+    for op, a, b, number, account_number in operations:
+        call_id, account = f"c{number}", f"acct{account_number}"
         if op == "push":
             pushed += 1
-            call_id, account = f"c{pushed}", f"acct{pushed % 3}"
             sweep()
-            if len(model) >= depth:
-                with pytest.raises(LimitExceeded):
+            waits = any(key_of(e) == (account, call_id) for e in model)
+            refusal = IdempotencyConflict if waits else LimitExceeded
+            if waits or len(model) >= depth:
+                with pytest.raises(refusal):
                     queue.push(call_id, account, a, now, ttl=timedelta(seconds=b))
                 continue
             place = queue.push(call_id, account, a, now, ttl=timedelta(seconds=b))
             model.append((-a, pushed, call_id, now + timedelta(seconds=b), account))
             assert place == sorted(model, key=lambda e: e[:2]).index(model[-1]) + 1
+            assert place == queue.position(call_id, account)
         elif op == "pop":
             sweep()
             got = queue.pop(now)
             want = best()
-            assert (got.call_id if got else None) == (want[2] if want else None)
+            assert key_of_call(got) == key_of(want)
             if want:
                 model.remove(want)
         elif op == "abandon":
             sweep()
-            reported.extend(_ids(queue.expire(now)))
-            target = f"c{a}"
-            got_back = queue.abandon(target)
-            entry = next((e for e in model if e[2] == target), None)
-            assert (got_back is not None) == (entry is not None)
+            reported.extend(c.key for c in queue.expire(now))
+            got_back = queue.abandon(call_id, account)
+            entry = next((e for e in model if key_of(e) == (account, call_id)), None)
+            assert key_of_call(got_back) == key_of(entry)
             if entry:
                 model.remove(entry)
         elif op == "tick":
             now += timedelta(seconds=a)
         else:
             sweep()
-            allowed = {f"acct{a}"}
-            got = queue.next_admittable(now, allowed.__contains__)
-            want = best(allowed)
-            assert (got.call_id if got else None) == (want[2] if want else None)
+            got = queue.next_admittable(now, {account}.__contains__)
+            want = best({account})
+            assert key_of_call(got) == key_of(want)
             if want:
                 model.remove(want)
         assert len(queue) <= depth
     sweep()
-    reported.extend(_ids(queue.expire(now)))
+    reported.extend(c.key for c in queue.expire(now))
     assert sorted(reported) == sorted(timed_out)
-    assert _ids(queue.waiting()) == [e[2] for e in sorted(model, key=lambda e: e[:2])]
+    assert _keys(queue.waiting()) == [key_of(e) for e in sorted(model, key=lambda e: e[:2])]
+    waiting = {key_of(e) for e in model}
     for account in ("acct0", "acct1", "acct2"):
         assert queue.waiting_for(account) == sum(1 for e in model if e[4] == account)
+        for key in [(account, f"c{number}") for number in range(4)]:
+            found = key_of_call(queue.get(key[1], account))
+            assert found == (key if key in waiting else None)

@@ -202,10 +202,12 @@ def admit(
     if it still cannot, goes back to its old place.
 
     Asking again for a call that was admitted returns its hold; for one that is waiting, its
-    place. Nothing changes on a rejection. A call id the ledger knows ended (settled, released
-    or hold-expired: see `MinuteLedger.refuse_ended`) is refused, whether or not a slot is
-    free; a call id settled before the ledger was loaded is known only to the store's usage
-    records, which `Billing.start_call` asks first.
+    place. A waiting call is the account's own: call ids are unique per account, so another
+    account's call of the same id, waiting or not, changes nothing here. Nothing changes on a
+    rejection. A call id the ledger knows ended (settled, released or hold-expired: see
+    `MinuteLedger.refuse_ended`) is refused, whether or not a slot is free; a call id settled
+    before the ledger was loaded is known only to the store's usage records, which
+    `Billing.start_call` asks first.
 
     Args:
         call: The call.
@@ -219,7 +221,8 @@ def admit(
 
     Raises:
         ValidationError: for a bad time or capacity, or aggregates of another account.
-        IdempotencyConflict: if a call taken from the queue is also still waiting.
+        IdempotencyConflict: if a call taken from the queue is also still waiting (the same
+            account's call of the same id).
         InvalidTransition: if the call id ended on the ledger before (settled, released or
             hold-expired): call ids are not reused. Nothing changes.
     """
@@ -240,8 +243,8 @@ def admit(
     else:
         from_queue, requested = False, call.max_seconds
     # The queue is mostly empty: asking its dict whether anyone waits is the cheapest check.
-    waiting_calls = queue.by_call_id
-    if waiting_calls and (waiting := waiting_calls.get(call_id)) is not None:
+    waiting_calls = queue.by_key
+    if waiting_calls and (waiting := waiting_calls.get((account_id, call_id))) is not None:
         return _still_waiting(call, waiting, ledger, queue)
     if subscription.status is not _ACTIVE or at < subscription.cycle.anchor:
         refusal = _service_refusal(subscription, at, policy)
@@ -293,7 +296,7 @@ def _still_waiting(
         return admitted
     if isinstance(call, WaitingCall):
         raise IdempotencyConflict(call.call_id, "the call is still waiting in the queue")
-    return Queued(queue.position(call.call_id), waiting)
+    return Queued(queue.position(call.call_id, call.account_id), waiting)
 
 
 def _wait(
@@ -312,7 +315,7 @@ def _wait(
         return Rejected(RejectionReason.NO_MINUTES)
     if isinstance(call, WaitingCall):
         queue.requeue(call)
-        return Queued(queue.position(call.call_id), call)
+        return Queued(queue.position(call.call_id, call.account_id), call)
     try:
         position = queue.push(
             call.call_id,
@@ -323,18 +326,19 @@ def _wait(
         )
     except LimitExceeded:
         return Rejected(RejectionReason.QUEUE_FULL)
-    return Queued(position, cast("WaitingCall", queue.get(call.call_id)))
+    return Queued(position, cast("WaitingCall", queue.get(call.call_id, call.account_id)))
 
 
 def abandon_call(call_id: str, at: datetime, *, ledger: MinuteLedger, queue: CallQueue) -> bool:
     """Free the place or slot of a call that hung up before it connected, exactly once.
 
-    A waiting call leaves the line; an admitted call's hold is released. Returns True the
-    first time and False after (or for an unknown call), so a slot is never freed twice.
-    A call that connected ends with `MinuteLedger.settle` instead.
+    The call is `ledger`'s account's call `call_id`: a waiting call leaves the line (another
+    account's call of the same id keeps its place); an admitted call's hold is released.
+    Returns True the first time and False after (or for an unknown call), so a slot is never
+    freed twice. A call that connected ends with `MinuteLedger.settle` instead.
     """
     at = to_utc(at)
-    if queue.abandon(call_id) is not None:
+    if queue.abandon(call_id, ledger.account_id) is not None:
         return True
     if ledger.reservation(call_id) is None:
         return False

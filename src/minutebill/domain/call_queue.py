@@ -9,6 +9,11 @@ bounded, and every waiting call has a time-to-live after which it times out.
 It lives in the process that routes calls (one per dialer or media server) and is rebuilt empty
 after a restart, when callers dial again. Push, pop and removal cost O(log n): two binary heaps
 (by rank and by expiry) with lazy deletion, compacted when stale entries pile up.
+
+Call ids are unique per account, not across accounts (the stores key calls by
+``(account_id, call_id)``), so the line knows a waiting call by its `WaitingCall.key`,
+``(account_id, call_id)``: two accounts may have calls of the same id waiting at once, and
+looking one up, or taking it out, names both ids.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from minutebill.errors import IdempotencyConflict, LimitExceeded, NotFound, Vali
 __all__ = ["CallQueue", "WaitingCall"]
 
 _K = TypeVar("_K")
+_CallKey = tuple[str, str]  # (account_id, call_id)
 
 
 def to_utc(at: datetime) -> datetime:
@@ -41,7 +47,7 @@ class WaitingCall:
     """A call waiting for a slot.
 
     Attributes:
-        call_id: The host's id of the call (unique among waiting calls).
+        call_id: The host's id of the call (unique per account).
         account_id: The account the call belongs to.
         priority: The plan's `queue_priority` when the call arrived; higher waits less.
         seq: Arrival order, assigned by the queue; breaks ties between equal priorities.
@@ -58,6 +64,11 @@ class WaitingCall:
     enqueued_at: datetime
     expires_at: datetime
     hold_seconds: int | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """``(account_id, call_id)``: what tells waiting calls apart, as the stores' keys do."""
+        return (self.account_id, self.call_id)
 
     @property
     def rank(self) -> tuple[int, int]:
@@ -80,40 +91,52 @@ def _require_ttl(value: object) -> timedelta:
 class CallQueue:
     """Waiting calls of many accounts, best first.
 
+    A waiting call is known by its `WaitingCall.key`, ``(account_id, call_id)``: call ids are
+    unique per account only. Methods that look a call up take both ids, in `push`'s order.
+
     Attributes:
         max_depth: At most this many calls wait at once; `push` refuses more.
         ttl: Default time-to-live of a waiting call (a push may give its own).
-        by_call_id: The waiting calls by call id, read-only: admission's hot path asks it
-            whether anyone waits at all, at the cost of reading a dict.
+        by_key: The waiting calls by ``(account_id, call_id)``, read-only: admission's hot
+            path asks it whether anyone waits at all, and whether this call does, at the cost
+            of reading a dict. (It replaces ``by_call_id``, which was keyed by call id alone.)
     """
 
     max_depth: int
     ttl: timedelta = timedelta(minutes=2)
-    _by_rank: list[tuple[int, int, str]] = field(factory=list, init=False)
-    _by_expiry: list[tuple[datetime, int, str]] = field(factory=list, init=False)
-    _live: dict[str, WaitingCall] = field(factory=dict, init=False)
+    _by_rank: list[tuple[int, int, _CallKey]] = field(factory=list, init=False)
+    _by_expiry: list[tuple[datetime, int, _CallKey]] = field(factory=list, init=False)
+    _live: dict[_CallKey, WaitingCall] = field(factory=dict, init=False)
     _per_priority: dict[int, int] = field(factory=dict, init=False)
     _per_account: dict[str, int] = field(factory=dict, init=False)
     _timed_out: list[WaitingCall] = field(factory=list, init=False)
     _seq: int = field(default=0, init=False)
-    by_call_id: Mapping[str, WaitingCall] = field(init=False, eq=False, repr=False)
+    by_key: Mapping[tuple[str, str], WaitingCall] = field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         _require_positive("max_depth", self.max_depth)
         _require_ttl(self.ttl)
-        self.by_call_id = self._live  # the same dict, never replaced: a live view
+        self.by_key = self._live  # the same dict, never replaced: a live view
 
     # --- reading ----------------------------------------------------------------------------
 
     def __len__(self) -> int:
         return len(self._live)
 
-    def __contains__(self, call_id: object) -> bool:
-        return call_id in self._live
+    def __contains__(self, key: object) -> bool:
+        """Whether the call with this ``(account_id, call_id)`` key waits.
 
-    def get(self, call_id: str) -> WaitingCall | None:
-        """The waiting call `call_id`, or None if it is not waiting."""
-        return self._live.get(call_id)
+        Raises:
+            TypeError: for a bare call id, which would name no call (it is unique per
+                account only) and was the key before.
+        """
+        if isinstance(key, str):
+            raise TypeError(f"ask by (account_id, call_id), not by call id {key!r} alone")
+        return key in self._live
+
+    def get(self, call_id: str, account_id: str) -> WaitingCall | None:
+        """The waiting call `call_id` of `account_id`, or None if it is not waiting."""
+        return self._live.get((account_id, call_id))
 
     def waiting_for(self, account_id: str) -> int:
         """How many calls of `account_id` are waiting."""
@@ -128,15 +151,18 @@ class CallQueue:
         """Every waiting call, best first (O(n log n): for dashboards and tests)."""
         return tuple(sorted(self._live.values(), key=lambda c: c.rank))
 
-    def position(self, call_id: str) -> int:
-        """The 1-based place of a waiting call in line (O(n); `push` returns it in O(tiers)).
+    def position(self, call_id: str, account_id: str) -> int:
+        """The 1-based place of `account_id`'s waiting call `call_id` in line.
+
+        Costs O(n); `push` returns the place in O(tiers).
 
         Raises:
-            NotFound: if the call is not waiting.
+            NotFound: if the call is not waiting (its key names the account and the call).
         """
-        call = self._live.get(call_id)
+        key = (account_id, call_id)
+        call = self._live.get(key)
         if call is None:
-            raise NotFound("waiting call", call_id)
+            raise NotFound("waiting call", key)
         rank = call.rank
         return 1 + sum(1 for other in self._live.values() if other.rank < rank)
 
@@ -156,9 +182,11 @@ class CallQueue:
 
         Calls that timed out by `at` are swept first (collect them with `expire`).
 
+        Another account's call of the same id may be waiting: call ids are unique per account.
+
         Raises:
             ValidationError: for a bad id, priority, time, ttl or hold.
-            IdempotencyConflict: if `call_id` is already waiting.
+            IdempotencyConflict: if the call `call_id` of `account_id` is already waiting.
             LimitExceeded: if `max_depth` calls are already waiting.
         """
         require_key("call_id", call_id)
@@ -170,8 +198,9 @@ class CallQueue:
         life = self.ttl if ttl is None else _require_ttl(ttl)
         at = to_utc(at)
         self._sweep(at)
-        if call_id in self._live:
-            raise IdempotencyConflict(call_id, "the call is already waiting")
+        key = (account_id, call_id)
+        if key in self._live:
+            raise IdempotencyConflict(call_id, f"the call of {account_id!r} is already waiting")
         if len(self._live) >= self.max_depth:
             raise LimitExceeded("queue_depth", self.max_depth, len(self._live) + 1)
         ahead = 0
@@ -180,6 +209,7 @@ class CallQueue:
                 ahead += count
         self._seq += 1
         self._insert(
+            key,
             WaitingCall(
                 call_id=call_id,
                 account_id=account_id,
@@ -188,7 +218,7 @@ class CallQueue:
                 enqueued_at=at,
                 expires_at=at + life,
                 hold_seconds=hold_seconds,
-            )
+            ),
         )
         return ahead + 1
 
@@ -197,10 +227,10 @@ class CallQueue:
         self._sweep(to_utc(at))
         by_rank, live = self._by_rank, self._live
         while by_rank:
-            _, seq, call_id = heapq.heappop(by_rank)
-            call = live.get(call_id)
+            _, seq, key = heapq.heappop(by_rank)
+            call = live.get(key)
             if call is not None and call.seq == seq:
-                self._forget(call)
+                self._forget(key, call)
                 self._compact()
                 return call
         return None
@@ -209,8 +239,8 @@ class CallQueue:
         """The best waiting call, left in line."""
         self._sweep(to_utc(at))
         while self._by_rank:
-            _, seq, call_id = self._by_rank[0]
-            call = self._live.get(call_id)
+            _, seq, key = self._by_rank[0]
+            call = self._live.get(key)
             if call is not None and call.seq == seq:
                 return call
             heapq.heappop(self._by_rank)
@@ -224,7 +254,7 @@ class CallQueue:
         below it that could have used the same slot. Cost: O(log n) per call examined.
         """
         self._sweep(to_utc(at))
-        skipped: list[tuple[int, int, str]] = []
+        skipped: list[tuple[int, int, _CallKey]] = []
         refused: set[str] = set()
         found: WaitingCall | None = None
         while self._by_rank:
@@ -234,13 +264,13 @@ class CallQueue:
                 continue  # stale: abandoned, admitted or timed out earlier
             if call.account_id not in refused and can_take(call.account_id):
                 found = call
+                self._forget(entry[2], call)
                 break
             refused.add(call.account_id)
             skipped.append(entry)
         for entry in skipped:
             heapq.heappush(self._by_rank, entry)
         if found is not None:
-            self._forget(found)
             self._compact()
         return found
 
@@ -250,21 +280,27 @@ class CallQueue:
         It keeps its original place (priority and arrival), even if the line is full now.
 
         Raises:
-            IdempotencyConflict: if a call with its id is waiting.
+            IdempotencyConflict: if the call (its account's call of its id) is waiting.
         """
-        if call.call_id in self._live:
-            raise IdempotencyConflict(call.call_id, "the call is already waiting")
-        self._insert(call)
+        key = call.key
+        if key in self._live:
+            raise IdempotencyConflict(
+                call.call_id, f"the call of {call.account_id!r} is already waiting"
+            )
+        self._insert(key, call)
 
-    def abandon(self, call_id: str) -> WaitingCall | None:
-        """Take a call out of line because the caller hung up; None if it was not waiting.
+    def abandon(self, call_id: str, account_id: str) -> WaitingCall | None:
+        """Take `account_id`'s call `call_id` out of line; None if it was not waiting.
 
-        Returns the call the first time only, so its place is given up exactly once.
+        For a caller who hung up, or a call that ended elsewhere. Returns the call the first
+        time only, so its place is given up exactly once; another account's call of the same
+        id keeps its place.
         """
-        call = self._live.get(call_id)
+        key = (account_id, call_id)
+        call = self._live.get(key)
         if call is None:
             return None
-        self._forget(call)
+        self._forget(key, call)
         self._compact()
         return call
 
@@ -280,35 +316,36 @@ class CallQueue:
 
     # --- internals --------------------------------------------------------------------------
 
-    def _insert(self, call: WaitingCall) -> None:
-        self._live[call.call_id] = call
-        heapq.heappush(self._by_rank, (-call.priority, call.seq, call.call_id))
-        heapq.heappush(self._by_expiry, (call.expires_at, call.seq, call.call_id))
+    def _insert(self, key: _CallKey, call: WaitingCall) -> None:
+        """Add `call` under `key` (its `WaitingCall.key`: one tuple for the dict and heaps)."""
+        self._live[key] = call
+        heapq.heappush(self._by_rank, (-call.priority, call.seq, key))
+        heapq.heappush(self._by_expiry, (call.expires_at, call.seq, key))
         self._per_priority[call.priority] = self._per_priority.get(call.priority, 0) + 1
         self._per_account[call.account_id] = self._per_account.get(call.account_id, 0) + 1
 
-    def _forget(self, call: WaitingCall) -> None:
-        del self._live[call.call_id]
+    def _forget(self, key: _CallKey, call: WaitingCall) -> None:
+        del self._live[key]
         _decrement(self._per_priority, call.priority)
         _decrement(self._per_account, call.account_id)
 
     def _sweep(self, at: datetime) -> None:
         expiry = self._by_expiry
         while expiry and expiry[0][0] <= at:
-            _, seq, call_id = heapq.heappop(expiry)
-            call = self._live.get(call_id)
+            _, seq, key = heapq.heappop(expiry)
+            call = self._live.get(key)
             if call is not None and call.seq == seq:
-                self._forget(call)
+                self._forget(key, call)
                 self._timed_out.append(call)
 
     def _compact(self) -> None:
         """Rebuild the heaps when stale entries outnumber live ones (amortised O(1))."""
         live = len(self._live)
         if len(self._by_rank) > 2 * live + 64:
-            self._by_rank = [(-c.priority, c.seq, c.call_id) for c in self._live.values()]
+            self._by_rank = [(-c.priority, c.seq, k) for k, c in self._live.items()]
             heapq.heapify(self._by_rank)
         if len(self._by_expiry) > 2 * live + 64:
-            self._by_expiry = [(c.expires_at, c.seq, c.call_id) for c in self._live.values()]
+            self._by_expiry = [(c.expires_at, c.seq, k) for k, c in self._live.items()]
             heapq.heapify(self._by_expiry)
 
 

@@ -164,10 +164,7 @@ class CallsMixin(ServiceBase):
         Done after the commit, so a failed settlement leaves the call waiting. A call that
         waits in another process's line is turned away there by `admit_waiting`.
         """
-        queue = self.queue
-        waiting = queue.get(call_id)
-        if waiting is not None and waiting.account_id == account_id:
-            queue.abandon(call_id)
+        self.queue.abandon(call_id, account_id)
 
     def _charge_overage(self, uow: UnitOfWork, ledger: MinuteLedger, record: UsageRecord) -> None:
         """Debit the call's overage from the wallet, with tax, as far as the balance goes.
