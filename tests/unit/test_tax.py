@@ -145,3 +145,8 @@ def test_policies_survive_their_state(policy: TaxPolicy) -> None:
 def test_floats_never_become_rates() -> None:
     with pytest.raises(ValidationError):
         TaxComponent("GST", 0.18)
+
+
+@given(tax_policies(rates=st.just(Decimal("0.18"))))
+def test_tax_policies_draw_from_the_rates_they_are_given(policy: TaxPolicy) -> None:
+    assert policy.rate in (Decimal(0), Decimal("0.18"))

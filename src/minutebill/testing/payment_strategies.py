@@ -76,7 +76,7 @@ def tax_rates() -> st.SearchStrategy[Decimal]:
 
 def tax_policies(rates: st.SearchStrategy[Decimal] | None = None) -> st.SearchStrategy[TaxPolicy]:
     """None, exclusive, inclusive, and GST within or across states; shrinks towards none."""
-    rate = rates or tax_rates()
+    rate = tax_rates() if rates is None else rates
     states = st.sampled_from(["KA", "MH", "29", "DL"])
     return st.one_of(
         st.just(TaxPolicy.none()),
