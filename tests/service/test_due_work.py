@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from minutebill import RolloverPolicy
 from minutebill.domain.money import Money
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.wallet import Wallet
@@ -74,6 +75,77 @@ def test_the_plan_renews_from_the_wallet_once_per_period(rig: BillingRig) -> Non
     again = rig.billing.run_due()
     assert again["plans_renewed"] == 0
     assert snapshot(rig) == before
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_unused_plan_minutes_roll_over_as_the_subscription_says(store: str, tmp_path: Path) -> None:
+    with open_rig(store, tmp_path) as rig:
+        rig.billing.subscribe("roll", "pro", rollover=RolloverPolicy.capped(200))
+        top_up(rig, "roll", 10_000, "t1")
+        rig.billing.end_call("roll", "c1", timedelta(minutes=4700))  # 300 of 5000 left
+        rig.clock.set(rig.billing.overview("roll").period_end)
+        assert rig.billing.run_due()["plans_renewed"] == 1
+        overview = rig.billing.overview("roll")
+        assert overview.total_minutes == Decimal(5000 + 200)  # the rollover is capped at 200
+        assert overview.remaining_minutes == Decimal(5200)
+
+
+def test_overage_the_wallet_paid_is_not_billed_again_after_an_upgrade_to_arrears(
+    rig: BillingRig,
+) -> None:
+    top_up(rig, ACCOUNT, 100_000, "t1")
+    rig.billing.end_call(ACCOUNT, "c1", timedelta(minutes=5010))  # Pro: ₹15 from the wallet
+    rig.clock.advance(timedelta(days=1))
+    quote = rig.billing.quote_plan_change(ACCOUNT, "enterprise")  # overage billed in arrears
+    rig.billing.change_plan(ACCOUNT, quote)
+    before = balance(rig)
+    rig.clock.set(PERIOD_END)
+    assert rig.billing.run_due()["plans_renewed"] == 1
+    assert before - balance(rig) == Money("24999.00", "INR")  # the price, nothing in arrears
+
+
+def enterprise_with_arrears(rig: BillingRig) -> Money:
+    """An Enterprise account 10 minutes over (₹12 billed in arrears); its wallet balance."""
+    rig.billing.subscribe("ent", "enterprise")
+    top_up(rig, "ent", 100_000, "t-ent")
+    rig.billing.end_call("ent", "c1", timedelta(minutes=20_010))
+    with rig.uow_factory() as uow:
+        assert uow.ledgers.get("ent").period_arrears == (Money("12.00", "INR"),)
+        found: Wallet = uow.wallets.get("ent")
+        return found.balance
+
+
+def ent_balance(rig: BillingRig) -> Money:
+    with rig.uow_factory() as uow:
+        found: Wallet = uow.wallets.get("ent")
+        return found.balance
+
+
+def test_arrears_are_billed_once_a_canceled_plan_ends(rig: BillingRig) -> None:
+    before = enterprise_with_arrears(rig)
+    rig.billing.cancel("ent")
+    rig.clock.set(rig.billing.overview("ent").period_end)
+    rig.billing.run_due()
+    assert rig.billing.overview("ent").status == "expired"
+    assert before - ent_balance(rig) == Money("12.00", "INR")  # not dropped with the plan
+    rig.billing.run_due()
+    assert before - ent_balance(rig) == Money("12.00", "INR")  # and billed once
+
+
+def test_arrears_are_billed_when_a_past_due_plan_expires(rig: BillingRig) -> None:
+    enterprise_with_arrears(rig)
+    with rig.uow_factory() as uow:  # spend the wallet down to ₹20: the renewal fails
+        wallet: Wallet = uow.wallets.get("ent")
+        wallet.debit(wallet.balance - Money(20, "INR"), "spent", rig.clock.now())
+        uow.commit()
+    end = rig.billing.overview("ent").period_end
+    rig.clock.set(end)
+    rig.billing.run_due()
+    assert rig.billing.overview("ent").status == "past_due"
+    rig.clock.set(end + timedelta(days=8))
+    rig.billing.run_due()
+    assert rig.billing.overview("ent").status == "expired"
+    assert ent_balance(rig) == Money("8.00", "INR")  # ₹12 of arrears out of ₹20
 
 
 def test_an_unpaid_renewal_goes_past_due_and_a_top_up_pays_it(rig: BillingRig) -> None:

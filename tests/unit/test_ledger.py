@@ -165,6 +165,41 @@ def test_a_call_that_runs_past_its_hold_takes_further_grants_then_overage() -> N
     assert ledger.period_overage_charges == (inr("6.00"),)
 
 
+def test_only_overage_priced_in_arrears_is_left_to_bill_whatever_the_rule_becomes() -> None:
+    arrears = LedgerPolicy(overage=OveragePolicy.bill_in_arrears(inr(1)))
+    wallet = LedgerPolicy(overage=OveragePolicy.charge_wallet(inr(2)))
+    ledger = pro_ledger(wallet, plan_minutes=1)
+    ledger.settle("paid-now", timedelta(minutes=3), at(1))  # 2 minutes over, ₹4 from the wallet
+    assert (ledger.period_overage_charges, ledger.period_arrears) == ((inr("4.00"),), ())
+    ledger.set_policy(arrears, at=at(2))
+    ledger.settle("billed-later", timedelta(minutes=5), at(3))  # 5 more over, ₹5 in arrears
+    assert ledger.period_arrears == (inr("5.00"),)
+    ledger.set_policy(wallet, at=at(4))  # switching back drops nothing left to bill
+    assert ledger.period_overage_charges == (inr("9.00"),)
+    again = MinuteLedger.from_state(json.loads(json.dumps(ledger.to_state())))
+    assert again.period_arrears == (inr("5.00"),)
+    ledger.open_period(FEBRUARY, at(5))
+    assert not ledger.period_arrears  # a new period starts with nothing to bill
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [("bill_in_arrears", ("6.00",)), ("charge_wallet", ())],
+)
+def test_a_document_from_before_arrears_were_counted_apart_reads_them_from_its_rule(
+    mode: str, expected: tuple[str, ...]
+) -> None:
+    rule = (
+        OveragePolicy.bill_in_arrears if mode == "bill_in_arrears" else OveragePolicy.charge_wallet
+    )
+    ledger = pro_ledger(LedgerPolicy(overage=rule(inr(2))), plan_minutes=1)
+    ledger.settle("c", timedelta(minutes=4), at(1))
+    state = ledger.to_state()
+    del state["period_arrears"]
+    again = MinuteLedger.from_state(state)
+    assert again.period_arrears == tuple(inr(a) for a in expected)
+
+
 def test_overage_under_block_is_recorded_but_not_priced() -> None:
     ledger = pro_ledger(plan_minutes=1)
     ledger.reserve("call-1", 60, at(1))

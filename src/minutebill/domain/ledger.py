@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from attrs import Factory, define, field
 
 from minutebill.domain import ledger_checks as check
+from minutebill.domain.catalog import OverageMode
 from minutebill.domain.events import DomainEvent, EventBuffer
 from minutebill.domain.grants import GrantSource, MinuteGrant
 from minutebill.domain.ledger_books import GrantPool, period_figures
@@ -243,6 +244,16 @@ class MinuteLedger:
         """Overage charged in the current period, one amount per currency."""
         charges = self._counters.charges
         return tuple(charges[c] for c in sorted(charges))
+
+    @property
+    def period_arrears(self) -> tuple[Money, ...]:
+        """The part of `period_overage_charges` priced to be billed in arrears, per currency.
+
+        Overage priced while the rule was `OverageMode.BILL_IN_ARREARS`, to collect with the
+        period's renewal whatever the rule is by then (a plan change may switch it).
+        """
+        arrears = self._counters.arrears
+        return tuple(arrears[c] for c in sorted(arrears))
 
     def due_at(self) -> datetime | None:
         """The earliest time at which `expire_holds` or `expire` has work to do, if any."""
@@ -739,7 +750,8 @@ class MinuteLedger:
     def from_state(cls, state: State) -> MinuteLedger:
         """The ledger that `to_state` encoded (with `version` 0 until the store sets it)."""
         ledger = cls(state["account_id"], LedgerPolicy.from_state(state["policy"]))
-        ledger._counters = PeriodCounters.from_state(state)
+        in_arrears = ledger.policy.overage.mode is OverageMode.BILL_IN_ARREARS
+        ledger._counters = PeriodCounters.from_state(state, arrears_mode=in_arrears)
         ledger._pool = GrantPool.from_state(state)
         ledger._calls = CallRegister.from_state(state)
         return ledger
@@ -757,7 +769,8 @@ class MinuteLedger:
 
     def _note_overage(self, record: UsageRecord, at: datetime) -> None:
         seconds, charge = record.overage_seconds, record.overage_charge
-        self._counters.add_overage(seconds, charge)
+        in_arrears = self.policy.overage.mode is OverageMode.BILL_IN_ARREARS
+        self._counters.add_overage(seconds, charge, in_arrears=in_arrears)
         self._emit(
             OverageIncurred(
                 account_id=self.account_id,

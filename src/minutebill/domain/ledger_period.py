@@ -31,6 +31,7 @@ class PeriodCounters:
         "_debited",
         "_period_texts",
         "_room",
+        "arrears",
         "charges",
         "fired",
         "overage",
@@ -44,6 +45,10 @@ class PeriodCounters:
         self.overage = 0
         self.overage_total = 0
         self.charges: dict[str, Money] = {}
+        # The part of `charges` priced to be billed in arrears, at the period's renewal: only
+        # that part, whatever the overage rule is by then (charged to the wallet already, the
+        # rest must not be billed again; billed in arrears, it must not be dropped).
+        self.arrears: dict[str, Money] = {}
         self._room: int | None = None  # debits before a level can be reached; None: unknown
         self._debited = 0
         # The period and the texts of its bounds, encoded once per period, not at every save.
@@ -58,6 +63,7 @@ class PeriodCounters:
         counters.overage = self.overage
         counters.overage_total = self.overage_total
         counters.charges = self.charges.copy()  # immutable amounts
+        counters.arrears = self.arrears.copy()
         room = self._room
         counters._room = None if room is None else room - self._debited
         return counters
@@ -68,6 +74,7 @@ class PeriodCounters:
         self.fired = set()
         self.overage = 0
         self.charges = {}
+        self.arrears = {}
         self.rewatch()
 
     def rewatch(self) -> None:
@@ -101,13 +108,14 @@ class PeriodCounters:
             self._room = max(needed - used, 1)
         self._debited = 0
 
-    def add_overage(self, seconds: int, charge: Money | None) -> None:
-        """Count `seconds` of overage and their `charge` (if priced)."""
+    def add_overage(self, seconds: int, charge: Money | None, *, in_arrears: bool) -> None:
+        """Count `seconds` of overage and their `charge` (if priced; `in_arrears`: billed later)."""
         self.overage += seconds
         self.overage_total += seconds
         if charge is not None:
-            before = self.charges.get(charge.currency)
-            self.charges[charge.currency] = charge if before is None else before + charge
+            _add(self.charges, charge)
+            if in_arrears:
+                _add(self.arrears, charge)
 
     def cross(self, thresholds: tuple[int, ...], percent: Decimal) -> list[int]:
         """Mark and return the levels `percent` reached that had not fired yet, lowest first."""
@@ -123,6 +131,7 @@ class PeriodCounters:
             "overage_total": self.overage_total,
             "period_overage": self.overage,
             "period_charges": {c: str(m.amount) for c, m in sorted(self.charges.items())},
+            "period_arrears": {c: str(m.amount) for c, m in sorted(self.arrears.items())},
             "threshold_room": None if self._room is None else self._room - self._debited,
         }
 
@@ -137,8 +146,14 @@ class PeriodCounters:
         return [texts[1], texts[2]]
 
     @classmethod
-    def from_state(cls, state: State) -> PeriodCounters:
-        """The counters that `to_state` encoded."""
+    def from_state(cls, state: State, *, arrears_mode: bool = False) -> PeriodCounters:
+        """The counters that `to_state` encoded.
+
+        Args:
+            state: The document.
+            arrears_mode: Whether the ledger bills overage in arrears: a document written
+                before the arrears were counted apart holds them only among its charges.
+        """
         counters = cls()
         period = state["period"]
         if period is not None:
@@ -149,5 +164,15 @@ class PeriodCounters:
         counters.overage_total = state["overage_total"]
         counters.overage = state["period_overage"]
         counters.charges = {c: Money(Decimal(a), c) for c, a in state["period_charges"].items()}
+        arrears = state.get("period_arrears")
+        if arrears is None:  # an older document: what the renewal then billed in arrears
+            counters.arrears = counters.charges.copy() if arrears_mode else {}
+        else:
+            counters.arrears = {c: Money(Decimal(a), c) for c, a in arrears.items()}
         counters._room = state.get("threshold_room")  # absent from older documents: unknown
         return counters
+
+
+def _add(totals: dict[str, Money], amount: Money) -> None:
+    before = totals.get(amount.currency)
+    totals[amount.currency] = amount if before is None else before + amount

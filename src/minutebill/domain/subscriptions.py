@@ -258,18 +258,25 @@ class Subscription:
             generation=0,
         )
 
-    def start_again(self, plan: Plan, at: datetime, *, ledger: MinuteLedger) -> Subscription:
+    def start_again(
+        self,
+        plan: Plan,
+        at: datetime,
+        *,
+        ledger: MinuteLedger,
+        rollover: RolloverPolicy | None = None,
+    ) -> Subscription:
         """A new subscription to `plan` from `at` for this EXPIRED one's account.
 
         The new subscription is anchored at `at` (its first period starts then, as for
         `start`), grants that period's plan seconds on the account's `ledger` and is one
         `generation` on, so its grant ids and renewal keys are new. It keeps this one's time
-        zone, grace period and rollover policy. On the ledger, grants past their expiry (the
-        old plan grants) are expired first; grants still valid (add-on bundles, promotional
-        credit) stay. Events this subscription recorded and nobody pulled yet (its expiry,
-        say) move to the new one, ahead of its `SubscriptionStarted`, so a store that saves
-        the new subscription in the old one's place publishes them. Otherwise this
-        subscription is left as it was.
+        zone, grace period and (unless `rollover` is given) rollover policy. On the ledger,
+        grants past their expiry (the old plan grants) are expired first; grants still valid
+        (add-on bundles, promotional credit) stay. Events this subscription recorded and
+        nobody pulled yet (its expiry, say) move to the new one, ahead of its
+        `SubscriptionStarted`, so a store that saves the new subscription in the old one's
+        place publishes them. Otherwise this subscription is left as it was.
 
         Raises:
             InvalidTransition: unless this subscription is EXPIRED (resume a canceled one
@@ -292,7 +299,7 @@ class Subscription:
             ledger=ledger,
             timezone=self.cycle.timezone,
             grace_period=self.grace_period,
-            rollover=self.rollover,
+            rollover=self.rollover if rollover is None else rollover,
             generation=self.generation + 1,
         )
         for event in [*self.pull_events(), *successor.pull_events()]:

@@ -11,7 +11,7 @@ from minutebill.catalog import Catalog
 from minutebill.domain.admission import AdmissionPolicy
 from minutebill.domain.call_queue import CallQueue
 from minutebill.domain.ledger import MinuteLedger
-from minutebill.domain.money import Money
+from minutebill.domain.money import Money, sum_money
 from minutebill.domain.periods import zone
 from minutebill.domain.subscriptions import Subscription
 from minutebill.domain.tax import TaxPolicy
@@ -106,6 +106,32 @@ class ServiceBase:
             self._grosses.clear()
         self._grosses[key] = (tax, gross)
         return gross
+
+    def _lapse(self, uow: UnitOfWork, subscription: Subscription, at: datetime) -> bool:
+        """`Subscription.lapse`, then bill the ended plan's arrears from the wallet.
+
+        Overage billed in arrears is collected with the renewal; a plan that ends instead
+        (canceled, or past due beyond its grace) leaves no renewal to carry it, so the wallet
+        pays it now, with its tax, as far as the balance goes, once (keyed by the period).
+
+        Returns:
+            Whether the subscription expired now.
+        """
+        if not subscription.lapse(at):
+            return False
+        ledger = self._ledger(uow, subscription.account_id)
+        wallet = self._wallet(uow, subscription.account_id)
+        owed = [c for c in ledger.period_arrears if c.currency == wallet.currency]
+        if owed:
+            payable = min(self._gross(sum_money(owed, wallet.currency)), wallet.balance)
+            if payable.amount > 0:
+                wallet.debit(
+                    payable,
+                    f"arrears:{subscription.renewal_key}",
+                    at,
+                    reason="overage in arrears",
+                )
+        return True
 
     def _on_wallet_credited(self, uow: UnitOfWork, account_id: str, at: datetime) -> None:
         """Called after money reached the wallet in `uow` (overridden by the due work)."""

@@ -18,7 +18,6 @@ from typing import Any
 from attrs import define, field, frozen
 
 from minutebill._unit_of_work import UnitOfWork
-from minutebill.domain.catalog import OverageMode
 from minutebill.domain.ledger import MinuteLedger
 from minutebill.domain.money import Money, sum_money
 from minutebill.domain.number_renewal import DebitWallet, renew
@@ -114,9 +113,11 @@ class DueWorkMixin(NumbersMixin):
             raise ValidationError("batch_size", batch_size, "at least 1")
         total = _Tally()
         failures: list[tuple[str, str]] = []
+        # Subscriptions before ledgers: a renewal carries the ended period's unused plan
+        # minutes over (rollover) before the ledger's own due work expires them.
         kinds: list[tuple[str, Handler]] = [
-            ("ledgers", lambda _, x, t: self._due_ledger(x, at, t.counts)),
             ("subscriptions", lambda uow, x, t: self._due_subscription(uow, x, at, t.counts)),
+            ("ledgers", lambda _, x, t: self._due_ledger(x, at, t.counts)),
             ("numbers", lambda uow, x, t: self._due_number(uow, x, at, t.counts, t.charges)),
         ]
         for kind, handle in kinds:
@@ -212,7 +213,7 @@ class DueWorkMixin(NumbersMixin):
         self, uow: UnitOfWork, subscription: Subscription, at: datetime, counts: Counter[str]
     ) -> None:
         account_id = subscription.account_id
-        if subscription.lapse(at):
+        if self._lapse(uow, subscription, at):
             counts["plans_expired"] += 1
             return
         ledger = self._ledger(uow, account_id)
@@ -236,11 +237,14 @@ class DueWorkMixin(NumbersMixin):
                 return
 
     def _renewal_amount(self, subscription: Subscription, ledger: MinuteLedger) -> Money:
-        """The next period's price plus the overage billed in arrears for this one, taxed."""
+        """The next period's price plus the overage billed in arrears for this one, taxed.
+
+        The arrears are what was priced to be billed in arrears, whatever the overage rule is
+        now: a plan change during the period neither bills twice what the wallet already paid
+        nor drops what was left to bill.
+        """
         price = subscription.renewal_plan.price
-        if ledger.policy.overage.mode is not OverageMode.BILL_IN_ARREARS:
-            return self._gross(price)
-        arrears = [c for c in ledger.period_overage_charges if c.currency == price.currency]
+        arrears = [c for c in ledger.period_arrears if c.currency == price.currency]
         return self._gross(price + sum_money(arrears, price.currency))
 
     def _due_number(

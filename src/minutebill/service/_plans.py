@@ -11,7 +11,7 @@ from minutebill.domain.ledger import MinuteLedger
 from minutebill.domain.ledger_policy import LedgerPolicy
 from minutebill.domain.periods import zone
 from minutebill.domain.proration import PlanChangeQuote, ProrationPolicy
-from minutebill.domain.subscriptions import Subscription, SubscriptionStatus
+from minutebill.domain.subscriptions import RolloverPolicy, Subscription, SubscriptionStatus
 from minutebill.domain.text import require_key
 from minutebill.domain.wallet import Wallet
 from minutebill.errors import InvalidTransition, MinutebillError, ValidationError
@@ -27,7 +27,12 @@ class PlansMixin(ServiceBase):
     proration: ProrationPolicy
 
     def subscribe(
-        self, account_id: str, plan_code: str, *, timezone: str | None = None
+        self,
+        account_id: str,
+        plan_code: str,
+        *,
+        timezone: str | None = None,
+        rollover: RolloverPolicy | None = None,
     ) -> PlanOverview:
         """Open an account on a plan: its subscription, minute ledger and wallet.
 
@@ -48,10 +53,14 @@ class PlansMixin(ServiceBase):
             plan_code: A plan of the catalog.
             timezone: The account's IANA time zone, fixed when it first subscribes; None
                 means UTC for a new account and the account's own zone otherwise.
+            rollover: How many unused plan minutes a renewal carries into the next period
+                (`RolloverPolicy`); None: none for a new subscription, and the old one's rule
+                for an account subscribing again. Ignored while the plan is in force.
 
         Raises:
             NotFound: for an unknown plan code.
-            ValidationError: for a bad account id or time zone, a time zone other than the
+            ValidationError: for a bad account id, time zone or rollover policy, a time zone
+                other than the
                 account's, or (subscribing again) a plan priced in another currency than the
                 account's wallet.
             InvalidTransition: if the account is on another plan in force (use
@@ -61,25 +70,27 @@ class PlansMixin(ServiceBase):
         plan = self.catalog.plan(plan_code)
         if timezone is not None:
             zone(timezone)
+        if rollover is not None and not isinstance(rollover, RolloverPolicy):
+            raise ValidationError("rollover", rollover, "a RolloverPolicy")
         at = self._now()
 
         def work(uow: UnitOfWork) -> PlanOverview:
             existing: Subscription | None = uow.subscriptions.find(account_id)
             if existing is None:
-                return self._open_account(uow, account_id, plan, at, timezone or "UTC")
+                return self._open_account(uow, account_id, plan, at, timezone or "UTC", rollover)
             if timezone is not None and timezone != existing.cycle.timezone:
                 raise ValidationError(
                     "timezone", timezone, f"account {account_id!r} is in {existing.cycle.timezone}"
                 )
             ledger = self._ledger(uow, account_id)
             wallet = self._wallet(uow, account_id)
-            existing.lapse(at)  # a plan whose time is up ends now, as `run_due` would end it
+            self._lapse(uow, existing, at)  # a plan whose time is up ends now, as `run_due` would
             if existing.status is SubscriptionStatus.EXPIRED:
                 if plan.price.currency != wallet.currency:
                     raise ValidationError(
                         "plan_code", plan.code, f"not priced in the wallet's {wallet.currency}"
                     )
-                renewed = existing.start_again(plan, at, ledger=ledger)
+                renewed = existing.start_again(plan, at, ledger=ledger, rollover=rollover)
                 uow.subscriptions.replace(renewed)
                 return PlanOverview.build(renewed, ledger, wallet, at)
             if existing.plan.code != plan.code:
@@ -92,12 +103,19 @@ class PlansMixin(ServiceBase):
 
     @staticmethod
     def _open_account(
-        uow: UnitOfWork, account_id: str, plan: Plan, at: datetime, timezone: str
+        uow: UnitOfWork,
+        account_id: str,
+        plan: Plan,
+        at: datetime,
+        timezone: str,
+        rollover: RolloverPolicy | None,
     ) -> PlanOverview:
         """A new account on `plan`: its ledger, wallet and first subscription."""
         ledger = MinuteLedger(account_id, LedgerPolicy.for_plan(plan))
         wallet = Wallet(account_id, plan.price.currency)
-        subscription = Subscription.start(account_id, plan, at, ledger=ledger, timezone=timezone)
+        subscription = Subscription.start(
+            account_id, plan, at, ledger=ledger, timezone=timezone, rollover=rollover
+        )
         uow.ledgers.add(ledger)
         uow.wallets.add(wallet)
         uow.subscriptions.add(subscription)
