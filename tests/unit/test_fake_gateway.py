@@ -323,6 +323,20 @@ def test_a_signature_header_with_odd_characters_is_just_wrong() -> None:
         fake.parse_webhook(b"{}", {SIGNATURE_HEADER: "sha256=ünïcode"})
 
 
+def test_a_signed_webhook_dated_beyond_the_years_utc_can_hold_is_a_validation_error() -> None:
+    fake, _ = setup()
+    body = json.dumps(
+        {
+            "id": "evt_1",
+            "type": "payment.pending",
+            "created_at": "9999-12-31T23:00:00-14:00",  # a valid offset, but no UTC instant
+            "data": {"payment_id": "pay_1", "reference": "p-1"},
+        }
+    ).encode()
+    with pytest.raises(ValidationError, match="9999"):
+        fake.parse_webhook(body, {SIGNATURE_HEADER: sign(body, SECRET)})
+
+
 # --- the fake and the domain together --------------------------------------------------------
 
 

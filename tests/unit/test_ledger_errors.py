@@ -227,6 +227,11 @@ CASES: list[tuple[str, Operation, type[MinutebillError]]] = [
         ValidationError,
     ),
     (
+        "settle with something that is not a record",
+        lambda ledger, r: ledger.settle("done", timedelta(seconds=30), NOW, previous="done"),  # type: ignore[arg-type]
+        ValidationError,
+    ),
+    (
         "settle again with another duration",
         lambda ledger, r: ledger.settle("done", timedelta(seconds=31), NOW, tags=["t"]),
         IdempotencyConflict,
@@ -302,6 +307,9 @@ def test_validation_errors_name_the_field() -> None:
         {"thresholds": (0,)},
         {"thresholds": (101,)},
         {"thresholds": (80, 80)},
+        {"thresholds": None},
+        {"thresholds": 80},
+        {"thresholds": "80"},
         {"hold_ttl": timedelta(0)},
         {"rating": "60/60"},
         {"overage": "block"},

@@ -142,6 +142,24 @@ def test_a_card_with_a_full_number_is_refused_and_the_number_is_masked(
     assert "1111" in str(raised.value)  # the masked hint: "16 digits ending 1111"
 
 
+@pytest.mark.parametrize(
+    "vpa",
+    [
+        "4111111111111111@ybl",
+        "4111 1111 1111 1111@ybl",
+        "4111-1111-1111-1111@ybl",
+        "4111.1111.1111.1111@ybl",
+        "4111_1111_1111_1111@ybl",
+        "visa.4111.1111.1111.1111@okaxis",
+    ],
+)
+def test_a_card_number_in_a_upi_address_is_refused_and_masked(vpa: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Upi(vpa)
+    assert "4111" not in str(raised.value).replace("ending 1111", "")
+    assert "digits ending 1111" in str(raised.value)
+
+
 @pytest.mark.parametrize("last4", ["123", "12345", "abcd", ""])
 def test_last4_is_exactly_four_digits(last4: str) -> None:
     with pytest.raises(ValidationError):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -336,6 +336,18 @@ def test_require_aware_refuses_naive_and_non_datetimes(value: Any) -> None:
         require_aware(value, "when")
     assert caught.value.field == "when"
     assert caught.value.value is value
+
+
+@pytest.mark.parametrize(
+    "edge",
+    [
+        datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-14))),
+        datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+    ],
+)
+def test_an_aware_datetime_that_has_no_utc_instant_is_refused_by_name(edge: datetime) -> None:
+    with pytest.raises(ValidationError, match="occurred_at"):
+        to_utc(edge, "occurred_at")
 
 
 def test_to_utc_converts_aware_datetimes() -> None:

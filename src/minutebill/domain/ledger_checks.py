@@ -139,9 +139,12 @@ def replay(
     that leaves the start out matches the start that was worked out the first time).
 
     Raises:
-        ValidationError: if `prior` belongs to another account or call.
+        ValidationError: if `prior` is not a `UsageRecord`, or belongs to another account or
+            call.
         IdempotencyConflict: if the input differs.
     """
+    if not isinstance(prior, UsageRecord):
+        raise ValidationError("previous", prior, "expected the call's UsageRecord")
     if prior.account_id != account_id or prior.call_id != call_id:
         raise ValidationError("previous", prior, f"not the record of call {call_id!r} here")
     if (

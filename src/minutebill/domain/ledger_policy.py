@@ -8,6 +8,7 @@ up to two places, never through the ambient `decimal` context; the used percenta
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -53,7 +54,9 @@ def used_percent(used: int, total: int) -> Decimal:
     return percent
 
 
-def _check_thresholds(value: tuple[int, ...]) -> tuple[int, ...]:
+def _check_thresholds(value: object) -> tuple[int, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise ValidationError("thresholds", value, "a sequence of whole percentages 1..100")
     levels = tuple(value)
     for level in levels:
         if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 100:

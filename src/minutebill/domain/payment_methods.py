@@ -1,9 +1,10 @@
 """How a customer pays: `Upi(vpa)` or `Card(brand, last4, funding)`.
 
 Card numbers and CVVs never enter minutebill: the gateway's hosted page or SDK collects them,
-and only the brand, the last four digits and the funding type come back. A `Card` refuses
-anything that looks like a card number (12 or more digits in a row, spaces and dashes
-ignored), in any field, and its error message masks the digits so they never reach a log.
+and only the brand, the last four digits and the funding type come back. A `Card` (in any
+field) and a `Upi` address refuse anything that looks like a card number (12 or more digits in
+a row, whatever punctuation or spaces separate them), and the error message masks the digits
+so they never reach a log.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ __all__ = ["Card", "CardFunding", "PaymentMethod", "Upi", "method_from_state", "
 # NPCI: the name is letters, digits, dots, hyphens and underscores; the handle names the PSP.
 _VPA = re.compile(r"^[a-z0-9][a-z0-9._-]{1,255}@[a-z][a-z0-9.-]{1,63}$")
 _PAN_LIKE = re.compile(r"[0-9]{12,}")
-_SEPARATORS = re.compile(r"[\s-]")
+_SEPARATORS = re.compile(r"[\W_]")  # spaces, dashes, dots, underscores: anything between digits
 
 
 def _refuse_card_numbers(field_name: str, value: str) -> None:

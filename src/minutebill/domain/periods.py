@@ -58,10 +58,18 @@ def require_day(value: date, field: str) -> date:
 
 
 def to_utc(value: datetime, field: str = "at") -> datetime:
-    """`value` (aware) converted to UTC."""
+    """`value` (aware) converted to UTC.
+
+    Raises:
+        ValidationError: for a naive datetime, a non-datetime, or one whose instant lies
+            outside the years 1 to 9999 in UTC (``9999-12-31T23:00-14:00``).
+    """
     if type(value) is datetime and value.tzinfo is UTC:  # already UTC: the common case
         return value
-    return require_aware(value, field).astimezone(UTC)
+    try:
+        return require_aware(value, field).astimezone(UTC)
+    except OverflowError:
+        raise ValidationError(field, value, "outside the years 1 to 9999 in UTC") from None
 
 
 def zone(name: str) -> ZoneInfo:
