@@ -66,17 +66,24 @@ class PayLiteConnectionTimeout(Exception):
 class PayLiteSandbox:
     """PayLite's sandbox API. The payer's UPI address decides the outcome, as in real sandboxes:
     ``success@paylite``, ``failure@paylite``, ``pending@paylite``, ``auth@paylite`` (needs the
-    customer) and ``timeout@paylite`` (captured, but the first response is lost).
+    customer), ``timeout@paylite`` (captured, but the first response is lost) and
+    ``down@paylite`` (a 503: nothing happens). Mandates approved with `approve_mandate` can be
+    charged; INR charges above ₹15,000 need the customer (RBI's e-mandate limit).
     """
+
+    NO_AUTH_LIMIT_PAISE = 1_500_000
 
     def __init__(self, *, webhook_secret: bytes, clock: Clock) -> None:
         self._secret, self._clock = webhook_secret, clock
+        self._mandates: set[str] = set()
         self._payments: dict[str, Json] = {}
         self._done: dict[str, tuple[str, Json]] = {}  # idempotency key -> (request, response)
         self.events: list[tuple[bytes, dict[str, str]]] = []  # webhooks waiting for delivery
 
     def post(self, path: str, body: Json, *, idempotency_key: str) -> Json:
         """``POST path`` with an ``Idempotency-Key`` header."""
+        if body.get("method", {}).get("vpa") == "down@paylite":
+            raise PayLiteApiError(503, "service_unavailable")
         fingerprint = json.dumps([path, body], sort_keys=True)
         if idempotency_key in self._done:
             earlier, response = self._done[idempotency_key]
@@ -85,12 +92,18 @@ class PayLiteSandbox:
             return response
         if path.endswith("/refunds"):
             response = self._refund(path.split("/")[3], body)
+        elif path.startswith("/v1/mandates/") and path.split("/")[3] not in self._mandates:
+            raise PayLiteApiError(400, "mandate_not_active")
         else:
             response = self._pay(body)
         self._done[idempotency_key] = (fingerprint, response)
         if body.get("method", {}).get("vpa") == "timeout@paylite":
             raise PayLiteConnectionTimeout(path)
         return response
+
+    def approve_mandate(self, mandate_id: str) -> None:
+        """The customer approves a mandate (in the sandbox: at once)."""
+        self._mandates.add(mandate_id)
 
     def get(self, path: str) -> Json:
         """``GET /v1/payments/{id}``."""
@@ -120,6 +133,9 @@ class PayLiteSandbox:
         status = {"failure": "failed", "pending": "pending", "auth": "requires_action"}.get(
             vpa.split("@")[0], "captured"
         )
+        mandate = "mandate" in body and body["currency"] == "INR"
+        if mandate and body["amount"] > self.NO_AUTH_LIMIT_PAISE:
+            status = "requires_action"
         now = int(self._clock.now().timestamp())
         payment_id = f"pl_{len(self._payments) + 1:05d}"
         payment = {
@@ -310,8 +326,10 @@ class PayLiteDriver:
         Outcome.STAY_PENDING: "pending@paylite",
         Outcome.REQUIRE_ACTION: "auth@paylite",
         Outcome.TIME_OUT: "timeout@paylite",
+        Outcome.UNAVAILABLE: "down@paylite",
     }
-    UNSUPPORTED = frozenset({Outcome.LATE_SUCCESS, Outcome.UNAVAILABLE})
+    UNSUPPORTED = frozenset({Outcome.LATE_SUCCESS})
+    MANDATE = "mdt_contract"
 
     def __init__(self, sandbox: PayLiteSandbox) -> None:
         self._sandbox = sandbox
@@ -333,6 +351,20 @@ class PayLiteDriver:
             customer_id="contract-account",
             description="contract test payment",
             method=Upi(self.VPAS[outcome]),
+        )
+
+    def mandate_request(
+        self, *, reference: str, idempotency_key: str, amount_minor: int, currency: str
+    ) -> MandateChargeRequest:
+        self._sandbox.approve_mandate(self.MANDATE)
+        return MandateChargeRequest(
+            reference=reference,
+            idempotency_key=idempotency_key,
+            amount_minor=amount_minor,
+            currency=currency,
+            customer_id="contract-account",
+            mandate_id=self.MANDATE,
+            description="contract test renewal",
         )
 
     def settle(self, gateway_payment_id: str) -> None:

@@ -6,6 +6,10 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+# `pytester` runs the gateway contract against deliberately faulty adapters in a session of
+# its own (tests/contract/test_contract_catches_faulty_gateways.py).
+pytest_plugins = ("pytester",)
+
 settings.register_profile("dev", max_examples=60, deadline=None)
 settings.register_profile(
     "ci",

@@ -16,3 +16,15 @@ class TestFakePaymentGateway(PaymentGatewayContract):
         clock = FixedClock(datetime(2024, 5, 1, 9, 30, tzinfo=UTC))
         fake = FakePaymentGateway(secret=b"whsec_contract", clock=clock)
         return GatewayHarness(gateway=fake, driver=FakeGatewayDriver(fake))
+
+
+class TestFakePaymentGatewayInDollars(PaymentGatewayContract):
+    """In USD: mandate charges have no no-authentication limit, so that test is skipped."""
+
+    @pytest.fixture
+    def harness(self) -> GatewayHarness:
+        clock = FixedClock(datetime(2024, 5, 1, 9, 30, tzinfo=UTC))
+        fake = FakePaymentGateway(secret=b"whsec_contract", clock=clock)
+        return GatewayHarness(
+            gateway=fake, driver=FakeGatewayDriver(fake), currency="USD", amount_minor=2_000_000
+        )

@@ -11,34 +11,44 @@ fixture; pytest collects the inherited tests (name the subclass ``Test...``)::
             return GatewayHarness(gateway=MyGateway(sandbox_keys), driver=MySandboxDriver())
 
 `PaymentGatewayContract` checks what `minutebill.ports.PaymentGateway` promises: idempotency
-(same key → same payment; same key, other amount → `IdempotencyConflict`), status mapping,
-webhook verification over the raw bytes (a flipped byte, a re-serialised body or a wrong
-secret fails) and refund limits.
+(same key → same payment; same key, other amount → `IdempotencyConflict`) for payments, mandate
+charges and refunds; amounts echoed in minor units; status mapping; one capture instant in every
+report of a capture (`create_payment`, `get_payment`, the success webhook); webhook verification
+over the raw bytes (a flipped byte, a re-serialised body or a wrong secret fails); refund limits;
+and the `retryable` flag of each error it can provoke. Mandate charges need the optional
+`MandateDriver.mandate_request` on the driver; without it their tests are skipped, not passed.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, runtime_checkable
 
 import pytest
-from attrs import evolve, frozen
+from attrs import Factory, evolve, field, frozen
 
 from minutebill.domain.payment_events import PaymentEventKind
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.errors import (
     GatewayError,
     GatewayRejected,
+    GatewayUnavailable,
     IdempotencyConflict,
     MinutebillError,
     NotFound,
     WebhookVerificationError,
 )
-from minutebill.gateway import GatewayPayment, PaymentGateway, PaymentRequest, RefundRequest
+from minutebill.gateway import (
+    GatewayPayment,
+    MandateChargeRequest,
+    PaymentGateway,
+    PaymentRequest,
+    RefundRequest,
+)
 from minutebill.testing.fakes import Outcome
 
-__all__ = ["GatewayDriver", "GatewayHarness", "PaymentGatewayContract"]
+__all__ = ["GatewayDriver", "GatewayHarness", "MandateDriver", "PaymentGatewayContract"]
 
 
 class GatewayDriver(Protocol):
@@ -74,6 +84,29 @@ class GatewayDriver(Protocol):
         ...
 
 
+@runtime_checkable
+class MandateDriver(GatewayDriver, Protocol):
+    """A `GatewayDriver` that can also charge a mandate: give your driver this method.
+
+    The contract's `charge_mandate` tests run only when the driver has it, and are skipped
+    otherwise (a skip, not a pass).
+    """
+
+    def mandate_request(
+        self, *, reference: str, idempotency_key: str, amount_minor: int, currency: str
+    ) -> MandateChargeRequest:
+        """A request for `charge_mandate` on a mandate the customer approved in the sandbox.
+
+        The gateway collects it (SUCCEEDED) unless the amount is above the no-authentication
+        limit. The contract swaps in an unknown `mandate_id` to see it rejected.
+        """
+        ...
+
+
+def _no_auth_limit(harness: GatewayHarness) -> int | None:
+    return 1_500_000 if harness.currency == "INR" else None
+
+
 @frozen
 class GatewayHarness:
     """What the `harness` fixture returns.
@@ -83,12 +116,17 @@ class GatewayHarness:
         driver: Makes outcomes happen on it.
         currency: The currency to test in.
         amount_minor: The amount of each test payment, in minor units.
+        no_auth_limit_minor: The largest mandate charge the gateway collects without the
+            customer, in minor units; above it `charge_mandate` answers ACTION_REQUIRED. By
+            default INR 15,000 (the RBI limit for e-mandates) in INR, else None: no limit to
+            test (that test is skipped).
     """
 
     gateway: PaymentGateway
     driver: GatewayDriver
     currency: str = "INR"
     amount_minor: int = 49_900
+    no_auth_limit_minor: int | None = field(default=Factory(_no_auth_limit, takes_self=True))
 
 
 _MAPPING = {
@@ -110,7 +148,8 @@ class PaymentGatewayContract:
     """The promises of `PaymentGateway`, as tests. Subclass it and override `harness`.
 
     Set `unsupported_outcomes` on the subclass for outcomes a sandbox cannot produce; the
-    tests that need them are skipped, not passed.
+    tests that need them are skipped, not passed. The `charge_mandate` tests need a driver
+    with `MandateDriver.mandate_request`, and are skipped without one.
     """
 
     unsupported_outcomes: ClassVar[frozenset[Outcome]] = frozenset()
@@ -126,28 +165,73 @@ class PaymentGatewayContract:
         if outcome in self.unsupported_outcomes:
             pytest.skip(f"the gateway's sandbox cannot produce {outcome.value}")
 
-    def _pay(
-        self, harness: GatewayHarness, outcome: Outcome, name: str, amount_minor: int | None = None
-    ) -> GatewayPayment:
+    def _create(
+        self, harness: GatewayHarness, outcome: Outcome, name: str
+    ) -> tuple[GatewayPayment, GatewayPayment]:
+        """The payment as `create_payment` answered, and as `get_payment` reports it settled."""
         self._need(outcome)
         request = harness.driver.payment_request(
             outcome,
             reference=f"contract-{name}",
             idempotency_key=f"contract-key-{name}",
-            amount_minor=amount_minor or harness.amount_minor,
+            amount_minor=harness.amount_minor,
             currency=harness.currency,
         )
         created = harness.gateway.create_payment(request)
         harness.driver.settle(created.gateway_payment_id)
-        return harness.gateway.get_payment(created.gateway_payment_id)
+        return created, harness.gateway.get_payment(created.gateway_payment_id)
+
+    def _pay(self, harness: GatewayHarness, outcome: Outcome, name: str) -> GatewayPayment:
+        return self._create(harness, outcome, name)[1]
+
+    def _mandate_driver(self, harness: GatewayHarness) -> MandateDriver:
+        if not isinstance(harness.driver, MandateDriver):
+            pytest.skip("the driver has no `mandate_request`: charge_mandate is not tested")
+        return harness.driver
+
+    def _mandate_request(
+        self, harness: GatewayHarness, name: str, amount_minor: int | None = None
+    ) -> MandateChargeRequest:
+        return self._mandate_driver(harness).mandate_request(
+            reference=f"contract-{name}",
+            idempotency_key=f"contract-key-{name}",
+            amount_minor=amount_minor or harness.amount_minor,
+            currency=harness.currency,
+        )
+
+    def _charge(self, harness: GatewayHarness, name: str) -> tuple[GatewayPayment, GatewayPayment]:
+        """A mandate charge as `charge_mandate` answered, and as `get_payment` reports it."""
+        charged = harness.gateway.charge_mandate(self._mandate_request(harness, name))
+        harness.driver.settle(charged.gateway_payment_id)
+        return charged, harness.gateway.get_payment(charged.gateway_payment_id)
+
+    @staticmethod
+    def _assert_one_capture_instant(*reports: GatewayPayment) -> None:
+        captured = [r for r in reports if r.captured_at is not None]
+        settled = reports[-1]
+        assert settled.status is PaymentStatus.SUCCEEDED
+        assert settled.captured_at is not None, "a captured payment must report `captured_at`"
+        assert {r.captured_at for r in captured} == {settled.captured_at}
+
+    def _assert_success_webhook_at_capture(
+        self, harness: GatewayHarness, payment: GatewayPayment
+    ) -> None:
+        body, headers = harness.driver.signed_webhook(payment.gateway_payment_id)
+        event = harness.gateway.parse_webhook(body, headers)
+        assert event.kind is PaymentEventKind.SUCCEEDED
+        assert event.occurred_at == payment.captured_at, (
+            f"the success webhook dates the capture {event.occurred_at}, get_payment "
+            f"{payment.captured_at}: every report of one capture must carry the same instant"
+        )
+        assert event.amount is None or event.amount == payment.amount
 
     # --- creating and reading payments ---------------------------------------------------
 
     def test_create_echoes_reference_amount_and_currency(self, harness: GatewayHarness) -> None:
-        payment = self._pay(harness, Outcome.SUCCEED, "echo")
-        assert payment.reference == "contract-echo"
-        assert payment.amount_minor == harness.amount_minor
-        assert payment.currency == harness.currency
+        for payment in self._create(harness, Outcome.SUCCEED, "echo"):
+            assert payment.reference == "contract-echo"
+            assert payment.amount_minor == harness.amount_minor
+            assert payment.currency == harness.currency
 
     @pytest.mark.parametrize("outcome", list(_MAPPING), ids=lambda o: o.value)
     def test_status_maps_to_minutebill_status(
@@ -209,15 +293,52 @@ class PaymentGatewayContract:
         again = harness.gateway.create_payment(request)
         assert retried.gateway_payment_id == again.gateway_payment_id
 
+    def test_an_unavailable_gateway_is_retryable(self, harness: GatewayHarness) -> None:
+        self._need(Outcome.UNAVAILABLE)
+        request = harness.driver.payment_request(
+            Outcome.UNAVAILABLE,
+            reference="contract-unavailable",
+            idempotency_key="contract-key-unavailable",
+            amount_minor=harness.amount_minor,
+            currency=harness.currency,
+        )
+        with pytest.raises(GatewayUnavailable) as raised:
+            harness.gateway.create_payment(request)
+        assert raised.value.retryable
+
+    # --- the capture instant -------------------------------------------------------------
+
+    def test_every_report_of_a_capture_carries_one_instant(self, harness: GatewayHarness) -> None:
+        created, settled = self._create(harness, Outcome.SUCCEED, "captured-at")
+        again = harness.gateway.get_payment(settled.gateway_payment_id)
+        self._assert_one_capture_instant(created, settled, again)
+
+    def test_a_success_webhook_dates_the_capture_at_captured_at(
+        self, harness: GatewayHarness
+    ) -> None:
+        created, settled = self._create(harness, Outcome.SUCCEED, "hook-captured-at")
+        self._assert_one_capture_instant(created, settled)
+        self._assert_success_webhook_at_capture(harness, settled)
+
+    def test_a_refund_keeps_the_capture_instant(self, harness: GatewayHarness) -> None:
+        payment = self._pay(harness, Outcome.SUCCEED, "refund-captured-at")
+        harness.gateway.refund(self._refund(payment, payment.amount_minor // 2, "r-captured-at"))
+        later = harness.gateway.get_payment(payment.gateway_payment_id)
+        assert later.captured_at == payment.captured_at
+
     # --- webhooks ------------------------------------------------------------------------
 
-    def test_a_genuine_webhook_parses_to_the_payment_event(self, harness: GatewayHarness) -> None:
-        payment = self._pay(harness, Outcome.SUCCEED, "hook")
+    @pytest.mark.parametrize("outcome", list(_MAPPING), ids=lambda o: o.value)
+    def test_a_genuine_webhook_parses_to_the_payment_event(
+        self, harness: GatewayHarness, outcome: Outcome
+    ) -> None:
+        payment = self._pay(harness, outcome, f"hook-{outcome.value}")
         body, headers = harness.driver.signed_webhook(payment.gateway_payment_id)
         event = harness.gateway.parse_webhook(body, headers)
         assert event.gateway_payment_id == payment.gateway_payment_id
         assert event.payment_reference == payment.reference
         assert event.kind is _EVENT_KINDS[payment.status]
+        assert event.amount is None or event.amount == payment.amount
 
     def test_header_names_are_case_insensitive(self, harness: GatewayHarness) -> None:
         payment = self._pay(harness, Outcome.SUCCEED, "hook-case")
@@ -254,6 +375,61 @@ class PaymentGatewayContract:
         with pytest.raises(WebhookVerificationError):
             harness.gateway.parse_webhook(body, {"Content-Type": "application/json"})
 
+    # --- mandate charges (auto-pay, off-session) -----------------------------------------
+
+    def test_a_mandate_charge_echoes_reference_amount_and_currency(
+        self, harness: GatewayHarness
+    ) -> None:
+        charged, settled = self._charge(harness, "mandate-echo")
+        for payment in (charged, settled):
+            assert payment.reference == "contract-mandate-echo"
+            assert payment.amount_minor == harness.amount_minor
+            assert payment.currency == harness.currency
+        assert settled.status is PaymentStatus.SUCCEEDED
+
+    def test_a_mandate_charge_reports_one_capture_instant(self, harness: GatewayHarness) -> None:
+        charged, settled = self._charge(harness, "mandate-captured-at")
+        self._assert_one_capture_instant(charged, settled)
+        self._assert_success_webhook_at_capture(harness, settled)
+
+    def test_the_same_mandate_key_charges_once(self, harness: GatewayHarness) -> None:
+        request = self._mandate_request(harness, "mandate-twice")
+        first = harness.gateway.charge_mandate(request)
+        second = harness.gateway.charge_mandate(request)
+        assert second.gateway_payment_id == first.gateway_payment_id
+        assert second.amount_minor == first.amount_minor
+
+    def test_the_same_mandate_key_with_another_amount_is_a_conflict(
+        self, harness: GatewayHarness
+    ) -> None:
+        request = self._mandate_request(harness, "mandate-conflict")
+        first = harness.gateway.charge_mandate(request)
+        with pytest.raises(IdempotencyConflict):
+            harness.gateway.charge_mandate(evolve(request, amount_minor=request.amount_minor + 100))
+        assert harness.gateway.get_payment(first.gateway_payment_id).amount_minor == (
+            request.amount_minor
+        )
+
+    def test_an_unknown_mandate_is_rejected_for_good(self, harness: GatewayHarness) -> None:
+        request = self._mandate_request(harness, "mandate-unknown")
+        with pytest.raises(GatewayRejected) as raised:
+            harness.gateway.charge_mandate(evolve(request, mandate_id="contract-no-such-mandate"))
+        assert not raised.value.retryable
+
+    def test_a_charge_above_the_no_auth_limit_needs_the_customer(
+        self, harness: GatewayHarness
+    ) -> None:
+        self._mandate_driver(harness)
+        limit = harness.no_auth_limit_minor
+        if limit is None:
+            pytest.skip(f"no no-authentication limit for mandate charges in {harness.currency}")
+        at_limit = self._mandate_request(harness, "mandate-at-limit", limit)
+        above = self._mandate_request(harness, "mandate-above-limit", limit + 1)
+        assert harness.gateway.charge_mandate(at_limit).status is not (
+            PaymentStatus.ACTION_REQUIRED
+        )
+        assert harness.gateway.charge_mandate(above).status is PaymentStatus.ACTION_REQUIRED
+
     # --- refunds -------------------------------------------------------------------------
 
     def _refund(self, payment: GatewayPayment, amount_minor: int, key: str) -> RefundRequest:
@@ -277,8 +453,9 @@ class PaymentGatewayContract:
 
     def test_a_refund_larger_than_captured_is_rejected(self, harness: GatewayHarness) -> None:
         payment = self._pay(harness, Outcome.SUCCEED, "refund-big")
-        with pytest.raises(GatewayRejected):
+        with pytest.raises(GatewayRejected) as raised:
             harness.gateway.refund(self._refund(payment, payment.amount_minor + 1, "r-big"))
+        assert not raised.value.retryable
         # Nothing was refunded: the whole amount can still be.
         harness.gateway.refund(self._refund(payment, payment.amount_minor, "r-big-ok"))
 
@@ -286,6 +463,24 @@ class PaymentGatewayContract:
         payment = self._pay(harness, Outcome.FAIL, "refund-failed")
         with pytest.raises(GatewayRejected):
             harness.gateway.refund(self._refund(payment, payment.amount_minor, "r-failed"))
+
+    def test_a_refund_echoes_its_references_amount_and_currency(
+        self, harness: GatewayHarness
+    ) -> None:
+        payment = self._pay(harness, Outcome.SUCCEED, "refund-echo")
+        request = self._refund(payment, payment.amount_minor // 4, "r-echo")
+        refund = harness.gateway.refund(request)
+        assert refund.refund_reference == request.refund_reference
+        assert refund.payment_reference == payment.reference
+        assert refund.gateway_payment_id == payment.gateway_payment_id
+        assert refund.amount_minor == request.amount_minor
+        assert refund.currency == payment.currency
+
+    def test_a_refund_of_an_unknown_payment_is_not_found(self, harness: GatewayHarness) -> None:
+        payment = self._pay(harness, Outcome.SUCCEED, "refund-unknown")
+        unknown = evolve(payment, gateway_payment_id="contract-no-such-payment")
+        with pytest.raises(NotFound):
+            harness.gateway.refund(self._refund(unknown, 100, "r-unknown"))
 
     def test_the_same_refund_key_refunds_once(self, harness: GatewayHarness) -> None:
         payment = self._pay(harness, Outcome.SUCCEED, "refund-once")

@@ -23,6 +23,7 @@ import json
 from collections import deque
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 from attrs import define, evolve, field, frozen
 
@@ -188,7 +189,8 @@ class FakePaymentGateway:
         clock: Where the fake reads "now" (a `FixedClock` in tests).
         default: The outcome when nothing is scripted.
         late_after: How long a `LATE_SUCCESS` stays FAILED.
-        no_auth_limit: Mandate charges above it need the customer (ACTION_REQUIRED).
+        no_auth_limit: Mandate charges above it need the customer (ACTION_REQUIRED); INR
+            15,000 by default. Charges in another currency have no such limit.
     """
 
     def __init__(
@@ -401,7 +403,7 @@ class FakePaymentGateway:
             raise GatewayUnavailable("the fake gateway is unavailable (scripted)")
         now = self._clock.now()
         status = _FIRST_STATUS[outcome]
-        if isinstance(request, MandateChargeRequest) and request.amount > self._no_auth_limit:
+        if isinstance(request, MandateChargeRequest) and self._needs_customer(request.amount):
             status = PaymentStatus.ACTION_REQUIRED
         gateway_id = self._next_id("pay")
         record = _Record(
@@ -423,6 +425,10 @@ class FakePaymentGateway:
         if outcome is Outcome.TIME_OUT:
             raise GatewayTimeout("the fake gateway timed out after taking the payment (scripted)")
         return record.payment
+
+    def _needs_customer(self, amount: Money) -> bool:
+        limit = self._no_auth_limit
+        return amount.currency == limit.currency and amount > limit
 
     def _set_status(
         self, record: _Record, status: PaymentStatus, reason: str | None, now: datetime
@@ -474,7 +480,10 @@ class FakePaymentGateway:
 
 
 class FakeGatewayDriver:
-    """Drives a `FakePaymentGateway` for `PaymentGatewayContract` (see `GatewayDriver`)."""
+    """Drives a `FakePaymentGateway` for `PaymentGatewayContract` (a `MandateDriver`)."""
+
+    MANDATE_ID: ClassVar[str] = "contract-mandate"
+    """The mandate `mandate_request` registers with the fake and charges."""
 
     def __init__(self, fake: FakePaymentGateway) -> None:
         self._fake = fake
@@ -497,6 +506,22 @@ class FakeGatewayDriver:
             currency=currency,
             customer_id="contract-account",
             description="contract test payment",
+        )
+
+    def mandate_request(
+        self, *, reference: str, idempotency_key: str, amount_minor: int, currency: str
+    ) -> MandateChargeRequest:
+        """A charge the fake collects, on a mandate registered for the contract."""
+        self._fake.add_mandate(self.MANDATE_ID)
+        self._fake.script_for(reference, Outcome.SUCCEED)
+        return MandateChargeRequest(
+            reference=reference,
+            idempotency_key=idempotency_key,
+            amount_minor=amount_minor,
+            currency=currency,
+            customer_id="contract-account",
+            mandate_id=self.MANDATE_ID,
+            description="contract test renewal",
         )
 
     def settle(self, gateway_payment_id: str) -> None:
