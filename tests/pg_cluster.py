@@ -4,6 +4,10 @@ Uses ``MINUTEBILL_POSTGRES_DSN`` when set; otherwise starts a cluster with ``ini
 ``pg_ctl`` on loopback in a temporary directory (as the ``postgres`` user when running as root,
 since the server refuses to run as root), and stops it afterwards. When neither is possible the
 PostgreSQL tests are skipped with the reason; ``.ci/run`` refuses such skips.
+
+The throwaway cluster is created with the C locale. `collated_dsn` gives a database whose
+default collation sorts text by language rules instead, as ``initdb`` usually sets up (it
+takes the machine's locale, most often en_US.UTF-8).
 """
 
 from __future__ import annotations
@@ -13,9 +17,14 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import make_conninfo
 
 ENV_DSN = "MINUTEBILL_POSTGRES_DSN"
 HOW_TO_ENABLE = (
@@ -99,3 +108,63 @@ def postgres_dsn() -> Iterator[str]:
             check=False, capture_output=True, env=env,
         )  # fmt: skip
         shutil.rmtree(base, ignore_errors=True)
+
+
+# Ways to create a database whose default collation is not code point order, tried in turn:
+# ICU needs PostgreSQL 15 built with ICU but no operating-system locale; libc needs the
+# en_US.UTF-8 locale installed on the server's machine.
+_COLLATIONS = (
+    "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'",
+    "LC_COLLATE 'en_US.UTF-8' LC_CTYPE 'en_US.UTF-8'",
+)
+
+
+def _sorts_by_language(conn: psycopg.Connection[Any]) -> bool:
+    """Whether the database's default collation puts 'a' before 'B' (code points do not)."""
+    row = conn.execute("SELECT 'a' < 'B'").fetchone()
+    return bool(row and row[0])
+
+
+def _create_collated(conn: psycopg.Connection[Any], name: str) -> None:
+    """Create database `name` with the first of `_COLLATIONS` the server accepts."""
+    failures: list[str] = []
+    for options in _COLLATIONS:
+        try:
+            conn.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' {options}")
+        except psycopg.Error as exc:
+            failures.append(f"{options}: {str(exc).strip()}")
+        else:
+            return
+    raise ClusterUnavailable(
+        f"could not create a database with a non-C collation ({'; '.join(failures)}); "
+        "give the tests a server whose default collation is en_US.UTF-8, or PostgreSQL 15 "
+        "with ICU"
+    )
+
+
+@contextmanager
+def collated_dsn(dsn: str) -> Iterator[str]:
+    """Yield a DSN of a database whose default collation is not code point order (en-US).
+
+    The database of `dsn` itself when its default collation already is one; otherwise a
+    database created for the run, dropped afterwards.
+
+    Raises:
+        ClusterUnavailable: if no such database can be created (the message says why).
+    """
+    name = f"minutebill_collated_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if _sorts_by_language(conn):
+            name = ""
+        else:
+            _create_collated(conn, name)
+    if not name:
+        yield dsn
+        return
+    try:
+        yield make_conninfo(dsn, dbname=name)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            # FORCE (PostgreSQL 13+): a connection a failed test left open must not keep it.
+            force = " WITH (FORCE)" if conn.info.server_version >= 130000 else ""
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"{force}')
