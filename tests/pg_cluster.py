@@ -5,9 +5,10 @@ Uses ``MINUTEBILL_POSTGRES_DSN`` when set; otherwise starts a cluster with ``ini
 since the server refuses to run as root), and stops it afterwards. When neither is possible the
 PostgreSQL tests are skipped with the reason; ``.ci/run`` refuses such skips.
 
-The throwaway cluster is created with the C locale. `collated_dsn` gives a database whose
-default collation sorts text by language rules instead, as ``initdb`` usually sets up (it
-takes the machine's locale, most often en_US.UTF-8).
+The throwaway cluster's databases sort text by language rules (ICU en-US), as ``initdb``
+usually sets up (it takes the machine's locale, most often en_US.UTF-8); on a server without
+ICU they use the C locale. `collated_dsn` gives a database that sorts by language rules: the
+server's own when it does, else one created for the run.
 """
 
 from __future__ import annotations
@@ -78,11 +79,7 @@ def postgres_dsn() -> Iterator[str]:
         shutil.chown(base, "postgres")
     env = {**os.environ, "LC_ALL": "C"}
     try:
-        subprocess.run(
-            [*prefix, initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-             "--no-sync", "--no-instructions"],
-            check=True, capture_output=True, env=env,
-        )  # fmt: skip
+        _initdb(prefix, initdb, data, env)
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={base}"
             " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
@@ -108,6 +105,25 @@ def postgres_dsn() -> Iterator[str]:
             check=False, capture_output=True, env=env,
         )  # fmt: skip
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _initdb(prefix: list[str], initdb: str, data: Path, env: dict[str, str]) -> None:
+    """Make the cluster, its databases sorting text by language (ICU en-US) when possible.
+
+    That is what a real server usually does (initdb takes the machine's locale, most often
+    en_US.UTF-8), so every PostgreSQL test runs where code point order must be asked for;
+    a server without ICU gets the C locale, and `collated_dsn` then creates one database.
+    """
+    base = [*prefix, initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+            "--no-sync", "--no-instructions"]  # fmt: skip
+    try:
+        subprocess.run(
+            [*base, "--locale-provider=icu", "--icu-locale=en-US", "--locale=C"],
+            check=True, capture_output=True, env=env,
+        )  # fmt: skip
+    except subprocess.CalledProcessError:
+        shutil.rmtree(data, ignore_errors=True)
+        subprocess.run(base, check=True, capture_output=True, env=env)
 
 
 # Ways to create a database whose default collation is not code point order, tried in turn:

@@ -3,9 +3,10 @@
 The cluster comes from `tests.pg_cluster.postgres_dsn` (``MINUTEBILL_POSTGRES_DSN``, or
 ``initdb``/``pg_ctl`` on loopback). When neither is possible every test here is skipped with a
 reason that says how to enable them; ``.ci/run`` refuses such skips. Each test gets its own
-schema (dropped afterwards), so they can share a server with other data. The one database
-tests may create is `pg_collated_dsn`'s, and only when the server's own database sorts text
-by code point (as the throwaway cluster, made with the C locale, does).
+schema (dropped afterwards), so they can share a server with other data. The throwaway
+cluster's databases sort text by language rules (ICU en-US), as most real servers do, so no
+test creates a database; only against a server whose own database sorts by code point (a
+given DSN, or a server without ICU) does `pg_collated_dsn` create one, for the collation tests.
 """
 
 from __future__ import annotations
