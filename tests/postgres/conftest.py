@@ -2,9 +2,11 @@
 
 The cluster comes from `tests.pg_cluster.postgres_dsn` (``MINUTEBILL_POSTGRES_DSN``, or
 ``initdb``/``pg_ctl`` on loopback). When neither is possible every test here is skipped with a
-reason that says how to enable them; ``.ci/run`` refuses such skips. Tests never create
-databases: each gets its own schema (dropped afterwards), so they can share a server with
-other data.
+reason that says how to enable them; ``.ci/run`` refuses such skips. Each test gets its own
+schema (dropped afterwards), so they can share a server with other data. The throwaway
+cluster's databases sort text by language rules (ICU en-US), as most real servers do, so no
+test creates a database; only against a server whose own database sorts by code point (a
+given DSN, or a server without ICU) does `pg_collated_dsn` create one, for the collation tests.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import psycopg
 import pytest
 
 from minutebill.adapters.postgres import PostgresStore
-from tests.pg_cluster import HOW_TO_ENABLE, ClusterUnavailable, postgres_dsn
+from tests.pg_cluster import HOW_TO_ENABLE, ClusterUnavailable, collated_dsn, postgres_dsn
 
 _RUN = uuid.uuid4().hex[:6]
 _SCHEMAS = itertools.count(1)
@@ -47,6 +49,20 @@ def pg_dsn() -> Iterator[str]:
             if HOW_TO_ENABLE not in reason:
                 reason = f"{reason}; {HOW_TO_ENABLE}"
             pytest.skip(f"PostgreSQL tests need a server: {reason}")
+        yield dsn
+
+
+@pytest.fixture(scope="session")
+def pg_collated_dsn(pg_dsn: str) -> Iterator[str]:
+    """A DSN of a database whose default collation sorts text by language (ICU en-US, say).
+
+    Skips, saying why, when the server has no such database and cannot create one.
+    """
+    with ExitStack() as stack:
+        try:
+            dsn = stack.enter_context(collated_dsn(pg_dsn))
+        except ClusterUnavailable as exc:
+            pytest.skip(f"PostgreSQL collation tests need a database: {exc}")
         yield dsn
 
 

@@ -17,6 +17,10 @@ such as a settlement's, are ONE statement (data-modifying CTEs), prepared per co
 each shape of commit it meets. Driver errors become `PersistenceError`s (retryable for
 serialization failures, deadlocks, lock timeouts and lost connections); a stale version becomes
 `ConcurrencyConflict`, a taken call id or idempotency key `IdempotencyConflict`.
+
+Every text column of a key or an index is declared ``COLLATE "C"`` (schema version 2), so
+ids order and keyset cursors compare by code point, as in every other store, whatever the
+database's default collation; the indexes serve those orders as they are.
 """
 
 from __future__ import annotations

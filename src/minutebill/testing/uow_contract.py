@@ -372,6 +372,35 @@ class UnitOfWorkContract:
                 cursor = page[-1][1]
         assert seen == accounts
 
+    def test_ids_are_ordered_by_code_point(self, uow_factory: Callable[[], UnitOfWork]) -> None:
+        # Python's str order (SQLite's BINARY, PostgreSQL's "C"), never a language's, which
+        # would put "call-a" before "call-B" before "Call-c": the same calls page alike on
+        # every store, and a cursor continues where the store's own order left off.
+        ids = ["call-a", "call-B", "Call-c", "call_d", "ça-e"]
+        self._seed(uow_factory)
+        with uow_factory() as uow:
+            for account_or_call in ids:  # all at the same instant: only the id orders them
+                self._settle(uow, account_or_call, 30, T0)
+                ledger = _ledger(account_or_call)
+                ledger.reserve("call", 60, T0)
+                uow.ledgers.add(ledger)
+            uow.commit()
+        later = T0 + 2 * LedgerPolicy().hold_ttl
+        calls: list[str] = []
+        due: list[str] = []
+        cursor = after = None
+        with uow_factory() as uow:
+            while True:
+                page = uow.usage.page(ACCOUNT, cursor=cursor, limit=2)
+                calls.extend(r.call_id for r in page.records)
+                if (cursor := page.next_cursor) is None:
+                    break
+            while due_page := uow.ledgers.due_page(later, 2, after=after):
+                due.extend(ledger.account_id for ledger, _ in due_page)
+                after = due_page[-1][1]
+        assert calls == sorted(ids, reverse=True)  # newest first, then the larger id
+        assert due == sorted(ids)
+
     def test_usage_totals_refuse_a_datetime_or_a_tag_that_is_not_one(
         self, uow_factory: Callable[[], UnitOfWork]
     ) -> None:
