@@ -9,6 +9,7 @@ Every test runs on the in-memory store and on SQLite.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.payments import Payment
 from minutebill.domain.wallet import Wallet
 from minutebill.gateway import RefundRequest
-from minutebill.testing.fakes import Outcome
+from minutebill.testing.fakes import Outcome, Webhook
 from minutebill.testing.stateful import UPI, BillingRig
 from tests.service.test_support import ACCOUNT, STORES, capture_later, open_rig
 
@@ -35,6 +36,14 @@ LATER = timedelta(days=400)  # far beyond any payment's reconciliation or deadli
 @pytest.fixture(params=STORES)
 def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BillingRig]:
     with open_rig(request.param, tmp_path) as opened:
+        opened.billing.subscribe(ACCOUNT, "pro", timezone="Asia/Kolkata")
+        yield opened
+
+
+@pytest.fixture(params=STORES)
+def rig_by_gateway_id(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BillingRig]:
+    """A rig whose gateway's refund webhooks carry only its own refund id (``rfnd_...``)."""
+    with open_rig(request.param, tmp_path, echo_refund_reference=False) as opened:
         opened.billing.subscribe(ACCOUNT, "pro", timezone="Asia/Kolkata")
         yield opened
 
@@ -243,3 +252,62 @@ def test_a_refund_the_gateway_took_as_pending_is_not_sent_again(rig: BillingRig)
     )
     assert rig.deliver([rig.gateway.webhook_for(settled)])[0].status is PaymentStatus.REFUNDED
     assert_fulfilled_once(rig)
+
+
+def refund_id_in(webhook: Webhook) -> str:
+    return str(json.loads(webhook.body)["data"]["refund_id"])
+
+
+def test_a_refund_webhook_with_only_the_gateways_id_before_its_answer_counts_once(
+    rig_by_gateway_id: BillingRig,
+) -> None:
+    rig = rig_by_gateway_id
+    second = buy_the_number_twice(rig)
+    rig.gateway.script_refunds(Outcome.TIME_OUT)  # the gateway refunds; its answer is lost
+    late = answer_for(rig.deliver(rig.gateway.take_webhooks()), second)
+    assert late.refund_owed == OWED
+    (webhook,) = rig.gateway.take_webhooks()
+    assert refund_id_in(webhook).startswith("rfnd_")  # not ours: f"{second}:remedy"
+
+    # The webhook arrives before minutebill has recorded the gateway's answer. The refund is
+    # still owed, so it is sent again; the gateway answers by key with the refund it made.
+    rig.deliver([webhook])
+
+    payment = stored(rig, second)
+    assert (payment.status, payment.refunded, payment.refundable, payment.refunds_owed) == (
+        PaymentStatus.REFUNDED,
+        OWED,
+        Money(0, "INR"),
+        (),
+    )
+    assert len(refund_calls(rig)) == 2
+    assert len(set(refund_calls(rig))) == 1  # one refund, under one key
+    before = payment.to_state()
+    rig.deliver([webhook])  # redelivered, now that its id is known: nothing changes
+    after = stored(rig, second).to_state()
+    assert {**after, "version": None} == {**before, "version": None}
+    assert rig.billing.run_due()["refunds_sent"] == 0
+    assert_fulfilled_once(rig)
+
+
+def test_a_refund_failure_with_only_the_gateways_id_is_reported_once(
+    rig_by_gateway_id: BillingRig,
+) -> None:
+    rig = rig_by_gateway_id
+    second = buy_the_number_twice(rig)
+    rig.gateway.script_refunds(Outcome.FAIL)
+    rig.deliver(rig.gateway.take_webhooks())
+    assert outbox_names(rig).count("RefundFailed") == 1  # from the refund call's answer
+    hooks = rig.gateway.take_webhooks()
+    assert [refund_id_in(h)[:5] for h in hooks] == ["rfnd_"]
+
+    rig.deliver(hooks + hooks)
+
+    assert outbox_names(rig).count("RefundFailed") == 1
+    payment = stored(rig, second)
+    assert (payment.status, payment.refundable, payment.refunds_owed) == (
+        PaymentStatus.SUCCEEDED,
+        OWED,
+        (),
+    )
+    assert len(refund_calls(rig)) == 1

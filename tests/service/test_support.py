@@ -51,11 +51,11 @@ def open_store(kind: str, folder: Path) -> Iterator[Callable[[], UnitOfWork]]:
 
 @contextmanager
 def open_rig(
-    kind: str, folder: Path, *, publisher: EventPublisher | None = None
+    kind: str, folder: Path, *, publisher: EventPublisher | None = None, **options: Any
 ) -> Iterator[BillingRig]:
-    """A `BillingRig` on a fresh store of `kind`."""
+    """A `BillingRig` on a fresh store of `kind` (`options` go to `BillingRig.build`)."""
     with open_store(kind, folder) as uow_factory:
-        yield BillingRig.build(uow_factory, publisher=publisher)
+        yield BillingRig.build(uow_factory, publisher=publisher, **options)
 
 
 def snapshot(rig: BillingRig, *accounts: str) -> dict[str, Any]:

@@ -512,6 +512,141 @@ def test_refunds_sent_survive_the_state_and_older_documents_load() -> None:
     assert loaded.refundable == payment.refundable
 
 
+def refund_event(
+    kind: PaymentEventKind, refund_id: str, amount: str, *, eid: str, minutes: float = 2
+) -> PaymentEvent:
+    return event(kind, minutes, eid=eid, amount=inr(amount), refund_id=refund_id)
+
+
+def sent_refund(amount: str = "100.00") -> Payment:
+    """A captured payment (698.00) with a refund ``r-1`` that the gateway took as ``rfnd_1``."""
+    payment = captured_payment()
+    payment.request_refund(inr(amount), refund_id="r-1", at=NOW)
+    payment.record_refund_sent("r-1", "rfnd_1")
+    payment.pull_events()
+    return payment
+
+
+def test_a_refund_event_under_the_gateway_refund_id_counts_once() -> None:
+    payment = sent_refund()
+    payment.apply(refund_event(K.REFUND_SUCCEEDED, "rfnd_1", "100.00", eid="e-gw"))
+    assert (payment.refunded, payment.refundable) == (inr("100.00"), inr("598.00"))
+    assert (status(payment), owed(payment)) == (S.PARTIALLY_REFUNDED, ())
+    payment.apply(refund_event(K.REFUND_SUCCEEDED, "r-1", "100.00", eid="e-ours", minutes=3))
+    assert (payment.refunded, payment.refundable) == (inr("100.00"), inr("598.00"))
+
+
+def test_a_refund_failed_under_the_gateway_refund_id_frees_its_reservation_once() -> None:
+    payment = sent_refund()
+    payment.apply(refund_event(K.REFUND_FAILED, "rfnd_1", "100.00", eid="e-gw"))
+    assert payment.refundable == payment.amount
+    (failed,) = payment.pull_events()
+    assert isinstance(failed, RefundFailed)
+    assert (failed.refund_id, failed.amount) == ("r-1", inr("100.00"))
+    payment.apply(refund_event(K.REFUND_FAILED, "r-1", "100.00", eid="e-ours", minutes=3))
+    assert payment.pull_events() == []
+    assert not payment.reject_refund("r-1", "refused", at=NOW)  # its outcome is known
+
+
+def test_a_refund_event_before_the_gateway_refund_id_is_known_is_matched_once_it_is() -> None:
+    payment = captured_payment()
+    payment.request_refund(inr("100.00"), refund_id="r-1", at=NOW)
+    payment.pull_events()
+    payment.apply(refund_event(K.REFUND_SUCCEEDED, "rfnd_1", "100.00", eid="e-gw"))
+    # Not known to be ours yet: it counts as a refund of its own, and ours is still owed.
+    assert (payment.refunded, payment.refundable) == (inr("100.00"), inr("498.00"))
+    assert owed(payment) == (("r-1", inr("100.00")),)
+    assert payment.record_refund_sent("r-1", "rfnd_1")
+    assert (payment.refunded, payment.refundable, owed(payment)) == (
+        inr("100.00"),
+        inr("598.00"),
+        (),
+    )
+    other_order = sent_refund()
+    other_order.apply(refund_event(K.REFUND_SUCCEEDED, "rfnd_1", "100.00", eid="e-gw"))
+    assert payment.to_state() == other_order.to_state()
+
+
+def test_a_refund_failed_before_the_gateway_refund_id_is_known_is_released_once_it_is() -> None:
+    payment = captured_payment()
+    payment.request_refund(inr("100.00"), refund_id="r-1", at=NOW)
+    payment.pull_events()
+    payment.apply(refund_event(K.REFUND_FAILED, "rfnd_1", "100.00", eid="e-gw"))
+    assert payment.refundable == inr("598.00")  # ours still holds its amount
+    assert payment.pull_events() == []  # no refund of ours is known to have failed
+    payment.record_refund_sent("r-1", "rfnd_1")
+    assert (payment.refundable, owed(payment)) == (payment.amount, ())
+    (failed,) = payment.pull_events()
+    assert isinstance(failed, RefundFailed)
+    assert (failed.refund_id, failed.amount) == ("r-1", inr("100.00"))
+
+
+def test_a_refund_reported_under_both_ids_before_its_gateway_id_is_known_counts_once() -> None:
+    payment = captured_payment()
+    payment.request_refund(inr("349.00"), refund_id="r-1", at=NOW)
+    payment.apply(refund_event(K.REFUND_SUCCEEDED, "r-1", "349.00", eid="e-ours"))
+    payment.apply(refund_event(K.REFUND_SUCCEEDED, "rfnd_1", "349.00", eid="e-gw"))
+    assert status(payment) is S.REFUNDED  # two refunds, as far as the payment can tell
+    payment.pull_events()
+    payment.record_refund_sent("r-1", "rfnd_1")
+    assert (status(payment), payment.refunded, payment.refundable) == (
+        S.PARTIALLY_REFUNDED,
+        inr("349.00"),
+        inr("349.00"),
+    )
+    (changed,) = payment.pull_events()
+    assert isinstance(changed, PaymentStatusChanged)
+    assert (changed.previous, changed.status) == (S.REFUNDED, S.PARTIALLY_REFUNDED)
+
+
+def test_a_refund_we_never_requested_counts_once_under_its_own_id() -> None:
+    payment = sent_refund()
+    dashboard = refund_event(K.REFUND_SUCCEEDED, "rfnd_9", "200.00", eid="e-dash")
+    payment.apply(dashboard)
+    payment.apply(dashboard)
+    payment.apply(refund_event(K.REFUND_SUCCEEDED, "rfnd_1", "100.00", eid="e-gw"))
+    assert (payment.refunded, payment.refundable) == (inr("300.00"), inr("398.00"))
+
+
+def test_a_gateway_refund_id_must_name_one_refund_of_one_amount() -> None:
+    payment = sent_refund()
+    payment.request_refund(inr("50.00"), refund_id="r-2", at=NOW)
+    before = payment.to_state()
+    with pytest.raises(IdempotencyConflict):
+        payment.apply(refund_event(K.REFUND_SUCCEEDED, "rfnd_1", "20.00", eid="e-gw"))
+    with pytest.raises(IdempotencyConflict):
+        payment.record_refund_sent("r-2", "rfnd_1")  # already r-1's
+    with pytest.raises(IdempotencyConflict):
+        payment.record_refund_sent("r-2", "r-1")  # our id for another refund
+    with pytest.raises(IdempotencyConflict):
+        payment.request_refund(inr("100.00"), refund_id="rfnd_1", at=NOW)
+    assert payment.to_state() == before
+    payment.apply(refund_event(K.REFUND_SUCCEEDED, "rfnd_2", "20.00", eid="e-other"))
+    before = payment.to_state()
+    with pytest.raises(IdempotencyConflict):
+        payment.record_refund_sent("r-2", "rfnd_2")  # the gateway reported 20.00 under it
+    assert payment.to_state() == before
+
+
+def test_refunds_matched_by_gateway_id_survive_the_state() -> None:
+    payment = captured_payment()
+    payment.request_refund(inr("100.00"), refund_id="r-1", at=NOW)
+    payment.request_refund(inr("50.00"), refund_id="r-2", at=NOW)
+    payment.apply(refund_event(K.REFUND_SUCCEEDED, "rfnd_1", "100.00", eid="e-1"))
+    payment.apply(refund_event(K.REFUND_FAILED, "rfnd_2", "50.00", eid="e-2"))
+    payment.record_refund_sent("r-1", "rfnd_1")
+    state = payment.to_state()
+    again = Payment.from_state(state)
+    assert again.to_state() == state
+    assert (again.refunded, again.refundable, again.refunds_owed) == (
+        inr("100.00"),
+        inr("548.00"),
+        (("r-2", inr("50.00")),),
+    )
+    again.record_refund_sent("r-2", "rfnd_2")
+    assert again.refundable == inr("598.00")
+
+
 # --- fulfilment ----------------------------------------------------------------------------
 
 

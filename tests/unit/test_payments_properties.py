@@ -6,16 +6,17 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from attrs import frozen
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minutebill import Capability, Money, NumberOffer, ValidationError
+from minutebill import Capability, MinutebillError, Money, NumberOffer, ValidationError
 from minutebill.domain.catalog import AddOnBundle
 from minutebill.domain.checkout import Order, Quote
 from minutebill.domain.fulfilment import Fulfilment
 from minutebill.domain.line_items import BundleLine, NumberLine, TopUpLine
-from minutebill.domain.payment_events import PaymentEvent
-from minutebill.domain.payments import Payment, PaymentMethod, PaymentStatus
+from minutebill.domain.payment_events import PaymentEvent, PaymentEventKind
+from minutebill.domain.payments import Payment, PaymentMethod, PaymentStatus, RefundFailed
 from minutebill.testing.payment_strategies import (
     deliveries,
     gateway_event_sets,
@@ -132,8 +133,17 @@ def test_refunds_never_exceed_what_was_captured(
         assert payment.to_state() == before
 
 
-refund_answers = st.lists(st.sampled_from(["owed", "sent", "refused"]), max_size=3)
-"""What became of each refund we request: still owed, taken by the gateway, or refused."""
+refund_answers = st.lists(st.sampled_from(["owed", "sent", "refused", "reported"]), max_size=3)
+"""What became of each refund we request: still owed, taken by the gateway, or refused; or
+taken, and then reported by a webhook that carries only the gateway's refund id."""
+
+
+def outcome_of(payment: Payment, event: PaymentEvent) -> object:
+    """What applying `event` did: whether it was new, or the kind of error that refused it."""
+    try:
+        return payment.apply(event)
+    except MinutebillError as error:
+        return type(error)
 
 
 @given(st.data(), histories, payment_methods())
@@ -153,16 +163,33 @@ def test_payments_survive_their_state_and_behave_the_same(
     for e in events[:half]:
         payment.apply(e)
     payment.fulfil(QUOTE, at=NOW, repriced_total=QUOTE.total)
+    reported: list[PaymentEvent] = []
     for n, answer in enumerate(data.draw(refund_answers, label="our refunds")):
         if not payment.refundable or payment.gateway_payment_id is None:
             break
         units = data.draw(st.integers(1, payment.refundable.minor_units), label="units")
-        refund_id = f"ours-{n}"
-        payment.request_refund(Money.from_minor_units(units, "INR"), refund_id=refund_id, at=NOW)
-        if answer == "sent":
+        refund_id, amount = f"ours-{n}", Money.from_minor_units(units, "INR")
+        payment.request_refund(amount, refund_id=refund_id, at=NOW)
+        if answer in ("sent", "reported"):
             payment.record_refund_sent(refund_id, f"rfnd-{n}")
         elif answer == "refused":
             payment.reject_refund(refund_id, "refused", at=NOW)
+        if answer == "reported":
+            reported.append(
+                PaymentEvent(
+                    event_id=f"evt-rfnd-{n}",
+                    kind=data.draw(
+                        st.sampled_from(
+                            [PaymentEventKind.REFUND_SUCCEEDED, PaymentEventKind.REFUND_FAILED]
+                        )
+                    ),
+                    payment_reference="pay-1",
+                    gateway_payment_id=payment.gateway_payment_id,
+                    occurred_at=NOW + timedelta(days=1),
+                    amount=amount,
+                    refund_id=f"rfnd-{n}",
+                )
+            )
     state = payment.to_state()
     again = Payment.from_state(state)
     assert again.to_state() == state
@@ -170,7 +197,166 @@ def test_payments_survive_their_state_and_behave_the_same(
     assert again.refundable == payment.refundable
     for e in events[half:]:
         assert payment.apply(e) == again.apply(e)
+    for e in reported:
+        assert outcome_of(payment, e) == outcome_of(again, e)
     assert again.to_state() == payment.to_state()
     assert again.fulfil(QUOTE, at=NOW, repriced_total=QUOTE.total) == payment.fulfil(
         QUOTE, at=NOW, repriced_total=QUOTE.total
     )
+
+
+# --- refunds reported under our refund id or the gateway's ------------------------------------
+
+REFUND_KINDS = (PaymentEventKind.REFUND_FAILED, PaymentEventKind.REFUND_SUCCEEDED)
+
+
+@frozen
+class RecordSent:
+    """Our commit of the gateway's answer: it took `refund_id` as `gateway_refund_id`."""
+
+    refund_id: str
+    gateway_refund_id: str
+
+
+@frozen
+class RefundStory:
+    """Refunds we requested, what the gateway reported about them (and about a refund made in
+    its dashboard), and which answers we recorded: the steps that arrive in any order.
+
+    Attributes:
+        requests: Our refund id and amount, requested before anything else happens.
+        steps: Refund events, each under our refund id or the gateway's, and `RecordSent`s.
+        succeeded: Our refund ids the gateway reports a success for.
+        reported: Our refund ids the gateway reports any outcome for.
+        dashboard: What the gateway reports refunded from its dashboard (perhaps zero).
+    """
+
+    requests: tuple[tuple[str, Money], ...]
+    steps: tuple[PaymentEvent | RecordSent, ...]
+    succeeded: frozenset[str]
+    reported: frozenset[str]
+    dashboard: Money
+
+
+@st.composite
+def refund_stories(draw: st.DrawFn) -> RefundStory:
+    """Up to three of our refunds and perhaps a dashboard one, within the captured amount.
+
+    Each outcome the gateway reports (a failure, a success, or both) carries our refund id or
+    only the gateway's, and may be reported again under the other; a refund reported under the
+    gateway's id was taken, so its answer is recorded. Shrinks towards no refunds.
+    """
+    left = QUOTE.total.minor_units
+    at = NOW + timedelta(minutes=5)
+    requests: list[tuple[str, Money]] = []
+    steps: list[PaymentEvent | RecordSent] = []
+    succeeded: set[str] = set()
+    reported: set[str] = set()
+    dashboard = Money.zero("INR").rounded()
+
+    def report(kind: PaymentEventKind, refund_id: str, amount: Money) -> None:
+        nonlocal at
+        at += timedelta(seconds=draw(st.integers(1, 600)))
+        steps.append(
+            PaymentEvent(
+                event_id=f"evt-{len(steps)}",
+                kind=kind,
+                payment_reference="pay-1",
+                gateway_payment_id="gw-1",
+                occurred_at=at,
+                amount=amount,
+                refund_id=refund_id,
+            )
+        )
+
+    for n in range(draw(st.integers(0, 3), label="our refunds")):
+        if left <= 0:
+            break
+        units = draw(st.integers(1, left))
+        left -= units
+        ours, theirs = f"ours-{n}", f"rfnd_{n}"
+        amount = Money.from_minor_units(units, "INR")
+        requests.append((ours, amount))
+        sent = draw(st.booleans(), label="answer recorded")
+        for kind in (k for k in REFUND_KINDS if draw(st.booleans())):
+            reported.add(ours)
+            if kind is PaymentEventKind.REFUND_SUCCEEDED:
+                succeeded.add(ours)
+            ids = draw(st.sampled_from([[ours], [theirs], [ours, theirs], [theirs, ours]]))
+            for refund_id in ids:
+                report(kind, refund_id, amount)
+            sent = sent or theirs in ids
+        if sent:
+            steps.append(RecordSent(ours, theirs))
+    if left > 0 and draw(st.booleans(), label="a dashboard refund"):
+        amount = Money.from_minor_units(draw(st.integers(1, left)), "INR")
+        for kind in (k for k in REFUND_KINDS if draw(st.booleans())):
+            if kind is PaymentEventKind.REFUND_SUCCEEDED:
+                dashboard = amount
+            report(kind, "rfnd_dashboard", amount)
+    return RefundStory(
+        tuple(requests), tuple(steps), frozenset(succeeded), frozenset(reported), dashboard
+    )
+
+
+def play(story: RefundStory, steps: list[PaymentEvent | RecordSent]) -> tuple[Payment, list[str]]:
+    """A captured payment, the story's requests, then `steps` in the order given.
+
+    An event refused because, for now, it would refund more than was captured (the same refund
+    reported under both ids before its gateway id was recorded) is delivered again at the end,
+    as a gateway redelivers a webhook that was not accepted. Returns the payment and the refund
+    ids of the `RefundFailed` it recorded.
+    """
+    payment = new_payment()
+    payment.apply(
+        PaymentEvent(
+            event_id="evt-captured",
+            kind=PaymentEventKind.SUCCEEDED,
+            payment_reference="pay-1",
+            gateway_payment_id="gw-1",
+            occurred_at=NOW + timedelta(minutes=1),
+            amount=QUOTE.total,
+        )
+    )
+    for refund_id, amount in story.requests:
+        payment.request_refund(amount, refund_id=refund_id, at=NOW)
+    refused: list[PaymentEvent] = []
+    for step in steps:
+        if isinstance(step, RecordSent):
+            payment.record_refund_sent(step.refund_id, step.gateway_refund_id)
+            continue
+        try:
+            payment.apply(step)
+        except ValidationError:
+            refused.append(step)
+    for event in refused:
+        payment.apply(event)
+    failed = [e.refund_id for e in payment.pull_events() if isinstance(e, RefundFailed)]
+    return payment, failed
+
+
+@given(st.data(), refund_stories())
+def test_refunds_reported_under_either_id_in_any_order_count_once(
+    data: st.DataObject, story: RefundStory
+) -> None:
+    first, failed_first = play(story, data.draw(deliveries(list(story.steps)), label="first"))
+    second, _ = play(story, data.draw(deliveries(list(story.steps)), label="second"))
+
+    assert state_without_version(first) == state_without_version(second)
+    amounts = dict(story.requests)
+    refunded = sum((amounts[rid] for rid in story.succeeded), story.dashboard)
+    unanswered = sum(
+        (m for rid, m in story.requests if rid not in story.reported), Money.zero("INR").rounded()
+    )
+    assert first.refunded == refunded
+    assert first.refundable == QUOTE.total - refunded - unanswered
+    recorded = {s.refund_id for s in story.steps if isinstance(s, RecordSent)}
+    assert first.refunds_owed == tuple(
+        (rid, m) for rid, m in story.requests if rid not in story.reported | recorded
+    )
+    # A refund of ours is reported failed at most once, under our id; the dashboard's never.
+    assert len(failed_first) == len(set(failed_first))
+    assert story.reported - story.succeeded <= set(failed_first) <= story.reported
+    again = Payment.from_state(first.to_state())
+    assert again.to_state() == first.to_state()
+    assert (again.refundable, again.refunds_owed) == (first.refundable, first.refunds_owed)

@@ -94,7 +94,8 @@ class PaymentEvent:
         amount: The amount concerned: captured or authorised, or refunded. Required for
             refunds; optional otherwise (checked against the payment when given).
         refund_id: For refunds: our refund reference if the gateway echoes it, else the
-            gateway's refund id. Absent for other kinds.
+            gateway's refund id. `Payment` matches either to our request (the gateway's once
+            `Payment.record_refund_sent` noted it). Absent for other kinds.
         reason: The gateway's failure reason, if any.
     """
 

@@ -22,7 +22,7 @@ way in every order, and fulfilment happens at most once, the same way.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from attrs import frozen
@@ -99,7 +99,9 @@ class StatusSummary:
         captured_at: The earliest success the gateway reported, if any (money moved then).
         accepted: Whether a success was reported by the deadline (False: late capture).
         refunded: The sum of refunds that succeeded.
-        refunds: Each refund id seen in events, with its amount and whether it succeeded.
+        refunds: Each refund seen in events, with its amount and whether it succeeded, under
+            our refund id if the event's id is ours or a known gateway id for one of ours,
+            else under the id the event carries.
     """
 
     status: PaymentStatus
@@ -110,17 +112,31 @@ class StatusSummary:
 
 
 def summarise(
-    events: Iterable[PaymentEvent], *, amount: Money, deadline: datetime
+    events: Iterable[PaymentEvent],
+    *,
+    amount: Money,
+    deadline: datetime,
+    refund_ids: Mapping[str, str] | None = None,
 ) -> StatusSummary:
-    """Fold a set of events (order and duplicates irrelevant) into a `StatusSummary`."""
+    """Fold a set of events (order and duplicates irrelevant) into a `StatusSummary`.
+
+    Args:
+        events: The events seen.
+        amount: The payment's amount.
+        deadline: The last instant at which a success counts.
+        refund_ids: Our refund id for each gateway refund id we know: a refund event may carry
+            either, and both name one refund, counted once.
+    """
+    ours = refund_ids or {}
     by_kind: dict[PaymentEventKind, list[datetime]] = {k: [] for k in PaymentEventKind}
     refunds: dict[str, tuple[Money, bool]] = {}
     for event in events:
         by_kind[event.kind].append(event.occurred_at)
         if event.kind.is_refund and event.refund_id is not None and event.amount is not None:
+            refund_id = ours.get(event.refund_id, event.refund_id)
             succeeded = event.kind is PaymentEventKind.REFUND_SUCCEEDED
-            known = refunds.get(event.refund_id)
-            refunds[event.refund_id] = (event.amount, succeeded or bool(known and known[1]))
+            known = refunds.get(refund_id)
+            refunds[refund_id] = (event.amount, succeeded or bool(known and known[1]))
     refunded = sum_money((m for m, ok in refunds.values() if ok), amount.currency)
     successes = by_kind[PaymentEventKind.SUCCEEDED]
     captured_at = min(successes) if successes else None

@@ -15,6 +15,12 @@ sent, and stays **owed** (`refunds_owed`) until the gateway answers for it: it t
 (`reject_refund`). Whoever sends refunds sends the owed ones again, under the same refund id
 and idempotency key, until then; the gateway refunds each key once.
 
+A refund event names the refund by our refund id, or only by the gateway's (Razorpay and
+Stripe do not always echo ours). It is matched to our request by either: the gateway's id is
+the one `record_refund_sent` noted. An event under a gateway id not noted (yet) counts as a
+refund of its own — a refund made in the gateway's dashboard, or ours whose answer is not
+recorded yet; recording that answer later matches it, so the refund counts once either way.
+
 The payment keeps the events it has seen (a handful per payment: progress, outcome, refunds)
 because order-independence needs the whole set.
 """
@@ -249,7 +255,13 @@ class Payment:
 
     @property
     def refundable(self) -> Money:
-        """What may still be refunded: captured less refunds confirmed or requested."""
+        """What may still be refunded: captured less refunds confirmed or requested.
+
+        A refund the gateway reports under an id not (yet) matched to a request counts on its
+        own; until the gateway's answer for one of ours is recorded (`record_refund_sent`),
+        a report about it under the gateway's id alone may thus count twice: this errs low,
+        never above what is left at the gateway.
+        """
         left = self.captured - self._committed_refunds(self._refund_requests)
         return max(left, Money.zero(self.amount.currency).rounded())
 
@@ -258,8 +270,9 @@ class Payment:
         """Refunds requested that the gateway has not answered for yet, by refund id.
 
         Each is ``(refund_id, amount)``: not taken by the gateway (`record_refund_sent`),
-        with no outcome reported, not refused. Send them (again) with the same refund id as
-        the idempotency key; empty when nothing is owed.
+        with no outcome reported (under our refund id, or the gateway's once recorded), not
+        refused. Send them (again) with the same refund id as the idempotency key; empty when
+        nothing is owed.
         """
         if not self._refund_requests:
             return ()
@@ -295,6 +308,10 @@ class Payment:
     def apply(self, event: PaymentEvent) -> bool:
         """Fold a gateway event into the payment.
 
+        A refund event is matched to our request by our refund id or by the gateway's refund
+        id recorded for it (`record_refund_sent`); one under neither counts as a refund of its
+        own until an answer recorded later matches it.
+
         Returns:
             True if the event was new; False for a duplicate (which changes nothing).
 
@@ -302,7 +319,9 @@ class Payment:
             ValidationError: for an event about another payment, another gateway payment, an
                 amount other than the payment's, refunds that would exceed the amount, or a
                 success reported at another instant than an earlier report of the capture (a
-                payment is captured once, at one instant).
+                payment is captured once, at one instant). A refund reported under both ids
+                before its gateway id was recorded may thus be refused for now; delivered
+                again once the id is recorded, it is accepted.
             IdempotencyConflict: for an event id (or refund id) seen before with other data.
         """
         if not isinstance(event, PaymentEvent):
@@ -343,11 +362,15 @@ class Payment:
         Raises:
             ValidationError: for a bad amount, or one above `refundable`.
             InvalidTransition: if nothing was captured.
-            IdempotencyConflict: if `refund_id` was used for another amount.
+            IdempotencyConflict: if `refund_id` was used for another amount, or is the
+                gateway's id of another refund.
         """
         _positive("amount", amount, self.amount.currency)
         require_key("refund_id", refund_id)
         when = to_utc(at)
+        owner = _by_gateway_id(self._refunds_sent).get(refund_id)
+        if owner not in (None, refund_id):
+            raise IdempotencyConflict(refund_id, f"the gateway's id of refund {owner}")
         known = self._refund_requests.get(refund_id) or self._event_refund_amount(refund_id)
         if known is not None:
             if known == amount:
@@ -373,14 +396,19 @@ class Payment:
         """Note that the gateway took the requested refund `refund_id`, as `gateway_refund_id`.
 
         Call it when the gateway's refund call returns (whatever the refund's status): the
-        refund is no longer owed, and its outcome arrives as a refund event.
+        refund is no longer owed, and its outcome arrives as a refund event, under our refund
+        id or `gateway_refund_id`. Events already seen under `gateway_refund_id` (a webhook
+        that beat the answer) are matched to the request now: the refund counts once, and if
+        they report it failed, its reservation is released and `RefundFailed` recorded.
 
         Returns:
             True if noted now; False if it already was (a re-sent request's answer).
 
         Raises:
             ValidationError: for empty ids, or a refund id never requested.
-            IdempotencyConflict: if the gateway took it before under another id.
+            IdempotencyConflict: if the gateway took it before under another id, if
+                `gateway_refund_id` already names another refund (ours, or the gateway's id
+                of another of ours), or if the gateway reported another amount under it.
         """
         require_key("refund_id", refund_id)
         require_key("gateway_refund_id", gateway_refund_id)
@@ -391,7 +419,21 @@ class Payment:
             if known == gateway_refund_id:
                 return False
             raise IdempotencyConflict(refund_id, f"sent as {known}, now {gateway_refund_id}")
-        self._refunds_sent = {**self._refunds_sent, refund_id: gateway_refund_id}
+        owner = _by_gateway_id(self._refunds_sent).get(gateway_refund_id)
+        if owner is None and gateway_refund_id in self._refund_requests:
+            owner = gateway_refund_id  # our id of another refund
+        if owner not in (None, refund_id):
+            raise IdempotencyConflict(gateway_refund_id, f"names refund {owner}")
+        amount = self._refund_requests[refund_id]
+        reported = self._event_refund_amount(gateway_refund_id)
+        if reported is not None and reported != amount:
+            raise IdempotencyConflict(gateway_refund_id, f"refund of {reported}, not {amount}")
+        sent = {**self._refunds_sent, refund_id: gateway_refund_id}
+        before, after = self._summary, self._summarise(self._events, sent)
+        self._refunds_sent, self._summary = sent, after
+        matched = [e.occurred_at for e in self._events.values() if e.refund_id == gateway_refund_id]
+        if matched:
+            self._record_changes(before, after, max(matched))
         return True
 
     def reject_refund(self, refund_id: str, reason: str, *, at: datetime) -> bool:
@@ -481,8 +523,15 @@ class Payment:
 
     # --- internals -----------------------------------------------------------------------
 
-    def _summarise(self, events: dict[str, PaymentEvent]) -> StatusSummary:
-        return summarise(events.values(), amount=self.amount, deadline=self.deadline)
+    def _summarise(
+        self, events: dict[str, PaymentEvent], sent: dict[str, str] | None = None
+    ) -> StatusSummary:
+        return summarise(
+            events.values(),
+            amount=self.amount,
+            deadline=self.deadline,
+            refund_ids=_by_gateway_id(self._refunds_sent if sent is None else sent),
+        )
 
     def _check_gateway_id(self, gateway_payment_id: str) -> None:
         if self.gateway_payment_id not in (None, gateway_payment_id):
@@ -524,9 +573,8 @@ class Payment:
         if positive and event.amount is not None and event.amount != self.amount:
             raise ValidationError("amount", event.amount, f"the payment is {self.amount}")
         if event.kind.is_refund and event.refund_id is not None and event.amount is not None:
-            known = self._refund_requests.get(event.refund_id) or self._event_refund_amount(
-                event.refund_id
-            )
+            refund_id = _by_gateway_id(self._refunds_sent).get(event.refund_id, event.refund_id)
+            known = self._refund_requests.get(refund_id) or self._event_refund_amount(refund_id)
             if known is not None and known != event.amount:
                 raise IdempotencyConflict(event.refund_id, f"refund of {known}, now {event.amount}")
 
@@ -546,32 +594,7 @@ class Payment:
         self._summary = after
         if adopt_gateway_id:
             self.gateway_payment_id = event.gateway_payment_id
-        if before.status is not after.status:
-            self._buffer.record(
-                PaymentStatusChanged(
-                    account_id=self.account_id,
-                    occurred_at=event.occurred_at,
-                    payment_id=self.payment_id,
-                    previous=before.status,
-                    status=after.status,
-                )
-            )
-        if (
-            event.kind is PaymentEventKind.REFUND_FAILED
-            and event.refund_id is not None
-            and event.amount is not None
-            and all(rid != event.refund_id for rid, _, _ in before.refunds)
-        ):
-            self._buffer.record(
-                RefundFailed(
-                    account_id=self.account_id,
-                    occurred_at=event.occurred_at,
-                    payment_id=self.payment_id,
-                    refund_id=event.refund_id,
-                    amount=event.amount,
-                    reason=event.reason,
-                )
-            )
+        self._record_changes(before, after, event.occurred_at)
         if before.captured_at is None and after.captured_at is not None:
             self._buffer.record(
                 PaymentCaptured(
@@ -583,6 +606,49 @@ class Payment:
                 )
             )
         return True
+
+    def _record_changes(self, before: StatusSummary, after: StatusSummary, at: datetime) -> None:
+        """Record a change of status, and each refund of ours that is now known to have failed.
+
+        A refund fails once: `RefundFailed` names our refund id, and is recorded when the first
+        outcome matched to the request is a failure. A refund we never requested reserved
+        nothing, so its failure is not recorded.
+        """
+        if before.status is not after.status:
+            self._buffer.record(
+                PaymentStatusChanged(
+                    account_id=self.account_id,
+                    occurred_at=at,
+                    payment_id=self.payment_id,
+                    previous=before.status,
+                    status=after.status,
+                )
+            )
+        known = {rid for rid, _, _ in before.refunds}
+        ours = _by_gateway_id(self._refunds_sent)
+        for rid, money, ok in after.refunds:
+            if ok or rid in known or rid not in self._refund_requests:
+                continue
+            failure = min(
+                (
+                    e
+                    for e in self._events.values()
+                    if e.kind is PaymentEventKind.REFUND_FAILED
+                    and e.refund_id is not None
+                    and ours.get(e.refund_id, e.refund_id) == rid
+                ),
+                key=lambda e: (e.occurred_at, e.event_id),
+            )
+            self._buffer.record(
+                RefundFailed(
+                    account_id=self.account_id,
+                    occurred_at=failure.occurred_at,
+                    payment_id=self.payment_id,
+                    refund_id=rid,
+                    amount=money,
+                    reason=failure.reason,
+                )
+            )
 
     # --- persistence ---------------------------------------------------------------------
 
@@ -643,6 +709,11 @@ class Payment:
                 if r.get("gateway_refund_id") is not None
             },
         )
+
+
+def _by_gateway_id(sent: dict[str, str]) -> dict[str, str]:
+    """Our refund id for each gateway refund id recorded (`record_refund_sent`)."""
+    return {theirs: ours for ours, theirs in sent.items()}
 
 
 def _rejection_id(refund_id: str) -> str:

@@ -191,6 +191,10 @@ class FakePaymentGateway:
         late_after: How long a `LATE_SUCCESS` stays FAILED.
         no_auth_limit: Mandate charges above it need the customer (ACTION_REQUIRED); INR
             15,000 by default. Charges in another currency have no such limit.
+        echo_refund_reference: Whether refund webhooks carry our refund id (the default) or,
+            as Razorpay's and Stripe's may, only the gateway's (``rfnd_...``, the
+            `GatewayRefund.refund_id` its refund call answers with). The answer itself
+            always echoes ours.
     """
 
     def __init__(
@@ -201,6 +205,7 @@ class FakePaymentGateway:
         default: Outcome = Outcome.SUCCEED,
         late_after: timedelta = timedelta(minutes=3),
         no_auth_limit: Money | None = None,
+        echo_refund_reference: bool = True,
     ) -> None:
         if not isinstance(secret, bytes) or not secret:
             raise ValidationError("secret", "<secret>", "non-empty bytes")
@@ -209,6 +214,7 @@ class FakePaymentGateway:
         self._default = default
         self._late_after = late_after
         self._no_auth_limit = no_auth_limit or Money("15000.00", "INR")
+        self._echo_refund_reference = echo_refund_reference
         self._script: deque[Outcome] = deque()
         self._by_reference: dict[str, Outcome] = {}
         self._payments: dict[str, _Record] = {}
@@ -345,7 +351,8 @@ class FakePaymentGateway:
             record.payment = evolve(payment, status=status, updated_at=now)
         event = refund.to_event()
         if event is not None:
-            self._emit(evolve(event, event_id=self._next_id("evt")))
+            refund_id = event.refund_id if self._echo_refund_reference else refund.refund_id
+            self._emit(evolve(event, event_id=self._next_id("evt"), refund_id=refund_id))
         return self._answer(refund, outcome)
 
     @staticmethod

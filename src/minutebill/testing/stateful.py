@@ -152,14 +152,19 @@ class BillingRig:
         catalog: Catalog | None = None,
         publisher: EventPublisher | None = None,
         secret: bytes = b"whsec-minutebill-tests",
+        echo_refund_reference: bool = True,
         **options: Any,
     ) -> BillingRig:
         """Wire a `Billing` to `uow_factory` with a fake gateway that knows `MANDATE`.
 
-        `options` go to `Billing` as they are (``remedy=``, ``number_policy=``, ...).
+        `echo_refund_reference` goes to the `FakePaymentGateway` (False: its refund webhooks
+        carry only the gateway's refund id). `options` go to `Billing` as they are
+        (``remedy=``, ``number_policy=``, ...).
         """
         clock = clock or FixedClock(START)
-        gateway = FakePaymentGateway(secret=secret, clock=clock)
+        gateway = FakePaymentGateway(
+            secret=secret, clock=clock, echo_refund_reference=echo_refund_reference
+        )
         gateway.add_mandate(MANDATE)
         billing = Billing(
             uow_factory,
