@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from minutebill import (
     AddOnBundle,
+    BillingInterval,
     Capability,
     CurrencyMismatch,
     InvalidTransition,
@@ -60,6 +62,20 @@ def number(
 
 
 # --- the checkout screen ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("months", [1, 3, 12])
+@pytest.mark.parametrize("renewal", [False, True])
+def test_a_number_line_charges_one_whole_interval_of_its_offer(
+    months: int, renewal: bool
+) -> None:
+    """The line pays what the number's period costs: the monthly fee times its months."""
+    offer = attrs.evolve(LOCAL, interval=BillingInterval.every_months(months))
+    line = number(offer, renewal=renewal)
+    assert line.amount == inr("199.00") * months
+    assert line.amount == offer.period_fee
+    total = Order([line], "INR").breakdown().total
+    assert total == inr("199.00") * months + (inr("0.00") if renewal else inr("499.00"))
 
 
 def test_a_number_and_a_bundle_show_amount_upfront_fees_and_total() -> None:

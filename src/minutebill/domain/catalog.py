@@ -250,3 +250,12 @@ class NumberOffer:
         _require_price("upfront_fee", self.upfront_fee)
         if self.monthly_fee.currency != self.upfront_fee.currency:
             raise ValidationError("upfront_fee", self.upfront_fee, "same currency as monthly_fee")
+
+    @property
+    def period_fee(self) -> Money:
+        """The recurring fee of one interval: the monthly fee times the months in it, rounded.
+
+        What a checkout line, a renewal (from the wallet or a mandate) and a refund of an
+        unused period all count, so a quarterly number costs three monthly fees a quarter.
+        """
+        return (self.monthly_fee * self.interval.months).rounded()

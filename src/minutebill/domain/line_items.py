@@ -198,8 +198,8 @@ class NumberLine:
 
     @property
     def amount(self) -> Money:
-        """The recurring fee for one interval."""
-        return self.offer.monthly_fee
+        """The recurring fee for one interval of the offer (`NumberOffer.period_fee`)."""
+        return self.offer.period_fee
 
     @property
     def upfront_fee(self) -> Money:

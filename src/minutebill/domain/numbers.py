@@ -112,10 +112,10 @@ class ParsedValues:
             found = self._offers.get(key)
         except (KeyError, TypeError):  # malformed: let the parser say what is wrong
             offer = offer_from_state(state)
-            return offer, offer_to_state(offer), _period_fee(offer)
+            return offer, offer_to_state(offer), offer.period_fee
         if found is None:
             offer = offer_from_state(state)
-            found = (offer, offer_to_state(offer), _period_fee(offer))
+            found = (offer, offer_to_state(offer), offer.period_fee)
             if len(self._offers) >= self.limit:
                 self._offers.clear()
             self._offers[key] = found
@@ -148,11 +148,6 @@ class ParsedValues:
                 self._policies.clear()
             self._policies[key] = found
         return found
-
-
-def _period_fee(offer: NumberOffer) -> Money:
-    """The fee of one period of `offer`: its monthly fee times the months in its interval."""
-    return (offer.monthly_fee * offer.interval.months).rounded()
 
 
 def _copy_offer_state(state: State) -> State:
@@ -327,7 +322,7 @@ class NumberSubscription:
         offer = self.offer
         cached = self._memo.get("fee")
         if cached is None or cached[0] is not offer:
-            cached = (offer, _period_fee(offer))
+            cached = (offer, offer.period_fee)
             self._memo["fee"] = cached
         fee: Money = cached[1]
         return fee
