@@ -66,9 +66,7 @@ def number(
 
 @pytest.mark.parametrize("months", [1, 3, 12])
 @pytest.mark.parametrize("renewal", [False, True])
-def test_a_number_line_charges_one_whole_interval_of_its_offer(
-    months: int, renewal: bool
-) -> None:
+def test_a_number_line_charges_one_whole_interval_of_its_offer(months: int, renewal: bool) -> None:
     """The line pays what the number's period costs: the monthly fee times its months."""
     offer = attrs.evolve(LOCAL, interval=BillingInterval.every_months(months))
     line = number(offer, renewal=renewal)
