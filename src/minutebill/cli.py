@@ -118,4 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
+    except OSError as exc:  # the system refused (a full disk for the output, say): no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0

@@ -8,7 +8,8 @@ webhook delivered twice), and prints what the billing page shows.
 
 Time is simulated with a `FixedClock`. Running the demo again on the same store continues the
 same account from where the last run stopped: the run number and the clock are kept in the
-store's idempotency table.
+store's idempotency table, with a mark at each step, so a run that was interrupted is left
+behind and the next one starts after the latest instant it reached.
 """
 
 from __future__ import annotations
@@ -40,21 +41,76 @@ CAMPAIGN = "campaign:diwali-outreach"
 
 
 def _run_number(uow_factory: Callable[[], UnitOfWork]) -> tuple[int, datetime]:
-    """This run's number and where its clock starts (a day after the last run ended)."""
+    """This run's number and where its clock starts: a day after the last run's latest instant.
+
+    A run that was interrupted (Ctrl-C, a crash) has a start mark but no end mark. Its
+    number is not used again (its call ids and keys are taken), and the next run starts a
+    day after the latest instant it reached: its last mark or its newest settled call.
+    """
     with uow_factory() as uow:
         run, start = 1, FIRST_START
-        while (stored := uow.idempotency.get(ACCOUNT, f"demo:run:{run}")) is not None:
-            start = datetime.fromisoformat(stored.response["ended_at"]) + timedelta(days=1)
+        while True:
+            ended = uow.idempotency.get(ACCOUNT, _mark_key(run, "ended"))
+            if ended is not None:
+                start = _instant(ended) + timedelta(days=1)
+            elif uow.idempotency.get(ACCOUNT, _mark_key(run, "started")) is not None:
+                start = _interrupted_at(uow, run) + timedelta(days=1)
+            else:
+                return run, start
             run += 1
-    return run, start
 
 
-def _remember_run(uow_factory: Callable[[], UnitOfWork], run: int, ended_at: datetime) -> None:
+_STEPS = ("started", "due", "grace")
+"""The marks a run leaves as its clock moves on; ``ended`` last, once it has printed."""
+
+
+def _mark_key(run: int, step: str) -> str:
+    # "demo:run:<n>" is the end mark, as demo files of earlier versions have it.
+    return f"demo:run:{run}" if step == "ended" else f"demo:run:{run}:{step}"
+
+
+def _instant(stored: StoredResponse) -> datetime:
+    response = stored.response
+    return datetime.fromisoformat(str(response.get("at", response.get("ended_at"))))
+
+
+def _interrupted_at(uow: UnitOfWork, run: int) -> datetime:
+    """The latest instant an interrupted run reached: its marks and its newest call."""
+    marks = [uow.idempotency.get(ACCOUNT, _mark_key(run, step)) for step in _STEPS]
+    latest = max(_instant(mark) for mark in marks if mark is not None)
+    newest = uow.usage.page(ACCOUNT, limit=1).records
+    if newest:
+        latest = max(latest, newest[0].settled_at)
+    return latest
+
+
+def _mark(uow_factory: Callable[[], UnitOfWork], run: int, step: str, at: datetime) -> None:
+    """Record that `run` reached `step` at `at`."""
     with uow_factory() as uow:
         uow.idempotency.put(
-            ACCOUNT, f"demo:run:{run}", StoredResponse("", {"ended_at": ended_at.isoformat()})
+            ACCOUNT, _mark_key(run, step), StoredResponse("", {"at": at.isoformat()})
         )
         uow.commit()
+
+
+def _let_time_pass(
+    billing: Billing, clock: FixedClock, numbers: list[str], mark: Callable[[str], None]
+) -> dict[str, int]:
+    """A month, then the grace period: what the due work did, by action.
+
+    The plan and this run's numbers renew, and the number without Auto-Pay is held and then
+    released. From the second run on the numbers were bought in the middle of a plan period,
+    so the month ends at the later of the plan's and the numbers' next renewal.
+    """
+    due = [billing.overview(ACCOUNT).period_end]
+    due += [n.paid_through for n in billing.numbers(ACCOUNT) if n.number_e164 in numbers]
+    clock.set(max(due) + timedelta(hours=1))
+    mark("due")
+    first = billing.run_due()
+    clock.advance(billing.number_policy.grace_period + timedelta(hours=1))
+    mark("grace")
+    second = billing.run_due()
+    return {k: first[k] + second[k] for k in {*first.counts, *second.counts}}
 
 
 def _deliver_webhooks(billing: Billing, gateway: FakePaymentGateway) -> int:
@@ -80,6 +136,7 @@ def run_demo(
         The overview printed last.
     """
     run, start = _run_number(uow_factory)
+    _mark(uow_factory, run, "started", start)
     clock = FixedClock(start)
     gateway = FakePaymentGateway(secret=b"demo-webhook-secret", clock=clock)
     tax = TaxPolicy.india_gst("0.18", supplier_state="KA", customer_state="KA")
@@ -105,12 +162,9 @@ def run_demo(
             out.write(f"(skipped buying {number}: {exc})\n")
     _deliver_webhooks(billing, gateway)
 
-    # A month passes: the plan and the numbers renew; the number without Auto-Pay is held.
-    clock.set(billing.overview(ACCOUNT).period_end + timedelta(hours=1))
-    due_first = billing.run_due()
-    # The grace period passes: the held number goes back to the provider.
-    clock.advance(billing.number_policy.grace_period + timedelta(hours=1))
-    due_second = billing.run_due()
+    done = _let_time_pass(
+        billing, clock, numbers, lambda step: _mark(uow_factory, run, step, clock.now())
+    )
 
     for n in range(calls):
         call_id = f"run{run}-call{n:04d}"
@@ -123,7 +177,7 @@ def run_demo(
     bundle = billing.checkout_bundle(ACCOUNT, "nexus", upi, idempotency_key=f"run{run}:nexus")
     _deliver_webhooks(billing, gateway)
     overview = billing.overview(ACCOUNT)
-    _remember_run(uow_factory, run, clock.now())
+    _mark(uow_factory, run, "ended", clock.now())
 
     text = overview.format(locale)
     when = text["as_of"]
@@ -144,7 +198,6 @@ def run_demo(
         paid = view.format(locale, timezone=TIMEZONE)["paid_through"]
         auto = "Auto-Pay on " if view.auto_pay else "Auto-Pay off"
         out.write(f"  {view.number_e164}  {view.status:<9} {auto}  paid through {paid}\n")
-    done = {k: due_first[k] + due_second[k] for k in {*due_first.counts, *due_second.counts}}
     out.write("\nDue work this run: ")
     out.write(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(done.items()) if v))
     out.write("\n\nLast calls (Usage)\n")

@@ -23,6 +23,7 @@ from minutebill.adapters.sqlite import SqliteStore
 from minutebill.catalog import Catalog
 from minutebill.demo import default_catalog_path, run_demo
 from minutebill.domain.number_status import NumberStatus
+from minutebill.service import Billing
 from minutebill.testing.contracts import GatewayHarness, PaymentGatewayContract
 from minutebill.testing.fakes import FixedClock
 from minutebill.view_schemas import PlanOverviewSchema, UsageSummarySchema, views_json_schema
@@ -353,3 +354,57 @@ def test_the_demo_renews_the_auto_pay_number_and_releases_the_other(tmp_path: Pa
     first_run = out.getvalue().split("Due work this run:")[1].splitlines()[0]
     assert "numbers renewed 1" in first_run
     assert "numbers released 1" in first_run
+
+
+def due_work_lines(text: str) -> list[str]:
+    return [part.splitlines()[0] for part in text.split("Due work this run:")[1:]]
+
+
+def test_every_run_of_the_demo_holds_and_releases_a_number_of_its_own(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "demo.sqlite3")
+    catalog = Catalog.from_file(default_catalog_path())
+    out = io.StringIO()
+    try:
+        for _ in range(3):
+            run_demo(store.unit_of_work, catalog, out, store_name="SQLite", calls=10)
+    finally:
+        store.close()
+    lines = due_work_lines(out.getvalue())
+    assert len(lines) == 3
+    for line in lines:
+        assert "numbers put on hold 1" in line
+        assert "numbers released 1" in line
+
+
+class Interrupted(BaseException):
+    """Stands for Ctrl-C in the middle of a run."""
+
+
+def test_a_demo_run_interrupted_halfway_is_left_behind_and_the_next_one_continues(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SqliteStore(tmp_path / "demo.sqlite3")
+    catalog = Catalog.from_file(default_catalog_path())
+    ended: list[str] = []
+    original = Billing.end_call
+
+    def end_call(self: Billing, *args: Any, **kwargs: Any) -> Any:
+        if len(ended) == 5:
+            raise Interrupted
+        ended.append(args[1])
+        return original(self, *args, **kwargs)
+
+    try:
+        monkeypatch.setattr(Billing, "end_call", end_call)
+        with pytest.raises(Interrupted):
+            run_demo(store.unit_of_work, catalog, io.StringIO(), store_name="SQLite", calls=20)
+        monkeypatch.undo()
+        out = io.StringIO()
+        for _ in range(2):
+            run_demo(store.unit_of_work, catalog, out, store_name="SQLite", calls=10)
+    finally:
+        store.close()
+    text = out.getvalue()
+    assert "run 2 on SQLite" in text
+    assert "run 3 on SQLite" in text
+    assert all("numbers released 1" in line for line in due_work_lines(text))

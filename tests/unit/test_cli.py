@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import io
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,3 +106,19 @@ def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str], argv: list[str]) 
         main(argv)
     assert caught.value.code == 2
     assert "usage:" in capsys.readouterr().err
+
+
+class FullDisk(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_output_the_system_refuses_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdout", FullDisk())
+    assert main(["catalog", str(EXAMPLE)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert "No space left on device" in err
+    assert "Traceback" not in err

@@ -11,7 +11,9 @@ SQL files in ``minutebill/adapters/sql/sqlite``. Driver errors become `Persisten
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -75,7 +77,10 @@ class SqliteStore:
     """A minutebill store in one SQLite file.
 
     Args:
-        path: The database file (created if missing) or ``":memory:"`` for a private one.
+        path: The database file (created if missing), or ``":memory:"`` (or ``""``) for a
+            private one: a file in a new temporary directory, removed by `close`, so that
+            every thread's connection sees the same database (SQLite's own in-memory
+            databases are one per connection).
         synchronous: ``"FULL"`` (default: durable at every commit) or ``"NORMAL"``.
         busy_timeout: How long a unit of work waits for another writer, in seconds.
         kinds: The aggregate kinds kept (default: minutebill's own).
@@ -94,6 +99,10 @@ class SqliteStore:
     ) -> None:
         if synchronous not in ("FULL", "NORMAL"):
             raise ValidationError("synchronous", synchronous, "FULL or NORMAL")
+        self._private_dir: str | None = None
+        if str(path) in (":memory:", ""):
+            self._private_dir = tempfile.mkdtemp(prefix="minutebill-sqlite-")
+            path = Path(self._private_dir) / "store.sqlite3"
         self.path = str(path)
         self.synchronous = synchronous
         self.busy_timeout = busy_timeout
@@ -115,8 +124,7 @@ class SqliteStore:
                 check_same_thread=False,
             )
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            if self.path != ":memory:":
-                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
         self._local.conn = conn
         with self._guard:
@@ -162,12 +170,14 @@ class SqliteStore:
         return _SqliteTransaction(self._connect(), read_only=read_only)
 
     def close(self) -> None:
-        """Close every connection this store opened."""
+        """Close every connection this store opened (and remove a private database)."""
         with self._guard:
             for conn in self._connections:
                 conn.close()
             self._connections.clear()
         self._local = threading.local()
+        if self._private_dir is not None:
+            shutil.rmtree(self._private_dir, ignore_errors=True)
 
 
 def _execute(
