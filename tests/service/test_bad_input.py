@@ -22,6 +22,7 @@ from minutebill.domain.rating import MAX_CALL_DURATION
 from minutebill.errors import (
     CurrencyMismatch,
     InvalidTransition,
+    LimitExceeded,
     MinutebillError,
     NotFound,
     ValidationError,
@@ -39,6 +40,7 @@ from tests.service.test_support import (
 )
 
 NUMBER = "+919800000001"
+SECOND = "+919800000003"
 OTHER = "acct-2"
 GHOST = "ghost"
 Action = Callable[[BillingRig], object]
@@ -55,6 +57,7 @@ def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BillingRig]:
         billing.start_call(ACCOUNT, "live")
         top_up(built, ACCOUNT, 1000, "t1")
         billing.acquire_number(ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="n1")
+        billing.acquire_number(ACCOUNT, "in-local", SECOND, UPI, idempotency_key="n2")
         built.gateway.script(Outcome.STAY_PENDING)
         billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="open")
         built.clock.advance(timedelta(days=2))
@@ -105,6 +108,18 @@ def quote_with_a_tampered_plan(rig: BillingRig) -> object:
     richer = attrs.evolve(quote.to_plan, included_minutes=quote.to_plan.included_minutes * 10)
     cheap = attrs.evolve(quote, to_plan=richer, charge=RUPEE)
     return rig.billing.change_plan(ACCOUNT, cheap)
+
+
+def downgrade_quoted_without_the_numbers(rig: BillingRig) -> object:
+    """A downgrade to Starter (one number) priced without counting the account's two."""
+    with rig.uow_factory() as uow:  # read only: rolled back
+        quote = uow.subscriptions.get(ACCOUNT).change_plan(
+            rig.billing.catalog.plan("starter"),
+            rig.clock.now(),
+            policy=rig.billing.proration,
+            tax=rig.billing.tax,
+        )
+    return rig.billing.change_plan(ACCOUNT, quote)
 
 
 def upgrade_without_money(rig: BillingRig) -> object:
@@ -459,6 +474,18 @@ CASES: list[tuple[str, Action, type[MinutebillError], str]] = [
     ("other-plan", lambda r: r.billing.subscribe(ACCOUNT, "starter"), InvalidTransition, "pro"),
     ("upgrade-unpaid", upgrade_without_money, MinutebillError, "INR"),
     (
+        "downgrade-quote-over-number-limit",
+        lambda r: r.billing.quote_plan_change(ACCOUNT, "starter"),
+        LimitExceeded,
+        "phone_numbers limit is 1; this would make 2",
+    ),
+    (
+        "downgrade-over-number-limit",
+        downgrade_quoted_without_the_numbers,
+        LimitExceeded,
+        "phone_numbers limit is 1; this would make 2",
+    ),
+    (
         "held-number",
         lambda r: r.billing.acquire_number(ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="x"),
         InvalidTransition,
@@ -492,5 +519,5 @@ def test_the_account_still_works_after_every_refusal(rig: BillingRig) -> None:
     assert overview.used_minutes == Decimal(3)
     assert overview.held_minutes == Decimal(5)
     assert overview.wallet_balance == Money(1000, "INR")
-    assert [n.status for n in rig.billing.numbers(ACCOUNT)] == ["active"]
+    assert [n.status for n in rig.billing.numbers(ACCOUNT)] == ["active", "active"]
     assert rig.billing.end_call(ACCOUNT, "live", timedelta(minutes=2)).billable_seconds == 120

@@ -18,17 +18,22 @@ from minutebill.catalog import Catalog
 from minutebill.domain.admission import Admitted, Queued, Rejected, RejectionReason
 from minutebill.domain.ledger_events import MinutesExhausted
 from minutebill.domain.money import Money
+from minutebill.domain.payment_status import PaymentStatus
+from minutebill.domain.subscriptions import Subscription
 from minutebill.errors import (
     IdempotencyConflict,
     InvalidTransition,
+    LimitExceeded,
     MinutebillError,
     ValidationError,
 )
-from minutebill.testing.stateful import START, BillingRig, reference_catalog
+from minutebill.testing.fakes import Outcome
+from minutebill.testing.stateful import START, UPI, BillingRig, reference_catalog
 from tests.service.test_support import (
     ACCOUNT,
     STORES,
     RecordingPublisher,
+    capture_later,
     open_rig,
     open_store,
     settle_minutes,
@@ -238,6 +243,113 @@ def test_calls_are_rated_per_started_minute_on_the_pro_plan(rig: BillingRig) -> 
     record = rig.billing.end_call(ACCOUNT, "c1", timedelta(seconds=61))
     assert record.billable_seconds == 120
     assert rig.billing.overview(ACCOUNT).used_minutes == Decimal(2)
+
+
+# --- plan changes and the plan's limit on numbers ----------------------------------------------
+
+
+def buy_numbers(rig: BillingRig, *numbers: str) -> None:
+    for number in numbers:
+        rig.billing.acquire_number(ACCOUNT, "in-local", number, UPI, idempotency_key=number)
+
+
+def held_numbers(rig: BillingRig) -> list[tuple[str, str]]:
+    return [(n.number_e164, n.status) for n in rig.billing.numbers(ACCOUNT)]
+
+
+def stored_plans(rig: BillingRig) -> tuple[str, str]:
+    """The stored subscription's plan and the plan its next renewal is for."""
+    with rig.uow_factory() as uow:
+        subscription: Subscription = uow.subscriptions.get(ACCOUNT)
+        return subscription.plan.code, subscription.renewal_plan.code
+
+
+def test_a_downgrade_below_the_numbers_held_is_refused_when_quoted(rig: BillingRig) -> None:
+    rig.billing.subscribe(ACCOUNT, "pro")  # 5 numbers; Starter allows 1
+    buy_numbers(rig, "+919800000001", "+919800000002")
+    before = snapshot(rig)
+    with pytest.raises(LimitExceeded, match="limit is 1; this would make 2") as caught:
+        rig.billing.quote_plan_change(ACCOUNT, "starter")
+    assert (caught.value.limit, caught.value.requested) == (1, 2)
+    assert snapshot(rig) == before
+    # Once the customer released a number, the downgrade is quoted and scheduled.
+    rig.billing.release_number(ACCOUNT, "+919800000002")
+    quote = rig.billing.quote_plan_change(ACCOUNT, "starter")
+    rig.billing.change_plan(ACCOUNT, quote)
+    assert stored_plans(rig) == ("pro", "starter")
+
+
+def test_a_downgrade_quoted_before_more_numbers_were_bought_is_refused_when_applied(
+    rig: BillingRig,
+) -> None:
+    rig.billing.subscribe(ACCOUNT, "pro")
+    buy_numbers(rig, "+919800000001")
+    quote = rig.billing.quote_plan_change(ACCOUNT, "starter")  # one number: it fits
+    buy_numbers(rig, "+919800000002")
+    before = snapshot(rig)
+    with pytest.raises(LimitExceeded, match="phone_numbers limit is 1; this would make 2"):
+        rig.billing.change_plan(ACCOUNT, quote)
+    assert snapshot(rig) == before
+    assert stored_plans(rig) == ("pro", "pro")
+
+
+def test_while_a_downgrade_is_scheduled_numbers_are_bought_within_its_smaller_limit(
+    rig: BillingRig,
+) -> None:
+    rig.billing.subscribe(ACCOUNT, "pro")
+    buy_numbers(rig, "+919800000001")
+    rig.billing.change_plan(ACCOUNT, rig.billing.quote_plan_change(ACCOUNT, "starter"))
+    before = snapshot(rig)
+    with pytest.raises(LimitExceeded, match="phone_numbers limit is 1; this would make 2"):
+        buy_numbers(rig, "+919800000002")
+    assert snapshot(rig) == before
+    # The renewal then switches to Starter with the one number the customer kept.
+    top_up(rig, ACCOUNT, 5000, "t1")
+    rig.clock.set(datetime(2026, 2, 5, 9, tzinfo=UTC))
+    rig.billing.run_due()
+    assert stored_plans(rig) == ("starter", "starter")
+    assert held_numbers(rig) == [("+919800000001", "active")]
+
+
+def test_a_number_paid_after_a_downgrade_was_scheduled_is_not_delivered_beyond_its_limit(
+    rig: BillingRig,
+) -> None:
+    rig.billing.subscribe(ACCOUNT, "pro")
+    buy_numbers(rig, "+919800000001")
+    rig.gateway.script(Outcome.STAY_PENDING)
+    pending = rig.billing.acquire_number(
+        ACCOUNT, "in-local", "+919800000002", UPI, idempotency_key="late"
+    )
+    # Not a number yet, so the downgrade fits; the number's payment succeeds only afterwards.
+    rig.billing.change_plan(ACCOUNT, rig.billing.quote_plan_change(ACCOUNT, "starter"))
+    capture_later(rig, pending.payment.payment_id)
+    answers = rig.deliver(rig.gateway.take_webhooks())
+    assert held_numbers(rig) == [("+919800000001", "active")]
+    assert answers[-1].status is PaymentStatus.REFUNDED
+
+
+def test_a_downgrade_scheduled_over_the_limit_still_applies_and_keeps_every_number(
+    rig: BillingRig,
+) -> None:
+    """Data from before plan changes counted numbers: the renewal loses none of them."""
+    rig.billing.subscribe(ACCOUNT, "pro")
+    numbers = ["+919800000001", "+919800000002", "+919800000003"]
+    buy_numbers(rig, *numbers)
+    with rig.uow_factory() as uow:  # scheduled without the count, as before the fix
+        subscription: Subscription = uow.subscriptions.get(ACCOUNT)
+        at = rig.clock.now()
+        quote = subscription.change_plan(rig.billing.catalog.plan("starter"), at)
+        subscription.apply_plan_change(quote, at, uow.ledgers.get(ACCOUNT))
+        uow.commit()
+    top_up(rig, ACCOUNT, 20_000, "t1")
+    rig.clock.set(datetime(2026, 2, 5, 9, tzinfo=UTC))
+    rig.billing.run_due()
+    assert stored_plans(rig) == ("starter", "starter")  # the price the customer agreed to
+    assert held_numbers(rig) == [(n, "active") for n in numbers]  # none released or held
+    before = snapshot(rig)
+    with pytest.raises(LimitExceeded, match="phone_numbers limit is 1; this would make 4"):
+        buy_numbers(rig, "+919800000004")
+    assert snapshot(rig) == before
 
 
 # --- starting calls ----------------------------------------------------------------------------

@@ -32,7 +32,12 @@ from minutebill.domain.number_status import (
     ReleaseReason,
     validate_e164,
 )
-from minutebill.domain.numbers import NumberSubscription, ParsedValues, check_number_limit
+from minutebill.domain.numbers import (
+    NumberSubscription,
+    ParsedValues,
+    check_number_limit,
+    count_held_numbers,
+)
 from minutebill.domain.periods import BillingInterval
 from minutebill.errors import InvalidTransition, LimitExceeded, MinutebillError, ValidationError
 
@@ -417,6 +422,21 @@ def test_released_numbers_do_not_count_towards_the_limit() -> None:
 def test_the_count_to_add_must_be_a_whole_number() -> None:
     with pytest.raises(ValidationError):
         check_number_limit([], plan(2), adding=-1)
+
+
+def test_the_limit_may_be_given_as_a_number() -> None:
+    check_number_limit([active(), released()], 2)
+    with pytest.raises(LimitExceeded) as caught:
+        check_number_limit([active(), held()], 1, adding=0)
+    assert (caught.value.limit, caught.value.requested) == (1, 2)
+    for bad in (-1, True, "1"):
+        with pytest.raises(ValidationError, match="plan"):
+            check_number_limit([], bad)  # type: ignore[arg-type]
+
+
+def test_only_numbers_not_released_are_counted() -> None:
+    assert count_held_numbers([active(), held(), released()]) == 2
+    assert count_held_numbers([]) == 0
 
 
 def test_a_number_over_the_plan_limit_is_refused() -> None:

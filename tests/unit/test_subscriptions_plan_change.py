@@ -15,7 +15,7 @@ from minutebill.domain.ledger import MinuteLedger
 from minutebill.domain.proration import PlanChangeKind, ProrationPolicy
 from minutebill.domain.subscription_events import PlanChanged, PlanChangeScheduled
 from minutebill.domain.subscriptions import PaymentOutcome, Subscription
-from minutebill.errors import InvalidTransition, MinutebillError, ValidationError
+from minutebill.errors import InvalidTransition, LimitExceeded, MinutebillError, ValidationError
 
 T0 = datetime(2025, 2, 1, tzinfo=UTC)
 FEB_END = datetime(2025, 3, 1, tzinfo=UTC)
@@ -264,3 +264,67 @@ def test_an_applied_upgrade_grants_on_the_ledger_exactly_what_was_quoted(
     sub.apply_plan_change(quote, max(apply_at, at), ledger)
     assert ledger.snapshot(max(apply_at, at)).remaining_seconds == before + quote.granted_seconds
     assert Money.zero("INR") <= quote.charge <= PRO.price - STARTER.price
+
+
+# --- the plan's limit on phone numbers --------------------------------------------------------
+
+FIVE_NUMBERS = plan("pro", "7999.00", 5000, phone_numbers=5)
+ONE_NUMBER = plan("starter", "1999.00", 1000, phone_numbers=1)
+TWO_NUMBERS_DEARER = plan("enterprise", "24999.00", 20000, phone_numbers=2)
+MID_FEB = datetime(2025, 2, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("to", [ONE_NUMBER, TWO_NUMBERS_DEARER], ids=["downgrade", "upgrade"])
+def test_a_plan_with_fewer_numbers_than_the_account_holds_is_not_quoted(to: Plan) -> None:
+    sub, _ = subscribe(FIVE_NUMBERS)
+    with pytest.raises(LimitExceeded) as caught:
+        sub.change_plan(to, MID_FEB, numbers_held=3)
+    assert (caught.value.limit_name, caught.value.limit, caught.value.requested) == (
+        "phone_numbers",
+        to.features.phone_numbers,
+        3,
+    )
+    assert sub.change_plan(to, MID_FEB, numbers_held=to.features.phone_numbers).to_plan == to
+
+
+@pytest.mark.parametrize("to", [ONE_NUMBER, TWO_NUMBERS_DEARER], ids=["downgrade", "upgrade"])
+def test_a_quote_is_not_applied_once_the_account_holds_more_numbers_than_it_allows(
+    to: Plan,
+) -> None:
+    sub, ledger = subscribe(FIVE_NUMBERS)
+    quote = sub.change_plan(to, MID_FEB, numbers_held=1)
+    refused_unchanged(
+        sub,
+        ledger,
+        lambda: sub.apply_plan_change(quote, MID_FEB, ledger, numbers_held=3),
+        LimitExceeded,
+    )
+    sub.apply_plan_change(quote, MID_FEB, ledger, numbers_held=1)
+    assert sub.renewal_plan == to
+
+
+@pytest.mark.parametrize("count", [-1, True, 1.0, "1"])
+def test_the_count_of_numbers_must_be_a_whole_number(count: object) -> None:
+    sub, ledger = subscribe(FIVE_NUMBERS)
+    quote = sub.change_plan(ONE_NUMBER, MID_FEB)
+    with pytest.raises(ValidationError, match="numbers_held"):
+        sub.change_plan(ONE_NUMBER, MID_FEB, numbers_held=count)  # type: ignore[arg-type]
+    refused_unchanged(
+        sub,
+        ledger,
+        lambda: sub.apply_plan_change(quote, MID_FEB, ledger, numbers_held=count),  # type: ignore[arg-type]
+        ValidationError,
+    )
+
+
+def test_a_scheduled_downgrade_lowers_the_number_limit_until_it_is_called_off() -> None:
+    sub, ledger = subscribe(FIVE_NUMBERS)
+    assert sub.phone_numbers_limit == 5
+    sub.apply_plan_change(sub.change_plan(ONE_NUMBER, MID_FEB), MID_FEB, ledger)
+    assert (sub.plan, sub.phone_numbers_limit) == (FIVE_NUMBERS, 1)
+    sub.cancel_scheduled_change(MID_FEB)
+    assert sub.phone_numbers_limit == 5
+    later = MID_FEB + timedelta(days=1)
+    sub.apply_plan_change(sub.change_plan(ONE_NUMBER, later), later, ledger)
+    sub.renew(FEB_END, PaymentOutcome.SUCCEEDED, ledger)
+    assert (sub.plan, sub.phone_numbers_limit) == (ONE_NUMBER, 1)

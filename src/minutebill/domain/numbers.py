@@ -59,7 +59,7 @@ from minutebill.domain.state import State, instant_from_state, instant_to_state
 from minutebill.domain.text import require_key
 from minutebill.errors import InvalidTransition, LimitExceeded, ValidationError
 
-__all__ = ["NumberSubscription", "ParsedValues", "check_number_limit"]
+__all__ = ["NumberSubscription", "ParsedValues", "check_number_limit", "count_held_numbers"]
 
 
 @define
@@ -752,21 +752,36 @@ def _require_index(period_index: int) -> None:
 
 
 def check_number_limit(
-    numbers: Iterable[NumberSubscription], plan: Plan | PlanFeatures, *, adding: int = 1
+    numbers: Iterable[NumberSubscription], plan: Plan | PlanFeatures | int, *, adding: int = 1
 ) -> None:
     """Refuse to hold more than the plan's `phone_numbers` non-released numbers.
 
     Args:
         numbers: The account's number subscriptions (released ones are not counted).
-        plan: The account's plan, or its features.
+        plan: The account's plan, its features, or the limit itself: pass
+            `Subscription.phone_numbers_limit` when selling a number, so that a scheduled
+            downgrade's smaller limit counts too.
         adding: How many numbers the operation would add.
 
     Raises:
         LimitExceeded: naming ``"phone_numbers"``, the limit and the count it would make.
+        ValidationError: for an `adding` or a limit that is not an int >= 0.
     """
     if isinstance(adding, bool) or not isinstance(adding, int) or adding < 0:
         raise ValidationError("adding", adding, "an int >= 0")
-    features = plan.features if isinstance(plan, Plan) else plan
-    held = sum(1 for number in numbers if number.status is not NumberStatus.RELEASED)
-    if held + adding > features.phone_numbers:
-        raise LimitExceeded("phone_numbers", features.phone_numbers, held + adding)
+    if isinstance(plan, Plan):
+        limit = plan.features.phone_numbers
+    elif isinstance(plan, PlanFeatures):
+        limit = plan.phone_numbers
+    elif isinstance(plan, bool) or not isinstance(plan, int) or plan < 0:
+        raise ValidationError("plan", plan, "a Plan, its PlanFeatures or a limit >= 0")
+    else:
+        limit = plan
+    held = count_held_numbers(numbers)
+    if held + adding > limit:
+        raise LimitExceeded("phone_numbers", limit, held + adding)
+
+
+def count_held_numbers(numbers: Iterable[NumberSubscription]) -> int:
+    """How many of `numbers` count towards the plan's limit: those not released."""
+    return sum(1 for number in numbers if number.status is not NumberStatus.RELEASED)

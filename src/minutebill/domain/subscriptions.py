@@ -67,7 +67,7 @@ from minutebill.domain.subscription_events import (
 )
 from minutebill.domain.tax import TaxPolicy
 from minutebill.domain.text import require_key
-from minutebill.errors import InvalidTransition, ValidationError
+from minutebill.errors import InvalidTransition, LimitExceeded, ValidationError
 
 __all__ = [
     "DEFAULT_GRACE_PERIOD",
@@ -393,6 +393,16 @@ class Subscription:
         return self.plan if self.scheduled_change is None else self.scheduled_change.plan
 
     @property
+    def phone_numbers_limit(self) -> int:
+        """How many non-released numbers the account may hold: the plan's `phone_numbers`.
+
+        While a downgrade is scheduled, the smaller of the current and the next plan's limits,
+        so that a number bought now still fits when the downgrade takes effect. Pass it to
+        `check_number_limit` before selling a number.
+        """
+        return min(self.plan.features.phone_numbers, self.renewal_plan.features.phone_numbers)
+
+    @property
     def renewal_key(self) -> str:
         """An idempotency key for charging the next renewal: one per (subscription, period)."""
         return f"renewal:{self._scope}:{self.period_index + 1}"
@@ -610,25 +620,40 @@ class Subscription:
         policy: ProrationPolicy = ProrationPolicy.BY_SECOND,
         valid_for: timedelta = DEFAULT_QUOTE_VALIDITY,
         tax: TaxPolicy | None = None,
+        numbers_held: int = 0,
     ) -> PlanChangeQuote:
         """Price a change to `new_plan` at `at`; changes nothing (apply the quote to do it).
 
         Under `tax` the quote states the tax on its charge as well, and its `total` is what
-        the customer pays.
+        the customer pays. A plan that allows fewer phone numbers than the account holds is
+        refused: the customer releases numbers first (nothing is released for them).
+
+        Args:
+            new_plan: The plan to change to.
+            at: When the change is priced.
+            policy: How the rest of the period is prorated.
+            valid_for: How long the quote may be applied.
+            tax: The tax policy the charge is taxed under (None: untaxed).
+            numbers_held: The account's non-released phone numbers (the service counts
+                them; the subscription does not hold them).
 
         Raises:
             InvalidTransition: unless ACTIVE within its current period (a due renewal runs
                 first; a canceled subscription is resumed first).
             ValidationError: for the same plan, another currency or interval, a time before
-                the period, a bad `valid_for` or a `tax` that is not a `TaxPolicy`.
+                the period, a bad `valid_for`, a `tax` that is not a `TaxPolicy` or a
+                `numbers_held` that is not an int >= 0.
+            LimitExceeded: if `new_plan`'s ``phone_numbers`` is below `numbers_held`, naming
+                the limit and the count.
         """
         at = to_utc(at)
         if not isinstance(new_plan, Plan):
             raise ValidationError("new_plan", new_plan, "expected a Plan")
         if not isinstance(policy, ProrationPolicy):
             raise ValidationError("policy", policy, "a ProrationPolicy")
+        _require_count(numbers_held)
         self._require_changeable(at, "change the plan of")
-        return quote_plan_change(
+        quote = quote_plan_change(
             account_id=self.account_id,
             period_index=self.period_index,
             period=self.current_period,
@@ -640,8 +665,12 @@ class Subscription:
             valid_for=valid_for,
             tax=tax,
         )
+        _require_room_for_numbers(new_plan, numbers_held)
+        return quote
 
-    def apply_plan_change(self, quote: PlanChangeQuote, at: datetime, ledger: MinuteLedger) -> None:
+    def apply_plan_change(
+        self, quote: PlanChangeQuote, at: datetime, ledger: MinuteLedger, *, numbers_held: int = 0
+    ) -> None:
         """Carry out `quote` at `at`: what it showed is what is charged and granted.
 
         An upgrade switches the plan now, grants `quote.granted_seconds` until the period end
@@ -649,19 +678,32 @@ class Subscription:
         charge with its tax). A
         downgrade is scheduled for the period end. Applying the same quote again does nothing.
 
+        The account's numbers are counted again here: numbers bought since the quote was
+        priced may no longer fit the new plan.
+
+        Args:
+            quote: A quote from `change_plan`.
+            at: When the change is applied.
+            ledger: The account's minute ledger (an upgrade grants on it).
+            numbers_held: The account's non-released phone numbers now.
+
         Raises:
             ValidationError: if the quote is for another account, has expired
                 (``at >= valid_until``), is applied before it was priced, or was priced for
-                another period or plan than the current ones; or a ledger of another account.
+                another period or plan than the current ones; or a ledger of another account,
+                or a `numbers_held` that is not an int >= 0.
             InvalidTransition: unless the subscription is ACTIVE.
+            LimitExceeded: if the new plan's ``phone_numbers`` is below `numbers_held`.
         """
         at = to_utc(at)
         if not isinstance(quote, PlanChangeQuote):
             raise ValidationError("quote", quote, "expected a PlanChangeQuote")
         _check_ledger(self.account_id, ledger)
+        _require_count(numbers_held)
         if quote.quote_id == self.last_quote_id:
             return
         self._check_quote(quote, at)
+        _require_room_for_numbers(quote.to_plan, numbers_held)
         if quote.kind is PlanChangeKind.DOWNGRADE:
             self.scheduled_change = ScheduledChange(
                 plan=quote.to_plan, effective_at=quote.effective_at, quote_id=quote.quote_id
@@ -842,6 +884,18 @@ class Subscription:
             generation=state.get("generation", 0),
             version=state["version"],
         )
+
+
+def _require_count(numbers_held: object) -> None:
+    if isinstance(numbers_held, bool) or not isinstance(numbers_held, int) or numbers_held < 0:
+        raise ValidationError("numbers_held", numbers_held, "an int >= 0")
+
+
+def _require_room_for_numbers(plan: Plan, numbers_held: int) -> None:
+    """Refuse a plan that allows fewer phone numbers than the account holds."""
+    limit = plan.features.phone_numbers
+    if numbers_held > limit:
+        raise LimitExceeded("phone_numbers", limit, numbers_held)
 
 
 def _check_ledger(account_id: str, ledger: MinuteLedger) -> None:

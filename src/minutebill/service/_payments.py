@@ -333,9 +333,9 @@ class PaymentsMixin(ServiceBase):
             else:
                 new_numbers += 1
         if new_numbers:
-            plan = self._subscription(uow, account_id).plan
+            limit = self._subscription(uow, account_id).phone_numbers_limit
             try:
-                check_number_limit(uow.numbers.for_account(account_id), plan, adding=new_numbers)
+                check_number_limit(uow.numbers.for_account(account_id), limit, adding=new_numbers)
             except LimitExceeded:
                 gone |= {
                     line.number_e164

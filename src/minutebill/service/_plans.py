@@ -9,6 +9,7 @@ from minutebill._unit_of_work import UnitOfWork
 from minutebill.domain.catalog import Plan
 from minutebill.domain.ledger import MinuteLedger
 from minutebill.domain.ledger_policy import LedgerPolicy
+from minutebill.domain.numbers import count_held_numbers
 from minutebill.domain.periods import zone
 from minutebill.domain.proration import PlanChangeQuote, ProrationPolicy
 from minutebill.domain.subscriptions import RolloverPolicy, Subscription, SubscriptionStatus
@@ -147,18 +148,27 @@ class PlansMixin(ServiceBase):
         the rest of the period. A downgrade is scheduled for the period end and charges
         nothing. Show the quote, then pass it to `change_plan`.
 
+        A plan that allows fewer phone numbers than the account holds (Active or On Hold) is
+        refused: the customer releases numbers first; minutebill never picks which to drop.
+
         Raises:
             NotFound: for an unknown account or plan.
             ValidationError: for the plan the account is already on.
             InvalidTransition: unless the subscription is active in its period (an expired
                 plan is not changed: `subscribe` again).
+            LimitExceeded: if the plan's ``phone_numbers`` is below the account's
+                non-released numbers, naming the limit and the count.
         """
         plan = self.catalog.plan(plan_code)
         at = self._now()
 
         def work(uow: UnitOfWork) -> PlanChangeQuote:
             return self._subscription(uow, account_id).change_plan(
-                plan, at, policy=self.proration, tax=self.tax
+                plan,
+                at,
+                policy=self.proration,
+                tax=self.tax,
+                numbers_held=count_held_numbers(uow.numbers.for_account(account_id)),
             )
 
         return self._read(work)
@@ -168,7 +178,8 @@ class PlansMixin(ServiceBase):
 
         The total is the prorated charge with its tax, as for a renewal paid from the wallet:
         top-ups are untaxed stored value, so tax is due when the wallet pays for the plan.
-        Applying the same quote twice charges once.
+        Applying the same quote twice charges once. The account's numbers are counted again:
+        a plan that no longer has room for them is refused, as when it was quoted.
 
         Raises:
             NotFound: for an unknown account.
@@ -178,6 +189,9 @@ class PlansMixin(ServiceBase):
                 tax policy): checked before the wallet is; ask for a new quote.
             InsufficientFunds: if the wallet cannot pay the upgrade's total (nothing changes;
                 top up and apply the same quote again while it is valid).
+            LimitExceeded: if the new plan's ``phone_numbers`` is below the account's
+                non-released numbers (bought since the quote, say): nothing changes; release
+                numbers and ask for a new quote.
         """
         if not isinstance(quote, PlanChangeQuote):
             raise ValidationError("quote", quote, "expected a PlanChangeQuote")
@@ -192,7 +206,8 @@ class PlansMixin(ServiceBase):
             # The domain checks the quote (account, expiry, period, plan) first, so a quote
             # that is not applicable says so rather than "insufficient funds"; if the wallet
             # then cannot pay, nothing of this unit of work is committed.
-            subscription.apply_plan_change(quote, at, ledger)
+            held = count_held_numbers(uow.numbers.for_account(account_id))
+            subscription.apply_plan_change(quote, at, ledger, numbers_held=held)
             if not paid_before and priced != quote:
                 raise ValidationError(
                     "quote",

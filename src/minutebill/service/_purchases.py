@@ -131,7 +131,8 @@ class PurchasesMixin(PaymentsMixin):
             NotFound: for an unknown account or offer.
             ValidationError: for a number that is not E.164, or a blank mandate id.
             MissingCapability: if the offer lacks a required capability (SMS, Voice).
-            LimitExceeded: if the plan's phone-number limit is reached.
+            LimitExceeded: if the plan's phone-number limit is reached (while a downgrade is
+                scheduled, the smaller of the two plans' limits).
             InvalidTransition: if the account already holds the number.
             IdempotencyConflict: for a key used before with another purchase.
         """
@@ -241,6 +242,7 @@ class PurchasesMixin(PaymentsMixin):
                     raise InvalidTransition(
                         f"number {line.number_e164}", number.status.value, "buy again"
                     )
-        check_number_limit(held, self._subscription(uow, account_id).plan, adding=len(numbers))
+        limit = self._subscription(uow, account_id).phone_numbers_limit
+        check_number_limit(held, limit, adding=len(numbers))
         if len({line.number_e164 for line in numbers}) != len(numbers):  # pragma: no cover
             raise ValidationError("lines", numbers, "a number appears twice")
