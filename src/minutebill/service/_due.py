@@ -20,7 +20,6 @@ from attrs import define, field, frozen
 from minutebill._unit_of_work import UnitOfWork
 from minutebill.domain.ledger import MinuteLedger
 from minutebill.domain.money import Money, sum_money
-from minutebill.domain.number_renewal import DebitWallet, renew
 from minutebill.domain.number_status import NumberStatus
 from minutebill.domain.numbers import NumberSubscription
 from minutebill.domain.payments import Payment
@@ -322,15 +321,15 @@ class DueWorkMixin(NumbersMixin):
     # --- money arrived: retry what was waiting for it ---------------------------------------
 
     def _on_wallet_credited(self, uow: UnitOfWork, account_id: str, at: datetime) -> None:
-        """Pay held numbers and a past-due plan from the wallet, now that it has money."""
+        """Pay held numbers and a past-due plan from the wallet, now that it has money.
+
+        A held number with Auto-Pay is paid every period it owes, one by one, as far as the
+        wallet goes (`WalletRenewalsMixin._pay_owed_from_wallet`).
+        """
         wallet: Wallet = self._wallet(uow, account_id)
         for number in uow.numbers.for_account(account_id):
-            if number.status is not NumberStatus.ON_HOLD or not number.auto_pay:
-                continue
-            spendable = self._spendable(wallet, self._gross(number.recurring_fee))
-            decision = renew(number, spendable, at, has_mandate=False)
-            if isinstance(decision, DebitWallet):
-                self._pay_from_wallet(wallet, number, decision, at)
+            if number.status is NumberStatus.ON_HOLD and number.auto_pay:
+                self._pay_owed_from_wallet(wallet, number, at)
         subscription: Subscription | None = uow.subscriptions.find(account_id)
         if subscription is None or subscription.status is not SubscriptionStatus.PAST_DUE:
             return

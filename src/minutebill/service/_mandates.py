@@ -16,7 +16,9 @@ key, so:
 
 Whenever the service learns that an attempt failed or needs the customer — from the gateway's
 answer, a webhook, a reconciliation or the payment's expiry — the number goes On Hold, if that
-period is still the one due. The network call is never made inside a unit of work.
+period is still the one due, and a wallet that covers the fee then pays it at once (whatever
+the payment order: the mandate was tried and did not pay). The network call is never made
+inside a unit of work.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from minutebill.errors import InvalidTransition
 from minutebill.gateway import MandateChargeRequest
 from minutebill.service._payments import renewed_period
 from minutebill.service._purchases import PurchasesMixin
+from minutebill.service._wallet_renewals import WalletRenewalsMixin
 
 __all__ = ["MandateCharge", "MandatesMixin"]
 
@@ -124,7 +127,7 @@ def _find_payment(uow: UnitOfWork, *, payment_id: str) -> Payment:
     return PurchasesMixin._payment(uow, payment_id)  # noqa: SLF001 - a static lookup
 
 
-class MandatesMixin(PurchasesMixin):
+class MandatesMixin(WalletRenewalsMixin):
     """Mandate debits of number renewals, and what their failures do to the number."""
 
     def _mandate_payment(
@@ -209,7 +212,8 @@ class MandatesMixin(PurchasesMixin):
         """Hold the number whose renewal attempt `payment` failed or needs the customer.
 
         Only the period's latest attempt counts, and only while its period is the one due;
-        a number not due yet by `at` is held by the next due work.
+        a number not due yet by `at` is held by the next due work. A held number with
+        Auto-Pay is then paid from the wallet if it covers the fee, like after a top-up.
         """
         reason = _HOLD_FOR.get(payment.status)
         target = None if reason is None else _renewal_target(uow, payment)
@@ -222,6 +226,7 @@ class MandatesMixin(PurchasesMixin):
             number.put_on_hold(reason, at)
         except InvalidTransition:
             return  # not due yet by `at`: the next due work holds it
+        self._pay_owed_from_wallet(self._wallet(uow, number.account_id), number, at)
 
 
 def _renewal_target(uow: UnitOfWork, payment: Payment) -> tuple[NumberSubscription, int] | None:

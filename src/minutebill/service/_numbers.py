@@ -13,20 +13,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from minutebill._unit_of_work import UnitOfWork
-from minutebill.domain.money import Money
 from minutebill.domain.number_renewal import (
     ChargeMandate,
     DebitWallet,
     NothingDue,
     PutOnHold,
     ReleaseNumber,
-    RenewalDecision,
     SendPreDebitNotice,
-    renew,
 )
 from minutebill.domain.number_status import ReleaseReason
 from minutebill.domain.numbers import NumberSubscription
-from minutebill.domain.wallet import Wallet
 from minutebill.service._mandates import MandateCharge, MandatesMixin
 from minutebill.views import NumberView
 
@@ -56,10 +52,11 @@ class NumbersMixin(MandatesMixin):
         """Turn Auto-Pay on or off; turning it on for a held number tries the charge at once.
 
         The immediate charge pays the missed period from the wallet if it covers the fee with
-        its tax, else from the mandate, on-session. A mandate debit that failed before (or
-        waits for the customer's authentication) is not sent again: this starts a new attempt
-        under a new payment id and gateway key, while an attempt still in flight (pending at
-        the gateway) is asked about again, not repeated.
+        its tax, else from the mandate, on-session; the wallet then pays every other period
+        the number owes (under `HeldFee.ACCRUE`) as far as it goes. A mandate debit that
+        failed before (or waits for the customer's authentication) is not sent again: this
+        starts a new attempt under a new payment id and gateway key, while an attempt still
+        in flight (pending at the gateway) is asked about again, not repeated.
 
         Args:
             account_id: The account.
@@ -134,52 +131,30 @@ class NumbersMixin(MandatesMixin):
         *,
         customer_present: bool = False,
     ) -> MandateCharge | None:
-        """Decide about `number` now and do it; a mandate charge is returned to send later."""
+        """Decide about `number` now and do it; a mandate charge is returned to send later.
+
+        After a wallet debit or a hold (a mandate attempt found ended holds the number too),
+        the wallet then pays whatever else the rules have it pay at `at`: every owed period
+        of an `HeldFee.ACCRUE` number, or the period of a number just held with a wallet that
+        covers it.
+        """
         wallet = self._wallet(uow, number.account_id)
-        gross = self._gross(number.recurring_fee)
-        has_mandate = number.has_mandate
-        decision: RenewalDecision = renew(
-            number,
-            self._spendable(wallet, gross),
-            at,
-            has_mandate=has_mandate,
-            customer_present=customer_present,
-            # What a mandate debit takes; a number without a mandate has none to check.
-            debit_amount=gross if has_mandate else None,
-        )
+        decision = self._renewal_decision(number, wallet, at, customer_present=customer_present)
         if isinstance(decision, NothingDue):
             return None
-        if isinstance(decision, DebitWallet):
+        if isinstance(decision, ChargeMandate):
+            charge = self._mandate_payment(uow, number, decision, at)
+            if charge is not None:
+                return charge
+        elif isinstance(decision, DebitWallet):
             self._pay_from_wallet(wallet, number, decision, at)
-        elif isinstance(decision, SendPreDebitNotice):
-            number.record_pre_debit_notice(decision.period_index, at, amount=decision.amount)
         elif isinstance(decision, PutOnHold):
             number.put_on_hold(decision.reason, at)
+        elif isinstance(decision, SendPreDebitNotice):
+            number.record_pre_debit_notice(decision.period_index, at, amount=decision.amount)
+            return None
         elif isinstance(decision, ReleaseNumber):
             self._release(uow, number, at, decision.reason)
-        elif isinstance(decision, ChargeMandate):
-            return self._mandate_payment(uow, number, decision, at)
+            return None
+        self._pay_owed_from_wallet(wallet, number, at, customer_present=customer_present)
         return None
-
-    @staticmethod
-    def _spendable(wallet: Wallet, gross: Money) -> Money:
-        """The balance the renewal decision may count on.
-
-        All of it if it covers `gross`, the fee with its tax, else nothing: the decision
-        compares the balance with the net fee.
-        """
-        if wallet.can_cover(gross):
-            return wallet.balance
-        return Money.zero(wallet.currency)
-
-    def _pay_from_wallet(
-        self, wallet: Wallet, number: NumberSubscription, decision: DebitWallet, at: datetime
-    ) -> None:
-        wallet.debit(
-            self._gross(decision.amount),
-            decision.idempotency_key,
-            at,
-            reason="number renewal",
-            reference=number.number_e164,
-        )
-        number.record_renewal_paid(decision.period_index, at)

@@ -554,6 +554,30 @@ class BillingComparison(RuleBasedStateMachine):
                     billed = sum(d.seconds for d in r.debits) + r.overage_seconds
                     _require(r.billable_seconds == billed, f"{r.call_id} lost seconds")
 
+    @invariant()
+    def held_numbers_are_paid_when_the_wallet_covers_them(self) -> None:
+        """No number with Auto-Pay is left On Hold, within its grace, by a wallet that pays it.
+
+        Whatever put it there (a decline, a debit failed later, a top-up while a debit was
+        pending), the service pays it from the wallet in the same step (the rig's service
+        charges no tax, so the fee is what the wallet pays).
+        """
+        now = self.clock.now()
+        with self.model.uow_factory() as uow:
+            for account in ACCOUNTS:
+                wallet = uow.wallets.find(account)
+                if wallet is None:
+                    continue
+                for number in uow.numbers.for_account(account):
+                    hold = number.hold
+                    _require(
+                        hold is None
+                        or not number.auto_pay
+                        or now >= hold.release_after
+                        or not wallet.can_cover(number.recurring_fee),
+                        f"{number.number_e164} on hold with {wallet.balance} in the wallet",
+                    )
+
 
 def billing_machine(make_store: StoreFactory, *, name: str = "") -> type[BillingComparison]:
     """A `BillingComparison` for the store `make_store` opens; run its ``.TestCase``."""
