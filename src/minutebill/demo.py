@@ -139,14 +139,21 @@ def run_demo(
     _mark(uow_factory, run, "started", start)
     clock = FixedClock(start)
     gateway = FakePaymentGateway(secret=b"demo-webhook-secret", clock=clock)
-    tax = TaxPolicy.india_gst("0.18", supplier_state="KA", customer_state="KA")
+    currency = catalog.plan("pro").price.currency
+    # India's GST for the reference (INR) catalog; a catalog in another currency, no tax.
+    tax = (
+        TaxPolicy.india_gst("0.18", supplier_state="KA", customer_state="KA")
+        if currency == "INR"
+        else TaxPolicy.none()
+    )
     billing = Billing(uow_factory, gateway, catalog, clock, tax=tax)
     rng = random.Random(run)  # noqa: S311 - simulated call lengths, not secrets
     upi, card = Upi("demo@okaxis"), Card("visa", "4242", CardFunding.CREDIT)
 
     billing.subscribe(ACCOUNT, "pro", timezone=TIMEZONE)
     # Enough for the plan's renewal and the Auto-Pay number's, with their GST.
-    billing.top_up(ACCOUNT, Money("12000.00", "INR"), card, idempotency_key=f"run{run}:top-up")
+    top_up = Money(12000, currency).rounded()  # in the catalog's currency
+    billing.top_up(ACCOUNT, top_up, card, idempotency_key=f"run{run}:top-up")
     numbers = [f"+9180400{run:04d}{n}" for n in (1, 2)]
     for number, auto_pay in zip(numbers, (True, False), strict=True):
         try:

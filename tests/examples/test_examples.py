@@ -408,3 +408,21 @@ def test_a_demo_run_interrupted_halfway_is_left_behind_and_the_next_one_continue
     assert "run 2 on SQLite" in text
     assert "run 3 on SQLite" in text
     assert all("numbers released 1" in line for line in due_work_lines(text))
+
+
+def test_the_demo_runs_on_a_catalog_in_another_currency(tmp_path: Path) -> None:
+    text = default_catalog_path().read_text(encoding="utf-8")
+    assert text.count('currency = "INR"') == 1
+    usd = tmp_path / "usd.toml"
+    usd.write_text(text.replace('currency = "INR"', 'currency = "USD"'), encoding="utf-8")
+    store = SqliteStore(tmp_path / "demo.sqlite3")
+    out = io.StringIO()
+    try:
+        overview = run_demo(
+            store.unit_of_work, Catalog.from_file(usd), out, store_name="SQLite", calls=10
+        )
+    finally:
+        store.close()
+    assert overview.wallet_balance.currency == "USD"
+    assert "$" in out.getvalue()
+    assert "numbers released 1" in due_work_lines(out.getvalue())[0]
