@@ -384,3 +384,21 @@ def test_every_report_of_a_capture_carries_the_capture_instant() -> None:
     observed = fake.get_payment(created.gateway_payment_id).to_event()
     assert observed is not None
     assert observed.occurred_at == NOW + timedelta(minutes=1)
+
+
+def test_a_zero_no_authentication_limit_sends_every_mandate_charge_to_the_customer() -> None:
+    clock = FixedClock(NOW)
+    fake = FakePaymentGateway(secret=SECRET, clock=clock, no_auth_limit=Money(0, "JPY"))
+    fake.add_mandate("m-1")
+    payment = fake.charge_mandate(
+        MandateChargeRequest(
+            reference="p-1",
+            idempotency_key="k-1",
+            amount_minor=1,
+            currency="JPY",
+            customer_id="acct-1",
+            mandate_id="m-1",
+            description="renewal",
+        )
+    )
+    assert payment.status is PaymentStatus.ACTION_REQUIRED

@@ -213,7 +213,7 @@ class FakePaymentGateway:
         self._clock = clock
         self._default = default
         self._late_after = late_after
-        self._no_auth_limit = no_auth_limit or Money("15000.00", "INR")
+        self._no_auth_limit = Money("15000.00", "INR") if no_auth_limit is None else no_auth_limit
         self._echo_refund_reference = echo_refund_reference
         self._script: deque[Outcome] = deque()
         self._by_reference: dict[str, Outcome] = {}
