@@ -264,6 +264,20 @@ def stored_plans(rig: BillingRig) -> tuple[str, str]:
         return subscription.plan.code, subscription.renewal_plan.code
 
 
+def test_a_scheduled_downgrade_can_be_called_off_and_scheduled_again(rig: BillingRig) -> None:
+    rig.billing.subscribe(ACCOUNT, "pro")
+    quote = rig.billing.quote_plan_change(ACCOUNT, "starter")
+    rig.billing.change_plan(ACCOUNT, quote)
+    assert stored_plans(rig) == ("pro", "starter")
+    rig.billing.cancel_scheduled_change(ACCOUNT)
+    assert stored_plans(rig) == ("pro", "pro")
+    before = snapshot(rig)
+    rig.billing.cancel_scheduled_change(ACCOUNT)  # nothing scheduled: nothing changes
+    assert snapshot(rig) == before
+    rig.billing.change_plan(ACCOUNT, quote)  # the same quote, still valid, schedules it again
+    assert stored_plans(rig) == ("pro", "starter")
+
+
 def test_a_downgrade_below_the_numbers_held_is_refused_when_quoted(rig: BillingRig) -> None:
     rig.billing.subscribe(ACCOUNT, "pro")  # 5 numbers; Starter allows 1
     buy_numbers(rig, "+919800000001", "+919800000002")

@@ -747,12 +747,19 @@ class Subscription:
         )
 
     def cancel_scheduled_change(self, at: datetime) -> bool:
-        """Call off a scheduled downgrade; return whether there was one."""
+        """Call off a scheduled downgrade; return whether there was one.
+
+        The quote that scheduled it is no longer the last one applied, so applying it again
+        (while it is valid) schedules the downgrade again rather than being taken for a
+        repeat.
+        """
         at = to_utc(at)
         change = self.scheduled_change
         if change is None:
             return False
         self.scheduled_change = None
+        if self.last_quote_id == change.quote_id:
+            self.last_quote_id = None
         self._record(
             ScheduledPlanChangeCanceled(
                 account_id=self.account_id,

@@ -253,6 +253,17 @@ class PlansMixin(ServiceBase):
         """
         return self._change_renewal(account_id, Subscription.cancel)
 
+    def cancel_scheduled_change(self, account_id: str) -> PlanOverview:
+        """Call off a downgrade scheduled for the period end; the plan renews as it is.
+
+        Nothing changes when none is scheduled. The quote that scheduled it may be applied
+        again while it is valid.
+
+        Raises:
+            NotFound: for an unknown account.
+        """
+        return self._change_renewal(account_id, Subscription.cancel_scheduled_change)
+
     def resume(self, account_id: str) -> PlanOverview:
         """Undo `cancel` before the period ends.
 
