@@ -107,6 +107,11 @@ class ServiceBase:
         self._grosses[key] = (tax, gross)
         return gross
 
+    @staticmethod
+    def _arrears(ledger: MinuteLedger, currency: str) -> Money:
+        """The overage left to bill in arrears for the ledger's period, in `currency`."""
+        return sum_money((c for c in ledger.period_arrears if c.currency == currency), currency)
+
     def _lapse(self, uow: UnitOfWork, subscription: Subscription, at: datetime) -> bool:
         """`Subscription.lapse`, then bill the ended plan's arrears from the wallet.
 
@@ -121,9 +126,9 @@ class ServiceBase:
             return False
         ledger = self._ledger(uow, subscription.account_id)
         wallet = self._wallet(uow, subscription.account_id)
-        owed = [c for c in ledger.period_arrears if c.currency == wallet.currency]
-        if owed:
-            payable = min(self._gross(sum_money(owed, wallet.currency)), wallet.balance)
+        owed = self._arrears(ledger, wallet.currency)
+        if owed.amount > 0:
+            payable = min(self._gross(owed), wallet.balance)
             if payable.amount > 0:
                 wallet.debit(
                     payable,

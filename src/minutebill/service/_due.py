@@ -19,7 +19,7 @@ from attrs import define, field, frozen
 
 from minutebill._unit_of_work import UnitOfWork
 from minutebill.domain.ledger import MinuteLedger
-from minutebill.domain.money import Money, sum_money
+from minutebill.domain.money import Money
 from minutebill.domain.number_status import NumberStatus
 from minutebill.domain.numbers import NumberSubscription
 from minutebill.domain.payments import Payment
@@ -243,8 +243,7 @@ class DueWorkMixin(NumbersMixin):
         nor drops what was left to bill.
         """
         price = subscription.renewal_plan.price
-        arrears = [c for c in ledger.period_arrears if c.currency == price.currency]
-        return self._gross(price + sum_money(arrears, price.currency))
+        return self._gross(price + self._arrears(ledger, price.currency))
 
     def _due_number(
         self,
