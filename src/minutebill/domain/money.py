@@ -8,8 +8,8 @@ half-up. Anything that reaches a ledger, an order or a payment is rounded first.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from decimal import ROUND_HALF_UP, Decimal, DecimalException, InvalidOperation
+from collections.abc import Callable, Iterable, Sequence
+from decimal import ROUND_HALF_UP, Decimal, DecimalException
 from fractions import Fraction
 from functools import cache
 from typing import final, overload
@@ -106,12 +106,16 @@ def _range_error(value: Decimal, currency: str) -> str | None:
             f"finer than 1E{MIN_ADJUSTED_EXPONENT}: a non-zero amount is at least that, "
             f"a zero has at most {-MIN_ADJUSTED_EXPONENT} places"
         )
-    if adjusted + currency_exponent(currency) > 17 or value.copy_abs() > _largest(currency):
-        return (
-            f"outside the range of an amount: at most {MAX_MINOR_UNITS:,} minor units "
-            f"({_largest(currency)} {currency}), what a gateway's 64-bit integer holds"
-        )
+    if value.copy_abs() > _largest(currency):
+        return _outside(currency)
     return None
+
+
+def _outside(currency: str) -> str:
+    return (
+        f"outside the range of an amount: at most {MAX_MINOR_UNITS:,} minor units "
+        f"({_largest(currency)} {currency}), what a gateway's 64-bit integer holds"
+    )
 
 
 def _to_decimal(amount: object) -> Decimal:
@@ -124,13 +128,10 @@ def _to_decimal(amount: object) -> Decimal:
     elif isinstance(amount, int):
         value = Decimal(amount)
     elif isinstance(amount, str):
-        try:
-            value = Decimal(amount.strip())  # exact in every context
-        except InvalidOperation:
-            raise ValidationError("amount", amount, "not a decimal number") from None
-        # An ambient context that does not trap syntax errors gives NaN: tell "abc" from "NaN".
-        if value.is_nan() and parse(amount.strip()) is None:
+        parsed = parse(amount.strip())  # exact, and "abc" told from "NaN" whatever the context
+        if parsed is None:
             raise ValidationError("amount", amount, "not a decimal number")
+        value = parsed
     else:
         raise ValidationError("amount", amount, "use Decimal, int or a numeric string")
     if not value.is_finite():
@@ -238,8 +239,22 @@ class Money:
             )
         return cls._trusted(Decimal(units).scaleb(-currency_exponent(currency), EXACT), currency)
 
-    def _in_range(self, amount: Decimal, name: str, operand: object) -> Money:
-        """The result of `*` or `/`, checked against the range; `name` is the operand's."""
+    def _in_range(
+        self,
+        operation: Callable[[Decimal, Decimal | int], Decimal],
+        name: str,
+        operand: Decimal | int,
+    ) -> Money:
+        """`operation(amount, operand)` (`*` or `/`), checked against the range of an amount.
+
+        `name` is the operand's, for the error.
+        """
+        try:
+            amount = operation(self.__amount, operand)
+        except DecimalException:  # an exponent past what `decimal` can hold
+            raise ValidationError(
+                name, operand, "the result is outside the range of an amount"
+            ) from None
         reason = _range_error(amount, self.__currency)
         if reason is not None:
             raise ValidationError(name, operand, f"the result is {reason}")
@@ -335,13 +350,7 @@ class Money:
             return NotImplemented
         if isinstance(factor, Decimal) and not factor.is_finite():
             raise ValidationError("factor", factor, "must be a finite number")
-        try:
-            product = EXACT.multiply(self.__amount, factor)
-        except DecimalException:  # an exponent past what `decimal` can hold
-            raise ValidationError(
-                "factor", factor, "the result is outside the range of an amount"
-            ) from None
-        return self._in_range(product, "factor", factor)
+        return self._in_range(EXACT.multiply, "factor", factor)
 
     __rmul__ = __mul__
 
@@ -363,13 +372,7 @@ class Money:
             raise ValidationError("divisor", other, "must be a finite number")
         if not other:
             raise ValidationError("divisor", other, "cannot divide by zero")
-        try:
-            quotient = DIVISION.divide(self.__amount, other)
-        except DecimalException:  # an exponent past what `decimal` can hold
-            raise ValidationError(
-                "divisor", other, "the result is outside the range of an amount"
-            ) from None
-        return self._in_range(quotient, "divisor", other)
+        return self._in_range(DIVISION.divide, "divisor", other)
 
     # --- rounding and minor units -----------------------------------------------------------
 
@@ -405,9 +408,8 @@ class Money:
             ValidationError: if the amount is not a whole number of minor units (round
                 first), or is a sum beyond ±`MAX_MINOR_UNITS`, which no gateway can carry.
         """
-        reason = _range_error(self.__amount, self.__currency)
-        if reason is not None and self.__amount.adjusted() >= MIN_ADJUSTED_EXPONENT:
-            raise ValidationError("amount", self, reason)
+        if self.__amount.copy_abs() > _largest(self.__currency):
+            raise ValidationError("amount", self, _outside(self.__currency))
         scaled = self.__amount.scaleb(currency_exponent(self.__currency), EXACT)
         if scaled != scaled.to_integral_value(context=EXACT):
             raise ValidationError(
