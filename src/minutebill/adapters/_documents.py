@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from types import TracebackType
-from typing import Any, Generic, NamedTuple, Protocol, Self, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, Self, TypeVar, cast
 
 import orjson
 from attrs import define, field, frozen
@@ -124,9 +124,8 @@ def loads(text: str) -> Any:
 def loads_joined(texts: Sequence[str]) -> list[Any]:
     """``[loads(t) for t in texts]``, parsed as one JSON array: a page of records at once."""
     joined = "[" + ",".join(texts) + "]"  # begins with "[": `loads` reads it by orjson first
-    if any(text[:1] == _STANDARD for text in texts):
-        return list(json.loads(joined))
-    return list(loads(joined))
+    standard = any(text[:1] == _STANDARD for text in texts)
+    return cast("list[Any]", json.loads(joined) if standard else loads(joined))
 
 
 def _encode(aggregate: Any) -> str:

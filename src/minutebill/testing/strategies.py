@@ -33,6 +33,7 @@ from minutebill.domain.money import Money, currency_exponent, known_currencies
 from minutebill.domain.periods import BillingInterval
 from minutebill.domain.rating import BillingIncrement
 from minutebill.testing.ledger_strategies import overage_policies
+from minutebill.testing.payment_strategies import prices
 
 __all__ = [
     "add_on_bundles",
@@ -207,7 +208,7 @@ def plans(
             Plan,
             code=_text(codes, item_codes()),
             name=display_names(),
-            price=_prices(code, max_price_units),
+            price=prices(code, max_units=max_price_units),
             interval=_or(intervals, billing_intervals()),
             included_minutes=st.integers(0, 100_000),
             features=plan_features(code),
@@ -248,7 +249,7 @@ def add_on_bundles(
             code=_text(codes, item_codes()),
             name=display_names(),
             minutes=st.integers(1, 100_000),
-            price=_prices(code, max_price_units),
+            price=prices(code, max_units=max_price_units),
             validity=_or(validities, bundle_validities()),
         ),
         _bundle_in,
@@ -282,8 +283,8 @@ def number_offers(
             country=_text(countries, any_country),
             kind=st.sampled_from(_NUMBER_KINDS),
             capabilities=st.frozensets(st.sampled_from(Capability), min_size=1),
-            monthly_fee=_prices(code, max_fee_units),
-            upfront_fee=_prices(code, max_fee_units),
+            monthly_fee=prices(code, max_units=max_fee_units),
+            upfront_fee=prices(code, max_units=max_fee_units),
             interval=billing_intervals(),
         ),
         _offer_in,
@@ -405,11 +406,6 @@ def _catalog_in(catalog: Catalog, currency: str) -> Catalog:
         bundles=[_bundle_in(b, currency) for b in catalog.bundles],
         number_offers=[_offer_in(o, currency) for o in catalog.number_offers],
     )
-
-
-def _prices(currency: str, max_units: int) -> st.SearchStrategy[Money]:
-    """Prices from zero to `max_units` minor units; shrinks towards zero."""
-    return st.integers(0, max_units).map(lambda units: Money.from_minor_units(units, currency))
 
 
 def _text(
