@@ -126,16 +126,11 @@ class ServiceBase:
             return False
         ledger = self._ledger(uow, subscription.account_id)
         wallet = self._wallet(uow, subscription.account_id)
-        owed = self._arrears(ledger, wallet.currency)
-        if owed.amount > 0:
-            payable = min(self._gross(owed), wallet.balance)
-            if payable.amount > 0:
-                wallet.debit(
-                    payable,
-                    f"arrears:{subscription.renewal_key}",
-                    at,
-                    reason="overage in arrears",
-                )
+        payable = min(self._gross(self._arrears(ledger, wallet.currency)), wallet.balance)
+        if payable.amount > 0:
+            wallet.debit(
+                payable, f"arrears:{subscription.renewal_key}", at, reason="overage in arrears"
+            )
         return True
 
     def _on_wallet_credited(self, uow: UnitOfWork, account_id: str, at: datetime) -> None:

@@ -74,18 +74,13 @@ _HOLD_FOR = {
 }
 
 
-# What an attempt may be in when a customer who acts starts the next one: any end, or waiting
-# for them. An attempt in flight (created, pending, authorised) is asked about again instead.
-_SUPERSEDED = frozenset(
-    {
-        PaymentStatus.ACTION_REQUIRED,
-        PaymentStatus.FAILED,
-        PaymentStatus.CANCELED,
-        PaymentStatus.SUCCEEDED,
-        PaymentStatus.PARTIALLY_REFUNDED,
-        PaymentStatus.REFUNDED,
-    }
-)
+def _superseded(status: PaymentStatus) -> bool:
+    """Whether a customer who acts starts the next attempt after one in `status`.
+
+    Any end, or waiting for them; an attempt in flight (created, pending, authorised) is
+    asked about again instead.
+    """
+    return status is PaymentStatus.ACTION_REQUIRED or not status.is_open
 
 
 def _first_attempt_id(account_id: str, renewal_key: str) -> str:
@@ -149,7 +144,7 @@ class MandatesMixin(WalletRenewalsMixin):
         if payment is not None and not payment.status.is_open and not decision.on_session:
             number.put_on_hold(HoldReason.PAYMENT_FAILED, at)
             return None
-        if payment is not None and decision.on_session and payment.status in _SUPERSEDED:
+        if payment is not None and decision.on_session and _superseded(payment.status):
             attempt, payment = attempt + 1, None
         if payment is None:
             payment = self._start_attempt(uow, number, key, _attempt_id(first, attempt), at)

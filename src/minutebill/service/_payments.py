@@ -191,10 +191,7 @@ class PaymentsMixin(ServiceBase):
             payment.link_gateway(reported.gateway_payment_id)
             if event is not None:
                 payment.apply(event)
-            if not payment.captured:
-                self._on_payment_unpaid(uow, payment, at)
-            self._fulfil(uow, payment, at)
-            return PaymentResult.of(payment)
+            return self._after_news(uow, payment, at)
 
         return self._after(self._run(work))
 
@@ -204,12 +201,16 @@ class PaymentsMixin(ServiceBase):
         def work(uow: UnitOfWork) -> PaymentResult:
             payment = self._payment(uow, event.payment_reference)
             payment.apply(event)
-            if not payment.captured:
-                self._on_payment_unpaid(uow, payment, at)
-            self._fulfil(uow, payment, at)
-            return PaymentResult.of(payment)
+            return self._after_news(uow, payment, at)
 
         return self._after(self._run(work))
+
+    def _after_news(self, uow: UnitOfWork, payment: Payment, at: datetime) -> PaymentResult:
+        """In `uow`, after news about `payment` was applied: what it means, and the result."""
+        if not payment.captured:
+            self._on_payment_unpaid(uow, payment, at)
+        self._fulfil(uow, payment, at)
+        return PaymentResult.of(payment)
 
     def _on_payment_unpaid(self, uow: UnitOfWork, payment: Payment, at: datetime) -> None:
         """Called in `uow` once news about `payment` left it without money captured.
@@ -249,14 +250,10 @@ class PaymentsMixin(ServiceBase):
             )
             try:
                 reported = self.gateway.refund(request)
-            except GatewayError as exc:
+            except MinutebillError as exc:  # a gateway error, IdempotencyConflict, NotFound
                 failures.append((refund_id, str(exc)))
-                if not exc.retryable:
+                if not (isinstance(exc, GatewayError) and exc.retryable):  # a final answer
                     self._reject_refund(payment_id, refund_id, str(exc))
-                continue
-            except MinutebillError as exc:  # IdempotencyConflict, NotFound: final answers too
-                failures.append((refund_id, str(exc)))
-                self._reject_refund(payment_id, refund_id, str(exc))
                 continue
             taken = partial(
                 self._refund_taken, payment_id=payment_id, refund_id=refund_id, reported=reported
