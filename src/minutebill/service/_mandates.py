@@ -147,7 +147,8 @@ class MandatesMixin(WalletRenewalsMixin):
         if payment is not None and decision.on_session and _superseded(payment.status):
             attempt, payment = attempt + 1, None
         if payment is None:
-            payment = self._start_attempt(uow, number, key, _attempt_id(first, attempt), at)
+            payment_id = _attempt_id(first, attempt)
+            payment = self._start_attempt(uow, number, key, attempt, payment_id, at)
         notice = number.notice
         return MandateCharge(
             number.account_id,
@@ -159,10 +160,20 @@ class MandatesMixin(WalletRenewalsMixin):
         )
 
     def _start_attempt(
-        self, uow: UnitOfWork, number: NumberSubscription, key: str, payment_id: str, at: datetime
+        self,
+        uow: UnitOfWork,
+        number: NumberSubscription,
+        key: str,
+        attempt: int,
+        payment_id: str,
+        at: datetime,
     ) -> Payment:
-        """A new payment of the period's quote (priced now, with tax, for the first attempt)."""
-        quote: Quote | None = uow.orders.find(number.account_id, key)
+        """A new payment of the period's quote (priced now, with tax, for the first attempt).
+
+        The quote is stored with the first attempt's payment, so only a later attempt looks
+        it up.
+        """
+        quote: Quote | None = uow.orders.find(number.account_id, key) if attempt else None
         if quote is None:
             order = Order(
                 [NumberLine(offer=number.offer, number_e164=number.number_e164, renewal=True)],
