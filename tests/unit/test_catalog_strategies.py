@@ -224,7 +224,8 @@ def test_codes_given_twice_or_as_a_string_are_refused(arguments: dict[str, Any])
 # --- what is reached, and what values shrink towards ------------------------------------------
 
 
-UNSHRUNK = settings(phases=[Phase.generate], database=None)  # `find` raises if none is drawn
+# `find` raises if none is drawn; derandomized, so a rare draw cannot make it flaky.
+UNSHRUNK = settings(phases=[Phase.generate], database=None, derandomize=True, max_examples=500)
 
 
 @pytest.mark.parametrize("kind", list(ValidityKind))
