@@ -16,10 +16,14 @@ so skipping the check until then never misses a crossing. The watch is part of t
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from minutebill.domain.money import Money
 from minutebill.domain.periods import BillingPeriod
 from minutebill.domain.state import State, instant_from_state, instant_to_state
+
+if TYPE_CHECKING:
+    from minutebill.domain.ledger_parsed import ParsedLedgerValues
 
 __all__ = ["PeriodCounters"]
 
@@ -146,20 +150,31 @@ class PeriodCounters:
         return [texts[1], texts[2]]
 
     @classmethod
-    def from_state(cls, state: State, *, arrears_mode: bool = False) -> PeriodCounters:
+    def from_state(
+        cls,
+        state: State,
+        *,
+        arrears_mode: bool = False,
+        parsed: ParsedLedgerValues | None = None,
+    ) -> PeriodCounters:
         """The counters that `to_state` encoded.
 
         Args:
             state: The document.
             arrears_mode: Whether the ledger bills overage in arrears: a document written
                 before the arrears were counted apart holds them only among its charges.
+            parsed: Periods parsed before, to reuse (a store passes its own).
         """
         counters = cls()
         period = state["period"]
         if period is not None:
-            counters.period = BillingPeriod(
-                instant_from_state(period[0]), instant_from_state(period[1])
-            )
+            if parsed is None:
+                counters.period = BillingPeriod(
+                    instant_from_state(period[0]), instant_from_state(period[1])
+                )
+            else:
+                texts = counters._period_texts = parsed.period(period)
+                counters.period = texts[0]
         counters.fired = set(state["fired_levels"])
         counters.overage_total = state["overage_total"]
         counters.overage = state["period_overage"]
