@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from attrs import evolve
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -119,3 +120,28 @@ def test_what_is_remembered_is_bounded() -> None:
         assert MinuteLedger.from_state(state, parsed=parsed).to_state() == state
         assert all(len(cache) <= 2 for cache in (parsed._policies, parsed._periods))
         assert len(parsed._books) <= 2
+
+
+@given(ledger_policies(), st.integers(1, 10**6))
+def test_a_policy_encodes_the_same_every_time_and_hands_out_fresh_data(
+    policy: LedgerPolicy, seconds: int
+) -> None:
+    rate = policy.overage.rate_per_minute
+    expected = {
+        "rating": str(policy.rating),
+        "overage": policy.overage.mode.value,
+        "overage_rate": None
+        if rate is None
+        else {"amount": str(rate.amount), "currency": rate.currency},
+        "thresholds": list(policy.thresholds),
+        "hold_ttl_us": policy.hold_ttl // timedelta(microseconds=1),
+    }
+    first = policy.to_state()
+    first["thresholds"].append(7)  # a caller may change what it is given
+    if first["overage_rate"] is not None:
+        first["overage_rate"]["amount"] = "0"
+
+    assert policy.to_state() == expected
+    assert LedgerPolicy.from_state(policy.to_state()) == policy
+    longer = evolve(policy, hold_ttl=timedelta(seconds=seconds))
+    assert longer.to_state() == {**expected, "hold_ttl_us": seconds * 1_000_000}

@@ -473,10 +473,11 @@ class GrantPool:
 
     def to_state(self) -> State:
         """The pool as JSON-compatible data."""
+        tombstones = self.tombstones
         return {
             "grants": [book.to_state() for book in self.books.values()],
             "pruned": list(self.pruned),
-            "pruned_grants": [g.to_state() for g in self.tombstones.values()],
+            "pruned_grants": [g.to_state() for g in tombstones.values()] if tombstones else [],
         }
 
     @classmethod

@@ -129,13 +129,14 @@ class PeriodCounters:
 
     def to_state(self) -> State:
         """The counters as JSON-compatible data."""
+        charges, arrears = self.charges, self.arrears
         return {
             "period": self._period_state(),
             "fired_levels": sorted(self.fired),
             "overage_total": self.overage_total,
             "period_overage": self.overage,
-            "period_charges": {c: str(m.amount) for c, m in sorted(self.charges.items())},
-            "period_arrears": {c: str(m.amount) for c, m in sorted(self.arrears.items())},
+            "period_charges": _amounts(charges) if charges else {},
+            "period_arrears": _amounts(arrears) if arrears else {},
             "threshold_room": None if self._room is None else self._room - self._debited,
         }
 
@@ -186,6 +187,11 @@ class PeriodCounters:
             counters.arrears = {c: Money(Decimal(a), c) for c, a in arrears.items()}
         counters._room = state.get("threshold_room")  # absent from older documents: unknown
         return counters
+
+
+def _amounts(totals: dict[str, Money]) -> dict[str, str]:
+    """Amounts by currency as texts, in currency order."""
+    return {c: str(m.amount) for c, m in sorted(totals.items())}
 
 
 def _add(totals: dict[str, Money], amount: Money) -> None:
