@@ -11,7 +11,7 @@ result. The values are immutable, so sharing them between ledgers (and threads) 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from typing import TypeVar
 
 from minutebill.domain.grants import MinuteGrant
@@ -47,21 +47,15 @@ class ParsedLedgerValues:
         self._books: dict[Hashable, GrantBook] = {}
         self._grants: dict[Hashable, MinuteGrant] = {}
 
-    def _get(
-        self, cache: dict[Hashable, V], key: Callable[[], Hashable], parse: Callable[[], V]
-    ) -> V:
-        """The value cached under ``key()``, parsed by `parse` the first time."""
-        try:
-            k = key()
-            found = cache.get(k)
-        except (KeyError, TypeError):  # malformed: let the parser say what is wrong
-            return parse()
-        if found is None:
-            found = parse()
-            if len(cache) >= self.limit:
-                cache.clear()
-            cache[k] = found
-        return found
+    def _keep(self, cache: dict[Hashable, V], key: Hashable, value: V) -> V:
+        """Remember `value` under `key` (starting afresh past `limit`); returns it."""
+        if len(cache) >= self.limit:
+            cache.clear()
+        cache[key] = value
+        return value
+
+    # The lookups below build their keys in line (no helper, no closure): they run for every
+    # part of every ledger loaded, and a key costs less than a call would.
 
     def policy(self, state: State) -> tuple[LedgerPolicy, Rater]:
         """The `LedgerPolicy` that `LedgerPolicy.to_state` encoded as `state`, and its rater.
@@ -69,34 +63,39 @@ class ParsedLedgerValues:
         The rater remembers rated lengths; ledgers with the same policy share it, as copies
         of one ledger do.
         """
-
-        def key() -> Hashable:
-            rate = state["overage_rate"]
-            ttl = state["hold_ttl_us"]
-            return (
+        try:
+            rate, thresholds, ttl = state["overage_rate"], state["thresholds"], state["hold_ttl_us"]
+            key = (
                 state["rating"],
                 state["overage"],
                 None if rate is None else (rate["amount"], rate["currency"]),
-                tuple(state["thresholds"]),
-                tuple(map(type, state["thresholds"])),
                 ttl,
-                type(ttl),
+                ttl.__class__,
+                *thresholds,
+                *map(type, thresholds),
             )
-
-        def parse() -> tuple[LedgerPolicy, Rater]:
+            found = self._policies.get(key)
+        except (KeyError, TypeError):  # malformed: let the parser say what is wrong
             policy = LedgerPolicy.from_state(state)
             return policy, Rater(policy.rating)
-
-        return self._get(self._policies, key, parse)
+        if found is None:
+            policy = LedgerPolicy.from_state(state)
+            found = self._keep(self._policies, key, (policy, Rater(policy.rating)))
+        return found
 
     def period(self, texts: list[str]) -> tuple[BillingPeriod, str, str]:
         """The period whose bounds `texts` hold, and their texts as `instant_to_state` gives."""
-
-        def parse() -> tuple[BillingPeriod, str, str]:
+        try:
+            key = tuple(texts)
+            found = self._periods.get(key)
+        except TypeError:  # malformed: let the parser say what is wrong
+            found, key = None, None
+        if found is None:
             period = BillingPeriod(instant_from_state(texts[0]), instant_from_state(texts[1]))
-            return period, instant_to_state(period.start), instant_to_state(period.end)
-
-        return self._get(self._periods, lambda: (*texts, *map(type, texts)), parse)
+            found = (period, instant_to_state(period.start), instant_to_state(period.end))
+            if key is not None:
+                self._keep(self._periods, key, found)
+        return found
 
     def book(self, state: State) -> GrantBook:
         """A new `GrantBook` that `GrantBook.to_state` encoded as `state`.
@@ -104,45 +103,47 @@ class ParsedLedgerValues:
         Its terms (and the texts of its instants) come from the first book parsed with the
         same terms; its counters from `state`.
         """
-
-        def key() -> Hashable:
+        try:
             granted, priority = state["granted"], state["priority"]
-            return (
+            key = (
                 state["grant_id"],
                 state["source"],
                 granted,
-                type(granted),
+                granted.__class__,
                 state["effective_at"],
                 state["expires_at"],
                 priority,
-                type(priority),
+                priority.__class__,
                 state["reference"],
             )
-
-        def parse() -> GrantBook:
-            book = GrantBook.from_state(state)
-            book.to_state()  # encodes the texts of its instants once, for every copy
-            return book
-
-        book = self._get(self._books, key, parse).copy()
+            terms = self._books.get(key)
+        except (KeyError, TypeError):  # malformed: let the parser say what is wrong
+            return GrantBook.from_state(state)
+        if terms is None:
+            terms = GrantBook.from_state(state)
+            terms.to_state()  # encodes the texts of its instants once, for every copy
+            self._keep(self._books, key, terms)
+        book = terms.copy()
         # The counters change at every settlement; the terms above never do.
-        book.remaining, book.held, book.consumed, book.expired = (
-            state["remaining"],
-            state["held"],
-            state["consumed"],
-            state["expired"],
-        )
-        book.base_consumed, book.base_expired = state["base_consumed"], state["base_expired"]
+        book.remaining = state["remaining"]
+        book.held = state["held"]
+        book.consumed = state["consumed"]
+        book.expired = state["expired"]
+        book.base_consumed = state["base_consumed"]
+        book.base_expired = state["base_expired"]
         return book
 
     def grant(self, state: State) -> MinuteGrant:
         """The `MinuteGrant` that `MinuteGrant.to_state` encoded as `state` (a pruned grant)."""
-
-        def key() -> Hashable:
+        try:
             values = tuple(state[name] for name in _GRANT_FIELDS)
-            return (*values, *map(type, values))
-
-        return self._get(self._grants, key, lambda: MinuteGrant.from_state(state))
+            key = (*values, *map(type, values))
+            found = self._grants.get(key)
+        except (KeyError, TypeError):  # malformed: let the parser say what is wrong
+            return MinuteGrant.from_state(state)
+        if found is None:
+            found = self._keep(self._grants, key, MinuteGrant.from_state(state))
+        return found
 
 
 _GRANT_FIELDS = (

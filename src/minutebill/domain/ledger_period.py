@@ -179,14 +179,22 @@ class PeriodCounters:
         counters.fired = set(state["fired_levels"])
         counters.overage_total = state["overage_total"]
         counters.overage = state["period_overage"]
-        counters.charges = {c: Money(Decimal(a), c) for c, a in state["period_charges"].items()}
+        charges = state["period_charges"]
+        counters.charges = _money(charges) if charges else {}
         arrears = state.get("period_arrears")
         if arrears is None:  # an older document: what the renewal then billed in arrears
             counters.arrears = counters.charges.copy() if arrears_mode else {}
+        elif arrears == charges:  # mostly: all of it is billed in arrears, or none of it
+            counters.arrears = counters.charges.copy()  # the same amounts, parsed once
         else:
-            counters.arrears = {c: Money(Decimal(a), c) for c, a in arrears.items()}
+            counters.arrears = _money(arrears)
         counters._room = state.get("threshold_room")  # absent from older documents: unknown
         return counters
+
+
+def _money(amounts: dict[str, str]) -> dict[str, Money]:
+    """The amounts `_amounts` encoded."""
+    return {c: Money(Decimal(a), c) for c, a in amounts.items()}
 
 
 def _amounts(totals: dict[str, Money]) -> dict[str, str]:
