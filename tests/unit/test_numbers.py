@@ -581,6 +581,26 @@ def test_shared_parsed_values_refuse_what_a_fresh_parse_refuses(
         NumberSubscription.from_state(state, parsed=parsed)
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("held_fee", ["accrue"]),  # unhashable: cannot even be looked up
+        ("mandate_limit", {"amount": ["15000.00"], "currency": "INR"}),
+        ("pre_debit_notice_lead_seconds", 86400.5),
+        ("grace_period_seconds", None),
+    ],
+)
+def test_shared_parsed_values_fail_a_bad_policy_as_a_fresh_parse_does(
+    name: str, value: object
+) -> None:
+    state = active().to_state()
+    state["policy"][name] = value
+    with pytest.raises(Exception) as fresh:  # noqa: PT011 - the same error, whatever it is
+        NumberSubscription.from_state(json.loads(json.dumps(state)))
+    with pytest.raises(type(fresh.value)):
+        NumberSubscription.from_state(state, parsed=ParsedValues())
+
+
 def test_an_inconsistent_document_is_refused() -> None:
     state = held().to_state()
     state["hold"]["release_after"] = state["hold"]["since"]

@@ -123,24 +123,11 @@ class ParsedValues:
 
     def _policy(self, state: State) -> tuple[NumberPolicy, State]:
         """The policy and its canonical state, parsed once."""
-        try:
-            limit = state["mandate_limit"]
-            values = (
-                state["grace_period_seconds"],
-                state["held_fee"],
-                state["payment_order"],
-                state["pre_debit_notice_lead_seconds"],
-                state["gateway_sends_notice"],
-            )
-            key = (
-                *values,
-                *map(type, values),
-                None if limit is None else (limit["amount"], limit["currency"]),
-            )
-            found = self._policies.get(key)
-        except (KeyError, TypeError):  # malformed: let the parser say what is wrong
+        key = _policy_key(state)
+        if key is None:  # malformed: let the parser say what is wrong
             policy = NumberPolicy.from_state(state)
             return policy, policy.to_state()
+        found = self._policies.get(key)
         if found is None:
             policy = NumberPolicy.from_state(state)
             found = (policy, policy.to_state())
@@ -148,6 +135,33 @@ class ParsedValues:
                 self._policies.clear()
             self._policies[key] = found
         return found
+
+
+def _policy_key(state: State) -> tuple[object, ...] | None:
+    """What tells policy documents apart, or None for one to leave to the parser.
+
+    Equal values of other types (``True == 1``, ``0 == False``) must not share a parsed
+    policy: a document whose durations are not ints, or whose notice flag is not a bool, is
+    parsed every time (the parser refuses what it must).
+    """
+    try:
+        limit = state["mandate_limit"]
+        grace, lead = state["grace_period_seconds"], state["pre_debit_notice_lead_seconds"]
+        sends = state["gateway_sends_notice"]
+        if type(grace) is not int or type(lead) is not int or type(sends) is not bool:
+            return None
+        key = (
+            grace,
+            state["held_fee"],
+            state["payment_order"],
+            lead,
+            sends,
+            None if limit is None else (limit["amount"], limit["currency"]),
+        )
+        hash(key)  # a list where a text belongs is the parser's to refuse
+    except (KeyError, TypeError):
+        return None
+    return key
 
 
 def _copy_offer_state(state: State) -> State:
