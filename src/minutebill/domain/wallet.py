@@ -269,9 +269,10 @@ class Wallet:
             raise CurrencyMismatch(self.currency, amount.currency)
         if amount.amount <= 0 or not amount.is_rounded():
             raise ValidationError("amount", amount, "positive and in whole minor units")
-        _require_key("key", key)
-        _require_key("reason", reason)
-        _require_key("reference", reference, optional=True)
+        require_key("key", key)
+        require_key("reason", reason)
+        if reference is not None:
+            require_key("reference", reference)
         return to_utc(at)
 
     def _enter(
@@ -285,8 +286,9 @@ class Wallet:
         reference: str | None,
         reverses: str | None = None,
     ) -> WalletEntry:
-        earlier = self.entry(key)
-        if earlier is not None:
+        found = self._by_key.get(key)
+        if found is not None:
+            earlier = self._entry(found)
             if (earlier.kind, earlier.amount, earlier.reason, earlier.reference) == (
                 kind,
                 amount,
