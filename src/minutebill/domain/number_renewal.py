@@ -186,7 +186,7 @@ def renew(
     at = to_utc(at)
     if not isinstance(wallet_balance, Money):
         raise ValidationError("wallet_balance", wallet_balance, "must be Money")
-    fee = subscription.recurring_fee
+    fee = subscription.recurring_fee  # read once, passed to the helpers below
     if wallet_balance.currency != fee.currency:
         raise CurrencyMismatch(fee.currency, wallet_balance.currency)
     debit = fee if debit_amount is None else _checked_debit(debit_amount, fee)
@@ -195,11 +195,13 @@ def renew(
     if subscription.status is NumberStatus.RELEASED:
         return NothingDue(next_check_at=None)
     if subscription.status is NumberStatus.ON_HOLD:
-        return _renew_held(subscription, wallet_balance, at, has_mandate, customer_present, debit)
+        return _renew_held(
+            subscription, wallet_balance, at, has_mandate, customer_present, fee, debit
+        )
     index = subscription.paid_periods
     due_at = subscription.paid_through
     if at < due_at:
-        return _before_due(subscription, wallet_balance, at, has_mandate, debit)
+        return _before_due(subscription, wallet_balance, at, has_mandate, fee, debit)
     if not subscription.auto_pay and not customer_present:
         return PutOnHold(reason=HoldReason.AUTO_PAY_OFF, period_index=index)
     return _charge(
@@ -209,6 +211,7 @@ def renew(
         at=at,
         has_mandate=has_mandate,
         on_session=customer_present,
+        fee=fee,
         debit=debit,
     )
 
@@ -229,6 +232,7 @@ def _renew_held(
     at: datetime,
     has_mandate: bool,
     customer_present: bool,
+    fee: Money,
     debit: Money,
 ) -> RenewalDecision:
     hold = subscription.hold
@@ -244,10 +248,11 @@ def _renew_held(
             at=at,
             has_mandate=has_mandate,
             on_session=True,
+            fee=fee,
             debit=debit,
         )
-    if subscription.auto_pay and wallet_balance >= subscription.recurring_fee:
-        return _debit_wallet(subscription, index)
+    if subscription.auto_pay and wallet_balance >= fee:
+        return _debit_wallet(subscription, index, fee)
     return NothingDue(next_check_at=hold.release_after)
 
 
@@ -256,11 +261,11 @@ def _before_due(
     wallet_balance: Money,
     at: datetime,
     has_mandate: bool,
+    fee: Money,
     debit: Money,
 ) -> RenewalDecision:
     due_at = subscription.paid_through
     policy = subscription.policy
-    fee = subscription.recurring_fee
     index = subscription.paid_periods
     notice = subscription.notice
     notice_wanted = (
@@ -292,16 +297,16 @@ def _charge(
     at: datetime,
     has_mandate: bool,
     on_session: bool,
+    fee: Money,
     debit: Money,
 ) -> RenewalDecision:
     policy = subscription.policy
-    fee = subscription.recurring_fee
     wallet_first = policy.payment_order is PaymentOrder.WALLET_FIRST
     needs_customer = False
     for source in ("wallet", "mandate") if wallet_first else ("mandate", "wallet"):
         if source == "wallet":
             if wallet_balance >= fee:
-                return _debit_wallet(subscription, index)
+                return _debit_wallet(subscription, index, fee)
             continue
         if not has_mandate:
             continue
@@ -333,10 +338,10 @@ def _charge(
     return PutOnHold(reason=reason, period_index=index)
 
 
-def _debit_wallet(subscription: NumberSubscription, index: int) -> DebitWallet:
+def _debit_wallet(subscription: NumberSubscription, index: int, fee: Money) -> DebitWallet:
     return DebitWallet(
         period_index=index,
         period=subscription.period(index),
-        amount=subscription.recurring_fee,
+        amount=fee,
         idempotency_key=subscription.renewal_key(index),
     )
