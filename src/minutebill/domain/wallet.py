@@ -33,6 +33,7 @@ from minutebill.domain.money import Money
 from minutebill.domain.periods import to_utc
 from minutebill.domain.state import State, money_from_state, money_to_state
 from minutebill.domain.text import require_key
+from minutebill.domain.usage import slot_setters
 from minutebill.domain.wallet_entries import EntryKind, WalletCredited, WalletDebited, WalletEntry
 from minutebill.errors import (
     CurrencyMismatch,
@@ -49,6 +50,51 @@ DEFAULT_HISTORY_LIMIT = 100
 """Entries a wallet keeps in its saved document (older ones live on as events)."""
 
 _new = object.__new__
+(
+    _entry_key,
+    _entry_kind,
+    _entry_amount,
+    _entry_at,
+    _entry_reason,
+    _entry_reference,
+    _entry_reverses,
+    _entry_sequence,
+    _entry_balance_after,
+) = slot_setters(
+    WalletEntry,
+    "key",
+    "kind",
+    "amount",
+    "at",
+    "reason",
+    "reference",
+    "reverses",
+    "sequence",
+    "balance_after",
+)
+# The slots of `WalletDebited`; `WalletCredited` has the very same ones (checked at import).
+_EVENT_FIELDS = (
+    "account_id",
+    "occurred_at",
+    "entry_key",
+    "amount",
+    "balance",
+    "reason",
+    "reference",
+    "reverses",
+)
+(
+    _event_account_id,
+    _event_occurred_at,
+    _event_entry_key,
+    _event_amount,
+    _event_balance,
+    _event_reason,
+    _event_reference,
+    _event_reverses,
+) = slot_setters(WalletDebited, *_EVENT_FIELDS)
+if slot_setters(WalletCredited, *_EVENT_FIELDS) != slot_setters(WalletDebited, *_EVENT_FIELDS):
+    raise TypeError("WalletCredited and WalletDebited no longer share their slots")
 
 
 def _require_key(name: str, value: object, *, optional: bool = False) -> None:
@@ -308,31 +354,29 @@ class Wallet:
             balance -= amount
         self._balance = balance
         self._sequence += 1
-        entry = WalletEntry(
-            key=key,
-            kind=kind,
-            amount=amount,
-            at=at,
-            reason=reason,
-            reference=reference,
-            reverses=reverses,
-            sequence=self._sequence,
-            balance_after=balance,
-        )
+        # `WalletEntry(...)` and its event, built in line from their slots: every renewal paid
+        # from the wallet makes one of each, of values checked above (see `slot_setters`).
+        entry = _new(WalletEntry)
+        _entry_key(entry, key)
+        _entry_kind(entry, kind)
+        _entry_amount(entry, amount)
+        _entry_at(entry, at)
+        _entry_reason(entry, reason)
+        _entry_reference(entry, reference)
+        _entry_reverses(entry, reverses)
+        _entry_sequence(entry, self._sequence)
+        _entry_balance_after(entry, balance)
         self._append(entry.to_state(), entry)
-        event_type = WalletCredited if kind is EntryKind.CREDIT else WalletDebited
-        self._events.record(
-            event_type(
-                account_id=self.account_id,
-                occurred_at=at,
-                entry_key=key,
-                amount=amount,
-                balance=entry.balance_after,
-                reason=reason,
-                reference=reference,
-                reverses=reverses,
-            )
-        )
+        event = _new(WalletCredited if kind is EntryKind.CREDIT else WalletDebited)
+        _event_account_id(event, self.account_id)
+        _event_occurred_at(event, at)
+        _event_entry_key(event, key)
+        _event_amount(event, amount)
+        _event_balance(event, balance)
+        _event_reason(event, reason)
+        _event_reference(event, reference)
+        _event_reverses(event, reverses)
+        self._events.record(event)
         return entry
 
     def _entry(self, state: State) -> WalletEntry:
