@@ -614,3 +614,33 @@ def test_an_inconsistent_document_is_refused() -> None:
     state["status"] = "on_hold"
     with pytest.raises(ValidationError):
         NumberSubscription.from_state(state)
+
+
+def test_renewal_events_built_in_line_equal_those_their_classes_build() -> None:
+    # `record_renewal_paid` builds its event from the slots; it must be what `__init__` builds.
+    number = active()
+    due = number.paid_through
+    number.record_renewal_paid(1, due)
+    renewed = NumberRenewed(
+        account_id="acct-1",
+        occurred_at=due,
+        number=NUMBER,
+        period_index=1,
+        paid_through=number.paid_through,
+        amount=Money("500.00", "INR"),
+    )
+    assert number.pull_events() == [renewed]
+    on_hold = held()
+    at = on_hold.paid_through + timedelta(days=1)
+    on_hold.record_renewal_paid(1, at)
+    reactivated = NumberReactivated(
+        account_id="acct-1",
+        occurred_at=at,
+        number=NUMBER,
+        period_index=1,
+        paid_through=on_hold.paid_through,
+        amount=Money("500.00", "INR"),
+    )
+    events = on_hold.pull_events()
+    assert events == [reactivated]
+    assert hash(events[0]) == hash(reactivated)

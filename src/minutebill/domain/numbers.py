@@ -57,6 +57,7 @@ from minutebill.domain.number_status import (
 from minutebill.domain.periods import BillingCycle, BillingPeriod, to_utc
 from minutebill.domain.state import State, instant_from_state, instant_to_state
 from minutebill.domain.text import require_key
+from minutebill.domain.usage import slot_setters
 from minutebill.errors import InvalidTransition, LimitExceeded, ValidationError
 
 __all__ = ["NumberSubscription", "ParsedValues", "check_number_limit", "count_held_numbers"]
@@ -196,6 +197,21 @@ def _canonical_instant(text: object) -> bool:
 
 
 _STATUSES = MappingProxyType({status.value: status for status in NumberStatus})
+_new = object.__new__
+_PAID_EVENT_SLOTS = MappingProxyType(
+    {
+        event_type: slot_setters(
+            event_type,
+            "account_id",
+            "occurred_at",
+            "number",
+            "period_index",
+            "paid_through",
+            "amount",
+        )
+        for event_type in (NumberRenewed, NumberReactivated)
+    }
+)
 # Enum.value is a Python-level property before Python 3.12: a lookup costs a tenth of it.
 _STATUS_TEXTS = MappingProxyType({status: status.value for status in NumberStatus})
 
@@ -438,18 +454,23 @@ class NumberSubscription:
         self.paid_periods = period_index + 1
         if self.notice is not None and self.notice.period_index <= period_index:
             self.notice = None
-        event: type[NumberRenewed | NumberReactivated] = NumberRenewed
+        event_type: type[NumberRenewed | NumberReactivated] = NumberRenewed
         if self.status is NumberStatus.ON_HOLD and self.paid_through > at:
             self.status, self.hold = NumberStatus.ACTIVE, None
-            event = NumberReactivated
-        self._events.record(
-            event(
-                **self._about(at),
-                period_index=period_index,
-                paid_through=self.paid_through,
-                amount=self.recurring_fee,
-            )
+            event_type = NumberReactivated
+        # The event, built from its slots: one per renewal (see `usage.slot_setters`).
+        event = _new(event_type)
+        values = (
+            self.account_id,
+            at,
+            self.number_e164,
+            period_index,
+            self.paid_through,
+            self.recurring_fee,
         )
+        for set_slot, value in zip(_PAID_EVENT_SLOTS[event_type], values, strict=True):
+            set_slot(event, value)
+        self._events.record(event)
         return disposition
 
     def record_pre_debit_notice(
