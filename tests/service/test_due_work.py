@@ -411,3 +411,17 @@ def test_due_work_in_small_pages_does_what_one_big_page_does(tmp_path: Path) -> 
     assert contents[0] == contents[1]
     subscriptions = [n for kind, n in progress if kind == "subscriptions"]
     assert subscriptions[:3] == [1, 2, 3]  # the one-by-one run reports every page
+
+
+def test_progress_counts_the_items_handled_not_the_page_size(rig: BillingRig) -> None:
+    """Three subscriptions in pages of two: progress says 2, then 3 (not 2, then 4)."""
+    for account in ("acct-a", "acct-b"):
+        rig.billing.subscribe(account, "starter")
+    rig.clock.set(PERIOD_END + timedelta(hours=1))
+    progress: list[tuple[str, int]] = []
+    rig.billing.run_due(batch_size=2, progress=lambda kind, n: progress.append((kind, n)))
+    assert [n for kind, n in progress if kind == "subscriptions"] == [2, 3]
+    progress.clear()
+    rig.clock.set(PERIOD_END + timedelta(days=40))
+    rig.billing.run_due(progress=lambda kind, n: progress.append((kind, n)))
+    assert [n for kind, n in progress if kind == "subscriptions"] == [3]

@@ -149,17 +149,16 @@ class DueWorkMixin(NumbersMixin):
         done = 0
         while True:
 
-            def page(uow: UnitOfWork, after: str | None = cursor) -> tuple[str | None, _Tally]:
+            def page(uow: UnitOfWork, after: str | None = cursor) -> tuple[str | None, int, _Tally]:
                 tally = _Tally()
                 items = getattr(uow, kind).due_page(at, batch_size, after=after)
                 for aggregate, _ in items:
                     handle(uow, aggregate, tally)
-                return (items[-1][1] if items else None), tally
+                return (items[-1][1] if items else None), len(items), tally
 
             try:
-                cursor_next, tally = self._run(page)
+                cursor_next, size, tally = self._run(page)
                 tally.merge_into(total)
-                size = batch_size
             except MinutebillError:
                 cursor_next, size = self._one_by_one(
                     kind, at, batch_size, cursor, handle, total, failures
