@@ -136,5 +136,12 @@ class ServiceBase:
     def _on_wallet_credited(self, uow: UnitOfWork, account_id: str, at: datetime) -> None:
         """Called after money reached the wallet in `uow` (overridden by the due work)."""
 
+    def _catch_up_plan(self, uow: UnitOfWork, subscription: Subscription, at: datetime) -> None:
+        """Do the plan's due work now, as `run_due(at)` would (overridden by the due work).
+
+        Called before a call is admitted or rated after the period end, so that the call
+        uses the renewed period's minutes whatever the scheduler's lag.
+        """
+
     def _local_day(self, uow: UnitOfWork, account_id: str, at: datetime) -> date:
         return at.astimezone(zone(self._timezone(uow, account_id))).date()

@@ -72,6 +72,7 @@ class CallsMixin(ServiceBase):
             # that committed first is seen; one committing meanwhile makes a hold taken here
             # conflict (the retry sees it), and `admit_waiting` turns away a call queued here.
             _refuse_settled(uow, account_id, call_id, "start")
+            self._catch_up_plan(uow, subscription, at)
             return admit(
                 request,
                 at,
@@ -106,6 +107,11 @@ class CallsMixin(ServiceBase):
         once it is settled and is never admitted afterwards. A call that never connected is
         not ended but released (`release_call`): that bills nothing.
 
+        A call ended after the plan's period end, before `run_due` has renewed the plan, has
+        the renewal done first, as `run_due` would do it (paid from the wallet, else past
+        due): the call is rated on the new period's minutes, whatever the scheduler's lag.
+        `start_call` and `admit_waiting` do the same.
+
         Raises:
             NotFound: for an unknown account.
             ValidationError: for a duration that is negative or longer than
@@ -125,6 +131,10 @@ class CallsMixin(ServiceBase):
 
         def settle(uow: UnitOfWork, previous: UsageRecord | None) -> UsageRecord:
             ledger = self._ledger(uow, account_id)
+            period = ledger.period
+            if previous is None and period is not None and at >= period.end:
+                # The period is over: rate the call on the renewed minutes, not as overage.
+                self._catch_up_plan(uow, self._subscription(uow, account_id), at)
             record = ledger.settle(
                 call_id,
                 duration,
@@ -229,6 +239,7 @@ class CallsMixin(ServiceBase):
         def work(uow: UnitOfWork) -> list[Admitted]:
             subscription = self._subscription(uow, account_id)
             ledger = self._ledger(uow, account_id)
+            self._catch_up_plan(uow, subscription, at)
             admitted: list[tuple[WaitingCall, Admitted]] = []
             try:
                 self._take_waiting(uow, subscription, ledger, at, admitted)

@@ -316,6 +316,11 @@ class DueWorkMixin(NumbersMixin):
         self._on_payment_unpaid(uow, payment, at)
         return True
 
+    def _catch_up_plan(self, uow: UnitOfWork, subscription: Subscription, at: datetime) -> None:
+        """Renew (or lapse) the plan now if `run_due(at)` would: a call needs its minutes."""
+        if subscription.renewal_due(at):
+            self._due_subscription(uow, subscription, at, Counter())
+
     # --- money arrived: retry what was waiting for it ---------------------------------------
 
     def _on_wallet_credited(self, uow: UnitOfWork, account_id: str, at: datetime) -> None:
