@@ -148,6 +148,32 @@ def test_arrears_are_billed_when_a_past_due_plan_expires(rig: BillingRig) -> Non
     assert ent_balance(rig) == Money("8.00", "INR")  # ₹12 of arrears out of ₹20
 
 
+def spend_down_to(rig: BillingRig, account: str, rupees: int) -> None:
+    """Leave `rupees` in the account's wallet (too little for any renewal)."""
+    with rig.uow_factory() as uow:
+        wallet: Wallet = uow.wallets.get(account)
+        wallet.debit(wallet.balance - Money(rupees, "INR"), "spent", rig.clock.now())
+        uow.commit()
+
+
+def test_arrears_are_billed_when_due_work_first_runs_after_the_grace_period(
+    rig: BillingRig,
+) -> None:
+    """A renewal found unpaid after its grace expires the plan at once, arrears billed.
+
+    With the scheduler days late, the plan expired straight from active and its ₹12 of
+    arrears were dropped, while due work on time billed them when the grace ran out.
+    """
+    enterprise_with_arrears(rig)
+    spend_down_to(rig, "ent", 20)
+    rig.clock.set(rig.billing.overview("ent").period_end + timedelta(days=9))
+    rig.billing.run_due()
+    assert rig.billing.overview("ent").status == "expired"
+    assert ent_balance(rig) == Money("8.00", "INR")  # ₹12 of arrears out of ₹20
+    rig.billing.run_due()
+    assert ent_balance(rig) == Money("8.00", "INR")  # once
+
+
 def test_an_unpaid_renewal_goes_past_due_and_a_top_up_pays_it(rig: BillingRig) -> None:
     rig.clock.set(PERIOD_END + timedelta(hours=1))
     report = rig.billing.run_due()

@@ -124,6 +124,13 @@ class ServiceBase:
         """
         if not subscription.lapse(at):
             return False
+        self._bill_arrears_of_ended(uow, subscription, at)
+        return True
+
+    def _bill_arrears_of_ended(
+        self, uow: UnitOfWork, subscription: Subscription, at: datetime
+    ) -> None:
+        """Bill the arrears of a plan that just ended, whatever ended it (see `_lapse`)."""
         ledger = self._ledger(uow, subscription.account_id)
         wallet = self._wallet(uow, subscription.account_id)
         payable = min(self._gross(self._arrears(ledger, wallet.currency)), wallet.balance)
@@ -131,7 +138,6 @@ class ServiceBase:
             wallet.debit(
                 payable, f"arrears:{subscription.renewal_key}", at, reason="overage in arrears"
             )
-        return True
 
     def _on_wallet_credited(self, uow: UnitOfWork, account_id: str, at: datetime) -> None:
         """Called after money reached the wallet in `uow` (overridden by the due work)."""

@@ -229,6 +229,7 @@ class DueWorkMixin(NumbersMixin):
                     # the plan at once: report what happened, not what was attempted.
                     result = subscription.renew(at, PaymentOutcome.FAILED, ledger)
                     if result is RenewalResult.EXPIRED:
+                        self._bill_arrears_of_ended(uow, subscription, at)
                         counts["plans_expired"] += 1
                     else:
                         counts["plans_past_due"] += 1
