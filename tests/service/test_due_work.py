@@ -174,6 +174,24 @@ def test_arrears_are_billed_when_due_work_first_runs_after_the_grace_period(
     assert ent_balance(rig) == Money("8.00", "INR")  # once
 
 
+def test_arrears_are_billed_when_a_past_due_plan_is_canceled(rig: BillingRig) -> None:
+    """Canceling a past-due plan ends it at once; its arrears are billed as at a lapse.
+
+    They were dropped, so canceling during the grace period avoided them.
+    """
+    enterprise_with_arrears(rig)
+    spend_down_to(rig, "ent", 20)
+    rig.clock.set(rig.billing.overview("ent").period_end)
+    rig.billing.run_due()
+    assert rig.billing.overview("ent").status == "past_due"
+    rig.clock.advance(timedelta(days=1))
+    assert rig.billing.cancel("ent").status == "expired"
+    assert ent_balance(rig) == Money("8.00", "INR")  # ₹12 of arrears out of ₹20
+    rig.clock.advance(timedelta(days=10))
+    rig.billing.run_due()
+    assert ent_balance(rig) == Money("8.00", "INR")  # once
+
+
 def test_an_unpaid_renewal_goes_past_due_and_a_top_up_pays_it(rig: BillingRig) -> None:
     rig.clock.set(PERIOD_END + timedelta(hours=1))
     report = rig.billing.run_due()
