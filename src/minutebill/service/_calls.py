@@ -72,7 +72,8 @@ class CallsMixin(ServiceBase):
             # that committed first is seen; one committing meanwhile makes a hold taken here
             # conflict (the retry sees it), and `admit_waiting` turns away a call queued here.
             _refuse_settled(uow, account_id, call_id, "start")
-            self._catch_up_plan(uow, subscription, at)
+            if _period_over(ledger, at):
+                self._catch_up_plan(uow, subscription, at)
             return admit(
                 request,
                 at,
@@ -131,9 +132,8 @@ class CallsMixin(ServiceBase):
 
         def settle(uow: UnitOfWork, previous: UsageRecord | None) -> UsageRecord:
             ledger = self._ledger(uow, account_id)
-            period = ledger.period
-            if previous is None and period is not None and at >= period.end:
-                # The period is over: rate the call on the renewed minutes, not as overage.
+            if previous is None and _period_over(ledger, at):
+                # Rate the call on the renewed period's minutes, not as the ended one's overage.
                 self._catch_up_plan(uow, self._subscription(uow, account_id), at)
             record = ledger.settle(
                 call_id,
@@ -239,7 +239,8 @@ class CallsMixin(ServiceBase):
         def work(uow: UnitOfWork) -> list[Admitted]:
             subscription = self._subscription(uow, account_id)
             ledger = self._ledger(uow, account_id)
-            self._catch_up_plan(uow, subscription, at)
+            if _period_over(ledger, at):
+                self._catch_up_plan(uow, subscription, at)
             admitted: list[tuple[WaitingCall, Admitted]] = []
             try:
                 self._take_waiting(uow, subscription, ledger, at, admitted)
@@ -290,6 +291,15 @@ class CallsMixin(ServiceBase):
             if not isinstance(decision, Admitted):
                 return
             taken.append((waiting, decision))
+
+
+def _period_over(ledger: MinuteLedger, at: datetime) -> bool:
+    """Whether `at` is past the ledger's period, so the plan may be due for renewal.
+
+    A cheap guard for the hot paths: the subscription is asked only then.
+    """
+    period = ledger.period
+    return period is not None and at >= period.end
 
 
 def _refuse_settled(uow: UnitOfWork, account_id: str, call_id: str, action: str) -> None:
