@@ -486,6 +486,52 @@ def test_overage_on_the_pro_plan_is_charged_to_the_wallet(rig: BillingRig) -> No
     assert rig.billing.overview(ACCOUNT).wallet_balance == Money("85.00", "INR")
 
 
+def test_a_call_after_the_period_end_uses_the_renewed_minutes_before_due_work_runs(
+    rig: BillingRig,
+) -> None:
+    """The renewal the wallet pays is made when the call needs it, not when `run_due` runs.
+
+    Five minutes after the period end, with the due work not run yet, a five-minute call on
+    Pro used to be overage (INR 7.50 from the wallet) and left the new period's 5,000 minutes
+    untouched once the renewal ran: the figures depended on the scheduler's lag.
+    """
+    rig.billing.subscribe(ACCOUNT, "pro")
+    top_up(rig, ACCOUNT, 10_000, "t1")
+    settle_minutes(rig, ACCOUNT, 4990)
+    period_end = datetime(2026, 2, 5, 9, tzinfo=UTC)
+    rig.clock.set(period_end + timedelta(minutes=5))
+    decision = rig.billing.start_call(ACCOUNT, "late-1")
+    assert isinstance(decision, Admitted)
+    assert decision.reservation.seconds == 300  # held from the new period's minutes
+    rig.clock.advance(timedelta(minutes=5))
+    record = rig.billing.end_call(ACCOUNT, "late-1", timedelta(minutes=5))
+    assert (record.billable_seconds, record.overage_seconds, record.overage_charge) == (
+        300,
+        0,
+        None,
+    )
+    overview = rig.billing.overview(ACCOUNT)
+    assert overview.period_start == period_end
+    assert (overview.total_minutes, overview.used_minutes) == (Decimal(5000), Decimal(5))
+    assert overview.wallet_balance == Money(10_000 - 7999, "INR")  # the renewal, no overage
+    assert rig.billing.run_due()["plans_renewed"] == 0  # already renewed, once
+    assert rig.billing.overview(ACCOUNT).wallet_balance == Money(10_000 - 7999, "INR")
+
+
+def test_a_call_ended_after_the_period_end_is_rated_on_the_renewed_minutes(
+    rig: BillingRig,
+) -> None:
+    """Ending a call (no hold: imported usage) after the period end renews first too."""
+    rig.billing.subscribe(ACCOUNT, "starter")  # 1,000 minutes; overage blocks
+    top_up(rig, ACCOUNT, 1999, "t1")
+    settle_minutes(rig, ACCOUNT, 1000)
+    rig.clock.set(datetime(2026, 2, 5, 9, 1, tzinfo=UTC))
+    record = rig.billing.end_call(ACCOUNT, "cdr-1", timedelta(minutes=1))
+    assert (record.billable_seconds, record.overage_seconds) == (60, 0)
+    overview = rig.billing.overview(ACCOUNT)
+    assert (overview.remaining_minutes, overview.wallet_balance) == (Decimal(999), Money(0, "INR"))
+
+
 # --- usage history -------------------------------------------------------------------------
 
 

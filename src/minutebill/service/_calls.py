@@ -72,6 +72,8 @@ class CallsMixin(ServiceBase):
             # that committed first is seen; one committing meanwhile makes a hold taken here
             # conflict (the retry sees it), and `admit_waiting` turns away a call queued here.
             _refuse_settled(uow, account_id, call_id, "start")
+            if _period_over(ledger, at):
+                self._catch_up_plan(uow, subscription, at)
             return admit(
                 request,
                 at,
@@ -106,6 +108,11 @@ class CallsMixin(ServiceBase):
         once it is settled and is never admitted afterwards. A call that never connected is
         not ended but released (`release_call`): that bills nothing.
 
+        A call ended after the plan's period end, before `run_due` has renewed the plan, has
+        the renewal done first, as `run_due` would do it (paid from the wallet, else past
+        due): the call is rated on the new period's minutes, whatever the scheduler's lag.
+        `start_call` and `admit_waiting` do the same.
+
         Raises:
             NotFound: for an unknown account.
             ValidationError: for a duration that is negative or longer than
@@ -125,6 +132,9 @@ class CallsMixin(ServiceBase):
 
         def settle(uow: UnitOfWork, previous: UsageRecord | None) -> UsageRecord:
             ledger = self._ledger(uow, account_id)
+            if previous is None and _period_over(ledger, at):
+                # Rate the call on the renewed period's minutes, not as the ended one's overage.
+                self._catch_up_plan(uow, self._subscription(uow, account_id), at)
             record = ledger.settle(
                 call_id,
                 duration,
@@ -229,6 +239,8 @@ class CallsMixin(ServiceBase):
         def work(uow: UnitOfWork) -> list[Admitted]:
             subscription = self._subscription(uow, account_id)
             ledger = self._ledger(uow, account_id)
+            if _period_over(ledger, at):
+                self._catch_up_plan(uow, subscription, at)
             admitted: list[tuple[WaitingCall, Admitted]] = []
             try:
                 self._take_waiting(uow, subscription, ledger, at, admitted)
@@ -279,6 +291,15 @@ class CallsMixin(ServiceBase):
             if not isinstance(decision, Admitted):
                 return
             taken.append((waiting, decision))
+
+
+def _period_over(ledger: MinuteLedger, at: datetime) -> bool:
+    """Whether `at` is past the ledger's period, so the plan may be due for renewal.
+
+    A cheap guard for the hot paths: the subscription is asked only then.
+    """
+    period = ledger.period
+    return period is not None and at >= period.end
 
 
 def _refuse_settled(uow: UnitOfWork, account_id: str, call_id: str, action: str) -> None:

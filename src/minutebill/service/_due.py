@@ -149,17 +149,16 @@ class DueWorkMixin(NumbersMixin):
         done = 0
         while True:
 
-            def page(uow: UnitOfWork, after: str | None = cursor) -> tuple[str | None, _Tally]:
+            def page(uow: UnitOfWork, after: str | None = cursor) -> tuple[str | None, int, _Tally]:
                 tally = _Tally()
                 items = getattr(uow, kind).due_page(at, batch_size, after=after)
                 for aggregate, _ in items:
                     handle(uow, aggregate, tally)
-                return (items[-1][1] if items else None), tally
+                return (items[-1][1] if items else None), len(items), tally
 
             try:
-                cursor_next, tally = self._run(page)
+                cursor_next, size, tally = self._run(page)
                 tally.merge_into(total)
-                size = batch_size
             except MinutebillError:
                 cursor_next, size = self._one_by_one(
                     kind, at, batch_size, cursor, handle, total, failures
@@ -230,6 +229,7 @@ class DueWorkMixin(NumbersMixin):
                     # the plan at once: report what happened, not what was attempted.
                     result = subscription.renew(at, PaymentOutcome.FAILED, ledger)
                     if result is RenewalResult.EXPIRED:
+                        self._bill_arrears_of_ended(uow, subscription, at)
                         counts["plans_expired"] += 1
                     else:
                         counts["plans_past_due"] += 1
@@ -316,6 +316,11 @@ class DueWorkMixin(NumbersMixin):
             return False
         self._on_payment_unpaid(uow, payment, at)
         return True
+
+    def _catch_up_plan(self, uow: UnitOfWork, subscription: Subscription, at: datetime) -> None:
+        """Renew (or lapse) the plan now if `run_due(at)` would: a call needs its minutes."""
+        if subscription.renewal_due(at):
+            self._due_subscription(uow, subscription, at, Counter())
 
     # --- money arrived: retry what was waiting for it ---------------------------------------
 
