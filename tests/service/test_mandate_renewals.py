@@ -19,6 +19,7 @@ from minutebill.domain.money import Money
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.payments import Payment
 from minutebill.domain.tax import TaxPolicy
+from minutebill.errors import GatewayRejected
 from minutebill.testing.fakes import Outcome
 from minutebill.testing.stateful import MANDATE, UPI, BillingRig
 from tests.service.test_support import ACCOUNT, STORES, open_store, top_up
@@ -177,6 +178,38 @@ def test_a_declined_debit_in_due_work_for_a_later_instant_holds_the_number(
     assert held.release_after == DUE + GRACE
     assert rig.billing.run_due(DUE + timedelta(days=10))["numbers_released"] == 1
     assert the_number(rig)[0] == "released"
+
+
+def test_a_debit_refused_for_a_revoked_mandate_holds_the_number_at_once(
+    rig: BillingRig,
+) -> None:
+    # The customer revoked the mandate in their UPI app: the gateway refuses it for good.
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, True, mandate_id="mandate-revoked")
+    rig.billing.run_due(DUE - timedelta(days=1))
+    report = rig.billing.run_due(DUE)
+    assert report["mandate_charges"] == 0
+    assert [why for _, why in report.failures] == ["unknown or revoked mandate"]
+    assert the_number(rig) == ("on_hold", "payment_failed", DUE)
+    assert [p.status for p in renewals(rig)] == [PaymentStatus.FAILED]
+    again = rig.billing.run_due(DUE + timedelta(hours=1))  # reported once, not sent again
+    assert (again["mandate_charges"], again.failures) == (0, ())
+    rig.billing.run_due(DUE + GRACE)
+    assert the_number(rig)[0] == "released"
+
+
+def test_a_customer_back_with_a_revoked_mandate_is_told_and_the_number_stays_held(
+    rig: BillingRig,
+) -> None:
+    charge_at_due(rig, Outcome.FAIL)
+    rig.clock.advance(timedelta(minutes=1))
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, False)
+    with pytest.raises(GatewayRejected):
+        rig.billing.set_auto_pay(ACCOUNT, NUMBER, True, mandate_id="mandate-revoked")
+    assert the_number(rig) == ("on_hold", "payment_failed", DUE)
+    assert [p.status for p in renewals(rig)] == [PaymentStatus.FAILED] * 2
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, False)
+    view = rig.billing.set_auto_pay(ACCOUNT, NUMBER, True, mandate_id=SECOND_MANDATE)
+    assert (view.status, view.paid_through) == ("active", NEXT)
 
 
 # --- the customer tries again ----------------------------------------------------------------

@@ -99,8 +99,9 @@ class DueWorkMixin(NumbersMixin):
         take now is reported in `DueReport.failures` and tried again by the next run; one it
         refuses for good (`GatewayRejected`) is reported once and recorded as failed
         (`RefundFailed` in the outbox), never sent again. A number whose mandate debit failed
-        — declined now, failed by reconciliation or expiry, or found failed from earlier —
-        goes On Hold.
+        — declined now, refused for good (a revoked mandate: reported once in
+        `DueReport.failures`), failed by reconciliation or expiry, or found failed from
+        earlier — goes On Hold.
 
         Raises:
             ValidationError: for a naive `now` or a batch size below 1.

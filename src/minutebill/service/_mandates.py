@@ -36,7 +36,7 @@ from minutebill.domain.number_status import HoldReason, PaymentDisposition
 from minutebill.domain.numbers import NumberSubscription
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.payments import Payment
-from minutebill.errors import InvalidTransition
+from minutebill.errors import GatewayError, InvalidTransition
 from minutebill.gateway import MandateChargeRequest
 from minutebill.service._payments import renewed_period
 from minutebill.service._purchases import PurchasesMixin
@@ -202,17 +202,33 @@ class MandatesMixin(WalletRenewalsMixin):
         return payment
 
     def _send_mandate_charges(self, charges: list[MandateCharge]) -> None:
+        """Send each charge; one the gateway refuses for good fails its attempt, then raises.
+
+        A refusal that sending again cannot change (`GatewayRejected`: a revoked or unknown
+        mandate) is the attempt's failure, as a decline is: the number goes On Hold now,
+        not when the open attempt expires a day later.
+        """
         for charge in charges:
             payment = self._read(partial(_find_payment, payment_id=charge.payment_id))
-            reported = self.gateway.charge_mandate(
-                MandateChargeRequest.for_payment(
-                    payment,
-                    mandate_id=charge.mandate_id,
-                    description=f"Number {charge.number_e164} renewal",
-                    pre_debit_notified_at=charge.notified_at,
+            try:
+                reported = self.gateway.charge_mandate(
+                    MandateChargeRequest.for_payment(
+                        payment,
+                        mandate_id=charge.mandate_id,
+                        description=f"Number {charge.number_e164} renewal",
+                        pre_debit_notified_at=charge.notified_at,
+                    )
                 )
-            )
+            except GatewayError as exc:
+                if not exc.retryable:
+                    self._run(partial(self._refused, charge=charge, reason=str(exc)))
+                raise
             self._observe_gateway(reported, at=charge.at)
+
+    def _refused(self, uow: UnitOfWork, *, charge: MandateCharge, reason: str) -> None:
+        payment = self._payment(uow, charge.payment_id)
+        if payment.record_refusal(reason, at=charge.at):
+            self._after_news(uow, payment, charge.at)
 
     def _on_payment_unpaid(self, uow: UnitOfWork, payment: Payment, at: datetime) -> None:
         """Hold the number whose renewal attempt `payment` failed or needs the customer.
