@@ -111,7 +111,8 @@ _REFUND_REASON = "undeliverable"
 """The reason minutebill gives the gateway for a remedy refund (the same on every re-send)."""
 
 
-def _options_key(quote_id: str) -> str:
+def options_key(quote_id: str) -> str:
+    """Where the idempotency store keeps a purchase's options (Auto-Pay, the mandate)."""
     return f"checkout-options:{quote_id}"
 
 
@@ -456,7 +457,7 @@ class PaymentsMixin(ServiceBase):
     def _activate_number(
         self, uow: UnitOfWork, account_id: str, line: NumberLine, quote_id: str, at: datetime
     ) -> None:
-        options = uow.idempotency.get(account_id, _options_key(quote_id))
+        options = uow.idempotency.get(account_id, options_key(quote_id))
         chosen = {} if options is None else options.response
         number = NumberSubscription.activate(
             line.number_e164,

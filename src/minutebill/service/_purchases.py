@@ -31,7 +31,7 @@ from minutebill.domain.tax import TaxPolicy
 from minutebill.domain.text import require_key
 from minutebill.errors import IdempotencyConflict, InvalidTransition, ValidationError
 from minutebill.gateway import PaymentRequest
-from minutebill.service._payments import PaymentResult, PaymentsMixin
+from minutebill.service._payments import PaymentResult, PaymentsMixin, options_key
 
 __all__ = ["CheckoutResult", "PurchasesMixin"]
 
@@ -134,7 +134,8 @@ class PurchasesMixin(PaymentsMixin):
             LimitExceeded: if the plan's phone-number limit is reached (while a downgrade is
                 scheduled, the smaller of the two plans' limits).
             InvalidTransition: if the account already holds the number.
-            IdempotencyConflict: for a key used before with another purchase.
+            IdempotencyConflict: for a key used before with another purchase (another
+                number, offer, method, Auto-Pay setting or mandate).
         """
         validate_e164(number_e164)
         if mandate_id is not None:  # checked now: fulfilment, after the charge, is too late
@@ -169,7 +170,10 @@ class PurchasesMixin(PaymentsMixin):
             fingerprint = _digest(repr(order.to_state()), repr(method))
             stored = uow.idempotency.get(account_id, f"checkout:{idempotency_key}")
             if stored is not None:
-                if stored.fingerprint != fingerprint:
+                # Auto-Pay and the mandate are kept apart from the order: part of the purchase.
+                chosen = uow.idempotency.get(account_id, options_key(quote_id))
+                same_options = (chosen.response if chosen else {}) == dict(options or {})
+                if stored.fingerprint != fingerprint or not same_options:
                     raise IdempotencyConflict(idempotency_key, "another purchase")
                 return uow.orders.get(account_id, quote_id), self._payment(uow, payment_id)
             self._check_numbers(uow, account_id, lines)
@@ -196,7 +200,7 @@ class PurchasesMixin(PaymentsMixin):
             )
             if options is not None:
                 uow.idempotency.put(
-                    account_id, f"checkout-options:{quote_id}", StoredResponse("", dict(options))
+                    account_id, options_key(quote_id), StoredResponse("", dict(options))
                 )
             return quote, payment
 
