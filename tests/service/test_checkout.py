@@ -236,6 +236,19 @@ def test_a_top_up_is_credited_once(rig: BillingRig) -> None:
     assert len(wallet(rig).entries) == 1
 
 
+@pytest.mark.parametrize("retried", ["1000.00", "1000", "1000.000"])
+def test_a_top_up_retried_with_the_same_amount_written_otherwise_continues(
+    rig: BillingRig, retried: str
+) -> None:
+    rig.gateway.script(Outcome.UNAVAILABLE)
+    with pytest.raises(GatewayUnavailable):
+        rig.billing.top_up(ACCOUNT, Money(1000, "INR"), UPI, idempotency_key="t1")
+    again = rig.billing.top_up(ACCOUNT, Money(retried, "INR"), UPI, idempotency_key="t1")
+    assert again.status is PaymentStatus.SUCCEEDED
+    assert str(again.quote.total.amount) == "1000.00"
+    assert wallet(rig).balance == Money(1000, "INR")
+
+
 def test_checkout_quotes_are_valid_for_the_billings_quote_validity(tmp_path: Path) -> None:
     store = MemoryStore()
     rig = BillingRig.build(store.unit_of_work, quote_validity=timedelta(hours=2))
