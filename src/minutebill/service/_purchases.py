@@ -129,7 +129,8 @@ class PurchasesMixin(PaymentsMixin):
 
         Raises:
             NotFound: for an unknown account or offer.
-            ValidationError: for a number that is not E.164, or a blank mandate id.
+            ValidationError: for a number that is not E.164, an `auto_pay` that is not a
+                bool, or a blank mandate id.
             MissingCapability: if the offer lacks a required capability (SMS, Voice).
             LimitExceeded: if the plan's phone-number limit is reached (while a downgrade is
                 scheduled, the smaller of the two plans' limits).
@@ -138,10 +139,12 @@ class PurchasesMixin(PaymentsMixin):
                 number, offer, method, Auto-Pay setting or mandate).
         """
         validate_e164(number_e164)
+        if not isinstance(auto_pay, bool):  # "no" from a form would turn Auto-Pay on
+            raise ValidationError("auto_pay", auto_pay, "a bool")
         if mandate_id is not None:  # checked now: fulfilment, after the charge, is too late
             require_key("mandate_id", mandate_id)
         line = NumberLine(offer=self.catalog.number_offer(offer_code), number_e164=number_e164)
-        options = {"auto_pay": bool(auto_pay), "mandate_id": mandate_id}
+        options = {"auto_pay": auto_pay, "mandate_id": mandate_id}
         return self._checkout(
             account_id, [line], method, idempotency_key, requires=requires, options=options
         )
