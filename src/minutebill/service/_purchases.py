@@ -59,6 +59,13 @@ class CheckoutResult:
         return self.payment.status
 
 
+def _capability_set(value: object) -> frozenset[Capability]:
+    """`value` as a set, for `Order` to check its members; not a string, nor a non-iterable."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ValidationError("requires", value, "expected Capability values")
+    return frozenset(value)
+
+
 def _digest(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:24]
 
@@ -129,8 +136,8 @@ class PurchasesMixin(PaymentsMixin):
 
         Raises:
             NotFound: for an unknown account or offer.
-            ValidationError: for a number that is not E.164, an `auto_pay` that is not a
-                bool, or a blank mandate id.
+            ValidationError: for a number that is not E.164, `requires` that are not
+                `Capability` values, an `auto_pay` that is not a bool, or a blank mandate id.
             MissingCapability: if the offer lacks a required capability (SMS, Voice).
             LimitExceeded: if the plan's phone-number limit is reached (while a downgrade is
                 scheduled, the smaller of the two plans' limits).
@@ -163,13 +170,14 @@ class PurchasesMixin(PaymentsMixin):
     ) -> CheckoutResult:
         require_key("account_id", account_id)
         require_key("idempotency_key", idempotency_key)
+        required = _capability_set(requires)  # read once: the unit of work may run again
         at = self._now()
         payment_id = f"pay_{_digest(account_id, idempotency_key)}"
         quote_id = f"quote_{_digest(account_id, idempotency_key)}"
 
         def start(uow: UnitOfWork) -> tuple[Quote, Payment]:
             wallet = self._wallet(uow, account_id)
-            order = Order(lines, wallet.currency, frozenset(requires))
+            order = Order(lines, wallet.currency, required)
             fingerprint = _digest(repr(order.to_state()), repr(method))
             stored = uow.idempotency.get(account_id, f"checkout:{idempotency_key}")
             if stored is not None:
