@@ -323,6 +323,17 @@ def test_a_signature_header_with_odd_characters_is_just_wrong() -> None:
         fake.parse_webhook(b"{}", {SIGNATURE_HEADER: "sha256=ünïcode"})
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [None, [(SIGNATURE_HEADER, "sha256=00")], {SIGNATURE_HEADER: 5}, {SIGNATURE_HEADER: b"sha256"}],
+    ids=["none", "pairs", "int-value", "bytes-value"],
+)
+def test_headers_that_are_not_a_mapping_of_text_fail_verification(headers: object) -> None:
+    fake, _ = setup()
+    with pytest.raises(WebhookVerificationError, match="signature header"):
+        fake.parse_webhook(b"{}", headers)  # type: ignore[arg-type]
+
+
 def test_a_signed_webhook_dated_beyond_the_years_utc_can_hold_is_a_validation_error() -> None:
     fake, _ = setup()
     body = json.dumps(

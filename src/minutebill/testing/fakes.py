@@ -363,8 +363,11 @@ class FakePaymentGateway:
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> PaymentEvent:
         """See `PaymentGateway.parse_webhook`."""
-        given = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), None)
-        if not isinstance(body, bytes) or given is None:
+        given = None
+        if isinstance(headers, Mapping):
+            wanted = SIGNATURE_HEADER.lower()
+            given = next((v for k, v in headers.items() if str(k).lower() == wanted), None)
+        if not isinstance(body, bytes) or not isinstance(given, str):
             raise WebhookVerificationError("missing body bytes or signature header")
         expected = sign(body, self._secret)
         if not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
