@@ -344,6 +344,25 @@ def test_a_mandate_renewal_costs_what_the_same_renewal_from_the_wallet_costs(
     assert payment.amount == Money("590.00", "INR")
 
 
+def test_a_debit_approved_after_the_wallet_paid_its_period_is_credited_with_its_tax(
+    store: Store,
+) -> None:
+    rig = rig_on(store, tax=GST)
+    waiting = charge_at_due(rig, Outcome.REQUIRE_ACTION)
+    assert the_number(rig) == ("on_hold", "customer_action_required", DUE)
+    rig.clock.advance(timedelta(minutes=5))
+    top_up(rig, ACCOUNT, 1000, "t1")  # the wallet pays the held period: 590.00 with GST
+    assert the_number(rig) == ("active", None, NEXT)
+    assert rig.billing.overview(ACCOUNT).wallet_balance == Money("410.00", "INR")
+    rig.clock.advance(timedelta(minutes=5))
+    assert waiting.gateway_payment_id is not None
+    rig.gateway.move(waiting.gateway_payment_id, PaymentStatus.SUCCEEDED)  # approved now
+    rig.deliver(rig.gateway.take_webhooks())
+    # The debit took 590.00; all of it comes back to the wallet, not the net 500.00.
+    assert rig.billing.overview(ACCOUNT).wallet_balance == Money("1000.00", "INR")
+    assert the_number(rig) == ("active", None, NEXT)
+
+
 # --- a debit of an earlier subscription of the number ----------------------------------------
 
 

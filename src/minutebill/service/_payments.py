@@ -347,24 +347,24 @@ class PaymentsMixin(ServiceBase):
     ) -> None:
         account_id = payment.account_id
         credited = False
+        shares = quote.line_totals()  # what each line cost, tax included
         for step in decision.steps:
             line = quote.lines[step.line_index]
             key = f"{payment.payment_id}:{step.line_index}"
+            paid = shares[step.line_index]
             if step.kind is StepKind.GRANT_BUNDLE and isinstance(line, BundleLine):
                 self._grant_bundle(uow, account_id, line, step.quantity, key, at)
             elif step.kind is StepKind.ACTIVATE_NUMBER and isinstance(line, NumberLine):
                 self._activate_number(uow, account_id, line, quote.quote_id, at)
             elif step.kind is StepKind.RENEW_NUMBER and isinstance(line, NumberLine):
-                credited |= self._renew_number(
-                    uow, account_id, line, quote.quote_id, step.amount, key, at
-                )
+                credited |= self._renew_number(uow, account_id, line, quote.quote_id, paid, key, at)
             elif step.kind is StepKind.RENEW_PLAN:
                 subscription = self._subscription(uow, account_id)
                 if subscription.renewal_due(at):
                     subscription.renew(at, PaymentOutcome.SUCCEEDED, self._ledger(uow, account_id))
                 else:
                     credited |= self._credit(
-                        uow, account_id, step.amount, key, at, "plan payment", retry=False
+                        uow, account_id, paid, key, at, "plan payment", retry=False
                     )
             else:  # a top-up, or a plan line bought through checkout: credited to the wallet
                 credited |= self._credit(
@@ -486,7 +486,10 @@ class PaymentsMixin(ServiceBase):
         key: str,
         at: datetime,
     ) -> bool:
-        """Pay the period the renewal quote names; whether the money went to the wallet."""
+        """Pay the period the renewal quote names; whether the money went to the wallet.
+
+        A period paid meanwhile gets back `amount`: all the line cost, its tax included.
+        """
         number: NumberSubscription = uow.numbers.get(account_id, line.number_e164)
         period_index = int(quote_id.rsplit(":", 1)[1])
         if number.payment_disposition(period_index, at) is PaymentDisposition.APPLY:
