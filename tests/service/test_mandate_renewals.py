@@ -19,7 +19,8 @@ from minutebill.domain.money import Money
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.payments import Payment
 from minutebill.domain.tax import TaxPolicy
-from minutebill.errors import GatewayRejected
+from minutebill.errors import GatewayRejected, GatewayUnavailable
+from minutebill.gateway import GatewayPayment
 from minutebill.testing.fakes import Outcome
 from minutebill.testing.stateful import MANDATE, UPI, BillingRig
 from tests.service.test_support import ACCOUNT, STORES, open_store, top_up
@@ -138,6 +139,25 @@ def test_a_debit_pending_past_its_authorisation_window_expires_and_holds_the_num
     (held,) = rig.billing.numbers(ACCOUNT)
     assert held.release_after == DUE + GRACE
     assert len(renewals(rig)) == 1  # one payment, one gateway key, however often it was sent
+    assert rig.billing.run_due(DUE + GRACE)["numbers_released"] == 1
+
+
+def test_a_debit_whose_status_cannot_be_read_still_expires_at_its_deadline(
+    rig: BillingRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    charge_at_due(rig, Outcome.STAY_PENDING)
+
+    def unreadable(gateway_payment_id: str) -> GatewayPayment:
+        raise GatewayUnavailable(f"cannot read {gateway_payment_id} (outage)")
+
+    monkeypatch.setattr(rig.gateway, "get_payment", unreadable)
+    report = rig.billing.run_due(DUE + timedelta(hours=2))
+    assert [why for _, why in report.failures] == ["cannot read pay_000003 (outage)"]
+    assert the_number(rig)[0] == "active"  # not due yet: still pending
+    report = rig.billing.run_due(DUE + timedelta(days=1, hours=1))
+    assert report["payments_expired"] == 1  # the poll failed, the deadline still counts
+    assert len(report.failures) == 1
+    assert the_number(rig) == ("on_hold", "payment_failed", DUE)
     assert rig.billing.run_due(DUE + GRACE)["numbers_released"] == 1
 
 
