@@ -182,6 +182,26 @@ def test_a_failure_learned_before_the_due_date_holds_the_number_at_the_next_run(
     assert len(renewals(rig)) == 1
 
 
+def test_a_notice_given_for_one_mandate_does_not_announce_a_debit_of_another(
+    rig: BillingRig,
+) -> None:
+    rig.clock.set(DUE - timedelta(days=1))
+    assert rig.billing.run_due()["pre_debit_notices"] == 1  # for MANDATE
+    rig.clock.set(DUE - timedelta(hours=1))
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, True, mandate_id=SECOND_MANDATE)
+    rig.clock.set(DUE)
+    report = rig.billing.run_due()
+    assert (report["pre_debit_notices"], report["mandate_charges"]) == (1, 0)
+    assert renewals(rig) == []  # the customer is told about this mandate's debit first
+    assert the_number(rig) == ("active", None, DUE)
+    rig.clock.set(DUE + timedelta(days=1))
+    assert rig.billing.run_due()["mandate_charges"] == 1
+    assert the_number(rig) == ("active", None, NEXT)
+    with rig.uow_factory() as uow:
+        notices = [e for e in uow.outbox.since(0) if e.name == "PreDebitNoticeDue"]
+    assert [e.payload["debit_at"] for e in notices][-1] == "2026-02-06T09:00:00+00:00"
+
+
 # --- a decline in due work run for a later instant -----------------------------------------
 
 
