@@ -11,9 +11,11 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 
 from minutebill._unit_of_work import UnitOfWork
+from minutebill.catalog import Catalog
 from minutebill.domain.fulfilment import Remedy, Unfulfillable
 from minutebill.domain.money import Money
 from minutebill.domain.payment_status import PaymentStatus
@@ -22,7 +24,7 @@ from minutebill.domain.tax import TaxPolicy
 from minutebill.errors import GatewayRejected, GatewayUnavailable
 from minutebill.gateway import GatewayPayment
 from minutebill.testing.fakes import Outcome
-from minutebill.testing.stateful import MANDATE, UPI, BillingRig
+from minutebill.testing.stateful import MANDATE, UPI, BillingRig, reference_catalog
 from tests.service.test_support import ACCOUNT, STORES, open_store, top_up
 
 NUMBER = "+919800000001"
@@ -328,6 +330,32 @@ def test_a_customer_back_for_a_debit_that_needs_them_is_charged_on_session(
     )
     rig.billing.run_due(DUE + timedelta(days=2))  # the first one expires: nothing changes
     assert the_number(rig) == ("active", None, NEXT)
+
+
+def test_a_customer_back_for_a_debit_above_the_limit_is_sent_to_authenticate_it(
+    store: Store,
+) -> None:
+    reference = reference_catalog()
+    (offer,) = reference.number_offers
+    dear = attrs.evolve(offer, monthly_fee=Money("20000.00", "INR"))  # above INR 15,000
+    catalog = Catalog(plans=reference.plans, bundles=reference.bundles, number_offers=[dear])
+    rig = BillingRig.build(store, catalog=catalog)
+    rig.billing.subscribe(ACCOUNT, "enterprise", timezone="Asia/Kolkata")
+    rig.billing.acquire_number(
+        ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="n1", mandate_id=MANDATE
+    )
+    rig.clock.set(DUE)
+    rig.billing.run_due()  # never debited off-session above the limit
+    assert the_number(rig) == ("on_hold", "customer_action_required", DUE)
+    rig.clock.advance(timedelta(hours=1))
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, False)
+    view = rig.billing.set_auto_pay(ACCOUNT, NUMBER, True)  # the customer is here to approve
+    asked = rig.gateway.payments()[-1]
+    assert asked.status is PaymentStatus.ACTION_REQUIRED
+    assert view.next_action_url is not None
+    assert view.next_action_url == asked.next_action_url
+    assert (view.status, view.hold_reason) == ("on_hold", "customer_action_required")
+    assert rig.billing.numbers(ACCOUNT)[0].next_action_url is None  # only the answer has it
 
 
 def test_a_late_success_of_a_failed_attempt_for_a_period_paid_since_is_refunded(

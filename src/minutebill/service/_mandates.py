@@ -37,7 +37,7 @@ from minutebill.domain.numbers import NumberSubscription
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.payments import Payment
 from minutebill.errors import GatewayError, InvalidTransition
-from minutebill.gateway import MandateChargeRequest
+from minutebill.gateway import GatewayPayment, MandateChargeRequest
 from minutebill.service._payments import renewed_period
 from minutebill.service._purchases import PurchasesMixin
 from minutebill.service._wallet_renewals import WalletRenewalsMixin
@@ -201,13 +201,16 @@ class MandatesMixin(WalletRenewalsMixin):
         uow.payments.add(payment)
         return payment
 
-    def _send_mandate_charges(self, charges: list[MandateCharge]) -> None:
-        """Send each charge; one the gateway refuses for good fails its attempt, then raises.
+    def _send_mandate_charges(self, charges: list[MandateCharge]) -> list[GatewayPayment]:
+        """Send each charge, and return the gateway's answers.
+
+        A charge the gateway refuses for good fails its attempt, then raises.
 
         A refusal that sending again cannot change (`GatewayRejected`: a revoked or unknown
         mandate) is the attempt's failure, as a decline is: the number goes On Hold now,
         not when the open attempt expires a day later.
         """
+        answers: list[GatewayPayment] = []
         for charge in charges:
             payment = self._read(partial(_find_payment, payment_id=charge.payment_id))
             try:
@@ -224,6 +227,8 @@ class MandatesMixin(WalletRenewalsMixin):
                     self._run(partial(self._refused, charge=charge, reason=str(exc)))
                 raise
             self._observe_gateway(reported, at=charge.at)
+            answers.append(reported)
+        return answers
 
     def _refused(self, uow: UnitOfWork, *, charge: MandateCharge, reason: str) -> None:
         payment = self._payment(uow, charge.payment_id)
