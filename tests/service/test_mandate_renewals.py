@@ -297,6 +297,34 @@ def test_a_retry_still_pending_is_asked_again_not_charged_again(rig: BillingRig)
     assert [p.status for p in renewals(rig)] == [PaymentStatus.FAILED, PaymentStatus.SUCCEEDED]
 
 
+def test_a_retry_in_flight_is_asked_again_as_it_was_sent_after_a_mandate_change(
+    rig: BillingRig,
+) -> None:
+    charge_at_due(rig, Outcome.FAIL)
+    rig.clock.advance(timedelta(minutes=1))
+    rig.gateway.script(Outcome.STAY_PENDING)
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, False)
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, True)  # attempt 1, pending on MANDATE
+    rig.clock.advance(timedelta(minutes=1))
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, False)
+    view = rig.billing.set_auto_pay(ACCOUNT, NUMBER, True, mandate_id=SECOND_MANDATE)
+    assert view.status == "on_hold"  # attempt 1 is still in flight: asked again, not repeated
+    assert len(rig.gateway.payments()) == 3  # the purchase, the decline, attempt 1
+    _, retry = renewals(rig)
+    assert retry.gateway_payment_id is not None
+    rig.gateway.move(retry.gateway_payment_id, PaymentStatus.FAILED)
+    rig.deliver(rig.gateway.take_webhooks())
+    rig.clock.advance(timedelta(minutes=1))
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, False)
+    view = rig.billing.set_auto_pay(ACCOUNT, NUMBER, True)  # attempt 2, on SECOND_MANDATE
+    assert (view.status, view.paid_through) == ("active", NEXT)
+    assert [p.status for p in renewals(rig)] == [
+        PaymentStatus.FAILED,
+        PaymentStatus.FAILED,
+        PaymentStatus.SUCCEEDED,
+    ]
+
+
 def test_each_customer_retry_after_a_failure_is_a_new_attempt(rig: BillingRig) -> None:
     charge_at_due(rig, Outcome.FAIL)
     for _ in range(2):

@@ -8,7 +8,8 @@ attempt n's is that id followed by ``-n``. The payment id is also the gateway's 
 key, so:
 
 - asking again for an attempt that is still open (due work run twice, a lost response) sends
-  it again under the same key, which the gateway deduplicates;
+  it again under the same key, which the gateway deduplicates, and as it was first sent (its
+  mandate and notice are kept with it), even if the customer saved another mandate since;
 - an attempt that ended without paying the period is never sent again: the due work puts the
   number On Hold, and a customer who acts (turns Auto-Pay back on) starts the next attempt;
 - every attempt pays the period's one quote, and fulfilment happens once per quote: should two
@@ -29,13 +30,14 @@ from functools import partial
 
 from attrs import frozen
 
-from minutebill._unit_of_work import UnitOfWork
+from minutebill._unit_of_work import StoredResponse, UnitOfWork
 from minutebill.domain.checkout import NumberLine, Order, Quote
 from minutebill.domain.number_renewal import ChargeMandate
 from minutebill.domain.number_status import HoldReason, PaymentDisposition
 from minutebill.domain.numbers import NumberSubscription
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.payments import Payment
+from minutebill.domain.state import instant_from_state, instant_to_state
 from minutebill.errors import GatewayError, InvalidTransition
 from minutebill.gateway import GatewayPayment, MandateChargeRequest
 from minutebill.service._payments import renewed_period
@@ -88,6 +90,11 @@ def _first_attempt_id(account_id: str, renewal_key: str) -> str:
     # renewal key is only unique per number, so the account is part of the digest.
     scoped = f"{account_id}\x00{renewal_key}"
     return "pay_" + hashlib.sha256(scoped.encode()).hexdigest()[:24]
+
+
+def _request_key(payment_id: str) -> str:
+    """Where the idempotency store keeps what an attempt was sent with (mandate, notice)."""
+    return f"mandate-charge:{payment_id}"
 
 
 def _attempt_id(first: str, attempt: int) -> str:
@@ -146,17 +153,26 @@ class MandatesMixin(WalletRenewalsMixin):
             return None
         if payment is not None and decision.on_session and _superseded(payment.status):
             attempt, payment = attempt + 1, None
+        notice = number.notice
+        notified_at = None if decision.on_session or notice is None else notice.sent_at
         if payment is None:
             payment_id = _attempt_id(first, attempt)
             payment = self._start_attempt(uow, number, key, attempt, payment_id, at)
-        notice = number.notice
+            sent = {
+                "mandate_id": mandate_id,
+                "notified_at": None if notified_at is None else instant_to_state(notified_at),
+            }
+            uow.idempotency.put(
+                number.account_id, _request_key(payment_id), StoredResponse("", sent)
+            )
+        else:  # asked again: exactly as it was sent, whatever the mandate or notice is now
+            stored = uow.idempotency.get(number.account_id, _request_key(payment.payment_id))
+            if stored is not None:
+                mandate_id = stored.response["mandate_id"]
+                sent_at = stored.response["notified_at"]
+                notified_at = None if sent_at is None else instant_from_state(sent_at)
         return MandateCharge(
-            number.account_id,
-            number.number_e164,
-            payment.payment_id,
-            mandate_id,
-            None if decision.on_session or notice is None else notice.sent_at,
-            at,
+            number.account_id, number.number_e164, payment.payment_id, mandate_id, notified_at, at
         )
 
     def _start_attempt(
