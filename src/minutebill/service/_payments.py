@@ -376,14 +376,20 @@ class PaymentsMixin(ServiceBase):
     def _remedy(
         self, uow: UnitOfWork, payment: Payment, decision: Fulfilment, at: datetime
     ) -> None:
-        if decision.remedy is None or not decision.remedy_amount:
+        """Return what the decision owes, less what the gateway already refunded.
+
+        A refund reported before the capture (made in the gateway's dashboard, say) has
+        returned that money already: it is neither refunded nor credited a second time.
+        """
+        if decision.remedy is None:
+            return
+        amount = min(decision.remedy_amount, payment.refundable)
+        if not amount:
             return
         if decision.remedy is Remedy.CREDIT_WALLET:
-            self._credit(
-                uow, payment.account_id, decision.remedy_amount, decision.remedy_key, at, "refund"
-            )
+            self._credit(uow, payment.account_id, amount, decision.remedy_key, at, "refund")
             return
-        payment.request_refund(decision.remedy_amount, refund_id=decision.remedy_key, at=at)
+        payment.request_refund(amount, refund_id=decision.remedy_key, at=at)
 
     def _credit(
         self,
