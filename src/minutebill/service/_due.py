@@ -99,8 +99,9 @@ class DueWorkMixin(NumbersMixin):
         take now is reported in `DueReport.failures` and tried again by the next run; one it
         refuses for good (`GatewayRejected`) is reported once and recorded as failed
         (`RefundFailed` in the outbox), never sent again. A number whose mandate debit failed
-        — declined now, failed by reconciliation or expiry, or found failed from earlier —
-        goes On Hold.
+        — declined now, refused for good (a revoked mandate: reported once in
+        `DueReport.failures`), failed by reconciliation or expiry, or found failed from
+        earlier — goes On Hold.
 
         Raises:
             ValidationError: for a naive `now` or a batch size below 1.
@@ -303,12 +304,25 @@ class DueWorkMixin(NumbersMixin):
             cursor = due[-1][1]
 
     def _due_open_payment(self, payment: Payment, at: datetime, counts: Counter[str]) -> None:
+        """Reconcile an open payment, then fail it if its deadline has passed.
+
+        The deadline counts even when the gateway cannot be asked (an outage, an id it does
+        not know): a success it reports later, dated within the window, still wins. The
+        reconciliation's error is raised after that, for the report.
+        """
+        failure: MinutebillError | None = None
         if payment.gateway_payment_id is not None:
-            self.reconcile_payment(payment.payment_id)
-            counts["payments_reconciled"] += 1
+            try:
+                self.reconcile_payment(payment.payment_id)
+            except MinutebillError as exc:
+                failure = exc
+            else:
+                counts["payments_reconciled"] += 1
         expire = partial(self._expire_payment, payment_id=payment.payment_id, at=at)
         if self._run(expire):
             counts["payments_expired"] += 1
+        if failure is not None:
+            raise failure
 
     def _expire_payment(self, uow: UnitOfWork, *, payment_id: str, at: datetime) -> bool:
         payment = self._payment(uow, payment_id)
