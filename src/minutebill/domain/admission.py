@@ -27,7 +27,7 @@ from minutebill.domain.ledger import MinuteLedger, Reservation
 from minutebill.domain.periods import to_utc
 from minutebill.domain.subscriptions import Subscription, SubscriptionStatus
 from minutebill.domain.text import require_key
-from minutebill.domain.usage import slot_setters
+from minutebill.domain.usage import trusted_constructor
 from minutebill.errors import (
     IdempotencyConflict,
     InsufficientMinutes,
@@ -174,8 +174,7 @@ AdmissionDecision = Admitted | Queued | Rejected
 
 DEFAULT_POLICY = AdmissionPolicy()
 _ACTIVE = SubscriptionStatus.ACTIVE  # an enum member read through its class costs ~0.1 µs
-_new = object.__new__
-(_admitted_hold,) = slot_setters(Admitted, "reservation")
+_new_admitted = trusted_constructor(Admitted, "reservation")
 
 
 def free_slots(subscription: Subscription, ledger: MinuteLedger) -> int:
@@ -256,15 +255,15 @@ def admit(
         and (from_queue or not waiting_calls or not queue.waiting_for(account_id))
     ):
         # `reserve` returns the hold of a call asked about again (the same seconds) itself.
+        # A `CallRequest` checked its call id and seconds, and `at` is UTC: no second check.
+        reserve = ledger.reserve if from_queue else ledger._reserve  # noqa: SLF001
         try:
-            reservation = ledger.reserve(call_id, requested or policy.initial_hold_seconds, at)
+            reservation = reserve(call_id, requested or policy.initial_hold_seconds, at)
         except InsufficientMinutes:
             return Rejected(RejectionReason.NO_MINUTES)
         except IdempotencyConflict:  # held already, for other seconds: that hold stands
             return Admitted(cast("Reservation", ledger.reservation(call_id)))
-        decision = _new(Admitted)  # `Admitted(reservation)`, built fast: the hot path
-        _admitted_hold(decision, reservation)
-        return decision
+        return _new_admitted(reservation)  # `Admitted(reservation)`, built fast: the hot path
     return _if_held(ledger, call_id) or _wait(call, at, subscription, ledger, queue)
 
 
