@@ -486,6 +486,41 @@ def test_overage_on_the_pro_plan_is_charged_to_the_wallet(rig: BillingRig) -> No
     assert rig.billing.overview(ACCOUNT).wallet_balance == Money("85.00", "INR")
 
 
+def test_with_no_minutes_a_call_starts_only_if_the_wallet_can_pay_its_first_minute(
+    rig: BillingRig,
+) -> None:
+    """Under charge-the-wallet, overage is prepaid: an empty wallet cannot start a call.
+
+    Pro charges INR 1.50 a minute, rated per started minute: the first minute of a call on
+    overage costs INR 1.50, so INR 1 in the wallet is not enough and INR 2 is.
+    """
+    rig.billing.subscribe(ACCOUNT, "pro")
+    settle_minutes(rig, ACCOUNT, 5000)  # every plan minute used
+    before = snapshot(rig)
+    decision = rig.billing.start_call(ACCOUNT, "c1")
+    assert decision == Rejected(RejectionReason.NO_MINUTES)
+    assert snapshot(rig) == before
+    top_up(rig, ACCOUNT, 1, "t1")
+    before = snapshot(rig)
+    assert rig.billing.start_call(ACCOUNT, "c1") == Rejected(RejectionReason.NO_MINUTES)
+    assert snapshot(rig) == before
+    top_up(rig, ACCOUNT, 1, "t2")
+    decision = rig.billing.start_call(ACCOUNT, "c1")
+    assert isinstance(decision, Admitted)
+    assert decision.reservation.seconds == 0  # it runs on overage, paid from the wallet
+    record = rig.billing.end_call(ACCOUNT, "c1", timedelta(seconds=30))
+    assert (record.overage_seconds, record.overage_charge) == (60, Money("1.50", "INR"))
+    assert rig.billing.overview(ACCOUNT).wallet_balance == Money("0.50", "INR")
+
+
+def test_with_minutes_left_an_empty_wallet_does_not_stop_a_call(rig: BillingRig) -> None:
+    rig.billing.subscribe(ACCOUNT, "pro")
+    settle_minutes(rig, ACCOUNT, 4999)  # one minute left, nothing in the wallet
+    decision = rig.billing.start_call(ACCOUNT, "c1", max_seconds=600)
+    assert isinstance(decision, Admitted)
+    assert (decision.reservation.seconds, decision.reservation.partial) == (60, True)
+
+
 def test_a_call_after_the_period_end_uses_the_renewed_minutes_before_due_work_runs(
     rig: BillingRig,
 ) -> None:

@@ -191,6 +191,7 @@ def admit(
     queue: CallQueue,
     policy: AdmissionPolicy = DEFAULT_POLICY,
     free_capacity: int | None = None,
+    overage_funded: bool = True,
 ) -> AdmissionDecision:
     """Decide whether `call` may start at `at`; hold its minutes if so.
 
@@ -217,6 +218,10 @@ def admit(
         policy: Hold size and past-due rule.
         free_capacity: Free slots in the platform's shared pool (trunk channels, agent
             workers); None when the platform sets no shared limit.
+        overage_funded: Whether the account can pay for overage now. False (under
+            charge-the-wallet, a wallet that cannot pay a call's first billed increment):
+            with no minutes left the call is rejected (`NO_MINUTES`), as under a blocking
+            overage policy, rather than run on overage nobody pays for.
 
     Raises:
         ValidationError: for a bad time or capacity, or aggregates of another account.
@@ -245,8 +250,10 @@ def admit(
     waiting_calls = queue.by_key
     if waiting_calls and (waiting := waiting_calls.get((account_id, call_id))) is not None:
         return _still_waiting(call, waiting, ledger, queue)
-    if subscription.status is not _ACTIVE or at < subscription.cycle.anchor:
-        refusal = _service_refusal(subscription, at, policy)
+    if subscription.status is not _ACTIVE or at < subscription.cycle.anchor or not overage_funded:
+        refusal = _service_refusal(subscription, at, policy) or _unpaid_refusal(
+            ledger, at, overage_funded=overage_funded
+        )
         if refusal is not None:
             return _refused(ledger, call_id, refusal)
     if (
@@ -343,6 +350,15 @@ def abandon_call(call_id: str, at: datetime, *, ledger: MinuteLedger, queue: Cal
         return False
     ledger.release(call_id, at)
     return True
+
+
+def _unpaid_refusal(
+    ledger: MinuteLedger, at: datetime, *, overage_funded: bool
+) -> RejectionReason | None:
+    """`NO_MINUTES` when the call could only run on overage that nobody can pay for."""
+    if overage_funded or ledger.available_seconds(at):
+        return None
+    return RejectionReason.NO_MINUTES
 
 
 def _service_refusal(

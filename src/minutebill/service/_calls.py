@@ -81,6 +81,7 @@ class CallsMixin(ServiceBase):
                 ledger=ledger,
                 queue=self.queue,
                 policy=self.admission,
+                overage_funded=self._overage_funded(uow, ledger, at),
             )
 
         return self._run(work)
@@ -176,6 +177,22 @@ class CallsMixin(ServiceBase):
         """
         self.queue.abandon(call_id, account_id)
 
+    def _overage_funded(self, uow: UnitOfWork, ledger: MinuteLedger, at: datetime) -> bool:
+        """Whether a call with no minutes left could be paid for: overage is prepaid.
+
+        Under charge-the-wallet the wallet pays overage as calls end, so a call that would
+        run on overage starts only if the wallet holds its first billed increment, tax
+        included (Pro, 60/60 at INR 1.50 a minute: INR 1.50). The wallet is read only when
+        no minutes are left; other overage policies need nothing of it.
+        """
+        overage = ledger.policy.overage
+        if overage.mode is not OverageMode.CHARGE_WALLET or ledger.available_seconds(at):
+            return True
+        first = overage.charge_for(ledger.policy.rating.billable_for_seconds(1))
+        if first is None:  # pragma: no cover - charge-the-wallet always has a rate
+            return True
+        return self._wallet(uow, ledger.account_id).balance >= self._gross(first)
+
     def _charge_overage(self, uow: UnitOfWork, ledger: MinuteLedger, record: UsageRecord) -> None:
         """Debit the call's overage from the wallet, with tax, as far as the balance goes.
 
@@ -267,6 +284,7 @@ class CallsMixin(ServiceBase):
     ) -> None:
         account_id = subscription.account_id
         limit = subscription.plan.features.concurrent_calls
+        funded = self._overage_funded(uow, ledger, at)
         while True:
             waiting = self.queue.next_admittable(
                 at, lambda acc: acc == account_id and ledger.active_count() < limit
@@ -285,6 +303,7 @@ class CallsMixin(ServiceBase):
                     ledger=ledger,
                     queue=self.queue,
                     policy=self.admission,
+                    overage_funded=funded,
                 )
             except InvalidTransition:  # released or hold-expired on the ledger meanwhile
                 continue
