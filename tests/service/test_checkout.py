@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -25,6 +26,7 @@ from minutebill.domain.proration import PlanChangeKind
 from minutebill.domain.wallet import Wallet
 from minutebill.errors import (
     GatewayTimeout,
+    GatewayUnavailable,
     IdempotencyConflict,
     InsufficientFunds,
     InvalidTransition,
@@ -234,6 +236,19 @@ def test_a_top_up_is_credited_once(rig: BillingRig) -> None:
     assert len(wallet(rig).entries) == 1
 
 
+@pytest.mark.parametrize("retried", ["1000.00", "1000", "1000.000"])
+def test_a_top_up_retried_with_the_same_amount_written_otherwise_continues(
+    rig: BillingRig, retried: str
+) -> None:
+    rig.gateway.script(Outcome.UNAVAILABLE)
+    with pytest.raises(GatewayUnavailable):
+        rig.billing.top_up(ACCOUNT, Money(1000, "INR"), UPI, idempotency_key="t1")
+    again = rig.billing.top_up(ACCOUNT, Money(retried, "INR"), UPI, idempotency_key="t1")
+    assert again.status is PaymentStatus.SUCCEEDED
+    assert str(again.quote.total.amount) == "1000.00"
+    assert wallet(rig).balance == Money(1000, "INR")
+
+
 def test_checkout_quotes_are_valid_for_the_billings_quote_validity(tmp_path: Path) -> None:
     store = MemoryStore()
     rig = BillingRig.build(store.unit_of_work, quote_validity=timedelta(hours=2))
@@ -268,6 +283,31 @@ def test_a_pending_top_up_is_credited_by_its_webhook_only(rig: BillingRig) -> No
     for order in itertools.permutations(hooks):
         rig.deliver(order)
     assert wallet(rig).balance == Money(250, "INR")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"auto_pay": False}, {"mandate_id": "mandate-upi-2"}],
+    ids=["auto-pay-off", "another-mandate"],
+)
+def test_a_number_key_reused_with_other_options_is_refused(
+    rig: BillingRig, options: dict[str, Any]
+) -> None:
+    rig.gateway.script(Outcome.UNAVAILABLE)
+    with pytest.raises(GatewayUnavailable):
+        rig.billing.acquire_number(
+            ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="n1", mandate_id="mandate-upi-1"
+        )
+    before = snapshot(rig)
+    chosen: dict[str, Any] = {"mandate_id": "mandate-upi-1"} | options
+    with pytest.raises(IdempotencyConflict, match="'n1'"):
+        rig.billing.acquire_number(ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="n1", **chosen)
+    assert snapshot(rig) == before
+    assert rig.gateway.payments() == ()
+    again = rig.billing.acquire_number(
+        ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="n1", mandate_id="mandate-upi-1"
+    )
+    assert again.status is PaymentStatus.SUCCEEDED
 
 
 # --- numbers -----------------------------------------------------------------------------------

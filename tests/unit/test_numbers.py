@@ -311,6 +311,16 @@ def test_paying_the_period_clears_its_notice() -> None:
     assert number.notice is None
 
 
+def test_another_mandate_drops_the_notice_given_for_the_first() -> None:
+    number = active()
+    number.attach_mandate("mandate-a")
+    number.record_pre_debit_notice(1, number.paid_through - timedelta(days=1))
+    number.attach_mandate("mandate-a")  # the same mandate: the notice stands
+    assert number.notice is not None
+    number.attach_mandate("mandate-b")
+    assert number.notice is None
+
+
 # --- Auto-Pay --------------------------------------------------------------------------------
 
 

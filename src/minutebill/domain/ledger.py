@@ -64,7 +64,7 @@ from minutebill.domain.usage import (
     GrantDebit,
     Reservation,
     UsageRecord,
-    slot_setters,
+    trusted_constructor,
 )
 from minutebill.errors import (
     IdempotencyConflict,
@@ -100,30 +100,11 @@ __all__ = [
 
 
 _new = object.__new__
-(
-    _hold_call_id,
-    _hold_seconds,
-    _hold_requested,
-    _hold_at,
-    _hold_expires_at,
-    _hold_debits,
-) = slot_setters(Reservation, "call_id", "seconds", "requested", "at", "expires_at", "debits")
-_reserved_account, _reserved_at, _reserved_hold = slot_setters(
-    MinutesReserved, "account_id", "occurred_at", "reservation"
+_new_hold = trusted_constructor(
+    Reservation, "call_id", "seconds", "requested", "at", "expires_at", "debits"
 )
-(
-    _usage_account_id,
-    _usage_call_id,
-    _usage_started_at,
-    _usage_settled_at,
-    _usage_duration,
-    _usage_billable_seconds,
-    _usage_debits,
-    _usage_overage_seconds,
-    _usage_overage_charge,
-    _usage_tags,
-    _usage_held_seconds,
-) = slot_setters(
+_new_reserved = trusted_constructor(MinutesReserved, "account_id", "occurred_at", "reservation")
+_new_usage = trusted_constructor(
     UsageRecord,
     "account_id",
     "call_id",
@@ -137,9 +118,7 @@ _reserved_account, _reserved_at, _reserved_hold = slot_setters(
     "tags",
     "held_seconds",
 )
-_settled_account, _settled_at, _settled_record = slot_setters(
-    CallSettled, "account_id", "occurred_at", "record"
-)
+_new_settled = trusted_constructor(CallSettled, "account_id", "occurred_at", "record")
 
 
 @define
@@ -495,6 +474,10 @@ class MinuteLedger:
             check.seconds("seconds", seconds)
         if at.__class__ is not datetime or at.tzinfo is not UTC:
             at = check.utc(at)
+        return self._reserve(call_id, seconds, at)
+
+    def _reserve(self, call_id: str, seconds: int, at: datetime) -> Reservation:
+        """`reserve` for arguments checked already (admission's `CallRequest` checks them)."""
         calls = self._calls
         holds = calls.holds
         existing = holds.get(call_id)
@@ -509,19 +492,9 @@ class MinuteLedger:
         if not debits and policy.overage.blocks:
             raise InsufficientMinutes(seconds, 0, self.account_id)
         expires_at = at + policy.hold_ttl
-        # `Reservation(...)` and `MinutesReserved(...)`, built in line from their slots: the
-        # hot path of every call start (see `usage.slot_setters`).
-        hold = _new(Reservation)
-        _hold_call_id(hold, call_id)
-        _hold_seconds(hold, held)
-        _hold_requested(hold, seconds)
-        _hold_at(hold, at)
-        _hold_expires_at(hold, expires_at)
-        _hold_debits(hold, debits)
-        event = _new(MinutesReserved)
-        _reserved_account(event, self.account_id)
-        _reserved_at(event, at)
-        _reserved_hold(event, hold)
+        # Built by trusted constructors: the hot path of every call start.
+        hold = _new_hold(call_id, held, seconds, at, expires_at, debits)
+        event = _new_reserved(self.account_id, at, hold)
         holds[call_id] = hold
         self._events.record(event)
         return hold
@@ -597,24 +570,21 @@ class MinuteLedger:
         if hold is not None:
             del calls.holds[call_id]
         charge = policy.overage.charge_for(overage) if overage else None
-        # `UsageRecord(...)` and `CallSettled(...)`, built in line from their slots: the hot
-        # path of every call end (see `usage.slot_setters`).
-        record = _new(UsageRecord)
-        _usage_account_id(record, self.account_id)
-        _usage_call_id(record, call_id)
-        _usage_started_at(record, start)
-        _usage_settled_at(record, at)
-        _usage_duration(record, duration)
-        _usage_billable_seconds(record, billable)
-        _usage_debits(record, debits)
-        _usage_overage_seconds(record, overage)
-        _usage_overage_charge(record, charge)
-        _usage_tags(record, labels)
-        _usage_held_seconds(record, 0 if hold is None else hold.seconds)
-        event = _new(CallSettled)
-        _settled_account(event, self.account_id)
-        _settled_at(event, at)
-        _settled_record(event, record)
+        # Built by trusted constructors: the hot path of every call end.
+        record = _new_usage(
+            self.account_id,
+            call_id,
+            start,
+            at,
+            duration,
+            billable,
+            debits,
+            overage,
+            charge,
+            labels,
+            0 if hold is None else hold.seconds,
+        )
+        event = _new_settled(self.account_id, at, record)
         calls.settled[call_id] = record
         self._events.record(event)
         if overage:

@@ -301,7 +301,12 @@ class GrantPool:
         need = seconds
         for book in self.order or self.ordered():
             remaining = book.remaining
-            if remaining and book.usable_at(at):
+            # `book.usable_at(at)`, in line: the hot path of every call start.
+            if (
+                remaining
+                and book.effective_at <= at
+                and ((expires_at := book.expires_at) is None or at < expires_at)
+            ):
                 take = min(need, remaining)
                 plan.append((book, take))
                 need -= take
@@ -323,7 +328,12 @@ class GrantPool:
         need = seconds
         for book in self.order or self.ordered():
             remaining = book.remaining
-            if remaining and book.usable_at(at):
+            # `book.usable_at(at)`, in line: the hot path of every call start.
+            if (
+                remaining
+                and book.effective_at <= at
+                and ((expires_at := book.expires_at) is None or at < expires_at)
+            ):
                 take = need if need < remaining else remaining  # noqa: FURB136 - hot path
                 book.remaining = remaining - take
                 book.held += take

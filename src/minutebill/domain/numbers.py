@@ -573,6 +573,9 @@ class NumberSubscription:
     def attach_mandate(self, mandate_id: str | None) -> None:
         """Save (or, with None, forget) the mandate renewals may charge.
 
+        A pre-debit notice announces a debit of the mandate it was given for: another mandate
+        drops it, so the next off-session debit is announced again, a full lead ahead.
+
         Raises:
             ValidationError: for an empty id.
             InvalidTransition: on a released number.
@@ -580,6 +583,8 @@ class NumberSubscription:
         if mandate_id is not None:
             require_key("mandate_id", mandate_id)
         self._refuse_if_released("attach a mandate to")
+        if mandate_id != self.mandate_id:
+            self.notice = None
         self.mandate_id = mandate_id
 
     def set_auto_pay(self, on: bool, at: datetime) -> bool:

@@ -132,6 +132,13 @@ class ServiceBase:
         """
         if not subscription.lapse(at):
             return False
+        self._bill_arrears_of_ended(uow, subscription, at)
+        return True
+
+    def _bill_arrears_of_ended(
+        self, uow: UnitOfWork, subscription: Subscription, at: datetime
+    ) -> None:
+        """Bill the arrears of a plan that just ended, whatever ended it (see `_lapse`)."""
         ledger = self._ledger(uow, subscription.account_id)
         wallet = self._wallet(uow, subscription.account_id)
         payable = min(self._gross(self._arrears(ledger, wallet.currency)), wallet.balance)
@@ -139,10 +146,16 @@ class ServiceBase:
             wallet.debit(
                 payable, f"arrears:{subscription.renewal_key}", at, reason="overage in arrears"
             )
-        return True
 
     def _on_wallet_credited(self, uow: UnitOfWork, account_id: str, at: datetime) -> None:
         """Called after money reached the wallet in `uow` (overridden by the due work)."""
+
+    def _catch_up_plan(self, uow: UnitOfWork, subscription: Subscription, at: datetime) -> None:
+        """Do the plan's due work now, as `run_due(at)` would (overridden by the due work).
+
+        Called before a call is admitted or rated after the period end, so that the call
+        uses the renewed period's minutes whatever the scheduler's lag.
+        """
 
     def _local_day(self, uow: UnitOfWork, account_id: str, at: datetime) -> date:
         return at.astimezone(zone(self._timezone(uow, account_id))).date()

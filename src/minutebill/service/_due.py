@@ -99,8 +99,9 @@ class DueWorkMixin(NumbersMixin):
         take now is reported in `DueReport.failures` and tried again by the next run; one it
         refuses for good (`GatewayRejected`) is reported once and recorded as failed
         (`RefundFailed` in the outbox), never sent again. A number whose mandate debit failed
-        — declined now, failed by reconciliation or expiry, or found failed from earlier —
-        goes On Hold.
+        — declined now, refused for good (a revoked mandate: reported once in
+        `DueReport.failures`), failed by reconciliation or expiry, or found failed from
+        earlier — goes On Hold.
 
         Raises:
             ValidationError: for a naive `now` or a batch size below 1.
@@ -149,17 +150,16 @@ class DueWorkMixin(NumbersMixin):
         done = 0
         while True:
 
-            def page(uow: UnitOfWork, after: str | None = cursor) -> tuple[str | None, _Tally]:
+            def page(uow: UnitOfWork, after: str | None = cursor) -> tuple[str | None, int, _Tally]:
                 tally = _Tally()
                 items = getattr(uow, kind).due_page(at, batch_size, after=after)
                 for aggregate, _ in items:
                     handle(uow, aggregate, tally)
-                return (items[-1][1] if items else None), tally
+                return (items[-1][1] if items else None), len(items), tally
 
             try:
-                cursor_next, tally = self._run(page)
+                cursor_next, size, tally = self._run(page)
                 tally.merge_into(total)
-                size = batch_size
             except MinutebillError:
                 cursor_next, size = self._one_by_one(
                     kind, at, batch_size, cursor, handle, total, failures
@@ -230,6 +230,7 @@ class DueWorkMixin(NumbersMixin):
                     # the plan at once: report what happened, not what was attempted.
                     result = subscription.renew(at, PaymentOutcome.FAILED, ledger)
                     if result is RenewalResult.EXPIRED:
+                        self._bill_arrears_of_ended(uow, subscription, at)
                         counts["plans_expired"] += 1
                     else:
                         counts["plans_past_due"] += 1
@@ -303,12 +304,25 @@ class DueWorkMixin(NumbersMixin):
             cursor = due[-1][1]
 
     def _due_open_payment(self, payment: Payment, at: datetime, counts: Counter[str]) -> None:
+        """Reconcile an open payment, then fail it if its deadline has passed.
+
+        The deadline counts even when the gateway cannot be asked (an outage, an id it does
+        not know): a success it reports later, dated within the window, still wins. The
+        reconciliation's error is raised after that, for the report.
+        """
+        failure: MinutebillError | None = None
         if payment.gateway_payment_id is not None:
-            self.reconcile_payment(payment.payment_id)
-            counts["payments_reconciled"] += 1
+            try:
+                self.reconcile_payment(payment.payment_id)
+            except MinutebillError as exc:
+                failure = exc
+            else:
+                counts["payments_reconciled"] += 1
         expire = partial(self._expire_payment, payment_id=payment.payment_id, at=at)
         if self._run(expire):
             counts["payments_expired"] += 1
+        if failure is not None:
+            raise failure
 
     def _expire_payment(self, uow: UnitOfWork, *, payment_id: str, at: datetime) -> bool:
         payment = self._payment(uow, payment_id)
@@ -316,6 +330,11 @@ class DueWorkMixin(NumbersMixin):
             return False
         self._on_payment_unpaid(uow, payment, at)
         return True
+
+    def _catch_up_plan(self, uow: UnitOfWork, subscription: Subscription, at: datetime) -> None:
+        """Renew (or lapse) the plan now if `run_due(at)` would: a call needs its minutes."""
+        if subscription.renewal_due(at):
+            self._due_subscription(uow, subscription, at, Counter())
 
     # --- money arrived: retry what was waiting for it ---------------------------------------
 

@@ -111,7 +111,8 @@ _REFUND_REASON = "undeliverable"
 """The reason minutebill gives the gateway for a remedy refund (the same on every re-send)."""
 
 
-def _options_key(quote_id: str) -> str:
+def options_key(quote_id: str) -> str:
+    """Where the idempotency store keeps a purchase's options (Auto-Pay, the mandate)."""
     return f"checkout-options:{quote_id}"
 
 
@@ -346,24 +347,24 @@ class PaymentsMixin(ServiceBase):
     ) -> None:
         account_id = payment.account_id
         credited = False
+        shares = quote.line_totals()  # what each line cost, tax included
         for step in decision.steps:
             line = quote.lines[step.line_index]
             key = f"{payment.payment_id}:{step.line_index}"
+            paid = shares[step.line_index]
             if step.kind is StepKind.GRANT_BUNDLE and isinstance(line, BundleLine):
                 self._grant_bundle(uow, account_id, line, step.quantity, key, at)
             elif step.kind is StepKind.ACTIVATE_NUMBER and isinstance(line, NumberLine):
                 self._activate_number(uow, account_id, line, quote.quote_id, at)
             elif step.kind is StepKind.RENEW_NUMBER and isinstance(line, NumberLine):
-                credited |= self._renew_number(
-                    uow, account_id, line, quote.quote_id, step.amount, key, at
-                )
+                credited |= self._renew_number(uow, account_id, line, quote.quote_id, paid, key, at)
             elif step.kind is StepKind.RENEW_PLAN:
                 subscription = self._subscription(uow, account_id)
                 if subscription.renewal_due(at):
                     subscription.renew(at, PaymentOutcome.SUCCEEDED, self._ledger(uow, account_id))
                 else:
                     credited |= self._credit(
-                        uow, account_id, step.amount, key, at, "plan payment", retry=False
+                        uow, account_id, paid, key, at, "plan payment", retry=False
                     )
             else:  # a top-up, or a plan line bought through checkout: credited to the wallet
                 credited |= self._credit(
@@ -375,14 +376,20 @@ class PaymentsMixin(ServiceBase):
     def _remedy(
         self, uow: UnitOfWork, payment: Payment, decision: Fulfilment, at: datetime
     ) -> None:
-        if decision.remedy is None or not decision.remedy_amount:
+        """Return what the decision owes, less what the gateway already refunded.
+
+        A refund reported before the capture (made in the gateway's dashboard, say) has
+        returned that money already: it is neither refunded nor credited a second time.
+        """
+        if decision.remedy is None:
+            return
+        amount = min(decision.remedy_amount, payment.refundable)
+        if not amount:
             return
         if decision.remedy is Remedy.CREDIT_WALLET:
-            self._credit(
-                uow, payment.account_id, decision.remedy_amount, decision.remedy_key, at, "refund"
-            )
+            self._credit(uow, payment.account_id, amount, decision.remedy_key, at, "refund")
             return
-        payment.request_refund(decision.remedy_amount, refund_id=decision.remedy_key, at=at)
+        payment.request_refund(amount, refund_id=decision.remedy_key, at=at)
 
     def _credit(
         self,
@@ -456,7 +463,7 @@ class PaymentsMixin(ServiceBase):
     def _activate_number(
         self, uow: UnitOfWork, account_id: str, line: NumberLine, quote_id: str, at: datetime
     ) -> None:
-        options = uow.idempotency.get(account_id, _options_key(quote_id))
+        options = uow.idempotency.get(account_id, options_key(quote_id))
         chosen = {} if options is None else options.response
         number = NumberSubscription.activate(
             line.number_e164,
@@ -485,7 +492,10 @@ class PaymentsMixin(ServiceBase):
         key: str,
         at: datetime,
     ) -> bool:
-        """Pay the period the renewal quote names; whether the money went to the wallet."""
+        """Pay the period the renewal quote names; whether the money went to the wallet.
+
+        A period paid meanwhile gets back `amount`: all the line cost, its tax included.
+        """
         number: NumberSubscription = uow.numbers.get(account_id, line.number_e164)
         period_index = int(quote_id.rsplit(":", 1)[1])
         if number.payment_disposition(period_index, at) is PaymentDisposition.APPLY:
