@@ -453,7 +453,7 @@ def test_a_debit_goes_through_exactly_when_the_balance_covers_it(
 
 
 def test_entries_and_events_built_in_line_equal_those_their_classes_build() -> None:
-    # `_enter` builds them from their slots; they must be the values `__init__` builds.
+    # `_enter` builds them with trusted constructors; they must be the values `__init__` builds.
     wallet = Wallet("acct-1", "INR")
     credit = wallet.credit(inr("100.00"), "top-up:1", T0, reference="pay-1")
     debit = wallet.debit(inr("40.00"), "renewal:1", T0, reason="number renewal")

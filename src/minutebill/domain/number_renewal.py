@@ -39,7 +39,7 @@ from minutebill.domain.number_policy import PaymentOrder
 from minutebill.domain.number_status import HoldReason, NumberStatus, ReleaseReason
 from minutebill.domain.numbers import NumberSubscription
 from minutebill.domain.periods import BillingPeriod, to_utc
-from minutebill.domain.usage import slot_setters
+from minutebill.domain.usage import trusted_constructor
 from minutebill.errors import CurrencyMismatch, ValidationError
 
 __all__ = [
@@ -149,10 +149,7 @@ RenewalDecision: TypeAlias = (
 )
 """One action for the service to carry out."""
 
-_new = object.__new__
-_debit_index, _debit_period, _debit_amount, _debit_key = slot_setters(
-    DebitWallet, "period_index", "period", "amount", "idempotency_key"
-)
+_new_debit = trusted_constructor(DebitWallet, "period_index", "period", "amount", "idempotency_key")
 
 
 def renew(
@@ -345,10 +342,5 @@ def _charge(
 
 
 def _debit_wallet(subscription: NumberSubscription, index: int, fee: Money) -> DebitWallet:
-    # `DebitWallet(...)` built from its slots: the decision of every renewal the wallet pays.
-    decision = _new(DebitWallet)
-    _debit_index(decision, index)
-    _debit_period(decision, subscription.period(index))
-    _debit_amount(decision, fee)
-    _debit_key(decision, subscription.renewal_key(index))
-    return decision
+    # Built by a trusted constructor: the decision of every renewal the wallet pays.
+    return _new_debit(index, subscription.period(index), fee, subscription.renewal_key(index))

@@ -57,7 +57,7 @@ from minutebill.domain.number_status import (
 from minutebill.domain.periods import BillingCycle, BillingPeriod, to_utc
 from minutebill.domain.state import State, instant_from_state, instant_to_state
 from minutebill.domain.text import require_key
-from minutebill.domain.usage import slot_setters
+from minutebill.domain.usage import trusted_constructor
 from minutebill.errors import InvalidTransition, LimitExceeded, ValidationError
 
 __all__ = ["NumberSubscription", "ParsedValues", "check_number_limit", "count_held_numbers"]
@@ -197,10 +197,9 @@ def _canonical_instant(text: object) -> bool:
 
 
 _STATUSES = MappingProxyType({status.value: status for status in NumberStatus})
-_new = object.__new__
-_PAID_EVENT_SLOTS = MappingProxyType(
+_NEW_PAID_EVENT = MappingProxyType(
     {
-        event_type: slot_setters(
+        event_type: trusted_constructor(
             event_type,
             "account_id",
             "occurred_at",
@@ -458,18 +457,12 @@ class NumberSubscription:
         if self.status is NumberStatus.ON_HOLD and self.paid_through > at:
             self.status, self.hold = NumberStatus.ACTIVE, None
             event_type = NumberReactivated
-        # The event, built from its slots: one per renewal (see `usage.slot_setters`).
-        event = _new(event_type)
-        values = (
-            self.account_id,
-            at,
-            self.number_e164,
-            period_index,
-            self.paid_through,
-            self.recurring_fee,
+        # Built by a trusted constructor: one event per renewal.
+        new_event = _NEW_PAID_EVENT[event_type]
+        fee = self.recurring_fee
+        event = new_event(
+            self.account_id, at, self.number_e164, period_index, self.paid_through, fee
         )
-        for set_slot, value in zip(_PAID_EVENT_SLOTS[event_type], values, strict=True):
-            set_slot(event, value)
         self._events.record(event)
         return disposition
 

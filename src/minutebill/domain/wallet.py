@@ -33,7 +33,7 @@ from minutebill.domain.money import Money
 from minutebill.domain.periods import to_utc
 from minutebill.domain.state import State, money_from_state, money_to_state
 from minutebill.domain.text import require_key
-from minutebill.domain.usage import slot_setters
+from minutebill.domain.usage import trusted_constructor
 from minutebill.domain.wallet_entries import EntryKind, WalletCredited, WalletDebited, WalletEntry
 from minutebill.errors import (
     CurrencyMismatch,
@@ -50,17 +50,7 @@ DEFAULT_HISTORY_LIMIT = 100
 """Entries a wallet keeps in its saved document (older ones live on as events)."""
 
 _new = object.__new__
-(
-    _entry_key,
-    _entry_kind,
-    _entry_amount,
-    _entry_at,
-    _entry_reason,
-    _entry_reference,
-    _entry_reverses,
-    _entry_sequence,
-    _entry_balance_after,
-) = slot_setters(
+_new_entry = trusted_constructor(
     WalletEntry,
     "key",
     "kind",
@@ -72,7 +62,6 @@ _new = object.__new__
     "sequence",
     "balance_after",
 )
-# The slots of `WalletDebited`; `WalletCredited` has the very same ones (checked at import).
 _EVENT_FIELDS = (
     "account_id",
     "occurred_at",
@@ -83,18 +72,8 @@ _EVENT_FIELDS = (
     "reference",
     "reverses",
 )
-(
-    _event_account_id,
-    _event_occurred_at,
-    _event_entry_key,
-    _event_amount,
-    _event_balance,
-    _event_reason,
-    _event_reference,
-    _event_reverses,
-) = slot_setters(WalletDebited, *_EVENT_FIELDS)
-if slot_setters(WalletCredited, *_EVENT_FIELDS) != slot_setters(WalletDebited, *_EVENT_FIELDS):
-    raise TypeError("WalletCredited and WalletDebited no longer share their slots")
+_new_credited = trusted_constructor(WalletCredited, *_EVENT_FIELDS)
+_new_debited = trusted_constructor(WalletDebited, *_EVENT_FIELDS)
 
 
 def _require_key(name: str, value: object, *, optional: bool = False) -> None:
@@ -354,28 +333,14 @@ class Wallet:
             balance -= amount
         self._balance = balance
         self._sequence += 1
-        # `WalletEntry(...)` and its event, built in line from their slots: every renewal paid
-        # from the wallet makes one of each, of values checked above (see `slot_setters`).
-        entry = _new(WalletEntry)
-        _entry_key(entry, key)
-        _entry_kind(entry, kind)
-        _entry_amount(entry, amount)
-        _entry_at(entry, at)
-        _entry_reason(entry, reason)
-        _entry_reference(entry, reference)
-        _entry_reverses(entry, reverses)
-        _entry_sequence(entry, self._sequence)
-        _entry_balance_after(entry, balance)
+        # Built by trusted constructors, of values checked above: every renewal paid from the
+        # wallet makes an entry and its event.
+        entry = _new_entry(
+            key, kind, amount, at, reason, reference, reverses, self._sequence, balance
+        )
         self._append(entry.to_state(), entry)
-        event = _new(WalletCredited if kind is EntryKind.CREDIT else WalletDebited)
-        _event_account_id(event, self.account_id)
-        _event_occurred_at(event, at)
-        _event_entry_key(event, key)
-        _event_amount(event, amount)
-        _event_balance(event, balance)
-        _event_reason(event, reason)
-        _event_reference(event, reference)
-        _event_reverses(event, reverses)
+        new_event = _new_credited if kind is EntryKind.CREDIT else _new_debited
+        event = new_event(self.account_id, at, key, amount, balance, reason, reference, reverses)
         self._events.record(event)
         return entry
 
