@@ -30,8 +30,7 @@ from minutebill.domain.payments import Payment, PaymentMethod
 from minutebill.domain.tax import TaxPolicy
 from minutebill.domain.text import require_key
 from minutebill.errors import IdempotencyConflict, InvalidTransition, ValidationError
-from minutebill.gateway import PaymentRequest
-from minutebill.service._payments import PaymentResult, PaymentsMixin, options_key
+from minutebill.service._payments import PaymentResult, PaymentsMixin, checkout_request, options_key
 
 __all__ = ["CheckoutResult", "PurchasesMixin"]
 
@@ -220,10 +219,7 @@ class PurchasesMixin(PaymentsMixin):
             return CheckoutResult(
                 quote=quote, payment=PaymentResult.of(payment), capabilities=quote.capabilities
             )
-        description = "; ".join(line.description for line in quote.lines)
-        reported = self.gateway.create_payment(
-            PaymentRequest.for_payment(payment, description=description)
-        )
+        reported = self.gateway.create_payment(checkout_request(payment, quote))
         result = self._observe_gateway(reported)
         return CheckoutResult(
             quote=quote,
