@@ -259,13 +259,18 @@ def test_the_due_work_asks_again_before_failing_a_payment_whose_answer_was_lost(
     assert payment.status is PaymentStatus.SUCCEEDED
 
 
-def test_a_payment_the_gateway_never_received_fails_at_its_deadline(rig: BillingRig) -> None:
+def test_a_payment_the_gateway_never_received_is_not_sent_behind_the_customer_s_back(
+    rig: BillingRig,
+) -> None:
     rig.gateway.script(Outcome.UNAVAILABLE)
     with pytest.raises(GatewayUnavailable):
         rig.billing.top_up(ACCOUNT, Money(1000, "INR"), UPI, idempotency_key="t1")
-    rig.gateway.script(Outcome.FAIL)  # asked again, the gateway declines it
+    with rig.uow_factory() as uow:
+        (payment,) = uow.payments.for_account(ACCOUNT)
+    assert rig.billing.reconcile_payment(payment.payment_id).status is PaymentStatus.CREATED
     rig.clock.advance(timedelta(days=2))
     rig.billing.run_due()
+    assert rig.gateway.payments() == ()  # never asked again: the customer did not retry
     with rig.uow_factory() as uow:
         (payment,) = uow.payments.for_account(ACCOUNT)
     assert payment.status is PaymentStatus.FAILED
