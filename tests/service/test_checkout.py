@@ -223,6 +223,60 @@ def test_a_payment_whose_response_was_lost_is_continued_with_the_same_key(
     assert bundle_grants(rig) == [300 * 60]
 
 
+def test_a_lost_answer_and_lost_webhooks_are_recovered_by_asking_again(rig: BillingRig) -> None:
+    """The gateway took the money; its answer and its webhooks never arrived.
+
+    Reconciling asks the gateway again with the same request and key (which it answers with
+    the payment it made, collecting once), so the top-up is credited rather than left open
+    until the due work fails it at its deadline.
+    """
+    rig.gateway.script(Outcome.TIME_OUT)
+    with pytest.raises(GatewayTimeout):
+        rig.billing.top_up(ACCOUNT, Money(1000, "INR"), UPI, idempotency_key="t1")
+    rig.gateway.take_webhooks()  # lost
+    with rig.uow_factory() as uow:
+        (payment,) = uow.payments.for_account(ACCOUNT)
+    result = rig.billing.reconcile_payment(payment.payment_id)
+    assert result.status is PaymentStatus.SUCCEEDED
+    assert wallet(rig).balance == Money(1000, "INR")
+    assert len(rig.gateway.payments()) == 1  # asked twice, collected once
+    assert rig.billing.reconcile_payment(payment.payment_id).status is PaymentStatus.SUCCEEDED
+    assert wallet(rig).balance == Money(1000, "INR")
+
+
+def test_the_due_work_asks_again_before_failing_a_payment_whose_answer_was_lost(
+    rig: BillingRig,
+) -> None:
+    rig.gateway.script(Outcome.TIME_OUT)
+    with pytest.raises(GatewayTimeout):
+        rig.billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="k1")
+    rig.gateway.take_webhooks()  # lost
+    rig.clock.advance(timedelta(days=2))  # past the payment's deadline
+    rig.billing.run_due()
+    assert bundle_grants(rig) == [300 * 60]
+    with rig.uow_factory() as uow:
+        (payment,) = uow.payments.for_account(ACCOUNT)
+    assert payment.status is PaymentStatus.SUCCEEDED
+
+
+def test_a_payment_the_gateway_never_received_is_not_sent_behind_the_customer_s_back(
+    rig: BillingRig,
+) -> None:
+    rig.gateway.script(Outcome.UNAVAILABLE)
+    with pytest.raises(GatewayUnavailable):
+        rig.billing.top_up(ACCOUNT, Money(1000, "INR"), UPI, idempotency_key="t1")
+    with rig.uow_factory() as uow:
+        (payment,) = uow.payments.for_account(ACCOUNT)
+    assert rig.billing.reconcile_payment(payment.payment_id).status is PaymentStatus.CREATED
+    rig.clock.advance(timedelta(days=2))
+    rig.billing.run_due()
+    assert rig.gateway.payments() == ()  # never asked again: the customer did not retry
+    with rig.uow_factory() as uow:
+        (payment,) = uow.payments.for_account(ACCOUNT)
+    assert payment.status is PaymentStatus.FAILED
+    assert wallet(rig).balance == Money(0, "INR")
+
+
 # --- top-ups -----------------------------------------------------------------------------------
 
 

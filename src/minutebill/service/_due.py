@@ -311,7 +311,8 @@ class DueWorkMixin(NumbersMixin):
         reconciliation's error is raised after that, for the report.
         """
         failure: MinutebillError | None = None
-        if payment.gateway_payment_id is not None:
+        # A checkout payment whose answer was lost is asked for again (see `reconcile_payment`).
+        if payment.gateway_payment_id is not None or payment.method is not None:
             try:
                 self.reconcile_payment(payment.payment_id)
             except MinutebillError as exc:

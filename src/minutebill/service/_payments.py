@@ -38,7 +38,13 @@ from minutebill.domain.payments import Payment
 from minutebill.domain.subscriptions import PaymentOutcome
 from minutebill.domain.text import require_key
 from minutebill.errors import GatewayError, LimitExceeded, MinutebillError, NotFound
-from minutebill.gateway import GatewayPayment, GatewayRefund, PaymentGateway, RefundRequest
+from minutebill.gateway import (
+    GatewayPayment,
+    GatewayRefund,
+    PaymentGateway,
+    PaymentRequest,
+    RefundRequest,
+)
 from minutebill.service._base import ServiceBase
 
 __all__ = ["PaymentResult", "PaymentsMixin"]
@@ -111,6 +117,27 @@ _REFUND_REASON = "undeliverable"
 """The reason minutebill gives the gateway for a remedy refund (the same on every re-send)."""
 
 
+def checkout_request(payment: Payment, quote: Quote) -> PaymentRequest:
+    """The gateway request that collects a checkout payment: the same on every send."""
+    description = "; ".join(line.description for line in quote.lines)
+    return PaymentRequest.for_payment(payment, description=description)
+
+
+def _unanswered_key(payment_id: str) -> str:
+    return f"checkout-unanswered:{payment_id}"
+
+
+def note_unanswered(uow: UnitOfWork, payment: Payment) -> None:
+    """Remember that the gateway's answer to `payment`'s request was lost (a timeout).
+
+    Only such a payment is asked for again when reconciled: one the gateway never received
+    (`GatewayUnavailable`) is not sent again behind the customer's back.
+    """
+    key = _unanswered_key(payment.payment_id)
+    if uow.idempotency.get(payment.account_id, key) is None:
+        uow.idempotency.put(payment.account_id, key, StoredResponse("", {}))
+
+
 def options_key(quote_id: str) -> str:
     """Where the idempotency store keeps a purchase's options (Auto-Pay, the mandate)."""
     return f"checkout-options:{quote_id}"
@@ -162,7 +189,11 @@ class PaymentsMixin(ServiceBase):
     def reconcile_payment(self, payment_id: str) -> PaymentResult:
         """Ask the gateway where a payment stands (when a webhook is late or lost) and apply it.
 
-        Refunds the payment still owes are sent again (see `PaymentResult.refund_owed`).
+        Refunds the payment still owes are sent again (see `PaymentResult.refund_owed`). A
+        checkout payment whose gateway answer was lost to a timeout (so its gateway id is
+        unknown) is asked for again with the same request and idempotency key,
+        as the gateway port prescribes: the gateway answers with the payment it made, or
+        makes it now, and collects once however often it is asked.
 
         Raises:
             NotFound: for an unknown payment.
@@ -176,9 +207,16 @@ class PaymentsMixin(ServiceBase):
             return payment
 
         payment = self._read(find)
-        if payment.gateway_payment_id is None:
+        if payment.gateway_payment_id is not None:
+            return self._observe_gateway(self.gateway.get_payment(payment.gateway_payment_id))
+        if not payment.status.is_open:
             return PaymentResult.of(payment)
-        return self._observe_gateway(self.gateway.get_payment(payment.gateway_payment_id))
+        # The gateway's answer to the checkout was lost (a timeout): ask again with the same
+        # request and key, which the gateway answers with the payment it made, collecting once.
+        quote = self._read(partial(_unanswered_quote, payment=payment))
+        if quote is None:  # never sent, or not a checkout (the due work re-sends mandate debits)
+            return PaymentResult.of(payment)
+        return self._observe_gateway(self.gateway.create_payment(checkout_request(payment, quote)))
 
     def _observe_gateway(
         self, reported: GatewayPayment, *, at: datetime | None = None
@@ -503,3 +541,11 @@ class PaymentsMixin(ServiceBase):
             return False
         # Paid meanwhile (a top-up got there first): the money is not lost.
         return self._credit(uow, account_id, amount, key, at, "renewal paid twice", retry=False)
+
+
+def _unanswered_quote(uow: UnitOfWork, *, payment: Payment) -> Quote | None:
+    """The quote of a checkout payment whose gateway answer was lost; None for any other."""
+    if uow.idempotency.get(payment.account_id, _unanswered_key(payment.payment_id)) is None:
+        return None
+    quote: Quote = uow.orders.get(payment.account_id, payment.quote_id)
+    return quote

@@ -29,9 +29,19 @@ from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.payments import Payment, PaymentMethod
 from minutebill.domain.tax import TaxPolicy
 from minutebill.domain.text import require_key
-from minutebill.errors import IdempotencyConflict, InvalidTransition, ValidationError
-from minutebill.gateway import PaymentRequest
-from minutebill.service._payments import PaymentResult, PaymentsMixin, options_key
+from minutebill.errors import (
+    GatewayTimeout,
+    IdempotencyConflict,
+    InvalidTransition,
+    ValidationError,
+)
+from minutebill.service._payments import (
+    PaymentResult,
+    PaymentsMixin,
+    checkout_request,
+    note_unanswered,
+    options_key,
+)
 
 __all__ = ["CheckoutResult", "PurchasesMixin"]
 
@@ -220,10 +230,11 @@ class PurchasesMixin(PaymentsMixin):
             return CheckoutResult(
                 quote=quote, payment=PaymentResult.of(payment), capabilities=quote.capabilities
             )
-        description = "; ".join(line.description for line in quote.lines)
-        reported = self.gateway.create_payment(
-            PaymentRequest.for_payment(payment, description=description)
-        )
+        try:
+            reported = self.gateway.create_payment(checkout_request(payment, quote))
+        except GatewayTimeout:  # it may have taken effect: reconciling will ask again
+            self._run(lambda uow: note_unanswered(uow, payment))
+            raise
         result = self._observe_gateway(reported)
         return CheckoutResult(
             quote=quote,
