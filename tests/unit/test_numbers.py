@@ -627,7 +627,7 @@ def test_an_inconsistent_document_is_refused() -> None:
 
 
 def test_renewal_events_built_in_line_equal_those_their_classes_build() -> None:
-    # `record_renewal_paid` builds its event with a trusted constructor; it must be what `__init__` builds.
+    # `record_renewal_paid` builds its event with a trusted constructor: what `__init__` builds.
     number = active()
     due = number.paid_through
     number.record_renewal_paid(1, due)
