@@ -21,6 +21,7 @@ import pytest
 from minutebill.domain.money import Money
 from minutebill.domain.wallet import Wallet
 from minutebill.domain.wallet_entries import EntryKind
+from minutebill.testing.checkers import assert_ledgers_match_calls
 from minutebill.testing.stateful import BillingRig
 from tests.service.test_support import STORES, open_rig, top_up
 
@@ -81,6 +82,7 @@ def test_a_grace_call_is_covered_once_the_renewal_is_paid(rig: BillingRig) -> No
     assert overview.used_minutes == Decimal(100)
     assert overview.remaining_minutes == Decimal(19_900)
     assert balance(rig, ENT) == inr(0)
+    assert_ledgers_match_calls(rig.uow_factory, [ENT])  # the record keeps its overage
     rig.clock.set(overview.period_end)  # the next renewal bills no arrears for the call
     top_up(rig, ENT, 24_999, "t2")
     rig.billing.run_due()

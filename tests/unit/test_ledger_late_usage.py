@@ -88,7 +88,9 @@ def test_a_paid_renewal_covers_late_usage_with_its_plan_minutes() -> None:
     snapshot = ledger.snapshot(when)
     assert (snapshot.used_seconds, snapshot.remaining_seconds) == (6000, 20_000 * 60 - 6000)
     assert snapshot.overage_seconds == 0
-    assert ledger.totals().overage == overage_before - 6000
+    totals = ledger.totals()  # the records keep their overage; the plan grant covered it
+    assert (totals.overage, totals.covered) == (overage_before, 6000)
+    assert ledger.covered_seconds() == {"plan:1": 6000}
     assert ledger.cover_late_usage(when) is None  # a replay covers nothing more
     assert ledger.snapshot(when).used_seconds == 6000
 
@@ -166,7 +168,9 @@ def test_late_seconds_and_money_are_conserved_by_a_paid_renewal(
     covered = ledger.cover_late_usage(JANUARY.end)
     assert isinstance(covered, LateUsageCovered)
     assert covered.seconds == min(february_plan, late)
-    still_overage = ledger.totals().overage - (overage_before - late)
+    totals = ledger.totals()
+    assert totals.overage == overage_before  # as the usage records have it
+    still_overage = totals.overage - totals.covered - (overage_before - late)
     assert covered.seconds + still_overage == late
     assert ledger.snapshot(JANUARY.end).used_seconds == covered.seconds
     dropped, charged = total(covered.arrears_dropped), total(covered.charges_covered)
@@ -177,5 +181,5 @@ def test_late_seconds_and_money_are_conserved_by_a_paid_renewal(
     if covered.seconds == late:
         assert (dropped, charged) == (late_arrears, late_charge - late_arrears)
     assert total(preview) == dropped  # what the renewal's charge left out
-    totals = ledger.totals()
     assert totals.granted == totals.remaining + totals.held + totals.consumed + totals.expired
+    assert ledger.covered_seconds() == ({"plan:1": covered.seconds} if covered.seconds else {})

@@ -218,6 +218,7 @@ class MinuteLedger:
             consumed=consumed,
             expired=expired,
             overage=self._counters.overage_total,
+            covered=self._counters.covered_total,
         )
 
     @property
@@ -260,6 +261,13 @@ class MinuteLedger:
         late = self._counters.late
         dropped, _, _ = late.covered(min(seconds, late.seconds))
         return tuple(dropped[c] for c in sorted(dropped))
+
+    def covered_seconds(self) -> dict[str, int]:
+        """Per grant still kept, the late seconds `cover_late_usage` took from it (if any).
+
+        A grant's ``consumed`` is what the usage records debited from it plus these.
+        """
+        return {b.grant_id: b.covered for b in self._pool.ordered() if b.covered}
 
     def due_at(self) -> datetime | None:
         """The earliest time at which `expire_holds` or `expire` has work to do, if any."""
@@ -476,10 +484,11 @@ class MinuteLedger:
         Call it when a late renewal was paid and opened the period the late calls fell in
         (`Subscription.renew`, then this, in the same unit of work). The late seconds
         carried over by `open_period` are taken from the period's plan grants usable at
-        `at`, as far as they go, and count as used in this period; the lifetime overage
-        drops by as much. The money is split in proportion to the seconds (see
-        `LateUsageCovered`). The carried late usage is then cleared: a repeat covers
-        nothing and returns None, and the period after this one forgets it unasked.
+        `at`, as far as they go, and count as used in this period (and as `covered` in
+        `totals`; the usage records keep their overage as rated). The money is split in
+        proportion to the seconds (see `LateUsageCovered`). The carried late usage is then
+        cleared: a repeat covers nothing and returns None, and the period after this one
+        forgets it unasked.
 
         Returns:
             What was covered (also recorded as an event), or None if nothing was carried.
@@ -503,13 +512,14 @@ class MinuteLedger:
                 take = min(need, book.remaining)
                 book.remaining -= take
                 book.consumed += take
+                book.covered += take
                 need -= take
                 if not need:
                     break
         covered = carried.seconds - need
         dropped, charged, kept = carried.covered(covered)
         counters.carried = LateUsage()
-        counters.overage_total -= covered
+        counters.covered_total += covered
         event = LateUsageCovered(
             account_id=self.account_id,
             occurred_at=at,

@@ -112,6 +112,7 @@ class PeriodCounters:
         "arrears",
         "carried",
         "charges",
+        "covered_total",
         "fired",
         "late",
         "overage",
@@ -124,6 +125,7 @@ class PeriodCounters:
         self.fired: set[int] = set()
         self.overage = 0
         self.overage_total = 0
+        self.covered_total = 0  # late overage seconds covered by a paid period, lifetime
         self.charges: dict[str, Money] = {}
         # The part of `charges` priced to be billed in arrears, at the period's renewal: only
         # that part, whatever the overage rule is by then (charged to the wallet already, the
@@ -144,6 +146,7 @@ class PeriodCounters:
         counters.fired = self.fired.copy()
         counters.overage = self.overage
         counters.overage_total = self.overage_total
+        counters.covered_total = self.covered_total
         counters.charges = self.charges.copy()  # immutable amounts
         counters.arrears = self.arrears.copy()
         counters.late = self.late.copy()
@@ -237,6 +240,8 @@ class PeriodCounters:
             state["late_usage"] = self.late.to_state()
         if self.carried.seconds:
             state["carried_late_usage"] = self.carried.to_state()
+        if self.covered_total:
+            state["late_covered_total"] = self.covered_total
         return state
 
     def _period_state(self) -> list[str] | None:
@@ -276,6 +281,7 @@ class PeriodCounters:
         counters._room = state.get("threshold_room")  # absent from older documents: unknown
         counters.late = LateUsage.from_state(state.get("late_usage"))  # absent: none (or older)
         counters.carried = LateUsage.from_state(state.get("carried_late_usage"))
+        counters.covered_total = state.get("late_covered_total", 0)
         return counters
 
 
