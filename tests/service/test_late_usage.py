@@ -18,14 +18,17 @@ from pathlib import Path
 
 import pytest
 
+from minutebill import Billing, MemoryStore, TaxPolicy, Upi
 from minutebill.domain.money import Money
 from minutebill.domain.wallet import Wallet
 from minutebill.domain.wallet_entries import EntryKind
 from minutebill.testing.checkers import assert_ledgers_match_calls
-from minutebill.testing.stateful import BillingRig
+from minutebill.testing.fakes import FakePaymentGateway, FixedClock
+from minutebill.testing.stateful import START, BillingRig, reference_catalog
 from tests.service.test_support import STORES, open_rig, top_up
 
 ENT = "ent"
+UPI = Upi("asha@okaxis")
 
 
 @pytest.fixture(params=STORES)
@@ -156,3 +159,28 @@ def test_a_downgrade_scheduled_for_the_renewal_covers_with_the_new_plans_minutes
     assert (overview.status, overview.plan_code) == ("active", "pro")
     assert (overview.used_minutes, overview.total_minutes) == (Decimal(100), Decimal(5000))
     assert balance(rig, ENT) == inr(0)
+
+
+def test_the_covered_part_goes_back_with_its_tax() -> None:
+    """Pro with 18 % GST: ₹9,100 cannot pay ₹9,438.82; a 5,100-minute grace call costs ₹7,650.
+
+    The wallet pays ₹9,027 for it (tax included), leaving ₹73. Once the renewal is paid the
+    period's 5,000 minutes cover 5,000 of the 5,100: the 100 uncovered minutes keep their
+    ₹150 (₹177 with tax), and the rest of what the wallet paid, ₹8,850, goes back.
+    """
+    gst = TaxPolicy.india_gst("0.18", supplier_state="KA", customer_state="KA")
+    clock = FixedClock(START)
+    gateway = FakePaymentGateway(secret=b"secret", clock=clock)
+    billing = Billing(MemoryStore().unit_of_work, gateway, reference_catalog(), clock, tax=gst)
+    billing.subscribe("acct", "pro")
+    billing.top_up("acct", inr("9100.00"), UPI, idempotency_key="t0")
+    clock.set(billing.overview("acct").period_end)
+    assert billing.run_due()["plans_past_due"] == 1
+    clock.advance(timedelta(hours=1))
+    record = billing.end_call("acct", "grace-1", timedelta(minutes=5100))
+    assert record.overage_charge == inr("7650.00")
+    assert billing.overview("acct").wallet_balance == inr("73.00")
+    billing.top_up("acct", inr("9365.82"), UPI, idempotency_key="t1")
+    overview = billing.overview("acct")
+    assert (overview.status, overview.used_minutes) == ("active", Decimal(5000))
+    assert overview.wallet_balance == inr("8850.00")
