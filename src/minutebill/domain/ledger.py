@@ -33,10 +33,11 @@ from minutebill.domain import ledger_checks as check
 from minutebill.domain.catalog import OverageMode
 from minutebill.domain.events import DomainEvent, EventBuffer
 from minutebill.domain.grants import GrantSource, MinuteGrant
-from minutebill.domain.ledger_books import GrantPool, period_figures
+from minutebill.domain.ledger_books import GrantPool, in_period, period_figures
 from minutebill.domain.ledger_calls import HOLD_EXPIRED, RELEASED, CallRegister
 from minutebill.domain.ledger_events import (
     CallSettled,
+    LateUsageCovered,
     LedgerPolicyChanged,
     MinutePeriodOpened,
     MinutesExhausted,
@@ -49,7 +50,7 @@ from minutebill.domain.ledger_events import (
     ReservationExpired,
     ReservationReleased,
 )
-from minutebill.domain.ledger_period import PeriodCounters
+from minutebill.domain.ledger_period import LateUsage, PeriodCounters
 from minutebill.domain.ledger_policy import (
     LedgerPolicy,
     LedgerTotals,
@@ -78,6 +79,7 @@ __all__ = [
     "CallSettled",
     "GrantDebit",
     "GrantSource",
+    "LateUsageCovered",
     "LedgerPolicy",
     "LedgerPolicyChanged",
     "LedgerTotals",
@@ -216,6 +218,7 @@ class MinuteLedger:
             consumed=consumed,
             expired=expired,
             overage=self._counters.overage_total,
+            covered=self._counters.covered_total,
         )
 
     @property
@@ -233,6 +236,38 @@ class MinuteLedger:
         """
         arrears = self._counters.arrears
         return tuple(arrears[c] for c in sorted(arrears))
+
+    @property
+    def late_seconds(self) -> int:
+        """Overage seconds of calls settled at or after the current period's end.
+
+        They fall inside the next period: if its renewal is paid, its plan minutes cover
+        them (`cover_late_usage`); if the plan ends unpaid, they stay overage.
+        """
+        return self._counters.late.seconds
+
+    def late_arrears_covered(self, seconds: int) -> tuple[Money, ...]:
+        """The arrears a paid renewal granting `seconds` plan seconds would drop, per currency.
+
+        What `cover_late_usage` will drop once the renewal opened the next period with a
+        fresh plan grant of `seconds`, so the renewal's charge can leave them out before it
+        is paid.
+
+        Raises:
+            ValidationError: if `seconds` is not a whole number >= 0.
+        """
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+            raise ValidationError("seconds", seconds, "a whole number >= 0")
+        late = self._counters.late
+        dropped, _, _ = late.covered(min(seconds, late.seconds))
+        return tuple(dropped[c] for c in sorted(dropped))
+
+    def covered_seconds(self) -> dict[str, int]:
+        """Per grant still kept, the late seconds `cover_late_usage` took from it (if any).
+
+        A grant's ``consumed`` is what the usage records debited from it plus these.
+        """
+        return {b.grant_id: b.covered for b in self._pool.ordered() if b.covered}
 
     def due_at(self) -> datetime | None:
         """The earliest time at which `expire_holds` or `expire` has work to do, if any."""
@@ -442,6 +477,79 @@ class MinuteLedger:
             )
         )
         return self.grant(grant_id, GrantSource.ROLLOVER, carry, at, expires_at=end)
+
+    def cover_late_usage(self, at: datetime) -> LateUsageCovered | None:
+        """Cover the ended period's late usage with the current period's plan minutes.
+
+        Call it when a late renewal was paid and opened the period the late calls fell in
+        (`Subscription.renew`, then this, in the same unit of work). The late seconds
+        carried over by `open_period` are taken from the period's plan grants usable at
+        `at`, as far as they go, and count as used in this period (and as `covered` in
+        `totals`; the usage records keep their overage as rated). The money is split in
+        proportion to the seconds (see `LateUsageCovered`). The carried late usage is then
+        cleared: a repeat covers nothing and returns None, and the period after this one
+        forgets it unasked.
+
+        Returns:
+            What was covered (also recorded as an event), or None if nothing was carried.
+
+        Raises:
+            ValidationError: if `at` is naive.
+        """
+        at = check.utc(at)
+        counters = self._counters
+        carried = counters.carried
+        if not carried.seconds:
+            return None
+        need = carried.seconds
+        for book in self._pool.ordered():
+            if (
+                book.source is GrantSource.PLAN
+                and book.remaining
+                and book.usable_at(at)
+                and in_period(book, counters.period, at)
+            ):
+                take = min(need, book.remaining)
+                book.remaining -= take
+                book.consumed += take
+                book.covered += take
+                need -= take
+                if not need:
+                    break
+        covered = carried.seconds - need
+        dropped, charged, kept = carried.covered(covered)
+        counters.carried = LateUsage()
+        counters.covered_total += covered
+        event = LateUsageCovered(
+            account_id=self.account_id,
+            occurred_at=at,
+            seconds=covered,
+            late_seconds=carried.seconds,
+            arrears_dropped=_by_currency(dropped),
+            charges_covered=_by_currency(charged),
+            charges_kept=_by_currency(kept),
+            paid=_by_currency(carried.paid),
+        )
+        self._emit(event)
+        if covered:
+            counters.rewatch()
+            self._check_thresholds(at)
+        return event
+
+    def note_overage_paid(self, record: UsageRecord, paid: Money) -> None:
+        """Note that the wallet paid `paid` (tax included) for the overage of `record`.
+
+        Only late usage needs it (`cover_late_usage` gives back what was paid for seconds
+        the new period covers); other records change nothing.
+
+        Raises:
+            ValidationError: if `record` belongs to another account.
+        """
+        if record.account_id != self.account_id:
+            raise ValidationError("record", record.call_id, "a call of another account")
+        period = self._counters.period
+        if period is not None and record.settled_at >= period.end and paid.amount > 0:
+            self._counters.late.add_paid(paid)
 
     # --- calls --------------------------------------------------------------------------------
 
@@ -740,7 +848,9 @@ class MinuteLedger:
     def _note_overage(self, record: UsageRecord, at: datetime) -> None:
         seconds, charge = record.overage_seconds, record.overage_charge
         in_arrears = self.policy.overage.mode is OverageMode.BILL_IN_ARREARS
-        self._counters.add_overage(seconds, charge, in_arrears=in_arrears)
+        period = self._counters.period
+        late = period is not None and at >= period.end  # falls in the next period
+        self._counters.add_overage(seconds, charge, in_arrears=in_arrears, late=late)
         self._emit(
             OverageIncurred(
                 account_id=self.account_id,
@@ -776,3 +886,7 @@ class MinuteLedger:
 
     def _emit(self, event: DomainEvent) -> None:
         self._events.record(event)
+
+
+def _by_currency(totals: dict[str, Money]) -> tuple[Money, ...]:
+    return tuple(totals[c] for c in sorted(totals))

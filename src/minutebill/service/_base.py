@@ -10,10 +10,10 @@ from minutebill._unit_of_work import AggregateRepository, UnitOfWork
 from minutebill.catalog import Catalog
 from minutebill.domain.admission import AdmissionPolicy
 from minutebill.domain.call_queue import CallQueue
-from minutebill.domain.ledger import MinuteLedger
+from minutebill.domain.ledger import LateUsageCovered, MinuteLedger
 from minutebill.domain.money import Money, sum_money
 from minutebill.domain.periods import zone
-from minutebill.domain.subscriptions import Subscription
+from minutebill.domain.subscriptions import PaymentOutcome, RenewalResult, Subscription
 from minutebill.domain.tax import TaxPolicy
 from minutebill.domain.text import require_key
 from minutebill.domain.wallet import Wallet
@@ -119,6 +119,55 @@ class ServiceBase:
     def _arrears(ledger: MinuteLedger, currency: str) -> Money:
         """The overage left to bill in arrears for the ledger's period, in `currency`."""
         return sum_money((c for c in ledger.period_arrears if c.currency == currency), currency)
+
+    @staticmethod
+    def _late_arrears_covered(
+        subscription: Subscription, ledger: MinuteLedger, at: datetime
+    ) -> Money:
+        """The arrears of late usage that renewing `subscription` at `at` would not bill.
+
+        Calls settled after the period end, while the renewal was unpaid, fall inside the
+        period the renewal opens: its plan minutes cover them (`_renew_paid`), so the
+        renewal's charge leaves out the arrears of the part they cover.
+        """
+        plan = subscription.renewal_plan
+        currency = plan.price.currency
+        period = subscription.cycle.period(subscription.period_index + 1)
+        seconds = plan.included_seconds if at < period.end else 0  # no grant: nothing covered
+        dropped = ledger.late_arrears_covered(seconds)
+        return sum_money((c for c in dropped if c.currency == currency), currency)
+
+    def _renew_paid(
+        self,
+        subscription: Subscription,
+        ledger: MinuteLedger,
+        wallet: Wallet,
+        at: datetime,
+    ) -> RenewalResult:
+        """`Subscription.renew` with its charge paid, then cover the late usage it owes.
+
+        The new period's plan minutes cover the overage of calls settled after the old
+        period's end (`MinuteLedger.cover_late_usage`); what the wallet paid for the covered
+        part goes back to it, once (keyed by the renewal).
+        """
+        key = subscription.renewal_key
+        result = subscription.renew(at, PaymentOutcome.SUCCEEDED, ledger)
+        if result is RenewalResult.RENEWED:
+            covered = ledger.cover_late_usage(at)
+            if covered is not None:
+                self._give_back_covered(wallet, covered, f"late-usage:{key}", at)
+        return result
+
+    def _give_back_covered(
+        self, wallet: Wallet, covered: LateUsageCovered, key: str, at: datetime
+    ) -> None:
+        """Credit what the wallet paid for late usage beyond the uncovered part, with tax."""
+        currency = wallet.currency
+        paid = sum_money((m for m in covered.paid if m.currency == currency), currency)
+        kept = sum_money((m for m in covered.charges_kept if m.currency == currency), currency)
+        refund = paid - min(paid, self._gross(kept))
+        if refund.amount > 0:
+            wallet.credit(refund, key, at, reason="overage covered by the paid period")
 
     def _lapse(self, uow: UnitOfWork, subscription: Subscription, at: datetime) -> bool:
         """`Subscription.lapse`, then bill the ended plan's arrears from the wallet.

@@ -215,6 +215,7 @@ class CallsMixin(ServiceBase):
                 )
             except InsufficientFunds:  # pragma: no cover - payable never exceeds the balance
                 return
+            ledger.note_overage_paid(record, payable)  # given back if a paid renewal covers it
 
     def release_call(self, account_id: str, call_id: str) -> bool:
         """Free the slot and minutes of a call that never connected (or stop it waiting).

@@ -218,11 +218,11 @@ class DueWorkMixin(NumbersMixin):
         ledger = self._ledger(uow, account_id)
         wallet = self._wallet(uow, account_id)
         while subscription.renewal_due(at):
-            amount = self._renewal_amount(subscription, ledger)
+            amount = self._renewal_amount(subscription, ledger, at)
             if wallet.can_cover(amount):
                 if amount.amount > 0:
                     wallet.debit(amount, subscription.renewal_key, at, reason="plan renewal")
-                subscription.renew(at, PaymentOutcome.SUCCEEDED, ledger)
+                self._renew_paid(subscription, ledger, wallet, at)
                 counts["plans_renewed"] += 1
             else:
                 if subscription.status is SubscriptionStatus.ACTIVE:
@@ -236,15 +236,20 @@ class DueWorkMixin(NumbersMixin):
                         counts["plans_past_due"] += 1
                 return
 
-    def _renewal_amount(self, subscription: Subscription, ledger: MinuteLedger) -> Money:
+    def _renewal_amount(
+        self, subscription: Subscription, ledger: MinuteLedger, at: datetime
+    ) -> Money:
         """The next period's price plus the overage billed in arrears for this one, taxed.
 
         The arrears are what was priced to be billed in arrears, whatever the overage rule is
         now: a plan change during the period neither bills twice what the wallet already paid
-        nor drops what was left to bill.
+        nor drops what was left to bill. Late usage the next period's plan minutes will cover
+        is left out (see `_renew_paid`).
         """
         price = subscription.renewal_plan.price
-        return self._gross(price + self._arrears(ledger, price.currency))
+        arrears = self._arrears(ledger, price.currency)
+        arrears -= self._late_arrears_covered(subscription, ledger, at)
+        return self._gross(price + arrears)
 
     def _due_number(
         self,
@@ -353,11 +358,11 @@ class DueWorkMixin(NumbersMixin):
         if subscription is None or subscription.status is not SubscriptionStatus.PAST_DUE:
             return
         ledger = self._ledger(uow, account_id)
-        amount = self._renewal_amount(subscription, ledger)
+        amount = self._renewal_amount(subscription, ledger, at)
         if wallet.can_cover(amount):
             if amount.amount > 0:
                 wallet.debit(amount, subscription.renewal_key, at, reason="plan renewal")
-            subscription.renew(at, PaymentOutcome.SUCCEEDED, ledger)
+            self._renew_paid(subscription, ledger, wallet, at)
 
 
 def _due_payments_page(

@@ -35,7 +35,6 @@ from minutebill.domain.numbers import NumberSubscription, check_number_limit
 from minutebill.domain.payment_events import PaymentEvent
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.payments import Payment
-from minutebill.domain.subscriptions import PaymentOutcome
 from minutebill.domain.text import require_key
 from minutebill.errors import GatewayError, LimitExceeded, MinutebillError, NotFound
 from minutebill.gateway import (
@@ -399,7 +398,8 @@ class PaymentsMixin(ServiceBase):
             elif step.kind is StepKind.RENEW_PLAN:
                 subscription = self._subscription(uow, account_id)
                 if subscription.renewal_due(at):
-                    subscription.renew(at, PaymentOutcome.SUCCEEDED, self._ledger(uow, account_id))
+                    ledger = self._ledger(uow, account_id)
+                    self._renew_paid(subscription, ledger, self._wallet(uow, account_id), at)
                 else:
                     credited |= self._credit(
                         uow, account_id, paid, key, at, "plan payment", retry=False
