@@ -345,24 +345,24 @@ class DueWorkMixin(NumbersMixin):
     # --- money arrived: retry what was waiting for it ---------------------------------------
 
     def _on_wallet_credited(self, uow: UnitOfWork, account_id: str, at: datetime) -> None:
-        """Pay held numbers and a past-due plan from the wallet, now that it has money.
+        """Pay a past-due plan and then held numbers from the wallet, now that it has money.
 
-        A held number with Auto-Pay is paid every period it owes, one by one, as far as the
-        wallet goes (`WalletRenewalsMixin._pay_owed_from_wallet`).
+        The plan first, as the due work does: every call needs it. A held number with
+        Auto-Pay is then paid every period it owes, one by one, as far as the wallet goes
+        (`WalletRenewalsMixin._pay_owed_from_wallet`).
         """
         wallet: Wallet = self._wallet(uow, account_id)
+        subscription: Subscription | None = uow.subscriptions.find(account_id)
+        if subscription is not None and subscription.status is SubscriptionStatus.PAST_DUE:
+            ledger = self._ledger(uow, account_id)
+            amount = self._renewal_amount(subscription, ledger, at)
+            if wallet.can_cover(amount):
+                if amount.amount > 0:
+                    wallet.debit(amount, subscription.renewal_key, at, reason="plan renewal")
+                self._renew_paid(subscription, ledger, wallet, at)
         for number in uow.numbers.for_account(account_id):
             if number.status is NumberStatus.ON_HOLD and number.auto_pay:
                 self._pay_owed_from_wallet(wallet, number, at)
-        subscription: Subscription | None = uow.subscriptions.find(account_id)
-        if subscription is None or subscription.status is not SubscriptionStatus.PAST_DUE:
-            return
-        ledger = self._ledger(uow, account_id)
-        amount = self._renewal_amount(subscription, ledger, at)
-        if wallet.can_cover(amount):
-            if amount.amount > 0:
-                wallet.debit(amount, subscription.renewal_key, at, reason="plan renewal")
-            self._renew_paid(subscription, ledger, wallet, at)
 
 
 def _due_payments_page(
