@@ -208,13 +208,21 @@ def test_top_ups_and_renewals_racing_settlements_count_everything_once(
         for account in accounts:
             wallet = uow.wallets.get(account)
             mine = [e for e in entries if e.account_id == account]
-            credited = [
-                Decimal(e.payload["amount"]["amount"]) for e in mine if e.name == "WalletCredited"
+            credit_events = [e.payload for e in mine if e.name == "WalletCredited"]
+            credited = [Decimal(c["amount"]["amount"]) for c in credit_events]
+            # Calls settled after the period end while the renewal waited for money were
+            # charged as overage; the paid renewal's minutes covered them and gave it back.
+            given_back = [
+                Decimal(c["amount"]["amount"])
+                for c in credit_events
+                if c["reason"] == "overage covered by the paid period"
             ]
+            assert len(given_back) <= 1
+            assert sum(given_back) <= 10  # at most the period's 10 minutes at ₹1
             debits = [e.payload for e in mine if e.name == "WalletDebited"]
             # Each top-up credited once, though every request was sent twice.
-            assert wallet.credited == Money(top_ups * rupees, "INR")
-            assert len(credited) == top_ups
+            assert wallet.credited == Money(top_ups * rupees + sum(given_back), "INR")
+            assert len(credited) == top_ups + len(given_back)
             # The wallet is exactly what its committed events say: no update was lost.
             assert sum(credited) == wallet.credited.amount
             assert sum(Decimal(d["amount"]["amount"]) for d in debits) == wallet.debited.amount

@@ -461,6 +461,45 @@ CASES: list[tuple[str, Action, type[MinutebillError], str]] = [
         "mandate_id",
     ),
     (
+        "string-auto-pay",
+        lambda r: r.billing.acquire_number(
+            ACCOUNT,
+            "in-local",
+            "+919800000002",
+            UPI,
+            idempotency_key="k",
+            auto_pay="no",  # type: ignore[arg-type]
+        ),
+        ValidationError,
+        "auto_pay='no'",
+    ),
+    (
+        "no-requires",
+        lambda r: r.billing.acquire_number(
+            ACCOUNT,
+            "in-local",
+            "+919800000002",
+            UPI,
+            idempotency_key="k",
+            requires=None,  # type: ignore[arg-type]
+        ),
+        ValidationError,
+        "requires=None",
+    ),
+    (
+        "string-requires",
+        lambda r: r.billing.acquire_number(
+            ACCOUNT,
+            "in-local",
+            "+919800000002",
+            UPI,
+            idempotency_key="k",
+            requires="voice",  # type: ignore[arg-type]
+        ),
+        ValidationError,
+        "requires='voice'",
+    ),
+    (
         "not-a-quote",
         lambda r: r.billing.change_plan(ACCOUNT, "enterprise"),  # type: ignore[arg-type]
         ValidationError,

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -25,6 +26,7 @@ from minutebill.domain.proration import PlanChangeKind
 from minutebill.domain.wallet import Wallet
 from minutebill.errors import (
     GatewayTimeout,
+    GatewayUnavailable,
     IdempotencyConflict,
     InsufficientFunds,
     InvalidTransition,
@@ -221,6 +223,60 @@ def test_a_payment_whose_response_was_lost_is_continued_with_the_same_key(
     assert bundle_grants(rig) == [300 * 60]
 
 
+def test_a_lost_answer_and_lost_webhooks_are_recovered_by_asking_again(rig: BillingRig) -> None:
+    """The gateway took the money; its answer and its webhooks never arrived.
+
+    Reconciling asks the gateway again with the same request and key (which it answers with
+    the payment it made, collecting once), so the top-up is credited rather than left open
+    until the due work fails it at its deadline.
+    """
+    rig.gateway.script(Outcome.TIME_OUT)
+    with pytest.raises(GatewayTimeout):
+        rig.billing.top_up(ACCOUNT, Money(1000, "INR"), UPI, idempotency_key="t1")
+    rig.gateway.take_webhooks()  # lost
+    with rig.uow_factory() as uow:
+        (payment,) = uow.payments.for_account(ACCOUNT)
+    result = rig.billing.reconcile_payment(payment.payment_id)
+    assert result.status is PaymentStatus.SUCCEEDED
+    assert wallet(rig).balance == Money(1000, "INR")
+    assert len(rig.gateway.payments()) == 1  # asked twice, collected once
+    assert rig.billing.reconcile_payment(payment.payment_id).status is PaymentStatus.SUCCEEDED
+    assert wallet(rig).balance == Money(1000, "INR")
+
+
+def test_the_due_work_asks_again_before_failing_a_payment_whose_answer_was_lost(
+    rig: BillingRig,
+) -> None:
+    rig.gateway.script(Outcome.TIME_OUT)
+    with pytest.raises(GatewayTimeout):
+        rig.billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="k1")
+    rig.gateway.take_webhooks()  # lost
+    rig.clock.advance(timedelta(days=2))  # past the payment's deadline
+    rig.billing.run_due()
+    assert bundle_grants(rig) == [300 * 60]
+    with rig.uow_factory() as uow:
+        (payment,) = uow.payments.for_account(ACCOUNT)
+    assert payment.status is PaymentStatus.SUCCEEDED
+
+
+def test_a_payment_the_gateway_never_received_is_not_sent_behind_the_customer_s_back(
+    rig: BillingRig,
+) -> None:
+    rig.gateway.script(Outcome.UNAVAILABLE)
+    with pytest.raises(GatewayUnavailable):
+        rig.billing.top_up(ACCOUNT, Money(1000, "INR"), UPI, idempotency_key="t1")
+    with rig.uow_factory() as uow:
+        (payment,) = uow.payments.for_account(ACCOUNT)
+    assert rig.billing.reconcile_payment(payment.payment_id).status is PaymentStatus.CREATED
+    rig.clock.advance(timedelta(days=2))
+    rig.billing.run_due()
+    assert rig.gateway.payments() == ()  # never asked again: the customer did not retry
+    with rig.uow_factory() as uow:
+        (payment,) = uow.payments.for_account(ACCOUNT)
+    assert payment.status is PaymentStatus.FAILED
+    assert wallet(rig).balance == Money(0, "INR")
+
+
 # --- top-ups -----------------------------------------------------------------------------------
 
 
@@ -232,6 +288,19 @@ def test_a_top_up_is_credited_once(rig: BillingRig) -> None:
     assert again.payment.payment_id == result.payment.payment_id
     assert wallet(rig).balance == Money(1000, "INR")
     assert len(wallet(rig).entries) == 1
+
+
+@pytest.mark.parametrize("retried", ["1000.00", "1000", "1000.000"])
+def test_a_top_up_retried_with_the_same_amount_written_otherwise_continues(
+    rig: BillingRig, retried: str
+) -> None:
+    rig.gateway.script(Outcome.UNAVAILABLE)
+    with pytest.raises(GatewayUnavailable):
+        rig.billing.top_up(ACCOUNT, Money(1000, "INR"), UPI, idempotency_key="t1")
+    again = rig.billing.top_up(ACCOUNT, Money(retried, "INR"), UPI, idempotency_key="t1")
+    assert again.status is PaymentStatus.SUCCEEDED
+    assert str(again.quote.total.amount) == "1000.00"
+    assert wallet(rig).balance == Money(1000, "INR")
 
 
 def test_checkout_quotes_are_valid_for_the_billings_quote_validity(tmp_path: Path) -> None:
@@ -268,6 +337,31 @@ def test_a_pending_top_up_is_credited_by_its_webhook_only(rig: BillingRig) -> No
     for order in itertools.permutations(hooks):
         rig.deliver(order)
     assert wallet(rig).balance == Money(250, "INR")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"auto_pay": False}, {"mandate_id": "mandate-upi-2"}],
+    ids=["auto-pay-off", "another-mandate"],
+)
+def test_a_number_key_reused_with_other_options_is_refused(
+    rig: BillingRig, options: dict[str, Any]
+) -> None:
+    rig.gateway.script(Outcome.UNAVAILABLE)
+    with pytest.raises(GatewayUnavailable):
+        rig.billing.acquire_number(
+            ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="n1", mandate_id="mandate-upi-1"
+        )
+    before = snapshot(rig)
+    chosen: dict[str, Any] = {"mandate_id": "mandate-upi-1"} | options
+    with pytest.raises(IdempotencyConflict, match="'n1'"):
+        rig.billing.acquire_number(ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="n1", **chosen)
+    assert snapshot(rig) == before
+    assert rig.gateway.payments() == ()
+    again = rig.billing.acquire_number(
+        ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="n1", mandate_id="mandate-upi-1"
+    )
+    assert again.status is PaymentStatus.SUCCEEDED
 
 
 # --- numbers -----------------------------------------------------------------------------------

@@ -148,6 +148,50 @@ def test_arrears_are_billed_when_a_past_due_plan_expires(rig: BillingRig) -> Non
     assert ent_balance(rig) == Money("8.00", "INR")  # ₹12 of arrears out of ₹20
 
 
+def spend_down_to(rig: BillingRig, account: str, rupees: int) -> None:
+    """Leave `rupees` in the account's wallet (too little for any renewal)."""
+    with rig.uow_factory() as uow:
+        wallet: Wallet = uow.wallets.get(account)
+        wallet.debit(wallet.balance - Money(rupees, "INR"), "spent", rig.clock.now())
+        uow.commit()
+
+
+def test_arrears_are_billed_when_due_work_first_runs_after_the_grace_period(
+    rig: BillingRig,
+) -> None:
+    """A renewal found unpaid after its grace expires the plan at once, arrears billed.
+
+    With the scheduler days late, the plan expired straight from active and its ₹12 of
+    arrears were dropped, while due work on time billed them when the grace ran out.
+    """
+    enterprise_with_arrears(rig)
+    spend_down_to(rig, "ent", 20)
+    rig.clock.set(rig.billing.overview("ent").period_end + timedelta(days=9))
+    rig.billing.run_due()
+    assert rig.billing.overview("ent").status == "expired"
+    assert ent_balance(rig) == Money("8.00", "INR")  # ₹12 of arrears out of ₹20
+    rig.billing.run_due()
+    assert ent_balance(rig) == Money("8.00", "INR")  # once
+
+
+def test_arrears_are_billed_when_a_past_due_plan_is_canceled(rig: BillingRig) -> None:
+    """Canceling a past-due plan ends it at once; its arrears are billed as at a lapse.
+
+    They were dropped, so canceling during the grace period avoided them.
+    """
+    enterprise_with_arrears(rig)
+    spend_down_to(rig, "ent", 20)
+    rig.clock.set(rig.billing.overview("ent").period_end)
+    rig.billing.run_due()
+    assert rig.billing.overview("ent").status == "past_due"
+    rig.clock.advance(timedelta(days=1))
+    assert rig.billing.cancel("ent").status == "expired"
+    assert ent_balance(rig) == Money("8.00", "INR")  # ₹12 of arrears out of ₹20
+    rig.clock.advance(timedelta(days=10))
+    rig.billing.run_due()
+    assert ent_balance(rig) == Money("8.00", "INR")  # once
+
+
 def test_an_unpaid_renewal_goes_past_due_and_a_top_up_pays_it(rig: BillingRig) -> None:
     rig.clock.set(PERIOD_END + timedelta(hours=1))
     report = rig.billing.run_due()
@@ -411,3 +455,17 @@ def test_due_work_in_small_pages_does_what_one_big_page_does(tmp_path: Path) -> 
     assert contents[0] == contents[1]
     subscriptions = [n for kind, n in progress if kind == "subscriptions"]
     assert subscriptions[:3] == [1, 2, 3]  # the one-by-one run reports every page
+
+
+def test_progress_counts_the_items_handled_not_the_page_size(rig: BillingRig) -> None:
+    """Three subscriptions in pages of two: progress says 2, then 3 (not 2, then 4)."""
+    for account in ("acct-a", "acct-b"):
+        rig.billing.subscribe(account, "starter")
+    rig.clock.set(PERIOD_END + timedelta(hours=1))
+    progress: list[tuple[str, int]] = []
+    rig.billing.run_due(batch_size=2, progress=lambda kind, n: progress.append((kind, n)))
+    assert [n for kind, n in progress if kind == "subscriptions"] == [2, 3]
+    progress.clear()
+    rig.clock.set(PERIOD_END + timedelta(days=40))
+    rig.billing.run_due(progress=lambda kind, n: progress.append((kind, n)))
+    assert [n for kind, n in progress if kind == "subscriptions"] == [3]

@@ -260,3 +260,27 @@ def test_due_work_and_a_wallet_credit_at_one_instant_pay_each_period_once(
     assert keys == [renewal_key(rig, 1), renewal_key(rig, 2)]
     top_up(rig, ACCOUNT, 500, "t2")  # more money: nothing more is owed
     assert len(renewal_debits(rig)) == 2
+
+
+def test_a_top_up_renews_a_past_due_plan_before_it_pays_held_numbers(store: Store) -> None:
+    """As the due work does: the plan (every call needs it) first, then the numbers.
+
+    Starter renews at INR 1,999 and the number at INR 500; neither fits an empty wallet.
+    A top-up of INR 1,999 renews the plan and leaves the number held, rather than paying
+    the number and leaving the plan past due with INR 1,499.
+    """
+    rig = BillingRig.build(store)
+    rig.billing.subscribe(ACCOUNT, "starter", timezone="Asia/Kolkata")
+    rig.billing.acquire_number(ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="n1")
+    rig.gateway.take_webhooks()
+    rig.clock.advance(timedelta(days=32))  # both due, nothing in the wallet
+    rig.billing.run_due()
+    assert rig.billing.overview(ACCOUNT).status == "past_due"
+    assert the_number(rig)[0] == "on_hold"
+    top_up(rig, ACCOUNT, 1999, "t1")
+    overview = rig.billing.overview(ACCOUNT)
+    assert (overview.status, overview.wallet_balance) == ("active", Money(0, "INR"))
+    assert the_number(rig)[0] == "on_hold"
+    top_up(rig, ACCOUNT, 500, "t2")  # now the number
+    assert the_number(rig)[0] == "active"
+    assert rig.billing.overview(ACCOUNT).wallet_balance == Money(0, "INR")

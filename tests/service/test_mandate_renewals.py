@@ -11,16 +11,20 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 
 from minutebill._unit_of_work import UnitOfWork
+from minutebill.catalog import Catalog
 from minutebill.domain.fulfilment import Remedy, Unfulfillable
 from minutebill.domain.money import Money
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.payments import Payment
 from minutebill.domain.tax import TaxPolicy
+from minutebill.errors import GatewayRejected, GatewayUnavailable
+from minutebill.gateway import GatewayPayment
 from minutebill.testing.fakes import Outcome
-from minutebill.testing.stateful import MANDATE, UPI, BillingRig
+from minutebill.testing.stateful import MANDATE, UPI, BillingRig, reference_catalog
 from tests.service.test_support import ACCOUNT, STORES, open_store, top_up
 
 NUMBER = "+919800000001"
@@ -140,6 +144,25 @@ def test_a_debit_pending_past_its_authorisation_window_expires_and_holds_the_num
     assert rig.billing.run_due(DUE + GRACE)["numbers_released"] == 1
 
 
+def test_a_debit_whose_status_cannot_be_read_still_expires_at_its_deadline(
+    rig: BillingRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    charge_at_due(rig, Outcome.STAY_PENDING)
+
+    def unreadable(gateway_payment_id: str) -> GatewayPayment:
+        raise GatewayUnavailable(f"cannot read {gateway_payment_id} (outage)")
+
+    monkeypatch.setattr(rig.gateway, "get_payment", unreadable)
+    report = rig.billing.run_due(DUE + timedelta(hours=2))
+    assert [why for _, why in report.failures] == ["cannot read pay_000003 (outage)"]
+    assert the_number(rig)[0] == "active"  # not due yet: still pending
+    report = rig.billing.run_due(DUE + timedelta(days=1, hours=1))
+    assert report["payments_expired"] == 1  # the poll failed, the deadline still counts
+    assert len(report.failures) == 1
+    assert the_number(rig) == ("on_hold", "payment_failed", DUE)
+    assert rig.billing.run_due(DUE + GRACE)["numbers_released"] == 1
+
+
 def test_a_failure_learned_before_the_due_date_holds_the_number_at_the_next_run(
     rig: BillingRig,
 ) -> None:
@@ -161,6 +184,26 @@ def test_a_failure_learned_before_the_due_date_holds_the_number_at_the_next_run(
     assert len(renewals(rig)) == 1
 
 
+def test_a_notice_given_for_one_mandate_does_not_announce_a_debit_of_another(
+    rig: BillingRig,
+) -> None:
+    rig.clock.set(DUE - timedelta(days=1))
+    assert rig.billing.run_due()["pre_debit_notices"] == 1  # for MANDATE
+    rig.clock.set(DUE - timedelta(hours=1))
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, True, mandate_id=SECOND_MANDATE)
+    rig.clock.set(DUE)
+    report = rig.billing.run_due()
+    assert (report["pre_debit_notices"], report["mandate_charges"]) == (1, 0)
+    assert renewals(rig) == []  # the customer is told about this mandate's debit first
+    assert the_number(rig) == ("active", None, DUE)
+    rig.clock.set(DUE + timedelta(days=1))
+    assert rig.billing.run_due()["mandate_charges"] == 1
+    assert the_number(rig) == ("active", None, NEXT)
+    with rig.uow_factory() as uow:
+        notices = [e for e in uow.outbox.since(0) if e.name == "PreDebitNoticeDue"]
+    assert [e.payload["debit_at"] for e in notices][-1] == "2026-02-06T09:00:00+00:00"
+
+
 # --- a decline in due work run for a later instant -----------------------------------------
 
 
@@ -177,6 +220,38 @@ def test_a_declined_debit_in_due_work_for_a_later_instant_holds_the_number(
     assert held.release_after == DUE + GRACE
     assert rig.billing.run_due(DUE + timedelta(days=10))["numbers_released"] == 1
     assert the_number(rig)[0] == "released"
+
+
+def test_a_debit_refused_for_a_revoked_mandate_holds_the_number_at_once(
+    rig: BillingRig,
+) -> None:
+    # The customer revoked the mandate in their UPI app: the gateway refuses it for good.
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, True, mandate_id="mandate-revoked")
+    rig.billing.run_due(DUE - timedelta(days=1))
+    report = rig.billing.run_due(DUE)
+    assert report["mandate_charges"] == 0
+    assert [why for _, why in report.failures] == ["unknown or revoked mandate"]
+    assert the_number(rig) == ("on_hold", "payment_failed", DUE)
+    assert [p.status for p in renewals(rig)] == [PaymentStatus.FAILED]
+    again = rig.billing.run_due(DUE + timedelta(hours=1))  # reported once, not sent again
+    assert (again["mandate_charges"], again.failures) == (0, ())
+    rig.billing.run_due(DUE + GRACE)
+    assert the_number(rig)[0] == "released"
+
+
+def test_a_customer_back_with_a_revoked_mandate_is_told_and_the_number_stays_held(
+    rig: BillingRig,
+) -> None:
+    charge_at_due(rig, Outcome.FAIL)
+    rig.clock.advance(timedelta(minutes=1))
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, False)
+    with pytest.raises(GatewayRejected):
+        rig.billing.set_auto_pay(ACCOUNT, NUMBER, True, mandate_id="mandate-revoked")
+    assert the_number(rig) == ("on_hold", "payment_failed", DUE)
+    assert [p.status for p in renewals(rig)] == [PaymentStatus.FAILED] * 2
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, False)
+    view = rig.billing.set_auto_pay(ACCOUNT, NUMBER, True, mandate_id=SECOND_MANDATE)
+    assert (view.status, view.paid_through) == ("active", NEXT)
 
 
 # --- the customer tries again ----------------------------------------------------------------
@@ -222,6 +297,34 @@ def test_a_retry_still_pending_is_asked_again_not_charged_again(rig: BillingRig)
     assert [p.status for p in renewals(rig)] == [PaymentStatus.FAILED, PaymentStatus.SUCCEEDED]
 
 
+def test_a_retry_in_flight_is_asked_again_as_it_was_sent_after_a_mandate_change(
+    rig: BillingRig,
+) -> None:
+    charge_at_due(rig, Outcome.FAIL)
+    rig.clock.advance(timedelta(minutes=1))
+    rig.gateway.script(Outcome.STAY_PENDING)
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, False)
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, True)  # attempt 1, pending on MANDATE
+    rig.clock.advance(timedelta(minutes=1))
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, False)
+    view = rig.billing.set_auto_pay(ACCOUNT, NUMBER, True, mandate_id=SECOND_MANDATE)
+    assert view.status == "on_hold"  # attempt 1 is still in flight: asked again, not repeated
+    assert len(rig.gateway.payments()) == 3  # the purchase, the decline, attempt 1
+    _, retry = renewals(rig)
+    assert retry.gateway_payment_id is not None
+    rig.gateway.move(retry.gateway_payment_id, PaymentStatus.FAILED)
+    rig.deliver(rig.gateway.take_webhooks())
+    rig.clock.advance(timedelta(minutes=1))
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, False)
+    view = rig.billing.set_auto_pay(ACCOUNT, NUMBER, True)  # attempt 2, on SECOND_MANDATE
+    assert (view.status, view.paid_through) == ("active", NEXT)
+    assert [p.status for p in renewals(rig)] == [
+        PaymentStatus.FAILED,
+        PaymentStatus.FAILED,
+        PaymentStatus.SUCCEEDED,
+    ]
+
+
 def test_each_customer_retry_after_a_failure_is_a_new_attempt(rig: BillingRig) -> None:
     charge_at_due(rig, Outcome.FAIL)
     for _ in range(2):
@@ -255,6 +358,32 @@ def test_a_customer_back_for_a_debit_that_needs_them_is_charged_on_session(
     )
     rig.billing.run_due(DUE + timedelta(days=2))  # the first one expires: nothing changes
     assert the_number(rig) == ("active", None, NEXT)
+
+
+def test_a_customer_back_for_a_debit_above_the_limit_is_sent_to_authenticate_it(
+    store: Store,
+) -> None:
+    reference = reference_catalog()
+    (offer,) = reference.number_offers
+    dear = attrs.evolve(offer, monthly_fee=Money("20000.00", "INR"))  # above INR 15,000
+    catalog = Catalog(plans=reference.plans, bundles=reference.bundles, number_offers=[dear])
+    rig = BillingRig.build(store, catalog=catalog)
+    rig.billing.subscribe(ACCOUNT, "enterprise", timezone="Asia/Kolkata")
+    rig.billing.acquire_number(
+        ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="n1", mandate_id=MANDATE
+    )
+    rig.clock.set(DUE)
+    rig.billing.run_due()  # never debited off-session above the limit
+    assert the_number(rig) == ("on_hold", "customer_action_required", DUE)
+    rig.clock.advance(timedelta(hours=1))
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, False)
+    view = rig.billing.set_auto_pay(ACCOUNT, NUMBER, True)  # the customer is here to approve
+    asked = rig.gateway.payments()[-1]
+    assert asked.status is PaymentStatus.ACTION_REQUIRED
+    assert view.next_action_url is not None
+    assert view.next_action_url == asked.next_action_url
+    assert (view.status, view.hold_reason) == ("on_hold", "customer_action_required")
+    assert rig.billing.numbers(ACCOUNT)[0].next_action_url is None  # only the answer has it
 
 
 def test_a_late_success_of_a_failed_attempt_for_a_period_paid_since_is_refunded(
@@ -309,6 +438,25 @@ def test_a_mandate_renewal_costs_what_the_same_renewal_from_the_wallet_costs(
     assert rig.billing.run_due()["mandate_charges"] == 1
     (payment,) = renewals(rig)
     assert payment.amount == Money("590.00", "INR")
+
+
+def test_a_debit_approved_after_the_wallet_paid_its_period_is_credited_with_its_tax(
+    store: Store,
+) -> None:
+    rig = rig_on(store, tax=GST)
+    waiting = charge_at_due(rig, Outcome.REQUIRE_ACTION)
+    assert the_number(rig) == ("on_hold", "customer_action_required", DUE)
+    rig.clock.advance(timedelta(minutes=5))
+    top_up(rig, ACCOUNT, 1000, "t1")  # the wallet pays the held period: 590.00 with GST
+    assert the_number(rig) == ("active", None, NEXT)
+    assert rig.billing.overview(ACCOUNT).wallet_balance == Money("410.00", "INR")
+    rig.clock.advance(timedelta(minutes=5))
+    assert waiting.gateway_payment_id is not None
+    rig.gateway.move(waiting.gateway_payment_id, PaymentStatus.SUCCEEDED)  # approved now
+    rig.deliver(rig.gateway.take_webhooks())
+    # The debit took 590.00; all of it comes back to the wallet, not the net 500.00.
+    assert rig.billing.overview(ACCOUNT).wallet_balance == Money("1000.00", "INR")
+    assert the_number(rig) == ("active", None, NEXT)
 
 
 # --- a debit of an earlier subscription of the number ----------------------------------------

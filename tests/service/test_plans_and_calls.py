@@ -486,6 +486,87 @@ def test_overage_on_the_pro_plan_is_charged_to_the_wallet(rig: BillingRig) -> No
     assert rig.billing.overview(ACCOUNT).wallet_balance == Money("85.00", "INR")
 
 
+def test_with_no_minutes_a_call_starts_only_if_the_wallet_can_pay_its_first_minute(
+    rig: BillingRig,
+) -> None:
+    """Under charge-the-wallet, overage is prepaid: an empty wallet cannot start a call.
+
+    Pro charges INR 1.50 a minute, rated per started minute: the first minute of a call on
+    overage costs INR 1.50, so INR 1 in the wallet is not enough and INR 2 is.
+    """
+    rig.billing.subscribe(ACCOUNT, "pro")
+    settle_minutes(rig, ACCOUNT, 5000)  # every plan minute used
+    before = snapshot(rig)
+    decision = rig.billing.start_call(ACCOUNT, "c1")
+    assert decision == Rejected(RejectionReason.NO_MINUTES)
+    assert snapshot(rig) == before
+    top_up(rig, ACCOUNT, 1, "t1")
+    before = snapshot(rig)
+    assert rig.billing.start_call(ACCOUNT, "c1") == Rejected(RejectionReason.NO_MINUTES)
+    assert snapshot(rig) == before
+    top_up(rig, ACCOUNT, 1, "t2")
+    decision = rig.billing.start_call(ACCOUNT, "c1")
+    assert isinstance(decision, Admitted)
+    assert decision.reservation.seconds == 0  # it runs on overage, paid from the wallet
+    record = rig.billing.end_call(ACCOUNT, "c1", timedelta(seconds=30))
+    assert (record.overage_seconds, record.overage_charge) == (60, Money("1.50", "INR"))
+    assert rig.billing.overview(ACCOUNT).wallet_balance == Money("0.50", "INR")
+
+
+def test_with_minutes_left_an_empty_wallet_does_not_stop_a_call(rig: BillingRig) -> None:
+    rig.billing.subscribe(ACCOUNT, "pro")
+    settle_minutes(rig, ACCOUNT, 4999)  # one minute left, nothing in the wallet
+    decision = rig.billing.start_call(ACCOUNT, "c1", max_seconds=600)
+    assert isinstance(decision, Admitted)
+    assert (decision.reservation.seconds, decision.reservation.partial) == (60, True)
+
+
+def test_a_call_after_the_period_end_uses_the_renewed_minutes_before_due_work_runs(
+    rig: BillingRig,
+) -> None:
+    """The renewal the wallet pays is made when the call needs it, not when `run_due` runs.
+
+    Five minutes after the period end, with the due work not run yet, a five-minute call on
+    Pro used to be overage (INR 7.50 from the wallet) and left the new period's 5,000 minutes
+    untouched once the renewal ran: the figures depended on the scheduler's lag.
+    """
+    rig.billing.subscribe(ACCOUNT, "pro")
+    top_up(rig, ACCOUNT, 10_000, "t1")
+    settle_minutes(rig, ACCOUNT, 4990)
+    period_end = datetime(2026, 2, 5, 9, tzinfo=UTC)
+    rig.clock.set(period_end + timedelta(minutes=5))
+    decision = rig.billing.start_call(ACCOUNT, "late-1")
+    assert isinstance(decision, Admitted)
+    assert decision.reservation.seconds == 300  # held from the new period's minutes
+    rig.clock.advance(timedelta(minutes=5))
+    record = rig.billing.end_call(ACCOUNT, "late-1", timedelta(minutes=5))
+    assert (record.billable_seconds, record.overage_seconds, record.overage_charge) == (
+        300,
+        0,
+        None,
+    )
+    overview = rig.billing.overview(ACCOUNT)
+    assert overview.period_start == period_end
+    assert (overview.total_minutes, overview.used_minutes) == (Decimal(5000), Decimal(5))
+    assert overview.wallet_balance == Money(10_000 - 7999, "INR")  # the renewal, no overage
+    assert rig.billing.run_due()["plans_renewed"] == 0  # already renewed, once
+    assert rig.billing.overview(ACCOUNT).wallet_balance == Money(10_000 - 7999, "INR")
+
+
+def test_a_call_ended_after_the_period_end_is_rated_on_the_renewed_minutes(
+    rig: BillingRig,
+) -> None:
+    """Ending a call (no hold: imported usage) after the period end renews first too."""
+    rig.billing.subscribe(ACCOUNT, "starter")  # 1,000 minutes; overage blocks
+    top_up(rig, ACCOUNT, 1999, "t1")
+    settle_minutes(rig, ACCOUNT, 1000)
+    rig.clock.set(datetime(2026, 2, 5, 9, 1, tzinfo=UTC))
+    record = rig.billing.end_call(ACCOUNT, "cdr-1", timedelta(minutes=1))
+    assert (record.billable_seconds, record.overage_seconds) == (60, 0)
+    overview = rig.billing.overview(ACCOUNT)
+    assert (overview.remaining_minutes, overview.wallet_balance) == (Decimal(999), Money(0, "INR"))
+
+
 # --- usage history -------------------------------------------------------------------------
 
 

@@ -311,3 +311,46 @@ def test_a_refund_failure_with_only_the_gateways_id_is_reported_once(
         (),
     )
     assert len(refund_calls(rig)) == 1
+
+
+@pytest.mark.parametrize("refunded", [1500, 600], ids=["all", "part"])
+@pytest.mark.parametrize("remedy", [Remedy.REFUND, Remedy.CREDIT_WALLET])
+def test_a_remedy_returns_only_what_was_not_refunded_at_the_gateway_already(
+    tmp_path: Path, remedy: Remedy, refunded: int
+) -> None:
+    with open_rig("memory", tmp_path, remedy=remedy) as rig:
+        rig.billing.subscribe(ACCOUNT, "pro", timezone="Asia/Kolkata")
+        second = buy_the_number_twice(rig)
+        first_hooks = [h for h in rig.gateway.take_webhooks() if second.encode() not in h.body]
+        rig.deliver(first_hooks)
+        payment = stored(rig, second)
+        assert payment.gateway_payment_id is not None
+        # The merchant refunded the duplicate in the gateway's dashboard; that refund's
+        # webhook arrives before the capture's.
+        dashboard = PaymentEvent(
+            event_id="evt_dashboard",
+            kind=PaymentEventKind.REFUND_SUCCEEDED,
+            payment_reference=second,
+            gateway_payment_id=payment.gateway_payment_id,
+            occurred_at=rig.clock.now(),
+            amount=Money(refunded, "INR"),
+            refund_id="rfnd_dashboard",
+        )
+        capture = PaymentEvent(
+            event_id="evt_capture",
+            kind=PaymentEventKind.SUCCEEDED,
+            payment_reference=second,
+            gateway_payment_id=payment.gateway_payment_id,
+            occurred_at=rig.clock.now(),
+            amount=OWED,
+        )
+        rig.deliver([rig.gateway.webhook_for(dashboard)])
+        answer = rig.deliver([rig.gateway.webhook_for(capture)] * 2)[-1]
+        left = OWED - Money(refunded, "INR")
+        assert answer.remedy is remedy  # decided for the whole; returned is what is left
+        if remedy is Remedy.REFUND:
+            assert [r.amount for r in refund_calls(rig)] == ([left] if left else [])
+            assert rig.billing.overview(ACCOUNT).wallet_balance == Money(0, "INR")
+        else:
+            assert refund_calls(rig) == []
+            assert rig.billing.overview(ACCOUNT).wallet_balance == left

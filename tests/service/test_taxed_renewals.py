@@ -164,3 +164,18 @@ def test_a_quote_priced_without_the_tax_is_refused_and_changes_nothing(
         billing.change_plan("acct", untaxed)
     assert store_contents(store, ["acct"]) == before
     assert billing.overview("acct").plan_code == "starter"
+
+
+def test_a_fee_asked_again_under_another_tax_policy_is_taxed_by_that_one() -> None:
+    # Renewals remember the gross of the fee object they last priced; a policy replaced in
+    # between (even by one with the same rate) must not be answered from that memory.
+    billing = billing_with(GST, FixedClock(START))
+    fee = Money("500.00", "INR")
+    assert billing._gross(fee) == Money("590.00", "INR")
+    assert billing._gross(fee) == Money("590.00", "INR")
+    billing.tax = GST_INCLUDED
+    assert billing._gross(fee) is fee
+    billing.tax = TaxPolicy.india_gst("0.05", supplier_state="KA", customer_state="KA")
+    assert billing._gross(fee) == Money("525.00", "INR")
+    billing.tax = GST
+    assert billing._gross(fee) == Money("590.00", "INR")

@@ -154,6 +154,30 @@ def test_a_plan_that_bills_overage_admits_a_call_with_no_minutes_left() -> None:
     assert decision.reservation.seconds == 0
 
 
+def test_with_no_minutes_and_overage_unfunded_a_call_is_rejected_not_run_or_queued() -> None:
+    queue = CallQueue(5)
+    payg = Account(
+        "payg",
+        plan("payg", 0, 1, 0, overage=OveragePolicy.charge_wallet(Money("1.50", "INR"))),
+        queue,
+    )
+    no_minutes = Rejected(RejectionReason.NO_MINUTES)
+    assert unchanged(payg, lambda: payg.admit("c1", overage_funded=False)) == no_minutes
+    first = payg.admit("c1")  # funded: it runs on overage, and takes the only slot
+    assert isinstance(first, Admitted)
+    # Unfunded now: the admitted call keeps its hold; a new one neither starts nor waits.
+    assert unchanged(payg, lambda: payg.admit("c1", overage_funded=False)) == first
+    assert unchanged(payg, lambda: payg.admit("c2", overage_funded=False)) == no_minutes
+    assert isinstance(payg.admit("c2"), Queued)  # funded, it waits for the slot
+
+
+def test_with_minutes_left_unfunded_overage_does_not_stop_a_call() -> None:
+    acme, _, _ = accounts()
+    decision = acme.admit("c1", max_seconds=600, overage_funded=False)
+    assert isinstance(decision, Admitted)
+    assert decision.reservation.seconds == 600
+
+
 # --- queued ---------------------------------------------------------------------------------
 
 

@@ -317,10 +317,54 @@ def test_a_verified_body_that_is_not_an_event_is_a_validation_error() -> None:
         fake.parse_webhook(body, {SIGNATURE_HEADER: sign(body, SECRET)})
 
 
+@pytest.mark.parametrize(
+    ("data", "field", "value"),
+    [
+        ({"amount_minor": 1.5, "currency": "INR"}, "body.data.amount_minor", 1.5),
+        ({"amount_minor": "15000", "currency": "INR"}, "body.data.amount_minor", "15000"),
+        ({"reference": ""}, "body.data.reference", ""),
+    ],
+    ids=["float-amount", "text-amount", "empty-reference"],
+)
+def test_a_verified_webhook_that_does_not_validate_names_the_field(
+    data: dict[str, object], field: str, value: object
+) -> None:
+    fake, _ = setup()
+    payload = {
+        "id": "evt_1",
+        "type": "payment.succeeded",
+        "created_at": "2026-01-05T09:00:00+00:00",
+        "data": {"payment_id": "pay_1", "reference": "p-1"} | data,
+    }
+    body = json.dumps(payload).encode()
+    with pytest.raises(ValidationError) as raised:
+        fake.parse_webhook(body, {SIGNATURE_HEADER: sign(body, SECRET)})
+    assert (raised.value.field, raised.value.value) == (field, value)
+
+
+def test_a_verified_body_that_is_not_json_is_named_as_the_body() -> None:
+    fake, _ = setup()
+    body = b"amount=15000&currency=INR"
+    with pytest.raises(ValidationError, match="JSON") as raised:
+        fake.parse_webhook(body, {SIGNATURE_HEADER: sign(body, SECRET)})
+    assert (raised.value.field, raised.value.value) == ("body", body)
+
+
 def test_a_signature_header_with_odd_characters_is_just_wrong() -> None:
     fake, _ = setup()
     with pytest.raises(WebhookVerificationError):
         fake.parse_webhook(b"{}", {SIGNATURE_HEADER: "sha256=ünïcode"})
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [None, [(SIGNATURE_HEADER, "sha256=00")], {SIGNATURE_HEADER: 5}, {SIGNATURE_HEADER: b"sha256"}],
+    ids=["none", "pairs", "int-value", "bytes-value"],
+)
+def test_headers_that_are_not_a_mapping_of_text_fail_verification(headers: object) -> None:
+    fake, _ = setup()
+    with pytest.raises(WebhookVerificationError, match="signature header"):
+        fake.parse_webhook(b"{}", headers)  # type: ignore[arg-type]
 
 
 def test_a_signed_webhook_dated_beyond_the_years_utc_can_hold_is_a_validation_error() -> None:

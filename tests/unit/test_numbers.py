@@ -311,6 +311,16 @@ def test_paying_the_period_clears_its_notice() -> None:
     assert number.notice is None
 
 
+def test_another_mandate_drops_the_notice_given_for_the_first() -> None:
+    number = active()
+    number.attach_mandate("mandate-a")
+    number.record_pre_debit_notice(1, number.paid_through - timedelta(days=1))
+    number.attach_mandate("mandate-a")  # the same mandate: the notice stands
+    assert number.notice is not None
+    number.attach_mandate("mandate-b")
+    assert number.notice is None
+
+
 # --- Auto-Pay --------------------------------------------------------------------------------
 
 
@@ -581,6 +591,26 @@ def test_shared_parsed_values_refuse_what_a_fresh_parse_refuses(
         NumberSubscription.from_state(state, parsed=parsed)
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("held_fee", ["accrue"]),  # unhashable: cannot even be looked up
+        ("mandate_limit", {"amount": ["15000.00"], "currency": "INR"}),
+        ("pre_debit_notice_lead_seconds", 86400.5),
+        ("grace_period_seconds", None),
+    ],
+)
+def test_shared_parsed_values_fail_a_bad_policy_as_a_fresh_parse_does(
+    name: str, value: object
+) -> None:
+    state = active().to_state()
+    state["policy"][name] = value
+    with pytest.raises(Exception) as fresh:  # noqa: PT011 - the same error, whatever it is
+        NumberSubscription.from_state(json.loads(json.dumps(state)))
+    with pytest.raises(type(fresh.value)):
+        NumberSubscription.from_state(state, parsed=ParsedValues())
+
+
 def test_an_inconsistent_document_is_refused() -> None:
     state = held().to_state()
     state["hold"]["release_after"] = state["hold"]["since"]
@@ -594,3 +624,33 @@ def test_an_inconsistent_document_is_refused() -> None:
     state["status"] = "on_hold"
     with pytest.raises(ValidationError):
         NumberSubscription.from_state(state)
+
+
+def test_renewal_events_built_in_line_equal_those_their_classes_build() -> None:
+    # `record_renewal_paid` builds its event with a trusted constructor: what `__init__` builds.
+    number = active()
+    due = number.paid_through
+    number.record_renewal_paid(1, due)
+    renewed = NumberRenewed(
+        account_id="acct-1",
+        occurred_at=due,
+        number=NUMBER,
+        period_index=1,
+        paid_through=number.paid_through,
+        amount=Money("500.00", "INR"),
+    )
+    assert number.pull_events() == [renewed]
+    on_hold = held()
+    at = on_hold.paid_through + timedelta(days=1)
+    on_hold.record_renewal_paid(1, at)
+    reactivated = NumberReactivated(
+        account_id="acct-1",
+        occurred_at=at,
+        number=NUMBER,
+        period_index=1,
+        paid_through=on_hold.paid_through,
+        amount=Money("500.00", "INR"),
+    )
+    events = on_hold.pull_events()
+    assert events == [reactivated]
+    assert hash(events[0]) == hash(reactivated)

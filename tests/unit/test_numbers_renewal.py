@@ -456,3 +456,16 @@ def test_the_notice_is_never_less_than_the_lead_before_the_debit(
             assert decision.next_check_at > at
             next_check = decision.next_check_at
     assert status(subscription) is NumberStatus.ACTIVE
+
+
+def test_a_wallet_decision_built_in_line_equals_the_one_its_class_builds() -> None:
+    subscription = number()
+    decision = renew(subscription, inr(500), FEB_28, has_mandate=False)
+    expected = DebitWallet(
+        period_index=1,
+        period=subscription.period(1),
+        amount=FEE,
+        idempotency_key="number:+918012345678:20250131T100000Z:1",
+    )
+    assert decision == expected
+    assert hash(decision) == hash(expected)

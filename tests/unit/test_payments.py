@@ -291,6 +291,19 @@ def test_expire_fails_an_open_payment_at_its_deadline() -> None:
     assert status(payment) is S.SUCCEEDED
 
 
+def test_a_refusal_fails_an_open_payment_once_and_a_success_still_wins() -> None:
+    payment = make_payment()
+    assert payment.record_refusal("unknown or revoked mandate", at=NOW + timedelta(minutes=1))
+    assert status(payment) is S.FAILED
+    assert payment.events[-1].reason == "unknown or revoked mandate"
+    assert not payment.record_refusal("unknown or revoked mandate", at=NOW + timedelta(minutes=2))
+    payment.apply(event(K.SUCCEEDED, 3))
+    assert status(payment) is S.SUCCEEDED
+    assert not payment.record_refusal("too late", at=NOW + timedelta(minutes=4))
+    with pytest.raises(ValidationError, match="reason"):
+        make_payment().record_refusal(" ", at=NOW)
+
+
 def test_a_cancel_is_final_unless_money_was_captured_in_time() -> None:
     payment = make_payment()
     payment.apply(event(K.AUTHORIZED, 1))

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from minutebill.domain.money import Money
 from minutebill.domain.wallet import DEFAULT_HISTORY_LIMIT, Wallet
-from minutebill.domain.wallet_entries import EntryKind, WalletCredited, WalletDebited
+from minutebill.domain.wallet_entries import EntryKind, WalletCredited, WalletDebited, WalletEntry
 from minutebill.errors import (
     CurrencyMismatch,
     IdempotencyConflict,
@@ -450,3 +450,64 @@ def test_a_debit_goes_through_exactly_when_the_balance_covers_it(
     else:
         wallet.debit(amount, "spend", T0)
         assert wallet.balance == Money.from_minor_units(balance_units - debit_units, "INR")
+
+
+def test_entries_and_events_built_in_line_equal_those_their_classes_build() -> None:
+    # `_enter` builds them with trusted constructors; they must be the values `__init__` builds.
+    wallet = Wallet("acct-1", "INR")
+    credit = wallet.credit(inr("100.00"), "top-up:1", T0, reference="pay-1")
+    debit = wallet.debit(inr("40.00"), "renewal:1", T0, reason="number renewal")
+    reversal = wallet.reverse("renewal:1", "undo:1", T0)
+    expected = [
+        WalletEntry(
+            key="top-up:1",
+            kind=EntryKind.CREDIT,
+            amount=inr("100.00"),
+            at=T0,
+            reason="top-up",
+            reference="pay-1",
+            sequence=1,
+            balance_after=inr("100.00"),
+        ),
+        WalletEntry(
+            key="renewal:1",
+            kind=EntryKind.DEBIT,
+            amount=inr("40.00"),
+            at=T0,
+            reason="number renewal",
+            sequence=2,
+            balance_after=inr("60.00"),
+        ),
+        WalletEntry(
+            key="undo:1",
+            kind=EntryKind.CREDIT,
+            amount=inr("40.00"),
+            at=T0,
+            reason="reversal",
+            reverses="renewal:1",
+            sequence=3,
+            balance_after=inr("100.00"),
+        ),
+    ]
+    assert [credit, debit, reversal] == expected
+    assert [hash(e) for e in (credit, debit, reversal)] == [hash(e) for e in expected]
+    events = wallet.pull_events()
+    assert [type(e) for e in events] == [WalletCredited, WalletDebited, WalletCredited]
+    event_types: list[type[WalletCredited | WalletDebited]] = [
+        WalletCredited,
+        WalletDebited,
+        WalletCredited,
+    ]
+    assert events == [
+        event_type(
+            account_id="acct-1",
+            occurred_at=T0,
+            entry_key=entry.key,
+            amount=entry.amount,
+            balance=entry.balance_after,
+            reason=entry.reason,
+            reference=entry.reference,
+            reverses=entry.reverses,
+        )
+        for event_type, entry in zip(event_types, expected, strict=True)
+    ]

@@ -793,10 +793,13 @@ class DocumentUnitOfWork:
         events.extend(self.extra_events)
         batch = self.batch
         batch.documents = [write for _, write in changes]
-        batch.outbox = [
-            OutboxRow(e.account_id, e.name, to_micros(e.occurred_at), self._payload(e))
-            for e in events
-        ]
+        batch.outbox = outbox = []
+        at, micros = None, 0
+        for e in events:
+            if e.occurred_at is not at:  # a use case's events share one instant: convert it once
+                at = e.occurred_at
+                micros = to_micros(at)
+            outbox.append(OutboxRow(e.account_id, e.name, micros, self._payload(e)))
         try:
             if batch:
                 tx.write(batch)

@@ -27,7 +27,7 @@ from minutebill.domain.ledger import MinuteLedger, Reservation
 from minutebill.domain.periods import to_utc
 from minutebill.domain.subscriptions import Subscription, SubscriptionStatus
 from minutebill.domain.text import require_key
-from minutebill.domain.usage import slot_setters
+from minutebill.domain.usage import trusted_constructor
 from minutebill.errors import (
     IdempotencyConflict,
     InsufficientMinutes,
@@ -174,8 +174,7 @@ AdmissionDecision = Admitted | Queued | Rejected
 
 DEFAULT_POLICY = AdmissionPolicy()
 _ACTIVE = SubscriptionStatus.ACTIVE  # an enum member read through its class costs ~0.1 µs
-_new = object.__new__
-(_admitted_hold,) = slot_setters(Admitted, "reservation")
+_new_admitted = trusted_constructor(Admitted, "reservation")
 
 
 def free_slots(subscription: Subscription, ledger: MinuteLedger) -> int:
@@ -192,6 +191,7 @@ def admit(
     queue: CallQueue,
     policy: AdmissionPolicy = DEFAULT_POLICY,
     free_capacity: int | None = None,
+    overage_funded: bool = True,
 ) -> AdmissionDecision:
     """Decide whether `call` may start at `at`; hold its minutes if so.
 
@@ -218,6 +218,10 @@ def admit(
         policy: Hold size and past-due rule.
         free_capacity: Free slots in the platform's shared pool (trunk channels, agent
             workers); None when the platform sets no shared limit.
+        overage_funded: Whether the account can pay for overage now. False (under
+            charge-the-wallet, a wallet that cannot pay a call's first billed increment):
+            with no minutes left the call is rejected (`NO_MINUTES`), as under a blocking
+            overage policy, rather than run on overage nobody pays for.
 
     Raises:
         ValidationError: for a bad time or capacity, or aggregates of another account.
@@ -246,8 +250,10 @@ def admit(
     waiting_calls = queue.by_key
     if waiting_calls and (waiting := waiting_calls.get((account_id, call_id))) is not None:
         return _still_waiting(call, waiting, ledger, queue)
-    if subscription.status is not _ACTIVE or at < subscription.cycle.anchor:
-        refusal = _service_refusal(subscription, at, policy)
+    if subscription.status is not _ACTIVE or at < subscription.cycle.anchor or not overage_funded:
+        refusal = _service_refusal(subscription, at, policy) or _unpaid_refusal(
+            ledger, at, overage_funded=overage_funded
+        )
         if refusal is not None:
             return _refused(ledger, call_id, refusal)
     if (
@@ -256,15 +262,15 @@ def admit(
         and (from_queue or not waiting_calls or not queue.waiting_for(account_id))
     ):
         # `reserve` returns the hold of a call asked about again (the same seconds) itself.
+        # A `CallRequest` checked its call id and seconds, and `at` is UTC: no second check.
+        reserve = ledger.reserve if from_queue else ledger._reserve  # noqa: SLF001
         try:
-            reservation = ledger.reserve(call_id, requested or policy.initial_hold_seconds, at)
+            reservation = reserve(call_id, requested or policy.initial_hold_seconds, at)
         except InsufficientMinutes:
             return Rejected(RejectionReason.NO_MINUTES)
         except IdempotencyConflict:  # held already, for other seconds: that hold stands
             return Admitted(cast("Reservation", ledger.reservation(call_id)))
-        decision = _new(Admitted)  # `Admitted(reservation)`, built fast: the hot path
-        _admitted_hold(decision, reservation)
-        return decision
+        return _new_admitted(reservation)  # `Admitted(reservation)`, built fast: the hot path
     return _if_held(ledger, call_id) or _wait(call, at, subscription, ledger, queue)
 
 
@@ -344,6 +350,15 @@ def abandon_call(call_id: str, at: datetime, *, ledger: MinuteLedger, queue: Cal
         return False
     ledger.release(call_id, at)
     return True
+
+
+def _unpaid_refusal(
+    ledger: MinuteLedger, at: datetime, *, overage_funded: bool
+) -> RejectionReason | None:
+    """`NO_MINUTES` when the call could only run on overage that nobody can pay for."""
+    if overage_funded or ledger.available_seconds(at):
+        return None
+    return RejectionReason.NO_MINUTES
 
 
 def _service_refusal(

@@ -33,10 +33,11 @@ from minutebill.domain import ledger_checks as check
 from minutebill.domain.catalog import OverageMode
 from minutebill.domain.events import DomainEvent, EventBuffer
 from minutebill.domain.grants import GrantSource, MinuteGrant
-from minutebill.domain.ledger_books import GrantPool, period_figures
+from minutebill.domain.ledger_books import GrantPool, in_period, period_figures
 from minutebill.domain.ledger_calls import HOLD_EXPIRED, RELEASED, CallRegister
 from minutebill.domain.ledger_events import (
     CallSettled,
+    LateUsageCovered,
     LedgerPolicyChanged,
     MinutePeriodOpened,
     MinutesExhausted,
@@ -50,7 +51,7 @@ from minutebill.domain.ledger_events import (
     ReservationReleased,
 )
 from minutebill.domain.ledger_parsed import ParsedLedgerValues
-from minutebill.domain.ledger_period import PeriodCounters
+from minutebill.domain.ledger_period import LateUsage, PeriodCounters
 from minutebill.domain.ledger_policy import (
     LedgerPolicy,
     LedgerTotals,
@@ -65,7 +66,7 @@ from minutebill.domain.usage import (
     GrantDebit,
     Reservation,
     UsageRecord,
-    slot_setters,
+    trusted_constructor,
 )
 from minutebill.errors import (
     IdempotencyConflict,
@@ -79,6 +80,7 @@ __all__ = [
     "CallSettled",
     "GrantDebit",
     "GrantSource",
+    "LateUsageCovered",
     "LedgerPolicy",
     "LedgerPolicyChanged",
     "LedgerTotals",
@@ -102,30 +104,11 @@ __all__ = [
 
 
 _new = object.__new__
-(
-    _hold_call_id,
-    _hold_seconds,
-    _hold_requested,
-    _hold_at,
-    _hold_expires_at,
-    _hold_debits,
-) = slot_setters(Reservation, "call_id", "seconds", "requested", "at", "expires_at", "debits")
-_reserved_account, _reserved_at, _reserved_hold = slot_setters(
-    MinutesReserved, "account_id", "occurred_at", "reservation"
+_new_hold = trusted_constructor(
+    Reservation, "call_id", "seconds", "requested", "at", "expires_at", "debits"
 )
-(
-    _usage_account_id,
-    _usage_call_id,
-    _usage_started_at,
-    _usage_settled_at,
-    _usage_duration,
-    _usage_billable_seconds,
-    _usage_debits,
-    _usage_overage_seconds,
-    _usage_overage_charge,
-    _usage_tags,
-    _usage_held_seconds,
-) = slot_setters(
+_new_reserved = trusted_constructor(MinutesReserved, "account_id", "occurred_at", "reservation")
+_new_usage = trusted_constructor(
     UsageRecord,
     "account_id",
     "call_id",
@@ -139,9 +122,7 @@ _reserved_account, _reserved_at, _reserved_hold = slot_setters(
     "tags",
     "held_seconds",
 )
-_settled_account, _settled_at, _settled_record = slot_setters(
-    CallSettled, "account_id", "occurred_at", "record"
-)
+_new_settled = trusted_constructor(CallSettled, "account_id", "occurred_at", "record")
 
 
 @define
@@ -239,6 +220,7 @@ class MinuteLedger:
             consumed=consumed,
             expired=expired,
             overage=self._counters.overage_total,
+            covered=self._counters.covered_total,
         )
 
     @property
@@ -256,6 +238,38 @@ class MinuteLedger:
         """
         arrears = self._counters.arrears
         return tuple(arrears[c] for c in sorted(arrears))
+
+    @property
+    def late_seconds(self) -> int:
+        """Overage seconds of calls settled at or after the current period's end.
+
+        They fall inside the next period: if its renewal is paid, its plan minutes cover
+        them (`cover_late_usage`); if the plan ends unpaid, they stay overage.
+        """
+        return self._counters.late.seconds
+
+    def late_arrears_covered(self, seconds: int) -> tuple[Money, ...]:
+        """The arrears a paid renewal granting `seconds` plan seconds would drop, per currency.
+
+        What `cover_late_usage` will drop once the renewal opened the next period with a
+        fresh plan grant of `seconds`, so the renewal's charge can leave them out before it
+        is paid.
+
+        Raises:
+            ValidationError: if `seconds` is not a whole number >= 0.
+        """
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+            raise ValidationError("seconds", seconds, "a whole number >= 0")
+        late = self._counters.late
+        dropped, _, _ = late.covered(min(seconds, late.seconds))
+        return tuple(dropped[c] for c in sorted(dropped))
+
+    def covered_seconds(self) -> dict[str, int]:
+        """Per grant still kept, the late seconds `cover_late_usage` took from it (if any).
+
+        A grant's ``consumed`` is what the usage records debited from it plus these.
+        """
+        return {b.grant_id: b.covered for b in self._pool.ordered() if b.covered}
 
     def due_at(self) -> datetime | None:
         """The earliest time at which `expire_holds` or `expire` has work to do, if any."""
@@ -466,6 +480,79 @@ class MinuteLedger:
         )
         return self.grant(grant_id, GrantSource.ROLLOVER, carry, at, expires_at=end)
 
+    def cover_late_usage(self, at: datetime) -> LateUsageCovered | None:
+        """Cover the ended period's late usage with the current period's plan minutes.
+
+        Call it when a late renewal was paid and opened the period the late calls fell in
+        (`Subscription.renew`, then this, in the same unit of work). The late seconds
+        carried over by `open_period` are taken from the period's plan grants usable at
+        `at`, as far as they go, and count as used in this period (and as `covered` in
+        `totals`; the usage records keep their overage as rated). The money is split in
+        proportion to the seconds (see `LateUsageCovered`). The carried late usage is then
+        cleared: a repeat covers nothing and returns None, and the period after this one
+        forgets it unasked.
+
+        Returns:
+            What was covered (also recorded as an event), or None if nothing was carried.
+
+        Raises:
+            ValidationError: if `at` is naive.
+        """
+        at = check.utc(at)
+        counters = self._counters
+        carried = counters.carried
+        if not carried.seconds:
+            return None
+        need = carried.seconds
+        for book in self._pool.ordered():
+            if (
+                book.source is GrantSource.PLAN
+                and book.remaining
+                and book.usable_at(at)
+                and in_period(book, counters.period, at)
+            ):
+                take = min(need, book.remaining)
+                book.remaining -= take
+                book.consumed += take
+                book.covered += take
+                need -= take
+                if not need:
+                    break
+        covered = carried.seconds - need
+        dropped, charged, kept = carried.covered(covered)
+        counters.carried = LateUsage()
+        counters.covered_total += covered
+        event = LateUsageCovered(
+            account_id=self.account_id,
+            occurred_at=at,
+            seconds=covered,
+            late_seconds=carried.seconds,
+            arrears_dropped=_by_currency(dropped),
+            charges_covered=_by_currency(charged),
+            charges_kept=_by_currency(kept),
+            paid=_by_currency(carried.paid),
+        )
+        self._emit(event)
+        if covered:
+            counters.rewatch()
+            self._check_thresholds(at)
+        return event
+
+    def note_overage_paid(self, record: UsageRecord, paid: Money) -> None:
+        """Note that the wallet paid `paid` (tax included) for the overage of `record`.
+
+        Only late usage needs it (`cover_late_usage` gives back what was paid for seconds
+        the new period covers); other records change nothing.
+
+        Raises:
+            ValidationError: if `record` belongs to another account.
+        """
+        if record.account_id != self.account_id:
+            raise ValidationError("record", record.call_id, "a call of another account")
+        period = self._counters.period
+        if period is not None and record.settled_at >= period.end and paid.amount > 0:
+            self._counters.late.add_paid(paid)
+
     # --- calls --------------------------------------------------------------------------------
 
     def reserve(self, call_id: str, seconds: int, at: datetime) -> Reservation:
@@ -497,6 +584,10 @@ class MinuteLedger:
             check.seconds("seconds", seconds)
         if at.__class__ is not datetime or at.tzinfo is not UTC:
             at = check.utc(at)
+        return self._reserve(call_id, seconds, at)
+
+    def _reserve(self, call_id: str, seconds: int, at: datetime) -> Reservation:
+        """`reserve` for arguments checked already (admission's `CallRequest` checks them)."""
         calls = self._calls
         holds = calls.holds
         existing = holds.get(call_id)
@@ -511,19 +602,9 @@ class MinuteLedger:
         if not debits and policy.overage.blocks:
             raise InsufficientMinutes(seconds, 0, self.account_id)
         expires_at = at + policy.hold_ttl
-        # `Reservation(...)` and `MinutesReserved(...)`, built in line from their slots: the
-        # hot path of every call start (see `usage.slot_setters`).
-        hold = _new(Reservation)
-        _hold_call_id(hold, call_id)
-        _hold_seconds(hold, held)
-        _hold_requested(hold, seconds)
-        _hold_at(hold, at)
-        _hold_expires_at(hold, expires_at)
-        _hold_debits(hold, debits)
-        event = _new(MinutesReserved)
-        _reserved_account(event, self.account_id)
-        _reserved_at(event, at)
-        _reserved_hold(event, hold)
+        # Built by trusted constructors: the hot path of every call start.
+        hold = _new_hold(call_id, held, seconds, at, expires_at, debits)
+        event = _new_reserved(self.account_id, at, hold)
         holds[call_id] = hold
         self._events.record(event)
         return hold
@@ -599,24 +680,21 @@ class MinuteLedger:
         if hold is not None:
             del calls.holds[call_id]
         charge = policy.overage.charge_for(overage) if overage else None
-        # `UsageRecord(...)` and `CallSettled(...)`, built in line from their slots: the hot
-        # path of every call end (see `usage.slot_setters`).
-        record = _new(UsageRecord)
-        _usage_account_id(record, self.account_id)
-        _usage_call_id(record, call_id)
-        _usage_started_at(record, start)
-        _usage_settled_at(record, at)
-        _usage_duration(record, duration)
-        _usage_billable_seconds(record, billable)
-        _usage_debits(record, debits)
-        _usage_overage_seconds(record, overage)
-        _usage_overage_charge(record, charge)
-        _usage_tags(record, labels)
-        _usage_held_seconds(record, 0 if hold is None else hold.seconds)
-        event = _new(CallSettled)
-        _settled_account(event, self.account_id)
-        _settled_at(event, at)
-        _settled_record(event, record)
+        # Built by trusted constructors: the hot path of every call end.
+        record = _new_usage(
+            self.account_id,
+            call_id,
+            start,
+            at,
+            duration,
+            billable,
+            debits,
+            overage,
+            charge,
+            labels,
+            0 if hold is None else hold.seconds,
+        )
+        event = _new_settled(self.account_id, at, record)
         calls.settled[call_id] = record
         self._events.record(event)
         if overage:
@@ -795,7 +873,9 @@ class MinuteLedger:
     def _note_overage(self, record: UsageRecord, at: datetime) -> None:
         seconds, charge = record.overage_seconds, record.overage_charge
         in_arrears = self.policy.overage.mode is OverageMode.BILL_IN_ARREARS
-        self._counters.add_overage(seconds, charge, in_arrears=in_arrears)
+        period = self._counters.period
+        late = period is not None and at >= period.end  # falls in the next period
+        self._counters.add_overage(seconds, charge, in_arrears=in_arrears, late=late)
         self._emit(
             OverageIncurred(
                 account_id=self.account_id,
@@ -831,3 +911,7 @@ class MinuteLedger:
 
     def _emit(self, event: DomainEvent) -> None:
         self._events.record(event)
+
+
+def _by_currency(totals: dict[str, Money]) -> tuple[Money, ...]:
+    return tuple(totals[c] for c in sorted(totals))

@@ -20,6 +20,7 @@ from minutebill.domain.usage import Reservation, UsageRecord
 
 __all__ = [
     "CallSettled",
+    "LateUsageCovered",
     "LedgerPolicyChanged",
     "MinutePeriodOpened",
     "MinutesExhausted",
@@ -108,6 +109,33 @@ class OverageIncurred(DomainEvent):
     seconds: int
     charge: Money | None
     mode: OverageMode
+
+
+@frozen(kw_only=True)
+class LateUsageCovered(DomainEvent):
+    """A paid late renewal covered overage of calls settled after the old period's end.
+
+    The calls fell inside the period the renewal opened, so its plan minutes cover them as
+    far as they go; the money is split between the covered and the uncovered seconds in
+    proportion. The calls' usage records stay as they were rated.
+
+    Attributes:
+        seconds: Late seconds the new period's plan minutes covered (now used in it).
+        late_seconds: All the late seconds; ``late_seconds - seconds`` stay overage.
+        arrears_dropped: The covered part of the overage priced in arrears: not billed.
+        charges_covered: The covered part of the overage charged to the wallet (net).
+        charges_kept: The uncovered part of the overage charged to the wallet (net).
+        paid: What the wallet paid for the late overage, tax included, as the host noted it
+            (`MinuteLedger.note_overage_paid`); what it paid beyond ``charges_kept`` with its
+            tax goes back to it.
+    """
+
+    seconds: int
+    late_seconds: int
+    arrears_dropped: tuple[Money, ...]
+    charges_covered: tuple[Money, ...]
+    charges_kept: tuple[Money, ...]
+    paid: tuple[Money, ...]
 
 
 @frozen(kw_only=True)

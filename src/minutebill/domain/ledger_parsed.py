@@ -131,6 +131,7 @@ class ParsedLedgerValues:
         book.expired = state["expired"]
         book.base_consumed = state["base_consumed"]
         book.base_expired = state["base_expired"]
+        book.covered = state.get("covered", 0)  # absent from older documents and most grants
         return book
 
     def grant(self, state: State) -> MinuteGrant:

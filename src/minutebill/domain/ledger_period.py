@@ -11,6 +11,11 @@ the total only grows (grants are added or become effective; expiry moves seconds
 to expired without changing the total) and the used seconds grow by at most what is debited,
 so skipping the check until then never misses a crossing. The watch is part of the document
 (``threshold_room``): a ledger loaded for each settlement would otherwise check every time.
+
+*Late usage* is the overage of calls settled at or after the period's end, while its renewal
+is unpaid (past due). Opening the next period carries it over (``carried``), so that a paid
+renewal can cover it with the new period's plan minutes (`MinuteLedger.cover_late_usage`);
+the period after that forgets it.
 """
 
 from __future__ import annotations
@@ -25,7 +30,80 @@ from minutebill.domain.state import State, instant_from_state, instant_to_state
 if TYPE_CHECKING:
     from minutebill.domain.ledger_parsed import ParsedLedgerValues
 
-__all__ = ["PeriodCounters"]
+__all__ = ["LateUsage", "PeriodCounters"]
+
+
+class LateUsage:
+    """Overage of calls settled at or after a period's end: seconds and money, per currency.
+
+    ``charges`` is what the overage policy priced, ``arrears`` the part of it priced to be
+    billed in arrears (the rest was charged to the wallet), and ``paid`` what the host noted
+    the wallet actually paid for it, tax included (`MinuteLedger.note_overage_paid`).
+    """
+
+    __slots__ = ("arrears", "charges", "paid", "seconds")
+
+    def __init__(self) -> None:
+        self.seconds = 0
+        self.charges: dict[str, Money] = {}
+        self.arrears: dict[str, Money] = {}
+        self.paid: dict[str, Money] = {}
+
+    def copy(self) -> LateUsage:
+        """Independent figures with the same values (amounts are immutable)."""
+        late = LateUsage()
+        late.seconds = self.seconds
+        late.charges = self.charges.copy()
+        late.arrears = self.arrears.copy()
+        late.paid = self.paid.copy()
+        return late
+
+    def covered(self, seconds: int) -> tuple[dict[str, Money], dict[str, Money], dict[str, Money]]:
+        """Split the money for `seconds` of the late seconds covered by plan minutes.
+
+        Whole seconds are covered, earliest first; the money is split in proportion to the
+        seconds (largest remainder, so no minor unit is lost or invented).
+
+        Returns:
+            The arrears dropped, the wallet charges covered and the wallet charges kept (the
+            uncovered part's), each per currency.
+        """
+        dropped: dict[str, Money] = {}
+        covered: dict[str, Money] = {}
+        kept: dict[str, Money] = {}
+        if not seconds or not self.seconds:
+            kept = {c: m - self.arrears.get(c, Money.zero(c)) for c, m in self.charges.items()}
+            return dropped, covered, kept
+        ratios = [seconds, self.seconds - seconds]
+        for currency, charge in self.charges.items():
+            arrears = self.arrears.get(currency, Money.zero(currency))
+            dropped[currency] = arrears.allocate(ratios)[0]
+            covered[currency], kept[currency] = (charge - arrears).allocate(ratios)
+        return dropped, covered, kept
+
+    def add_paid(self, amount: Money) -> None:
+        """Count `amount` the wallet paid for this late usage."""
+        _add(self.paid, amount)
+
+    def to_state(self) -> State:
+        """The figures as JSON-compatible data."""
+        return {
+            "seconds": self.seconds,
+            "charges": _amounts(self.charges),
+            "arrears": _amounts(self.arrears),
+            "paid": _amounts(self.paid),
+        }
+
+    @classmethod
+    def from_state(cls, state: State | None) -> LateUsage:
+        """The figures `to_state` encoded; none (a document written before them) is zero."""
+        late = cls()
+        if state is not None:
+            late.seconds = state["seconds"]
+            late.charges = _money(state["charges"])
+            late.arrears = _money(state["arrears"])
+            late.paid = _money(state["paid"])
+        return late
 
 
 class PeriodCounters:
@@ -36,8 +114,11 @@ class PeriodCounters:
         "_period_texts",
         "_room",
         "arrears",
+        "carried",
         "charges",
+        "covered_total",
         "fired",
+        "late",
         "overage",
         "overage_total",
         "period",
@@ -48,11 +129,14 @@ class PeriodCounters:
         self.fired: set[int] = set()
         self.overage = 0
         self.overage_total = 0
+        self.covered_total = 0  # late overage seconds covered by a paid period, lifetime
         self.charges: dict[str, Money] = {}
         # The part of `charges` priced to be billed in arrears, at the period's renewal: only
         # that part, whatever the overage rule is by then (charged to the wallet already, the
         # rest must not be billed again; billed in arrears, it must not be dropped).
         self.arrears: dict[str, Money] = {}
+        self.late = LateUsage()  # of this period, after its end
+        self.carried = LateUsage()  # of the period before, until a paid renewal covers it
         self._room: int | None = None  # debits before a level can be reached; None: unknown
         self._debited = 0
         # The period and the texts of its bounds, encoded once per period, not at every save.
@@ -66,14 +150,19 @@ class PeriodCounters:
         counters.fired = self.fired.copy()
         counters.overage = self.overage
         counters.overage_total = self.overage_total
+        counters.covered_total = self.covered_total
         counters.charges = self.charges.copy()  # immutable amounts
         counters.arrears = self.arrears.copy()
+        counters.late = self.late.copy()
+        counters.carried = self.carried.copy()
         room = self._room
         counters._room = None if room is None else room - self._debited
         return counters
 
     def open(self, period: BillingPeriod) -> None:
-        """Start `period`: re-arm thresholds, reset the period's overage."""
+        """Start `period`: re-arm thresholds, reset the period's overage, carry late usage."""
+        self.carried = self.late
+        self.late = LateUsage()
         self.period = period
         self.fired = set()
         self.overage = 0
@@ -112,14 +201,26 @@ class PeriodCounters:
             self._room = max(needed - used, 1)
         self._debited = 0
 
-    def add_overage(self, seconds: int, charge: Money | None, *, in_arrears: bool) -> None:
-        """Count `seconds` of overage and their `charge` (if priced; `in_arrears`: billed later)."""
+    def add_overage(
+        self, seconds: int, charge: Money | None, *, in_arrears: bool, late: bool = False
+    ) -> None:
+        """Count `seconds` of overage and their `charge` (if priced; `in_arrears`: billed later).
+
+        `late`: the call settled at or after the period's end, so it is late usage too.
+        """
         self.overage += seconds
         self.overage_total += seconds
         if charge is not None:
             _add(self.charges, charge)
             if in_arrears:
                 _add(self.arrears, charge)
+        if late:
+            usage = self.late
+            usage.seconds += seconds
+            if charge is not None:
+                _add(usage.charges, charge)
+                if in_arrears:
+                    _add(usage.arrears, charge)
 
     def cross(self, thresholds: tuple[int, ...], percent: Decimal) -> list[int]:
         """Mark and return the levels `percent` reached that had not fired yet, lowest first."""
@@ -130,7 +231,7 @@ class PeriodCounters:
     def to_state(self) -> State:
         """The counters as JSON-compatible data."""
         charges, arrears = self.charges, self.arrears
-        return {
+        state: State = {
             "period": self._period_state(),
             "fired_levels": sorted(self.fired),
             "overage_total": self.overage_total,
@@ -139,6 +240,14 @@ class PeriodCounters:
             "period_arrears": _amounts(arrears) if arrears else {},
             "threshold_room": None if self._room is None else self._room - self._debited,
         }
+        # Only while there is any: most periods have none, and the document stays as it was.
+        if self.late.seconds:
+            state["late_usage"] = self.late.to_state()
+        if self.carried.seconds:
+            state["carried_late_usage"] = self.carried.to_state()
+        if self.covered_total:
+            state["late_covered_total"] = self.covered_total
+        return state
 
     def _period_state(self) -> list[str] | None:
         period = self.period
@@ -189,6 +298,9 @@ class PeriodCounters:
         else:
             counters.arrears = _money(arrears)
         counters._room = state.get("threshold_room")  # absent from older documents: unknown
+        counters.late = LateUsage.from_state(state.get("late_usage"))  # absent: none (or older)
+        counters.carried = LateUsage.from_state(state.get("carried_late_usage"))
+        counters.covered_total = state.get("late_covered_total", 0)
         return counters
 
 

@@ -222,9 +222,13 @@ class LedgerTotals:
         remaining: Seconds free in grants (usable now or later, or past expiry but not yet
             expired by `MinuteLedger.expire`).
         held: Seconds held for calls in progress.
-        consumed: Seconds used by settled calls.
+        consumed: Seconds used by settled calls (and by late usage, see `covered`).
         expired: Seconds that expired unused (or were carried into a rollover grant).
-        overage: Billable seconds no grant covered.
+        overage: Billable seconds no grant covered when the call was settled (the sum of the
+            usage records' overage).
+        covered: Of `overage`, late usage a paid renewal's plan minutes covered afterwards
+            (`MinuteLedger.cover_late_usage`): counted in `consumed` too, so the settled
+            calls debited ``consumed - covered`` seconds.
     """
 
     granted: int
@@ -233,3 +237,4 @@ class LedgerTotals:
     consumed: int
     expired: int
     overage: int
+    covered: int = 0

@@ -146,6 +146,9 @@ class TopUpLine:
         _price("amount", self.amount, positive=True)
         if not isinstance(self.taxable, bool):
             raise ValidationError("taxable", self.taxable, "must be a bool")
+        # One way to write each amount (1000.00, not 1000 or 1000.000): the same top-up is
+        # the same line, and so the same purchase to an idempotency key.
+        object.__setattr__(self, "amount", self.amount.rounded())
 
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     description: ClassVar[str] = "Wallet top-up"

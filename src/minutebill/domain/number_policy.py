@@ -45,8 +45,11 @@ class PaymentOrder(enum.Enum):
     """The saved payment method if there is one, else the wallet."""
 
 
+_NO_TIME = timedelta(0)
+
+
 def _whole_seconds(name: str, value: object) -> None:
-    if not isinstance(value, timedelta) or value < timedelta(0) or value.microseconds:
+    if not isinstance(value, timedelta) or value < _NO_TIME or value.microseconds:
         raise ValidationError(name, value, "a non-negative timedelta of whole seconds")
 
 
@@ -95,7 +98,7 @@ class NumberPolicy:
     @property
     def notice_required(self) -> bool:
         """Whether minutebill must schedule a pre-debit notice before an off-session debit."""
-        return not self.gateway_sends_notice and self.pre_debit_notice_lead > timedelta(0)
+        return not self.gateway_sends_notice and self.pre_debit_notice_lead > _NO_TIME
 
     def needs_authentication(self, amount: Money) -> bool:
         """Whether a mandate debit of `amount` is above the no-authentication limit.

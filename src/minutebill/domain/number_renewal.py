@@ -39,6 +39,7 @@ from minutebill.domain.number_policy import PaymentOrder
 from minutebill.domain.number_status import HoldReason, NumberStatus, ReleaseReason
 from minutebill.domain.numbers import NumberSubscription
 from minutebill.domain.periods import BillingPeriod, to_utc
+from minutebill.domain.usage import trusted_constructor
 from minutebill.errors import CurrencyMismatch, ValidationError
 
 __all__ = [
@@ -148,6 +149,8 @@ RenewalDecision: TypeAlias = (
 )
 """One action for the service to carry out."""
 
+_new_debit = trusted_constructor(DebitWallet, "period_index", "period", "amount", "idempotency_key")
+
 
 def renew(
     subscription: NumberSubscription,
@@ -186,7 +189,7 @@ def renew(
     at = to_utc(at)
     if not isinstance(wallet_balance, Money):
         raise ValidationError("wallet_balance", wallet_balance, "must be Money")
-    fee = subscription.recurring_fee
+    fee = subscription.recurring_fee  # read once, passed to the helpers below
     if wallet_balance.currency != fee.currency:
         raise CurrencyMismatch(fee.currency, wallet_balance.currency)
     debit = fee if debit_amount is None else _checked_debit(debit_amount, fee)
@@ -195,11 +198,13 @@ def renew(
     if subscription.status is NumberStatus.RELEASED:
         return NothingDue(next_check_at=None)
     if subscription.status is NumberStatus.ON_HOLD:
-        return _renew_held(subscription, wallet_balance, at, has_mandate, customer_present, debit)
+        return _renew_held(
+            subscription, wallet_balance, at, has_mandate, customer_present, fee, debit
+        )
     index = subscription.paid_periods
     due_at = subscription.paid_through
     if at < due_at:
-        return _before_due(subscription, wallet_balance, at, has_mandate, debit)
+        return _before_due(subscription, wallet_balance, at, has_mandate, fee, debit)
     if not subscription.auto_pay and not customer_present:
         return PutOnHold(reason=HoldReason.AUTO_PAY_OFF, period_index=index)
     return _charge(
@@ -209,6 +214,7 @@ def renew(
         at=at,
         has_mandate=has_mandate,
         on_session=customer_present,
+        fee=fee,
         debit=debit,
     )
 
@@ -229,6 +235,7 @@ def _renew_held(
     at: datetime,
     has_mandate: bool,
     customer_present: bool,
+    fee: Money,
     debit: Money,
 ) -> RenewalDecision:
     hold = subscription.hold
@@ -244,10 +251,11 @@ def _renew_held(
             at=at,
             has_mandate=has_mandate,
             on_session=True,
+            fee=fee,
             debit=debit,
         )
-    if subscription.auto_pay and wallet_balance >= subscription.recurring_fee:
-        return _debit_wallet(subscription, index)
+    if subscription.auto_pay and wallet_balance >= fee:
+        return _debit_wallet(subscription, index, fee)
     return NothingDue(next_check_at=hold.release_after)
 
 
@@ -256,11 +264,11 @@ def _before_due(
     wallet_balance: Money,
     at: datetime,
     has_mandate: bool,
+    fee: Money,
     debit: Money,
 ) -> RenewalDecision:
     due_at = subscription.paid_through
     policy = subscription.policy
-    fee = subscription.recurring_fee
     index = subscription.paid_periods
     notice = subscription.notice
     notice_wanted = (
@@ -292,16 +300,16 @@ def _charge(
     at: datetime,
     has_mandate: bool,
     on_session: bool,
+    fee: Money,
     debit: Money,
 ) -> RenewalDecision:
     policy = subscription.policy
-    fee = subscription.recurring_fee
     wallet_first = policy.payment_order is PaymentOrder.WALLET_FIRST
     needs_customer = False
     for source in ("wallet", "mandate") if wallet_first else ("mandate", "wallet"):
         if source == "wallet":
             if wallet_balance >= fee:
-                return _debit_wallet(subscription, index)
+                return _debit_wallet(subscription, index, fee)
             continue
         if not has_mandate:
             continue
@@ -333,10 +341,6 @@ def _charge(
     return PutOnHold(reason=reason, period_index=index)
 
 
-def _debit_wallet(subscription: NumberSubscription, index: int) -> DebitWallet:
-    return DebitWallet(
-        period_index=index,
-        period=subscription.period(index),
-        amount=subscription.recurring_fee,
-        idempotency_key=subscription.renewal_key(index),
-    )
+def _debit_wallet(subscription: NumberSubscription, index: int, fee: Money) -> DebitWallet:
+    # Built by a trusted constructor: the decision of every renewal the wallet pays.
+    return _new_debit(index, subscription.period(index), fee, subscription.renewal_key(index))

@@ -57,6 +57,7 @@ from minutebill.domain.number_status import (
 from minutebill.domain.periods import BillingCycle, BillingPeriod, to_utc
 from minutebill.domain.state import State, instant_from_state, instant_to_state
 from minutebill.domain.text import require_key
+from minutebill.domain.usage import trusted_constructor
 from minutebill.errors import InvalidTransition, LimitExceeded, ValidationError
 
 __all__ = ["NumberSubscription", "ParsedValues", "check_number_limit", "count_held_numbers"]
@@ -123,24 +124,11 @@ class ParsedValues:
 
     def _policy(self, state: State) -> tuple[NumberPolicy, State]:
         """The policy and its canonical state, parsed once."""
-        try:
-            limit = state["mandate_limit"]
-            values = (
-                state["grace_period_seconds"],
-                state["held_fee"],
-                state["payment_order"],
-                state["pre_debit_notice_lead_seconds"],
-                state["gateway_sends_notice"],
-            )
-            key = (
-                *values,
-                *map(type, values),
-                None if limit is None else (limit["amount"], limit["currency"]),
-            )
-            found = self._policies.get(key)
-        except (KeyError, TypeError):  # malformed: let the parser say what is wrong
+        key = _policy_key(state)
+        if key is None:  # malformed: let the parser say what is wrong
             policy = NumberPolicy.from_state(state)
             return policy, policy.to_state()
+        found = self._policies.get(key)
         if found is None:
             policy = NumberPolicy.from_state(state)
             found = (policy, policy.to_state())
@@ -148,6 +136,33 @@ class ParsedValues:
                 self._policies.clear()
             self._policies[key] = found
         return found
+
+
+def _policy_key(state: State) -> tuple[object, ...] | None:
+    """What tells policy documents apart, or None for one to leave to the parser.
+
+    Equal values of other types (``True == 1``, ``0 == False``) must not share a parsed
+    policy: a document whose durations are not ints, or whose notice flag is not a bool, is
+    parsed every time (the parser refuses what it must).
+    """
+    try:
+        limit = state["mandate_limit"]
+        grace, lead = state["grace_period_seconds"], state["pre_debit_notice_lead_seconds"]
+        sends = state["gateway_sends_notice"]
+        if type(grace) is not int or type(lead) is not int or type(sends) is not bool:
+            return None
+        key = (
+            grace,
+            state["held_fee"],
+            state["payment_order"],
+            lead,
+            sends,
+            None if limit is None else (limit["amount"], limit["currency"]),
+        )
+        hash(key)  # a list where a text belongs is the parser's to refuse
+    except (KeyError, TypeError):
+        return None
+    return key
 
 
 def _copy_offer_state(state: State) -> State:
@@ -182,6 +197,22 @@ def _canonical_instant(text: object) -> bool:
 
 
 _STATUSES = MappingProxyType({status.value: status for status in NumberStatus})
+_NEW_PAID_EVENT = MappingProxyType(
+    {
+        event_type: trusted_constructor(
+            event_type,
+            "account_id",
+            "occurred_at",
+            "number",
+            "period_index",
+            "paid_through",
+            "amount",
+        )
+        for event_type in (NumberRenewed, NumberReactivated)
+    }
+)
+# Enum.value is a Python-level property before Python 3.12: a lookup costs a tenth of it.
+_STATUS_TEXTS = MappingProxyType({status: status.value for status in NumberStatus})
 
 
 @define
@@ -422,18 +453,17 @@ class NumberSubscription:
         self.paid_periods = period_index + 1
         if self.notice is not None and self.notice.period_index <= period_index:
             self.notice = None
-        event: type[NumberRenewed | NumberReactivated] = NumberRenewed
+        event_type: type[NumberRenewed | NumberReactivated] = NumberRenewed
         if self.status is NumberStatus.ON_HOLD and self.paid_through > at:
             self.status, self.hold = NumberStatus.ACTIVE, None
-            event = NumberReactivated
-        self._events.record(
-            event(
-                **self._about(at),
-                period_index=period_index,
-                paid_through=self.paid_through,
-                amount=self.recurring_fee,
-            )
+            event_type = NumberReactivated
+        # Built by a trusted constructor: one event per renewal.
+        new_event = _NEW_PAID_EVENT[event_type]
+        fee = self.recurring_fee
+        event = new_event(
+            self.account_id, at, self.number_e164, period_index, self.paid_through, fee
         )
+        self._events.record(event)
         return disposition
 
     def record_pre_debit_notice(
@@ -536,6 +566,9 @@ class NumberSubscription:
     def attach_mandate(self, mandate_id: str | None) -> None:
         """Save (or, with None, forget) the mandate renewals may charge.
 
+        A pre-debit notice announces a debit of the mandate it was given for: another mandate
+        drops it, so the next off-session debit is announced again, a full lead ahead.
+
         Raises:
             ValidationError: for an empty id.
             InvalidTransition: on a released number.
@@ -543,6 +576,8 @@ class NumberSubscription:
         if mandate_id is not None:
             require_key("mandate_id", mandate_id)
         self._refuse_if_released("attach a mandate to")
+        if mandate_id != self.mandate_id:
+            self.notice = None
         self.mandate_id = mandate_id
 
     def set_auto_pay(self, on: bool, at: datetime) -> bool:
@@ -677,7 +712,7 @@ class NumberSubscription:
             "policy": self._policy_state(),
             "anchor": self._anchor_text(),
             "timezone": self.timezone,
-            "status": self.status.value,
+            "status": _STATUS_TEXTS[self.status],
             "auto_pay": self.auto_pay,
             "paid_periods": self.paid_periods,
             "paid_through": self._paid_through_text(),

@@ -351,6 +351,28 @@ class Payment:
         )
         return self._fold(event, adopt_gateway_id=False)
 
+    def record_refusal(self, reason: str, *, at: datetime) -> bool:
+        """Fail a payment still open that the gateway refused to start, for good.
+
+        For an answer that sending the same request again cannot change (`GatewayRejected`:
+        a revoked mandate, say): a FAILED event dated `at`. A success reported later still
+        wins, as for any failure. Returns whether anything changed.
+
+        Raises:
+            ValidationError: for an empty reason or a naive `at`.
+        """
+        event = PaymentEvent(
+            event_id=_rejection_id(self.payment_id),
+            kind=PaymentEventKind.FAILED,
+            payment_reference=self.payment_id,
+            gateway_payment_id=self.gateway_payment_id or "-",
+            occurred_at=to_utc(at),
+            reason=require_text("reason", reason),
+        )
+        if not self.status.is_open or event.event_id in self._events:
+            return False
+        return self._fold(event, adopt_gateway_id=False)
+
     # --- refunds -------------------------------------------------------------------------
 
     def request_refund(self, amount: Money, *, refund_id: str, at: datetime) -> bool:

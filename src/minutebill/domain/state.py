@@ -39,29 +39,28 @@ def money_from_state(state: State) -> Money:
     return Money(Decimal(state["amount"]), state["currency"])
 
 
-_WHOLE_SECONDS = "%04d-%02d-%02dT%02d:%02d:%02d+00:00"
-_WITH_MICROSECONDS = "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00"
+_TWO_DIGITS = tuple(f"{n:02d}" for n in range(100))
+"""``"00"`` to ``"99"``: looking a field's digits up costs a fraction of formatting them."""
 
 
 def instant_to_state(at: datetime) -> str:
     """An aware datetime as an ISO 8601 string in UTC: ``at.astimezone(UTC).isoformat()``.
 
     Built from the fields: ``isoformat`` of an aware datetime asks its zone for the offset
-    and formats that, which takes about twice as long, and every document holds instants.
+    and formats that, and ``%``-formatting six numbers costs about twice what looking up
+    their two-digit texts does; every document and event holds instants.
     """
     if at.tzinfo is not UTC:
         at = at.astimezone(UTC)
-    if at.microsecond:
-        return _WITH_MICROSECONDS % (
-            at.year,
-            at.month,
-            at.day,
-            at.hour,
-            at.minute,
-            at.second,
-            at.microsecond,
-        )
-    return _WHOLE_SECONDS % (at.year, at.month, at.day, at.hour, at.minute, at.second)
+    two = _TWO_DIGITS
+    year = at.year
+    micro = at.microsecond
+    # One f-string of looked-up digits: half the instructions of "%04d-%02d-..." % fields.
+    return (
+        f"{year if year >= 1000 else f'{year:04d}'}-{two[at.month]}-{two[at.day]}"
+        f"T{two[at.hour]}:{two[at.minute]}:{two[at.second]}"
+        f"{f'.{micro:06d}' if micro else ''}+00:00"
+    )
 
 
 def instant_from_state(text: str) -> datetime:

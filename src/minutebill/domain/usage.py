@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from types import MemberDescriptorType
+from typing import Any, TypeVar, cast
 
-from attrs import fields, frozen
+from attrs import AttrsInstance, fields, frozen
 
 from minutebill.domain.money import Money
 from minutebill.domain.state import (
@@ -29,20 +29,27 @@ __all__ = [
     "UsageRecord",
     "debits_from_state",
     "debits_to_state",
-    "slot_setters",
+    "trusted_constructor",
 ]
 
 _MICROSECOND = timedelta(microseconds=1)
+_T = TypeVar("_T", bound=AttrsInstance)
 
 
-def slot_setters(cls: type, *names: str) -> tuple[Callable[[object, object], None], ...]:
-    """The slot setters of the fields `names` (all of them, in order) of a frozen attrs class.
+def trusted_constructor(cls: type[_T], *names: str) -> Callable[..., _T]:
+    """A positional constructor of the frozen attrs class `cls`, for values already checked.
 
-    Hot paths build values with them instead of the attrs ``__init__``, which sets each
-    field through ``object.__setattr__`` (a name lookup per field): the value is the same,
-    built in about half the time. Only for arguments the caller has already checked, so only
-    for classes without validators, converters or ``__attrs_post_init__`` — and listing the
-    names makes a field added later fail here, at import, instead of going unset.
+    Hot paths build values with it instead of the attrs ``__init__``, which sets each field
+    through ``object.__setattr__`` (a name lookup per field). It is a private subclass of
+    `cls` that adds no slot and undoes the frozen ``__setattr__`` and ``__delattr__``, so its
+    ``__init__`` sets each field with a plain attribute store and then gives the instance its
+    class `cls` (CPython allows that between classes of one layout): the caller gets a frozen
+    `cls`, equal to one its ``__init__`` builds, in about a third of the time (half the time of
+    calling each slot's setter).
+
+    Only for arguments the caller has already checked, so only for classes without
+    validators, converters or ``__attrs_post_init__``; listing the names makes a field added
+    later fail here, at import, instead of going unset.
 
     Raises:
         TypeError: if `cls` does not qualify or `names` are not its fields in order.
@@ -55,15 +62,29 @@ def slot_setters(cls: type, *names: str) -> tuple[Callable[[object, object], Non
         or hasattr(cls, "__attrs_pre_init__")
         or hasattr(cls, "__attrs_post_init__")
         or any(a.validator is not None or a.converter is not None for a in attributes)
+        or not all(name.isidentifier() for name in names)
     ):
         raise TypeError(f"{cls.__name__} cannot be built from the slots {names}")
-    setters = []
-    for name in names:
-        slot = next(vars(k)[name] for k in cls.__mro__ if name in vars(k))
-        if not isinstance(slot, MemberDescriptorType):
-            raise TypeError(f"{cls.__name__}.{name} is not a slot")
-        setters.append(slot.__set__)
-    return tuple(setters)
+    # The source of ``__init__``, as attrs and dataclasses write theirs: names checked above.
+    stores = "".join(f"    self.{name} = {name}\n" for name in names)
+    source = f"def __init__(self, {', '.join(names)}):\n{stores}    self.__class__ = cls\n"
+    namespace: dict[str, Any] = {"cls": cls}
+    exec(source, namespace)  # noqa: S102 - the text is built from field names only
+    name = f"_Building{cls.__name__}"
+    init = namespace["__init__"]
+    init.__qualname__ = f"{name}.__init__"
+    builder = type(
+        name,
+        (cls,),
+        {
+            "__slots__": (),
+            # Both, or CPython routes every store through a Python-level lookup.
+            "__setattr__": object.__setattr__,
+            "__delattr__": object.__delattr__,
+            "__init__": init,
+        },
+    )
+    return cast("Callable[..., _T]", builder)
 
 
 @frozen

@@ -33,6 +33,7 @@ from minutebill.domain.money import Money
 from minutebill.domain.periods import to_utc
 from minutebill.domain.state import State, money_from_state, money_to_state
 from minutebill.domain.text import require_key
+from minutebill.domain.usage import trusted_constructor
 from minutebill.domain.wallet_entries import EntryKind, WalletCredited, WalletDebited, WalletEntry
 from minutebill.errors import (
     CurrencyMismatch,
@@ -49,6 +50,30 @@ DEFAULT_HISTORY_LIMIT = 100
 """Entries a wallet keeps in its saved document (older ones live on as events)."""
 
 _new = object.__new__
+_new_entry = trusted_constructor(
+    WalletEntry,
+    "key",
+    "kind",
+    "amount",
+    "at",
+    "reason",
+    "reference",
+    "reverses",
+    "sequence",
+    "balance_after",
+)
+_EVENT_FIELDS = (
+    "account_id",
+    "occurred_at",
+    "entry_key",
+    "amount",
+    "balance",
+    "reason",
+    "reference",
+    "reverses",
+)
+_new_credited = trusted_constructor(WalletCredited, *_EVENT_FIELDS)
+_new_debited = trusted_constructor(WalletDebited, *_EVENT_FIELDS)
 
 
 def _require_key(name: str, value: object, *, optional: bool = False) -> None:
@@ -269,9 +294,10 @@ class Wallet:
             raise CurrencyMismatch(self.currency, amount.currency)
         if amount.amount <= 0 or not amount.is_rounded():
             raise ValidationError("amount", amount, "positive and in whole minor units")
-        _require_key("key", key)
-        _require_key("reason", reason)
-        _require_key("reference", reference, optional=True)
+        require_key("key", key)
+        require_key("reason", reason)
+        if reference is not None:
+            require_key("reference", reference)
         return to_utc(at)
 
     def _enter(
@@ -285,8 +311,9 @@ class Wallet:
         reference: str | None,
         reverses: str | None = None,
     ) -> WalletEntry:
-        earlier = self.entry(key)
-        if earlier is not None:
+        found = self._by_key.get(key)
+        if found is not None:
+            earlier = self._entry(found)
             if (earlier.kind, earlier.amount, earlier.reason, earlier.reference) == (
                 kind,
                 amount,
@@ -306,31 +333,15 @@ class Wallet:
             balance -= amount
         self._balance = balance
         self._sequence += 1
-        entry = WalletEntry(
-            key=key,
-            kind=kind,
-            amount=amount,
-            at=at,
-            reason=reason,
-            reference=reference,
-            reverses=reverses,
-            sequence=self._sequence,
-            balance_after=balance,
+        # Built by trusted constructors, of values checked above: every renewal paid from the
+        # wallet makes an entry and its event.
+        entry = _new_entry(
+            key, kind, amount, at, reason, reference, reverses, self._sequence, balance
         )
         self._append(entry.to_state(), entry)
-        event_type = WalletCredited if kind is EntryKind.CREDIT else WalletDebited
-        self._events.record(
-            event_type(
-                account_id=self.account_id,
-                occurred_at=at,
-                entry_key=key,
-                amount=amount,
-                balance=entry.balance_after,
-                reason=reason,
-                reference=reference,
-                reverses=reverses,
-            )
-        )
+        new_event = _new_credited if kind is EntryKind.CREDIT else _new_debited
+        event = new_event(self.account_id, at, key, amount, balance, reason, reference, reverses)
+        self._events.record(event)
         return entry
 
     def _entry(self, state: State) -> WalletEntry:

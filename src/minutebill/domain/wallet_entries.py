@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from types import MappingProxyType
 
 from attrs import frozen
 
@@ -31,6 +32,10 @@ class EntryKind(enum.Enum):
     """Money in: a top-up, a refund to the wallet, the reversal of a debit."""
     DEBIT = "debit"
     """Money out: a renewal, an overage charge, the reversal of a credit."""
+
+
+# Enum.value is a Python-level property before Python 3.12: a lookup costs a tenth of it.
+_KIND_TEXTS = MappingProxyType({kind: kind.value for kind in EntryKind})
 
 
 @frozen(kw_only=True)
@@ -68,7 +73,7 @@ class WalletEntry:
         """The entry as a JSON-compatible dict."""
         return {
             "key": self.key,
-            "kind": self.kind.value,
+            "kind": _KIND_TEXTS[self.kind],
             "amount": money_to_state(self.amount),
             "at": instant_to_state(self.at),
             "reason": self.reason,

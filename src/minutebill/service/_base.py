@@ -10,10 +10,10 @@ from minutebill._unit_of_work import AggregateRepository, UnitOfWork
 from minutebill.catalog import Catalog
 from minutebill.domain.admission import AdmissionPolicy
 from minutebill.domain.call_queue import CallQueue
-from minutebill.domain.ledger import MinuteLedger
+from minutebill.domain.ledger import LateUsageCovered, MinuteLedger
 from minutebill.domain.money import Money, sum_money
 from minutebill.domain.periods import zone
-from minutebill.domain.subscriptions import Subscription
+from minutebill.domain.subscriptions import PaymentOutcome, RenewalResult, Subscription
 from minutebill.domain.tax import TaxPolicy
 from minutebill.domain.text import require_key
 from minutebill.domain.wallet import Wallet
@@ -39,6 +39,7 @@ class ServiceBase:
     _runner: Runner
     _zones: dict[str, str]
     _grosses: dict[tuple[str, str], tuple[TaxPolicy, Money]]
+    _last_gross: tuple[Money, TaxPolicy, Money] | None
 
     def _now(self) -> datetime:
         return self.clock.now()
@@ -94,23 +95,79 @@ class ServiceBase:
         service (a renewal); under inclusive pricing the price already holds it.
         """
         tax = self.tax
+        # Renewals ask for the same few fees thousands of times in one run of due work, most
+        # often as the very Money object an offer parsed once (`ParsedValues`): asked again
+        # for that object, the last answer is given without reading the amount.
+        last = self._last_gross
+        if last is not None and last[0] is net and last[1] is tax:
+            return last[2]
         if tax.inclusive_prices or not net.amount:
             return net
-        # Renewals ask for the same few fees thousands of times in one run of due work.
         key = (str(net.amount), net.currency)  # not net: 1.0 == 1.00, the result may not be
         cached = self._grosses.get(key)
         if cached is not None and cached[0] is tax:
-            return cached[1]
-        gross = net + tax.tax_on(net)
-        if len(self._grosses) >= 1024:
-            self._grosses.clear()
-        self._grosses[key] = (tax, gross)
+            gross = cached[1]
+        else:
+            gross = net + tax.tax_on(net)
+            if len(self._grosses) >= 1024:
+                self._grosses.clear()
+            self._grosses[key] = (tax, gross)
+        self._last_gross = (net, tax, gross)
         return gross
 
     @staticmethod
     def _arrears(ledger: MinuteLedger, currency: str) -> Money:
         """The overage left to bill in arrears for the ledger's period, in `currency`."""
         return sum_money((c for c in ledger.period_arrears if c.currency == currency), currency)
+
+    @staticmethod
+    def _late_arrears_covered(
+        subscription: Subscription, ledger: MinuteLedger, at: datetime
+    ) -> Money:
+        """The arrears of late usage that renewing `subscription` at `at` would not bill.
+
+        Calls settled after the period end, while the renewal was unpaid, fall inside the
+        period the renewal opens: its plan minutes cover them (`_renew_paid`), so the
+        renewal's charge leaves out the arrears of the part they cover.
+        """
+        plan = subscription.renewal_plan
+        currency = plan.price.currency
+        period = subscription.cycle.period(subscription.period_index + 1)
+        seconds = plan.included_seconds if at < period.end else 0  # no grant: nothing covered
+        dropped = ledger.late_arrears_covered(seconds)
+        return sum_money((c for c in dropped if c.currency == currency), currency)
+
+    def _renew_paid(
+        self,
+        subscription: Subscription,
+        ledger: MinuteLedger,
+        wallet: Wallet,
+        at: datetime,
+    ) -> RenewalResult:
+        """`Subscription.renew` with its charge paid, then cover the late usage it owes.
+
+        The new period's plan minutes cover the overage of calls settled after the old
+        period's end (`MinuteLedger.cover_late_usage`); what the wallet paid for the covered
+        part goes back to it, once (keyed by the renewal).
+        """
+        key = subscription.renewal_key
+        result = subscription.renew(at, PaymentOutcome.SUCCEEDED, ledger)
+        if result is RenewalResult.RENEWED:
+            covered = ledger.cover_late_usage(at)
+            if covered is not None:
+                self._give_back_covered(wallet, covered, f"late-usage:{key}", at)
+        return result
+
+    def _give_back_covered(
+        self, wallet: Wallet, covered: LateUsageCovered, key: str, at: datetime
+    ) -> None:
+        """Credit what the wallet paid for late usage beyond the uncovered part, with tax."""
+        currency = wallet.currency
+        paid = sum_money((m for m in covered.paid if m.currency == currency), currency)
+        kept = sum_money((m for m in covered.charges_kept if m.currency == currency), currency)
+        refund = paid - min(paid, self._gross(kept))
+        if refund.amount > 0:
+            wallet.credit(refund, key, at, reason="overage covered by the paid period")
 
     def _lapse(self, uow: UnitOfWork, subscription: Subscription, at: datetime) -> bool:
         """`Subscription.lapse`, then bill the ended plan's arrears from the wallet.
@@ -124,6 +181,13 @@ class ServiceBase:
         """
         if not subscription.lapse(at):
             return False
+        self._bill_arrears_of_ended(uow, subscription, at)
+        return True
+
+    def _bill_arrears_of_ended(
+        self, uow: UnitOfWork, subscription: Subscription, at: datetime
+    ) -> None:
+        """Bill the arrears of a plan that just ended, whatever ended it (see `_lapse`)."""
         ledger = self._ledger(uow, subscription.account_id)
         wallet = self._wallet(uow, subscription.account_id)
         payable = min(self._gross(self._arrears(ledger, wallet.currency)), wallet.balance)
@@ -131,10 +195,16 @@ class ServiceBase:
             wallet.debit(
                 payable, f"arrears:{subscription.renewal_key}", at, reason="overage in arrears"
             )
-        return True
 
     def _on_wallet_credited(self, uow: UnitOfWork, account_id: str, at: datetime) -> None:
         """Called after money reached the wallet in `uow` (overridden by the due work)."""
+
+    def _catch_up_plan(self, uow: UnitOfWork, subscription: Subscription, at: datetime) -> None:
+        """Do the plan's due work now, as `run_due(at)` would (overridden by the due work).
+
+        Called before a call is admitted or rated after the period end, so that the call
+        uses the renewed period's minutes whatever the scheduler's lag.
+        """
 
     def _local_day(self, uow: UnitOfWork, account_id: str, at: datetime) -> date:
         return at.astimezone(zone(self._timezone(uow, account_id))).date()

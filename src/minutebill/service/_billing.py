@@ -81,3 +81,4 @@ class Billing(CallsMixin, PlansMixin, UsageMixin, DueWorkMixin):
         self._runner = Runner(uow_factory, publisher or NullPublisher(), max_attempts)
         self._zones: dict[str, str] = {}
         self._grosses: dict[tuple[str, str], tuple[TaxPolicy, Money]] = {}
+        self._last_gross: tuple[Money, TaxPolicy, Money] | None = None

@@ -72,6 +72,8 @@ class CallsMixin(ServiceBase):
             # that committed first is seen; one committing meanwhile makes a hold taken here
             # conflict (the retry sees it), and `admit_waiting` turns away a call queued here.
             _refuse_settled(uow, account_id, call_id, "start")
+            if _period_over(ledger, at):
+                self._catch_up_plan(uow, subscription, at)
             return admit(
                 request,
                 at,
@@ -79,6 +81,7 @@ class CallsMixin(ServiceBase):
                 ledger=ledger,
                 queue=self.queue,
                 policy=self.admission,
+                overage_funded=self._overage_funded(uow, ledger, at),
             )
 
         return self._run(work)
@@ -106,6 +109,11 @@ class CallsMixin(ServiceBase):
         once it is settled and is never admitted afterwards. A call that never connected is
         not ended but released (`release_call`): that bills nothing.
 
+        A call ended after the plan's period end, before `run_due` has renewed the plan, has
+        the renewal done first, as `run_due` would do it (paid from the wallet, else past
+        due): the call is rated on the new period's minutes, whatever the scheduler's lag.
+        `start_call` and `admit_waiting` do the same.
+
         Raises:
             NotFound: for an unknown account.
             ValidationError: for a duration that is negative or longer than
@@ -125,6 +133,9 @@ class CallsMixin(ServiceBase):
 
         def settle(uow: UnitOfWork, previous: UsageRecord | None) -> UsageRecord:
             ledger = self._ledger(uow, account_id)
+            if previous is None and _period_over(ledger, at):
+                # Rate the call on the renewed period's minutes, not as the ended one's overage.
+                self._catch_up_plan(uow, self._subscription(uow, account_id), at)
             record = ledger.settle(
                 call_id,
                 duration,
@@ -166,6 +177,22 @@ class CallsMixin(ServiceBase):
         """
         self.queue.abandon(call_id, account_id)
 
+    def _overage_funded(self, uow: UnitOfWork, ledger: MinuteLedger, at: datetime) -> bool:
+        """Whether a call with no minutes left could be paid for: overage is prepaid.
+
+        Under charge-the-wallet the wallet pays overage as calls end, so a call that would
+        run on overage starts only if the wallet holds its first billed increment, tax
+        included (Pro, 60/60 at INR 1.50 a minute: INR 1.50). The wallet is read only when
+        no minutes are left; other overage policies need nothing of it.
+        """
+        overage = ledger.policy.overage
+        if overage.mode is not OverageMode.CHARGE_WALLET or ledger.available_seconds(at):
+            return True
+        first = overage.charge_for(ledger.policy.rating.billable_for_seconds(1))
+        if first is None:  # pragma: no cover - charge-the-wallet always has a rate
+            return True
+        return self._wallet(uow, ledger.account_id).balance >= self._gross(first)
+
     def _charge_overage(self, uow: UnitOfWork, ledger: MinuteLedger, record: UsageRecord) -> None:
         """Debit the call's overage from the wallet, with tax, as far as the balance goes.
 
@@ -188,6 +215,7 @@ class CallsMixin(ServiceBase):
                 )
             except InsufficientFunds:  # pragma: no cover - payable never exceeds the balance
                 return
+            ledger.note_overage_paid(record, payable)  # given back if a paid renewal covers it
 
     def release_call(self, account_id: str, call_id: str) -> bool:
         """Free the slot and minutes of a call that never connected (or stop it waiting).
@@ -229,6 +257,8 @@ class CallsMixin(ServiceBase):
         def work(uow: UnitOfWork) -> list[Admitted]:
             subscription = self._subscription(uow, account_id)
             ledger = self._ledger(uow, account_id)
+            if _period_over(ledger, at):
+                self._catch_up_plan(uow, subscription, at)
             admitted: list[tuple[WaitingCall, Admitted]] = []
             try:
                 self._take_waiting(uow, subscription, ledger, at, admitted)
@@ -255,6 +285,7 @@ class CallsMixin(ServiceBase):
     ) -> None:
         account_id = subscription.account_id
         limit = subscription.plan.features.concurrent_calls
+        funded = self._overage_funded(uow, ledger, at)
         while True:
             waiting = self.queue.next_admittable(
                 at, lambda acc: acc == account_id and ledger.active_count() < limit
@@ -273,12 +304,22 @@ class CallsMixin(ServiceBase):
                     ledger=ledger,
                     queue=self.queue,
                     policy=self.admission,
+                    overage_funded=funded,
                 )
             except InvalidTransition:  # released or hold-expired on the ledger meanwhile
                 continue
             if not isinstance(decision, Admitted):
                 return
             taken.append((waiting, decision))
+
+
+def _period_over(ledger: MinuteLedger, at: datetime) -> bool:
+    """Whether `at` is past the ledger's period, so the plan may be due for renewal.
+
+    A cheap guard for the hot paths: the subscription is asked only then.
+    """
+    period = ledger.period
+    return period is not None and at >= period.end
 
 
 def _refuse_settled(uow: UnitOfWork, account_id: str, call_id: str, action: str) -> None:

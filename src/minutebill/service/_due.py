@@ -99,8 +99,9 @@ class DueWorkMixin(NumbersMixin):
         take now is reported in `DueReport.failures` and tried again by the next run; one it
         refuses for good (`GatewayRejected`) is reported once and recorded as failed
         (`RefundFailed` in the outbox), never sent again. A number whose mandate debit failed
-        — declined now, failed by reconciliation or expiry, or found failed from earlier —
-        goes On Hold.
+        — declined now, refused for good (a revoked mandate: reported once in
+        `DueReport.failures`), failed by reconciliation or expiry, or found failed from
+        earlier — goes On Hold.
 
         Raises:
             ValidationError: for a naive `now` or a batch size below 1.
@@ -149,17 +150,16 @@ class DueWorkMixin(NumbersMixin):
         done = 0
         while True:
 
-            def page(uow: UnitOfWork, after: str | None = cursor) -> tuple[str | None, _Tally]:
+            def page(uow: UnitOfWork, after: str | None = cursor) -> tuple[str | None, int, _Tally]:
                 tally = _Tally()
                 items = getattr(uow, kind).due_page(at, batch_size, after=after)
                 for aggregate, _ in items:
                     handle(uow, aggregate, tally)
-                return (items[-1][1] if items else None), tally
+                return (items[-1][1] if items else None), len(items), tally
 
             try:
-                cursor_next, tally = self._run(page)
+                cursor_next, size, tally = self._run(page)
                 tally.merge_into(total)
-                size = batch_size
             except MinutebillError:
                 cursor_next, size = self._one_by_one(
                     kind, at, batch_size, cursor, handle, total, failures
@@ -218,11 +218,11 @@ class DueWorkMixin(NumbersMixin):
         ledger = self._ledger(uow, account_id)
         wallet = self._wallet(uow, account_id)
         while subscription.renewal_due(at):
-            amount = self._renewal_amount(subscription, ledger)
+            amount = self._renewal_amount(subscription, ledger, at)
             if wallet.can_cover(amount):
                 if amount.amount > 0:
                     wallet.debit(amount, subscription.renewal_key, at, reason="plan renewal")
-                subscription.renew(at, PaymentOutcome.SUCCEEDED, ledger)
+                self._renew_paid(subscription, ledger, wallet, at)
                 counts["plans_renewed"] += 1
             else:
                 if subscription.status is SubscriptionStatus.ACTIVE:
@@ -230,20 +230,26 @@ class DueWorkMixin(NumbersMixin):
                     # the plan at once: report what happened, not what was attempted.
                     result = subscription.renew(at, PaymentOutcome.FAILED, ledger)
                     if result is RenewalResult.EXPIRED:
+                        self._bill_arrears_of_ended(uow, subscription, at)
                         counts["plans_expired"] += 1
                     else:
                         counts["plans_past_due"] += 1
                 return
 
-    def _renewal_amount(self, subscription: Subscription, ledger: MinuteLedger) -> Money:
+    def _renewal_amount(
+        self, subscription: Subscription, ledger: MinuteLedger, at: datetime
+    ) -> Money:
         """The next period's price plus the overage billed in arrears for this one, taxed.
 
         The arrears are what was priced to be billed in arrears, whatever the overage rule is
         now: a plan change during the period neither bills twice what the wallet already paid
-        nor drops what was left to bill.
+        nor drops what was left to bill. Late usage the next period's plan minutes will cover
+        is left out (see `_renew_paid`).
         """
         price = subscription.renewal_plan.price
-        return self._gross(price + self._arrears(ledger, price.currency))
+        arrears = self._arrears(ledger, price.currency)
+        arrears -= self._late_arrears_covered(subscription, ledger, at)
+        return self._gross(price + arrears)
 
     def _due_number(
         self,
@@ -303,12 +309,26 @@ class DueWorkMixin(NumbersMixin):
             cursor = due[-1][1]
 
     def _due_open_payment(self, payment: Payment, at: datetime, counts: Counter[str]) -> None:
-        if payment.gateway_payment_id is not None:
-            self.reconcile_payment(payment.payment_id)
-            counts["payments_reconciled"] += 1
+        """Reconcile an open payment, then fail it if its deadline has passed.
+
+        The deadline counts even when the gateway cannot be asked (an outage, an id it does
+        not know): a success it reports later, dated within the window, still wins. The
+        reconciliation's error is raised after that, for the report.
+        """
+        failure: MinutebillError | None = None
+        # A checkout payment whose answer was lost is asked for again (see `reconcile_payment`).
+        if payment.gateway_payment_id is not None or payment.method is not None:
+            try:
+                self.reconcile_payment(payment.payment_id)
+            except MinutebillError as exc:
+                failure = exc
+            else:
+                counts["payments_reconciled"] += 1
         expire = partial(self._expire_payment, payment_id=payment.payment_id, at=at)
         if self._run(expire):
             counts["payments_expired"] += 1
+        if failure is not None:
+            raise failure
 
     def _expire_payment(self, uow: UnitOfWork, *, payment_id: str, at: datetime) -> bool:
         payment = self._payment(uow, payment_id)
@@ -317,27 +337,32 @@ class DueWorkMixin(NumbersMixin):
         self._on_payment_unpaid(uow, payment, at)
         return True
 
+    def _catch_up_plan(self, uow: UnitOfWork, subscription: Subscription, at: datetime) -> None:
+        """Renew (or lapse) the plan now if `run_due(at)` would: a call needs its minutes."""
+        if subscription.renewal_due(at):
+            self._due_subscription(uow, subscription, at, Counter())
+
     # --- money arrived: retry what was waiting for it ---------------------------------------
 
     def _on_wallet_credited(self, uow: UnitOfWork, account_id: str, at: datetime) -> None:
-        """Pay held numbers and a past-due plan from the wallet, now that it has money.
+        """Pay a past-due plan and then held numbers from the wallet, now that it has money.
 
-        A held number with Auto-Pay is paid every period it owes, one by one, as far as the
-        wallet goes (`WalletRenewalsMixin._pay_owed_from_wallet`).
+        The plan first, as the due work does: every call needs it. A held number with
+        Auto-Pay is then paid every period it owes, one by one, as far as the wallet goes
+        (`WalletRenewalsMixin._pay_owed_from_wallet`).
         """
         wallet: Wallet = self._wallet(uow, account_id)
+        subscription: Subscription | None = uow.subscriptions.find(account_id)
+        if subscription is not None and subscription.status is SubscriptionStatus.PAST_DUE:
+            ledger = self._ledger(uow, account_id)
+            amount = self._renewal_amount(subscription, ledger, at)
+            if wallet.can_cover(amount):
+                if amount.amount > 0:
+                    wallet.debit(amount, subscription.renewal_key, at, reason="plan renewal")
+                self._renew_paid(subscription, ledger, wallet, at)
         for number in uow.numbers.for_account(account_id):
             if number.status is NumberStatus.ON_HOLD and number.auto_pay:
                 self._pay_owed_from_wallet(wallet, number, at)
-        subscription: Subscription | None = uow.subscriptions.find(account_id)
-        if subscription is None or subscription.status is not SubscriptionStatus.PAST_DUE:
-            return
-        ledger = self._ledger(uow, account_id)
-        amount = self._renewal_amount(subscription, ledger)
-        if wallet.can_cover(amount):
-            if amount.amount > 0:
-                wallet.debit(amount, subscription.renewal_key, at, reason="plan renewal")
-            subscription.renew(at, PaymentOutcome.SUCCEEDED, ledger)
 
 
 def _due_payments_page(

@@ -8,7 +8,8 @@ attempt n's is that id followed by ``-n``. The payment id is also the gateway's 
 key, so:
 
 - asking again for an attempt that is still open (due work run twice, a lost response) sends
-  it again under the same key, which the gateway deduplicates;
+  it again under the same key, which the gateway deduplicates, and as it was first sent (its
+  mandate and notice are kept with it), even if the customer saved another mandate since;
 - an attempt that ended without paying the period is never sent again: the due work puts the
   number On Hold, and a customer who acts (turns Auto-Pay back on) starts the next attempt;
 - every attempt pays the period's one quote, and fulfilment happens once per quote: should two
@@ -29,15 +30,16 @@ from functools import partial
 
 from attrs import frozen
 
-from minutebill._unit_of_work import UnitOfWork
+from minutebill._unit_of_work import StoredResponse, UnitOfWork
 from minutebill.domain.checkout import NumberLine, Order, Quote
 from minutebill.domain.number_renewal import ChargeMandate
 from minutebill.domain.number_status import HoldReason, PaymentDisposition
 from minutebill.domain.numbers import NumberSubscription
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.payments import Payment
-from minutebill.errors import InvalidTransition
-from minutebill.gateway import MandateChargeRequest
+from minutebill.domain.state import instant_from_state, instant_to_state
+from minutebill.errors import GatewayError, InvalidTransition
+from minutebill.gateway import GatewayPayment, MandateChargeRequest
 from minutebill.service._payments import renewed_period
 from minutebill.service._purchases import PurchasesMixin
 from minutebill.service._wallet_renewals import WalletRenewalsMixin
@@ -88,6 +90,11 @@ def _first_attempt_id(account_id: str, renewal_key: str) -> str:
     # renewal key is only unique per number, so the account is part of the digest.
     scoped = f"{account_id}\x00{renewal_key}"
     return "pay_" + hashlib.sha256(scoped.encode()).hexdigest()[:24]
+
+
+def _request_key(payment_id: str) -> str:
+    """Where the idempotency store keeps what an attempt was sent with (mandate, notice)."""
+    return f"mandate-charge:{payment_id}"
 
 
 def _attempt_id(first: str, attempt: int) -> str:
@@ -146,17 +153,26 @@ class MandatesMixin(WalletRenewalsMixin):
             return None
         if payment is not None and decision.on_session and _superseded(payment.status):
             attempt, payment = attempt + 1, None
+        notice = number.notice
+        notified_at = None if decision.on_session or notice is None else notice.sent_at
         if payment is None:
             payment_id = _attempt_id(first, attempt)
             payment = self._start_attempt(uow, number, key, attempt, payment_id, at)
-        notice = number.notice
+            sent = {
+                "mandate_id": mandate_id,
+                "notified_at": None if notified_at is None else instant_to_state(notified_at),
+            }
+            uow.idempotency.put(
+                number.account_id, _request_key(payment_id), StoredResponse("", sent)
+            )
+        else:  # asked again: exactly as it was sent, whatever the mandate or notice is now
+            stored = uow.idempotency.get(number.account_id, _request_key(payment.payment_id))
+            if stored is not None:
+                mandate_id = stored.response["mandate_id"]
+                sent_at = stored.response["notified_at"]
+                notified_at = None if sent_at is None else instant_from_state(sent_at)
         return MandateCharge(
-            number.account_id,
-            number.number_e164,
-            payment.payment_id,
-            mandate_id,
-            None if decision.on_session or notice is None else notice.sent_at,
-            at,
+            number.account_id, number.number_e164, payment.payment_id, mandate_id, notified_at, at
         )
 
     def _start_attempt(
@@ -201,18 +217,39 @@ class MandatesMixin(WalletRenewalsMixin):
         uow.payments.add(payment)
         return payment
 
-    def _send_mandate_charges(self, charges: list[MandateCharge]) -> None:
+    def _send_mandate_charges(self, charges: list[MandateCharge]) -> list[GatewayPayment]:
+        """Send each charge, and return the gateway's answers.
+
+        A charge the gateway refuses for good fails its attempt, then raises.
+
+        A refusal that sending again cannot change (`GatewayRejected`: a revoked or unknown
+        mandate) is the attempt's failure, as a decline is: the number goes On Hold now,
+        not when the open attempt expires a day later.
+        """
+        answers: list[GatewayPayment] = []
         for charge in charges:
             payment = self._read(partial(_find_payment, payment_id=charge.payment_id))
-            reported = self.gateway.charge_mandate(
-                MandateChargeRequest.for_payment(
-                    payment,
-                    mandate_id=charge.mandate_id,
-                    description=f"Number {charge.number_e164} renewal",
-                    pre_debit_notified_at=charge.notified_at,
+            try:
+                reported = self.gateway.charge_mandate(
+                    MandateChargeRequest.for_payment(
+                        payment,
+                        mandate_id=charge.mandate_id,
+                        description=f"Number {charge.number_e164} renewal",
+                        pre_debit_notified_at=charge.notified_at,
+                    )
                 )
-            )
+            except GatewayError as exc:
+                if not exc.retryable:
+                    self._run(partial(self._refused, charge=charge, reason=str(exc)))
+                raise
             self._observe_gateway(reported, at=charge.at)
+            answers.append(reported)
+        return answers
+
+    def _refused(self, uow: UnitOfWork, *, charge: MandateCharge, reason: str) -> None:
+        payment = self._payment(uow, charge.payment_id)
+        if payment.record_refusal(reason, at=charge.at):
+            self._after_news(uow, payment, charge.at)
 
     def _on_payment_unpaid(self, uow: UnitOfWork, payment: Payment, at: datetime) -> None:
         """Hold the number whose renewal attempt `payment` failed or needs the customer.

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from attrs import evolve
+
 from minutebill._unit_of_work import UnitOfWork
 from minutebill.domain.number_renewal import (
     ChargeMandate,
@@ -23,6 +25,7 @@ from minutebill.domain.number_renewal import (
 )
 from minutebill.domain.number_status import ReleaseReason
 from minutebill.domain.numbers import NumberSubscription
+from minutebill.domain.payment_status import PaymentStatus
 from minutebill.service._mandates import MandateCharge, MandatesMixin
 from minutebill.views import NumberView
 
@@ -64,6 +67,10 @@ class NumbersMixin(MandatesMixin):
             on: The new setting.
             mandate_id: A saved payment method renewals may charge (kept if None).
 
+        Returns:
+            The number's row; when the gateway asks the customer to authenticate the debit
+            (above the mandate's no-authentication limit), its `next_action_url` says where.
+
         Raises:
             NotFound: for an unknown account or number.
             InvalidTransition: for a released number (nothing changes).
@@ -79,8 +86,12 @@ class NumbersMixin(MandatesMixin):
                 return self._carry_out(uow, number, at, customer_present=True)
             return None
 
-        self._send_mandate_charges([c for c in [self._run(work)] if c is not None])
-        return self._number_view(account_id, number_e164)
+        answers = self._send_mandate_charges([c for c in [self._run(work)] if c is not None])
+        view = self._number_view(account_id, number_e164)
+        for answer in answers:  # the customer is here: send them to authenticate the debit
+            if answer.status is PaymentStatus.ACTION_REQUIRED and answer.next_action_url:
+                return evolve(view, next_action_url=answer.next_action_url)
+        return view
 
     def release_number(self, account_id: str, number_e164: str) -> NumberView:
         """Release a number: recurring charges stop and it goes back to the provider.

@@ -35,10 +35,15 @@ from minutebill.domain.numbers import NumberSubscription, check_number_limit
 from minutebill.domain.payment_events import PaymentEvent
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.payments import Payment
-from minutebill.domain.subscriptions import PaymentOutcome
 from minutebill.domain.text import require_key
 from minutebill.errors import GatewayError, LimitExceeded, MinutebillError, NotFound
-from minutebill.gateway import GatewayPayment, GatewayRefund, PaymentGateway, RefundRequest
+from minutebill.gateway import (
+    GatewayPayment,
+    GatewayRefund,
+    PaymentGateway,
+    PaymentRequest,
+    RefundRequest,
+)
 from minutebill.service._base import ServiceBase
 
 __all__ = ["PaymentResult", "PaymentsMixin"]
@@ -111,7 +116,29 @@ _REFUND_REASON = "undeliverable"
 """The reason minutebill gives the gateway for a remedy refund (the same on every re-send)."""
 
 
-def _options_key(quote_id: str) -> str:
+def checkout_request(payment: Payment, quote: Quote) -> PaymentRequest:
+    """The gateway request that collects a checkout payment: the same on every send."""
+    description = "; ".join(line.description for line in quote.lines)
+    return PaymentRequest.for_payment(payment, description=description)
+
+
+def _unanswered_key(payment_id: str) -> str:
+    return f"checkout-unanswered:{payment_id}"
+
+
+def note_unanswered(uow: UnitOfWork, payment: Payment) -> None:
+    """Remember that the gateway's answer to `payment`'s request was lost (a timeout).
+
+    Only such a payment is asked for again when reconciled: one the gateway never received
+    (`GatewayUnavailable`) is not sent again behind the customer's back.
+    """
+    key = _unanswered_key(payment.payment_id)
+    if uow.idempotency.get(payment.account_id, key) is None:
+        uow.idempotency.put(payment.account_id, key, StoredResponse("", {}))
+
+
+def options_key(quote_id: str) -> str:
+    """Where the idempotency store keeps a purchase's options (Auto-Pay, the mandate)."""
     return f"checkout-options:{quote_id}"
 
 
@@ -161,7 +188,11 @@ class PaymentsMixin(ServiceBase):
     def reconcile_payment(self, payment_id: str) -> PaymentResult:
         """Ask the gateway where a payment stands (when a webhook is late or lost) and apply it.
 
-        Refunds the payment still owes are sent again (see `PaymentResult.refund_owed`).
+        Refunds the payment still owes are sent again (see `PaymentResult.refund_owed`). A
+        checkout payment whose gateway answer was lost to a timeout (so its gateway id is
+        unknown) is asked for again with the same request and idempotency key,
+        as the gateway port prescribes: the gateway answers with the payment it made, or
+        makes it now, and collects once however often it is asked.
 
         Raises:
             NotFound: for an unknown payment.
@@ -175,9 +206,16 @@ class PaymentsMixin(ServiceBase):
             return payment
 
         payment = self._read(find)
-        if payment.gateway_payment_id is None:
+        if payment.gateway_payment_id is not None:
+            return self._observe_gateway(self.gateway.get_payment(payment.gateway_payment_id))
+        if not payment.status.is_open:
             return PaymentResult.of(payment)
-        return self._observe_gateway(self.gateway.get_payment(payment.gateway_payment_id))
+        # The gateway's answer to the checkout was lost (a timeout): ask again with the same
+        # request and key, which the gateway answers with the payment it made, collecting once.
+        quote = self._read(partial(_unanswered_quote, payment=payment))
+        if quote is None:  # never sent, or not a checkout (the due work re-sends mandate debits)
+            return PaymentResult.of(payment)
+        return self._observe_gateway(self.gateway.create_payment(checkout_request(payment, quote)))
 
     def _observe_gateway(
         self, reported: GatewayPayment, *, at: datetime | None = None
@@ -346,24 +384,25 @@ class PaymentsMixin(ServiceBase):
     ) -> None:
         account_id = payment.account_id
         credited = False
+        shares = quote.line_totals()  # what each line cost, tax included
         for step in decision.steps:
             line = quote.lines[step.line_index]
             key = f"{payment.payment_id}:{step.line_index}"
+            paid = shares[step.line_index]
             if step.kind is StepKind.GRANT_BUNDLE and isinstance(line, BundleLine):
                 self._grant_bundle(uow, account_id, line, step.quantity, key, at)
             elif step.kind is StepKind.ACTIVATE_NUMBER and isinstance(line, NumberLine):
                 self._activate_number(uow, account_id, line, quote.quote_id, at)
             elif step.kind is StepKind.RENEW_NUMBER and isinstance(line, NumberLine):
-                credited |= self._renew_number(
-                    uow, account_id, line, quote.quote_id, step.amount, key, at
-                )
+                credited |= self._renew_number(uow, account_id, line, quote.quote_id, paid, key, at)
             elif step.kind is StepKind.RENEW_PLAN:
                 subscription = self._subscription(uow, account_id)
                 if subscription.renewal_due(at):
-                    subscription.renew(at, PaymentOutcome.SUCCEEDED, self._ledger(uow, account_id))
+                    ledger = self._ledger(uow, account_id)
+                    self._renew_paid(subscription, ledger, self._wallet(uow, account_id), at)
                 else:
                     credited |= self._credit(
-                        uow, account_id, step.amount, key, at, "plan payment", retry=False
+                        uow, account_id, paid, key, at, "plan payment", retry=False
                     )
             else:  # a top-up, or a plan line bought through checkout: credited to the wallet
                 credited |= self._credit(
@@ -375,14 +414,20 @@ class PaymentsMixin(ServiceBase):
     def _remedy(
         self, uow: UnitOfWork, payment: Payment, decision: Fulfilment, at: datetime
     ) -> None:
-        if decision.remedy is None or not decision.remedy_amount:
+        """Return what the decision owes, less what the gateway already refunded.
+
+        A refund reported before the capture (made in the gateway's dashboard, say) has
+        returned that money already: it is neither refunded nor credited a second time.
+        """
+        if decision.remedy is None:
+            return
+        amount = min(decision.remedy_amount, payment.refundable)
+        if not amount:
             return
         if decision.remedy is Remedy.CREDIT_WALLET:
-            self._credit(
-                uow, payment.account_id, decision.remedy_amount, decision.remedy_key, at, "refund"
-            )
+            self._credit(uow, payment.account_id, amount, decision.remedy_key, at, "refund")
             return
-        payment.request_refund(decision.remedy_amount, refund_id=decision.remedy_key, at=at)
+        payment.request_refund(amount, refund_id=decision.remedy_key, at=at)
 
     def _credit(
         self,
@@ -456,7 +501,7 @@ class PaymentsMixin(ServiceBase):
     def _activate_number(
         self, uow: UnitOfWork, account_id: str, line: NumberLine, quote_id: str, at: datetime
     ) -> None:
-        options = uow.idempotency.get(account_id, _options_key(quote_id))
+        options = uow.idempotency.get(account_id, options_key(quote_id))
         chosen = {} if options is None else options.response
         number = NumberSubscription.activate(
             line.number_e164,
@@ -485,7 +530,10 @@ class PaymentsMixin(ServiceBase):
         key: str,
         at: datetime,
     ) -> bool:
-        """Pay the period the renewal quote names; whether the money went to the wallet."""
+        """Pay the period the renewal quote names; whether the money went to the wallet.
+
+        A period paid meanwhile gets back `amount`: all the line cost, its tax included.
+        """
         number: NumberSubscription = uow.numbers.get(account_id, line.number_e164)
         period_index = int(quote_id.rsplit(":", 1)[1])
         if number.payment_disposition(period_index, at) is PaymentDisposition.APPLY:
@@ -493,3 +541,11 @@ class PaymentsMixin(ServiceBase):
             return False
         # Paid meanwhile (a top-up got there first): the money is not lost.
         return self._credit(uow, account_id, amount, key, at, "renewal paid twice", retry=False)
+
+
+def _unanswered_quote(uow: UnitOfWork, *, payment: Payment) -> Quote | None:
+    """The quote of a checkout payment whose gateway answer was lost; None for any other."""
+    if uow.idempotency.get(payment.account_id, _unanswered_key(payment.payment_id)) is None:
+        return None
+    quote: Quote = uow.orders.get(payment.account_id, payment.quote_id)
+    return quote

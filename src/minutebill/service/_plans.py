@@ -247,11 +247,20 @@ class PlansMixin(ServiceBase):
     def cancel(self, account_id: str) -> PlanOverview:
         """Stop renewing: the plan ends at the period end (resume before then to keep it).
 
+        A past-due plan has no paid time left and ends at once; overage it left to bill in
+        arrears is taken from the wallet then, with its tax, as far as the balance goes (as
+        when its grace period runs out).
+
         Raises:
             NotFound: for an unknown account.
             InvalidTransition: if the subscription has expired.
         """
-        return self._change_renewal(account_id, Subscription.cancel)
+        return self._change_renewal(account_id, self._cancel)
+
+    def _cancel(self, uow: UnitOfWork, subscription: Subscription, at: datetime) -> None:
+        """`Subscription.cancel`; a past-due plan ends at once, its arrears billed."""
+        if subscription.cancel(at) and subscription.status is SubscriptionStatus.EXPIRED:
+            self._bill_arrears_of_ended(uow, subscription, at)
 
     def cancel_scheduled_change(self, account_id: str) -> PlanOverview:
         """Call off a downgrade scheduled for the period end; the plan renews as it is.
@@ -262,7 +271,9 @@ class PlansMixin(ServiceBase):
         Raises:
             NotFound: for an unknown account.
         """
-        return self._change_renewal(account_id, Subscription.cancel_scheduled_change)
+        return self._change_renewal(
+            account_id, lambda _, subscription, at: subscription.cancel_scheduled_change(at)
+        )
 
     def resume(self, account_id: str) -> PlanOverview:
         """Undo `cancel` before the period ends.
@@ -271,17 +282,17 @@ class PlansMixin(ServiceBase):
             NotFound: for an unknown account.
             InvalidTransition: if the subscription has ended (`subscribe` again instead).
         """
-        return self._change_renewal(account_id, Subscription.resume)
+        return self._change_renewal(account_id, lambda _, subscription, at: subscription.resume(at))
 
     def _change_renewal(
-        self, account_id: str, change: Callable[[Subscription, datetime], bool]
+        self, account_id: str, change: Callable[[UnitOfWork, Subscription, datetime], object]
     ) -> PlanOverview:
         """Apply `change` (cancel or resume) now, in one unit of work; the plan as it stands."""
         at = self._now()
 
         def work(uow: UnitOfWork) -> PlanOverview:
             subscription = self._subscription(uow, account_id)
-            change(subscription, at)
+            change(uow, subscription, at)
             return PlanOverview.build(
                 subscription, self._ledger(uow, account_id), self._wallet(uow, account_id), at
             )

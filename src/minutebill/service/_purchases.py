@@ -29,9 +29,19 @@ from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.payments import Payment, PaymentMethod
 from minutebill.domain.tax import TaxPolicy
 from minutebill.domain.text import require_key
-from minutebill.errors import IdempotencyConflict, InvalidTransition, ValidationError
-from minutebill.gateway import PaymentRequest
-from minutebill.service._payments import PaymentResult, PaymentsMixin
+from minutebill.errors import (
+    GatewayTimeout,
+    IdempotencyConflict,
+    InvalidTransition,
+    ValidationError,
+)
+from minutebill.service._payments import (
+    PaymentResult,
+    PaymentsMixin,
+    checkout_request,
+    note_unanswered,
+    options_key,
+)
 
 __all__ = ["CheckoutResult", "PurchasesMixin"]
 
@@ -57,6 +67,13 @@ class CheckoutResult:
     def status(self) -> PaymentStatus:
         """The payment's status."""
         return self.payment.status
+
+
+def _capability_set(value: object) -> frozenset[Capability]:
+    """`value` as a set, for `Order` to check its members; not a string, nor a non-iterable."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ValidationError("requires", value, "expected Capability values")
+    return frozenset(value)
 
 
 def _digest(*parts: str) -> str:
@@ -129,18 +146,22 @@ class PurchasesMixin(PaymentsMixin):
 
         Raises:
             NotFound: for an unknown account or offer.
-            ValidationError: for a number that is not E.164, or a blank mandate id.
+            ValidationError: for a number that is not E.164, `requires` that are not
+                `Capability` values, an `auto_pay` that is not a bool, or a blank mandate id.
             MissingCapability: if the offer lacks a required capability (SMS, Voice).
             LimitExceeded: if the plan's phone-number limit is reached (while a downgrade is
                 scheduled, the smaller of the two plans' limits).
             InvalidTransition: if the account already holds the number.
-            IdempotencyConflict: for a key used before with another purchase.
+            IdempotencyConflict: for a key used before with another purchase (another
+                number, offer, method, Auto-Pay setting or mandate).
         """
         validate_e164(number_e164)
+        if not isinstance(auto_pay, bool):  # "no" from a form would turn Auto-Pay on
+            raise ValidationError("auto_pay", auto_pay, "a bool")
         if mandate_id is not None:  # checked now: fulfilment, after the charge, is too late
             require_key("mandate_id", mandate_id)
         line = NumberLine(offer=self.catalog.number_offer(offer_code), number_e164=number_e164)
-        options = {"auto_pay": bool(auto_pay), "mandate_id": mandate_id}
+        options = {"auto_pay": auto_pay, "mandate_id": mandate_id}
         return self._checkout(
             account_id, [line], method, idempotency_key, requires=requires, options=options
         )
@@ -159,17 +180,21 @@ class PurchasesMixin(PaymentsMixin):
     ) -> CheckoutResult:
         require_key("account_id", account_id)
         require_key("idempotency_key", idempotency_key)
+        required = _capability_set(requires)  # read once: the unit of work may run again
         at = self._now()
         payment_id = f"pay_{_digest(account_id, idempotency_key)}"
         quote_id = f"quote_{_digest(account_id, idempotency_key)}"
 
         def start(uow: UnitOfWork) -> tuple[Quote, Payment]:
             wallet = self._wallet(uow, account_id)
-            order = Order(lines, wallet.currency, frozenset(requires))
+            order = Order(lines, wallet.currency, required)
             fingerprint = _digest(repr(order.to_state()), repr(method))
             stored = uow.idempotency.get(account_id, f"checkout:{idempotency_key}")
             if stored is not None:
-                if stored.fingerprint != fingerprint:
+                # Auto-Pay and the mandate are kept apart from the order: part of the purchase.
+                chosen = uow.idempotency.get(account_id, options_key(quote_id))
+                same_options = (chosen.response if chosen else {}) == dict(options or {})
+                if stored.fingerprint != fingerprint or not same_options:
                     raise IdempotencyConflict(idempotency_key, "another purchase")
                 return uow.orders.get(account_id, quote_id), self._payment(uow, payment_id)
             self._check_numbers(uow, account_id, lines)
@@ -196,7 +221,7 @@ class PurchasesMixin(PaymentsMixin):
             )
             if options is not None:
                 uow.idempotency.put(
-                    account_id, f"checkout-options:{quote_id}", StoredResponse("", dict(options))
+                    account_id, options_key(quote_id), StoredResponse("", dict(options))
                 )
             return quote, payment
 
@@ -205,10 +230,11 @@ class PurchasesMixin(PaymentsMixin):
             return CheckoutResult(
                 quote=quote, payment=PaymentResult.of(payment), capabilities=quote.capabilities
             )
-        description = "; ".join(line.description for line in quote.lines)
-        reported = self.gateway.create_payment(
-            PaymentRequest.for_payment(payment, description=description)
-        )
+        try:
+            reported = self.gateway.create_payment(checkout_request(payment, quote))
+        except GatewayTimeout:  # it may have taken effect: reconciling will ask again
+            self._run(lambda uow: note_unanswered(uow, payment))
+            raise
         result = self._observe_gateway(reported)
         return CheckoutResult(
             quote=quote,

@@ -4,9 +4,11 @@ The minute ledger and the usage history are written in the same unit of work, so
 number of writers — racing processes, a writer killed mid-commit, a PostgreSQL failover — a
 correct store satisfies, for every account:
 
-* the ledger's lifetime ``consumed`` seconds equal the seconds debited by its usage records,
-  and its ``overage`` equals their overage seconds (no call lost, none counted twice);
-* every grant still kept has ``consumed`` equal to the seconds the records debited from it;
+* the ledger's lifetime ``consumed`` seconds equal the seconds debited by its usage records
+  (plus the late usage a paid renewal covered, ``covered``), and its ``overage`` equals their
+  overage seconds (no call lost, none counted twice);
+* every grant still kept has ``consumed`` equal to the seconds the records debited from it
+  (plus the late seconds it covered);
 * ``granted == remaining + held + consumed + expired`` for the ledger as a whole;
 * every record has ``billable == debited + overage``, belongs to the account, and its call id
   appears once;
@@ -48,7 +50,8 @@ class AccountAudit:
         records: Usage records stored for it.
         debited_seconds: Seconds its records debited from grants.
         overage_seconds: Overage seconds on its records.
-        ledger_consumed: The ledger's lifetime consumed seconds.
+        ledger_consumed: The ledger's lifetime consumed seconds less the late usage a paid
+            renewal covered: what the ledger says the calls debited.
         ledger_overage: The ledger's lifetime overage seconds.
         problems: Each broken invariant, in words (empty when all hold).
     """
@@ -184,8 +187,11 @@ def _audit_account(
             problems=tuple(problems),
         )
     totals = ledger.totals()
-    if totals.consumed != debited:
-        problems.append(f"ledger consumed {totals.consumed}s but the calls debited {debited}s")
+    if totals.consumed != debited + totals.covered:
+        problems.append(
+            f"ledger consumed {totals.consumed}s (late usage covered: {totals.covered}s)"
+            f" but the calls debited {debited}s"
+        )
     if totals.overage != overage:
         problems.append(f"ledger overage {totals.overage}s but the calls record {overage}s")
     accounted = totals.remaining + totals.held + totals.consumed + totals.expired
@@ -197,18 +203,19 @@ def _audit_account(
     for record in records:
         for debit in record.debits:
             by_grant[debit.grant_id] += debit.seconds
+    covered = ledger.covered_seconds()
     problems.extend(
         f"grant {grant.grant_id} consumed {grant.consumed}s"
         f" but the calls debited {by_grant[grant.grant_id]}s from it"
         for grant in ledger.grants()
-        if grant.consumed != by_grant[grant.grant_id]
+        if grant.consumed != by_grant[grant.grant_id] + covered.get(grant.grant_id, 0)
     )
     return AccountAudit(
         account_id=account_id,
         records=len(records),
         debited_seconds=debited,
         overage_seconds=overage,
-        ledger_consumed=totals.consumed,
+        ledger_consumed=totals.consumed - totals.covered,
         ledger_overage=totals.overage,
         problems=tuple(problems),
     )

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import ClassVar
 
 from attrs import define, evolve, field, frozen
+from pydantic import ValidationError as PydanticValidationError
 
 from minutebill.domain.money import Money
 from minutebill.domain.payment_events import PaymentEvent, PaymentEventKind
@@ -49,7 +50,7 @@ from minutebill.gateway import (
     RefundStatus,
 )
 from minutebill.ports import Clock
-from minutebill.schemas import WebhookPayload
+from minutebill.schemas import WebhookPayload, first_error
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -363,18 +364,24 @@ class FakePaymentGateway:
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> PaymentEvent:
         """See `PaymentGateway.parse_webhook`."""
-        given = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), None)
-        if not isinstance(body, bytes) or given is None:
+        given = None
+        if isinstance(headers, Mapping):
+            wanted = SIGNATURE_HEADER.lower()
+            given = next((v for k, v in headers.items() if str(k).lower() == wanted), None)
+        if not isinstance(body, bytes) or not isinstance(given, str):
             raise WebhookVerificationError("missing body bytes or signature header")
         expected = sign(body, self._secret)
         if not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
             raise WebhookVerificationError("signature does not match the raw body")
         try:
-            return WebhookPayload.model_validate_json(body).to_event()
-        except ValueError as error:  # pydantic's ValidationError is a ValueError
-            if isinstance(error, ValidationError):
-                raise
-            raise ValidationError("body", body[:80], "not a payment webhook") from None
+            payload = WebhookPayload.model_validate_json(body)
+        except PydanticValidationError as error:
+            where, value, reason = first_error(error.errors())
+            if where == "<root>":  # not JSON, or not an object
+                reason = f"not a payment webhook: {reason}"
+                raise ValidationError("body", body[:80], reason) from None
+            raise ValidationError(f"body.{where}", value, reason) from None
+        return payload.to_event()
 
     # --- internals -----------------------------------------------------------------------
 

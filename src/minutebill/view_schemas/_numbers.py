@@ -48,6 +48,7 @@ class NumberViewSchema(ViewModel):
     release_after: AwareDatetime | None
     can_release: bool
     as_of: AwareDatetime
+    next_action_url: str | None = None
     formatted: NumberTextSchema | None = None
 
     @classmethod
@@ -70,6 +71,7 @@ class NumberViewSchema(ViewModel):
             release_after=view.release_after,
             can_release=view.can_release,
             as_of=view.as_of,
+            next_action_url=view.next_action_url,
             formatted=None
             if locale is None
             else NumberTextSchema(**view.format(locale, timezone=timezone)),

@@ -58,6 +58,9 @@ class NumberView:
         release_after: When a held number goes back to the provider, if it is on hold.
         as_of: The instant the row is for.
         interval_months: How many months the recurring fee pays for.
+        next_action_url: Where the customer authenticates the renewal charged as they turned
+            Auto-Pay on (a mandate debit above the no-authentication limit), when the
+            gateway asks for that; only `Billing.set_auto_pay`'s answer carries it.
     """
 
     number_e164: str
@@ -73,6 +76,7 @@ class NumberView:
     release_after: datetime | None
     as_of: datetime
     interval_months: int = 1
+    next_action_url: str | None = None
 
     @classmethod
     def build(cls, number: NumberSubscription, at: datetime) -> NumberView:
