@@ -20,6 +20,7 @@ from minutebill.domain.ledger import (
     LateUsageCovered,
     LedgerPolicy,
     MinuteLedger,
+    ParsedLedgerValues,
 )
 from minutebill.domain.money import Money, sum_money
 from minutebill.domain.periods import BillingPeriod
@@ -183,3 +184,21 @@ def test_late_seconds_and_money_are_conserved_by_a_paid_renewal(
     assert total(preview) == dropped  # what the renewal's charge left out
     assert totals.granted == totals.remaining + totals.held + totals.consumed + totals.expired
     assert ledger.covered_seconds() == ({"plan:1": covered.seconds} if covered.seconds else {})
+
+
+def test_a_store_s_shared_grant_terms_do_not_share_what_a_grant_covered() -> None:
+    """`ParsedLedgerValues` reuses a grant's terms; how much of it covered late usage is not
+    a term but a counter, read from each document."""
+    ledger = january_ledger()
+    when = JANUARY.end + timedelta(hours=2)
+    ledger.settle("grace", timedelta(minutes=100), JANUARY.end + timedelta(hours=1))
+    renew_into_february(ledger, 20_000 * 60, when)
+    before = json.loads(json.dumps(ledger.to_state()))
+    ledger.cover_late_usage(when)
+    after = json.loads(json.dumps(ledger.to_state()))
+    parsed = ParsedLedgerValues()
+    assert MinuteLedger.from_state(before, parsed=parsed).covered_seconds() == {}
+    decoded = MinuteLedger.from_state(after, parsed=parsed)
+    assert decoded.covered_seconds() == {"plan:1": 6000}
+    assert decoded.to_state() == MinuteLedger.from_state(after).to_state()
+    assert MinuteLedger.from_state(before, parsed=parsed).covered_seconds() == {}

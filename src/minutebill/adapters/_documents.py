@@ -12,9 +12,8 @@ import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
-from functools import cached_property
 from types import TracebackType
-from typing import Any, Generic, NamedTuple, Protocol, Self, TypeVar, cast
+from typing import Any, Generic, NamedTuple, Protocol, Self, TypeVar, cast, overload
 
 import orjson
 from attrs import define, field, frozen
@@ -605,6 +604,35 @@ class Kinds:
     committed: CommittedAggregates = field(factory=CommittedAggregates)
 
 
+R = TypeVar("R")
+
+
+class _made_on_first_use(Generic[R]):  # noqa: N801 - used as a decorator, like cached_property
+    """`functools.cached_property` without its lock: a repository made on first use.
+
+    The lock (taken at every first use before Python 3.12) is not needed here: a unit of work
+    belongs to one thread. After the first use the value is in the instance's ``__dict__``,
+    which Python looks in before this (non-data) descriptor.
+    """
+
+    def __init__(self, make: Callable[[DocumentUnitOfWork], R]) -> None:
+        self._make = make
+        self.__doc__ = make.__doc__
+        self.name = make.__name__
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> Self: ...
+
+    @overload
+    def __get__(self, instance: DocumentUnitOfWork, owner: type | None = None) -> R: ...
+
+    def __get__(self, instance: DocumentUnitOfWork | None, owner: type | None = None) -> R | Self:
+        if instance is None:
+            return self
+        made = instance.__dict__[self.name] = self._make(instance)
+        return made
+
+
 class DocumentUnitOfWork:
     """A `UnitOfWork` over any store that implements `Transaction`.
 
@@ -640,47 +668,47 @@ class DocumentUnitOfWork:
         self._tx = self._begin()
         return self
 
-    @cached_property
+    @_made_on_first_use
     def ledgers(self) -> _Repository[Any]:
         """Minute ledgers."""
         return _Repository(self, self._kinds.ledgers)
 
-    @cached_property
+    @_made_on_first_use
     def wallets(self) -> _Repository[Any]:
         """Wallets."""
         return _Repository(self, self._kinds.wallets)
 
-    @cached_property
+    @_made_on_first_use
     def subscriptions(self) -> _Repository[Any]:
         """Plan subscriptions."""
         return _Repository(self, self._kinds.subscriptions)
 
-    @cached_property
+    @_made_on_first_use
     def numbers(self) -> _Repository[Any]:
         """Number subscriptions."""
         return _Repository(self, self._kinds.numbers)
 
-    @cached_property
+    @_made_on_first_use
     def orders(self) -> _Repository[Any]:
         """Checkout quotes."""
         return _Repository(self, self._kinds.orders)
 
-    @cached_property
+    @_made_on_first_use
     def payments(self) -> _Repository[Any]:
         """Payments."""
         return _Repository(self, self._kinds.payments)
 
-    @cached_property
+    @_made_on_first_use
     def usage(self) -> _Usage[Any]:
         """Settled calls."""
         return _Usage(self, self._kinds.usage_record)
 
-    @cached_property
+    @_made_on_first_use
     def outbox(self) -> _Outbox:
         """Committed events."""
         return _Outbox(self)
 
-    @cached_property
+    @_made_on_first_use
     def idempotency(self) -> _Idempotency:
         """First answers of idempotent requests."""
         return _Idempotency(self)
@@ -796,6 +824,8 @@ class DocumentUnitOfWork:
 
 
 _REPOSITORIES = tuple(
-    name for name, value in vars(DocumentUnitOfWork).items() if isinstance(value, cached_property)
+    name
+    for name, value in vars(DocumentUnitOfWork).items()
+    if isinstance(value, _made_on_first_use)
 )
 """The repositories a unit of work makes on first use (its cached properties)."""

@@ -7,7 +7,7 @@ from functools import partial
 
 from minutebill.adapters._documents import AggregateKind, Kinds
 from minutebill.domain.checkout import Quote
-from minutebill.domain.ledger import MinuteLedger, UsageRecord
+from minutebill.domain.ledger import MinuteLedger, ParsedLedgerValues, UsageRecord
 from minutebill.domain.number_status import NumberStatus
 from minutebill.domain.numbers import NumberSubscription, ParsedValues
 from minutebill.domain.payments import Payment
@@ -65,13 +65,14 @@ def _payment_due(payment: Payment) -> datetime | None:
 def default_kinds() -> Kinds:
     """The aggregates of minutebill: ledgers, wallets, subscriptions, numbers, orders, payments.
 
-    Each call makes new kinds; numbers loaded through them share one `ParsedValues`, so a
-    store parses each distinct offer and policy once.
+    Each call makes new kinds; numbers loaded through them share one `ParsedValues`, and
+    ledgers one `ParsedLedgerValues`, so a store parses each distinct offer, policy, period
+    and grant's terms once.
     """
     return Kinds(
         ledgers=AggregateKind(
             "ledger",
-            MinuteLedger.from_state,
+            partial(MinuteLedger.from_state, parsed=ParsedLedgerValues()),
             lambda x: (x.account_id, ""),
             due_at=MinuteLedger.due_at,
             copy=MinuteLedger.copy,

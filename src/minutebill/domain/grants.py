@@ -126,7 +126,7 @@ def grant_state(grant: MinuteGrant | GrantBook, effective_at: str, expires_at: s
     """
     return {
         "grant_id": grant.grant_id,
-        "source": grant.source.value,
+        "source": grant.source._value_,  # the value, without the `value` property's call
         "granted": grant.granted,
         "remaining": grant.remaining,
         "effective_at": effective_at,

@@ -50,6 +50,7 @@ from minutebill.domain.ledger_events import (
     ReservationExpired,
     ReservationReleased,
 )
+from minutebill.domain.ledger_parsed import ParsedLedgerValues
 from minutebill.domain.ledger_period import LateUsage, PeriodCounters
 from minutebill.domain.ledger_policy import (
     LedgerPolicy,
@@ -94,6 +95,7 @@ __all__ = [
     "MinutesReserved",
     "MinutesRolledOver",
     "OverageIncurred",
+    "ParsedLedgerValues",
     "Reservation",
     "ReservationExpired",
     "ReservationReleased",
@@ -825,13 +827,36 @@ class MinuteLedger:
         }
 
     @classmethod
-    def from_state(cls, state: State) -> MinuteLedger:
-        """The ledger that `to_state` encoded (with `version` 0 until the store sets it)."""
-        ledger = cls(state["account_id"], LedgerPolicy.from_state(state["policy"]))
-        in_arrears = ledger.policy.overage.mode is OverageMode.BILL_IN_ARREARS
-        ledger._counters = PeriodCounters.from_state(state, arrears_mode=in_arrears)
-        ledger._pool = GrantPool.from_state(state)
-        ledger._calls = CallRegister.from_state(state)
+    def from_state(cls, state: State, *, parsed: ParsedLedgerValues | None = None) -> MinuteLedger:
+        """The ledger that `to_state` encoded (with `version` 0 until the store sets it).
+
+        Args:
+            state: The document.
+            parsed: Policies, periods and grant terms parsed before, to reuse (a store
+                passes its own, see `ParsedLedgerValues`); each part is parsed, with all its
+                checks, the first time it is seen.
+        """
+        if parsed is None:
+            policy = LedgerPolicy.from_state(state["policy"])
+            rater = check.Rater(policy.rating)
+        else:
+            policy, rater = parsed.policy(state["policy"])
+        in_arrears = policy.overage.mode is OverageMode.BILL_IN_ARREARS
+        # Built from its parts as `copy` builds one: they were checked as they were parsed.
+        ledger = _new(cls)
+        _set = object.__setattr__
+        _set(ledger, "account_id", check.key("account_id", state["account_id"]))
+        _set(ledger, "policy", policy)
+        _set(ledger, "version", 0)
+        _set(ledger, "_pool", GrantPool.from_state(state, parsed=parsed))
+        _set(ledger, "_calls", CallRegister.from_state(state))
+        _set(
+            ledger,
+            "_counters",
+            PeriodCounters.from_state(state, arrears_mode=in_arrears, parsed=parsed),
+        )
+        _set(ledger, "_events", EventBuffer())
+        _set(ledger, "_rater", rater)
         return ledger
 
     # --- private ------------------------------------------------------------------------------

@@ -10,11 +10,15 @@ methods, after every check passed, and shown to the world as immutable `MinuteGr
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from minutebill.domain.grants import GrantSource, MinuteGrant, consumption_key, grant_state
 from minutebill.domain.periods import BillingPeriod
 from minutebill.domain.state import State, instant_to_state, optional_instant_to_state
 from minutebill.domain.usage import GrantDebit
+
+if TYPE_CHECKING:
+    from minutebill.domain.ledger_parsed import ParsedLedgerValues
 
 __all__ = ["GrantBook", "GrantPool", "PeriodFigures", "in_period", "period_figures"]
 
@@ -492,21 +496,24 @@ class GrantPool:
 
     def to_state(self) -> State:
         """The pool as JSON-compatible data."""
+        tombstones = self.tombstones
         return {
             "grants": [book.to_state() for book in self.books.values()],
             "pruned": list(self.pruned),
-            "pruned_grants": [g.to_state() for g in self.tombstones.values()],
+            "pruned_grants": [g.to_state() for g in tombstones.values()] if tombstones else [],
         }
 
     @classmethod
-    def from_state(cls, state: State) -> GrantPool:
-        """The pool that `to_state` encoded."""
+    def from_state(cls, state: State, *, parsed: ParsedLedgerValues | None = None) -> GrantPool:
+        """The pool that `to_state` encoded (with grant terms parsed before, if `parsed`)."""
+        book_of = GrantBook.from_state if parsed is None else parsed.book
+        grant_of = MinuteGrant.from_state if parsed is None else parsed.grant
         pool = cls()
         for item in state["grants"]:
-            book = GrantBook.from_state(item)
+            book = book_of(item)
             pool.books[book.grant_id] = book
         pool.pruned = list(state["pruned"])
         for item in state["pruned_grants"]:
-            grant = MinuteGrant.from_state(item)
+            grant = grant_of(item)
             pool.tombstones[grant.grant_id] = grant
         return pool

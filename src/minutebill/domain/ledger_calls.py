@@ -76,9 +76,11 @@ class CallRegister:
 
     def to_state(self) -> State:
         """Holds and closed calls as JSON-compatible data (settled records stay out)."""
+        holds, closed = self.holds, self.closed
+        # Mostly both are empty (no call live, none released): skip building the loops.
         return {
-            "holds": [hold.to_state() for hold in self.holds.values()],
-            "closed_calls": [[call_id, kind] for call_id, kind in self.closed.items()],
+            "holds": [hold.to_state() for hold in holds.values()] if holds else [],
+            "closed_calls": [[c, kind] for c, kind in closed.items()] if closed else [],
         }
 
     @classmethod

@@ -21,10 +21,14 @@ the period after that forgets it.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from minutebill.domain.money import Money
 from minutebill.domain.periods import BillingPeriod
 from minutebill.domain.state import State, instant_from_state, instant_to_state
+
+if TYPE_CHECKING:
+    from minutebill.domain.ledger_parsed import ParsedLedgerValues
 
 __all__ = ["LateUsage", "PeriodCounters"]
 
@@ -85,9 +89,9 @@ class LateUsage:
         """The figures as JSON-compatible data."""
         return {
             "seconds": self.seconds,
-            "charges": _money_state(self.charges),
-            "arrears": _money_state(self.arrears),
-            "paid": _money_state(self.paid),
+            "charges": _amounts(self.charges),
+            "arrears": _amounts(self.arrears),
+            "paid": _amounts(self.paid),
         }
 
     @classmethod
@@ -96,9 +100,9 @@ class LateUsage:
         late = cls()
         if state is not None:
             late.seconds = state["seconds"]
-            late.charges = _money_from_state(state["charges"])
-            late.arrears = _money_from_state(state["arrears"])
-            late.paid = _money_from_state(state["paid"])
+            late.charges = _money(state["charges"])
+            late.arrears = _money(state["arrears"])
+            late.paid = _money(state["paid"])
         return late
 
 
@@ -226,13 +230,14 @@ class PeriodCounters:
 
     def to_state(self) -> State:
         """The counters as JSON-compatible data."""
+        charges, arrears = self.charges, self.arrears
         state: State = {
             "period": self._period_state(),
             "fired_levels": sorted(self.fired),
             "overage_total": self.overage_total,
             "period_overage": self.overage,
-            "period_charges": {c: str(m.amount) for c, m in sorted(self.charges.items())},
-            "period_arrears": {c: str(m.amount) for c, m in sorted(self.arrears.items())},
+            "period_charges": _amounts(charges) if charges else {},
+            "period_arrears": _amounts(arrears) if arrears else {},
             "threshold_room": None if self._room is None else self._room - self._debited,
         }
         # Only while there is any: most periods have none, and the document stays as it was.
@@ -255,29 +260,43 @@ class PeriodCounters:
         return [texts[1], texts[2]]
 
     @classmethod
-    def from_state(cls, state: State, *, arrears_mode: bool = False) -> PeriodCounters:
+    def from_state(
+        cls,
+        state: State,
+        *,
+        arrears_mode: bool = False,
+        parsed: ParsedLedgerValues | None = None,
+    ) -> PeriodCounters:
         """The counters that `to_state` encoded.
 
         Args:
             state: The document.
             arrears_mode: Whether the ledger bills overage in arrears: a document written
                 before the arrears were counted apart holds them only among its charges.
+            parsed: Periods parsed before, to reuse (a store passes its own).
         """
         counters = cls()
         period = state["period"]
         if period is not None:
-            counters.period = BillingPeriod(
-                instant_from_state(period[0]), instant_from_state(period[1])
-            )
+            if parsed is None:
+                counters.period = BillingPeriod(
+                    instant_from_state(period[0]), instant_from_state(period[1])
+                )
+            else:
+                texts = counters._period_texts = parsed.period(period)
+                counters.period = texts[0]
         counters.fired = set(state["fired_levels"])
         counters.overage_total = state["overage_total"]
         counters.overage = state["period_overage"]
-        counters.charges = {c: Money(Decimal(a), c) for c, a in state["period_charges"].items()}
+        charges = state["period_charges"]
+        counters.charges = _money(charges) if charges else {}
         arrears = state.get("period_arrears")
         if arrears is None:  # an older document: what the renewal then billed in arrears
             counters.arrears = counters.charges.copy() if arrears_mode else {}
+        elif arrears == charges:  # mostly: all of it is billed in arrears, or none of it
+            counters.arrears = counters.charges.copy()  # the same amounts, parsed once
         else:
-            counters.arrears = {c: Money(Decimal(a), c) for c, a in arrears.items()}
+            counters.arrears = _money(arrears)
         counters._room = state.get("threshold_room")  # absent from older documents: unknown
         counters.late = LateUsage.from_state(state.get("late_usage"))  # absent: none (or older)
         counters.carried = LateUsage.from_state(state.get("carried_late_usage"))
@@ -285,12 +304,14 @@ class PeriodCounters:
         return counters
 
 
-def _money_state(totals: dict[str, Money]) -> dict[str, str]:
+def _money(amounts: dict[str, str]) -> dict[str, Money]:
+    """The amounts `_amounts` encoded."""
+    return {c: Money(Decimal(a), c) for c, a in amounts.items()}
+
+
+def _amounts(totals: dict[str, Money]) -> dict[str, str]:
+    """Amounts by currency as texts, in currency order."""
     return {c: str(m.amount) for c, m in sorted(totals.items())}
-
-
-def _money_from_state(state: dict[str, str]) -> dict[str, Money]:
-    return {c: Money(Decimal(a), c) for c, a in state.items()}
 
 
 def _add(totals: dict[str, Money], amount: Money) -> None:

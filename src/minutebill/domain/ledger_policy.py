@@ -88,6 +88,11 @@ class LedgerPolicy:
     overage: OveragePolicy = field(factory=OveragePolicy.block)
     thresholds: tuple[int, ...] = field(default=(80, 100), converter=_check_thresholds)
     hold_ttl: timedelta = timedelta(hours=4)
+    # The texts and numbers of `to_state`, worked out at its first call: a ledger writes its
+    # policy at every save, and the policy never changes.
+    _state_values: tuple[str, str, tuple[str, str] | None, int] | None = field(
+        init=False, default=None, eq=False, repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.rating, BillingIncrement):
@@ -115,13 +120,28 @@ class LedgerPolicy:
 
     def to_state(self) -> State:
         """The policy as JSON-compatible data."""
-        rate = self.overage.rate_per_minute
+        values = self._state_values
+        if values is None:
+            rate = self.overage.rate_per_minute
+            rate_state = None if rate is None else money_to_state(rate)
+            values = (
+                str(self.rating),
+                self.overage.mode.value,
+                None if rate_state is None else (rate_state["amount"], rate_state["currency"]),
+                self.hold_ttl // _MICROSECOND,
+            )
+            object.__setattr__(self, "_state_values", values)  # frozen: a memo, not a change
+        rating, overage, rate_values, hold_ttl_us = values
         return {
-            "rating": str(self.rating),
-            "overage": self.overage.mode.value,
-            "overage_rate": None if rate is None else money_to_state(rate),
+            "rating": rating,
+            "overage": overage,
+            "overage_rate": (
+                None
+                if rate_values is None
+                else {"amount": rate_values[0], "currency": rate_values[1]}
+            ),
             "thresholds": list(self.thresholds),
-            "hold_ttl_us": self.hold_ttl // _MICROSECOND,
+            "hold_ttl_us": hold_ttl_us,
         }
 
     @classmethod
