@@ -4,6 +4,8 @@ The model keeps every movement of seconds in a log and recomputes balances from 
 sorts grants from scratch for every call, and never prunes. The machine drives grants, holds,
 settlements (including replays and conflicting replays), releases, hold expiry, grant expiry,
 reloads from the stored state and period rollovers, and checks the invariants after every step.
+It also lets a renewal be late: calls settled after the period's end are late usage, which a
+paid late renewal covers with its plan minutes as far as they go.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from minutebill.domain.catalog import OveragePolicy
 from minutebill.domain.ledger import (
     CallSettled,
     GrantSource,
+    LateUsageCovered,
     LedgerPolicy,
     MinuteLedger,
     MinutesExhausted,
@@ -35,7 +38,7 @@ from minutebill.domain.ledger import (
     UsageRecord,
 )
 from minutebill.domain.ledger_policy import hundredths
-from minutebill.domain.money import Money
+from minutebill.domain.money import Money, sum_money
 from minutebill.domain.periods import BillingPeriod
 from minutebill.domain.rating import BillingIncrement
 from minutebill.domain.state import State
@@ -89,9 +92,18 @@ class Model:
         self.period: BillingPeriod | None = None
         self.base: dict[str, tuple[int, int]] = {}
         self.overage_in_period = 0
+        # Late usage: overage settled at or after the current period's end, then carried
+        # over by the next period until a paid renewal covers it (or the period after).
+        self.late = self.carried = 0
+        self.late_charges = self.carried_charges = Money.zero("INR")
+        self.late_paid = self.carried_paid = Money.zero("INR")
 
     def count(self, grant_id: str, kind: str) -> int:
         return sum(s for g, k, s in self.log if g == grant_id and k == kind)
+
+    def consumed(self, grant_id: str) -> int:
+        """Used by calls ("consume") or by covering late usage ("cover")."""
+        return self.count(grant_id, "consume") + self.count(grant_id, "cover")
 
     def held(self, grant_id: str) -> int:
         return self.count(grant_id, "hold") - self.count(grant_id, "unhold")
@@ -100,7 +112,7 @@ class Model:
         return (
             self.grants[grant_id].granted
             - self.held(grant_id)
-            - self.count(grant_id, "consume")
+            - self.consumed(grant_id)
             - self.count(grant_id, "expire")
         )
 
@@ -140,8 +152,11 @@ class Model:
             period = self.period
             if period and g.expires_at is not None and g.expires_at <= period.start:
                 continue
+            # Granted after the period's end (a late renewal): the next period's, unless endless.
+            if period and g.expires_at is not None and g.effective_at >= period.end:
+                continue
             base_consumed, base_expired = self.base.get(g.grant_id, (0, 0))
-            consumed = self.count(g.grant_id, "consume") - base_consumed
+            consumed = self.consumed(g.grant_id) - base_consumed
             gone = self.count(g.grant_id, "expire") - base_expired
             left = self.remaining(g.grant_id)
             total += left + self.held(g.grant_id) + consumed + gone
@@ -189,16 +204,21 @@ class LedgerMachine(RuleBasedStateMachine):
         self.ledger.open_period(current, self.now)
         self.model.period = current
         self.model.overage_in_period = 0
+        self.model.carried, self.model.late = self.model.late, 0
+        self.model.carried_charges, self.model.late_charges = (
+            self.model.late_charges,
+            Money.zero("INR"),
+        )
+        self.model.carried_paid, self.model.late_paid = self.model.late_paid, Money.zero("INR")
         self.model.base = {
-            g: (self.model.count(g, "consume"), self.model.count(g, "expire"))
-            for g in self.model.grants
+            g: (self.model.consumed(g), self.model.count(g, "expire")) for g in self.model.grants
         }
         if plan_minutes:
             self.add_grant(
                 f"plan:{self.k}",
                 GrantSource.PLAN,
                 plan_minutes * 60,
-                self.now,
+                current.start,  # the period's own minutes, even when it is opened late
                 current.end,
                 0,
             )
@@ -240,7 +260,8 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(hours=st.integers(1, 96))
     def advance(self, hours: int) -> None:
-        self.now = min(self.now + timedelta(hours=hours), period(self.k).end - timedelta(hours=1))
+        end = period(self.k).end - timedelta(hours=1)  # a late renewal keeps its time
+        self.now = max(self.now, min(self.now + timedelta(hours=hours), end))
 
     @rule(
         source=st.sampled_from([GrantSource.BUNDLE, GrantSource.PROMOTIONAL]),
@@ -309,7 +330,7 @@ class LedgerMachine(RuleBasedStateMachine):
     )
     def next_period(self, rollover: int | None, plan_minutes: int) -> None:
         self.k += 1
-        self.now = period(self.k).start
+        self.now = max(self.now, period(self.k).start)  # a late renewal opens it late
         cap = None if rollover is None else rollover * 60
         carried = self.ledger.rollover(
             self.now, cap_seconds=cap, expires_at=period(self.k).end, grant_id=f"rollover:{self.k}"
@@ -377,7 +398,7 @@ class LedgerMachine(RuleBasedStateMachine):
             need -= amount
         return billable, list(used.items()), need
 
-    def settle(self, call_id: str, seconds: int, tags: frozenset[str]) -> None:
+    def settle(self, call_id: str, seconds: int, tags: frozenset[str]) -> UsageRecord:
         billable, debits, overage = self.expected_settlement(call_id, seconds)
         record = self.ledger.settle(call_id, timedelta(seconds=seconds), self.now, tags=tags)
         assert record.billable_seconds == billable
@@ -389,8 +410,14 @@ class LedgerMachine(RuleBasedStateMachine):
         else:
             assert record.overage_charge is None
         self.model.overage_in_period += overage
+        assert self.model.period is not None
+        if self.now >= self.model.period.end:
+            self.model.late += overage
+            if record.overage_charge is not None:
+                self.model.late_charges += record.overage_charge
         self.model.records[call_id] = record
         self.remembered.add(call_id)
+        return record
 
     @precondition(lambda self: self.model.holds)
     @rule(data=st.data(), seconds=st.integers(0, 900), tags=st.frozensets(st.sampled_from("ab")))
@@ -459,6 +486,56 @@ class LedgerMachine(RuleBasedStateMachine):
             self.model.log.extend((g, "unhold", s) for g, s in hold.debits)
             self.model.hold_expired.add(call_id)
         assert self.ledger.expire_holds(self.now) == [c for _, c in due]
+
+    # --- a late renewal -----------------------------------------------------------------------
+
+    @rule(hours=st.integers(0, 96), seconds=st.integers(0, 900), paid=st.booleans())
+    def settle_late(self, hours: int, seconds: int, paid: bool) -> None:
+        """The renewal is late: time passes the period's end, and calls still settle in it."""
+        latest = period(self.k + 1).end - timedelta(hours=1)
+        self.now = min(max(self.now, period(self.k).end) + timedelta(hours=hours), latest)
+        record = self.settle(self.new_id("late"), seconds, frozenset())
+        if paid and record.overage_charge is not None:  # the wallet paid it (tax aside)
+            self.ledger.note_overage_paid(record, record.overage_charge)
+            self.model.late_paid += record.overage_charge
+
+    @precondition(lambda self: self.now >= period(self.k).end)
+    @rule(
+        rollover=st.one_of(st.none(), st.integers(0, 40)),
+        plan_minutes=st.integers(0, 30),
+    )
+    def late_paid_renewal(self, rollover: int | None, plan_minutes: int) -> None:
+        """The late renewal is paid: the next period opens with its plan, which covers."""
+        self.next_period(rollover, plan_minutes)
+        self.cover_late_usage()
+        assert self.ledger.cover_late_usage(self.now) is None
+
+    @rule()
+    def cover_late_usage(self) -> None:
+        """Also asked again, after an unpaid opening, or a period later (forgotten by then)."""
+        late = self.model.carried
+        need = late
+        for g in self.model.in_order():
+            left = self.model.remaining(g.grant_id)
+            if g.source is GrantSource.PLAN and need and left and self.model.usable(g, self.now):
+                amount = min(need, left)
+                self.model.log.append((g.grant_id, "cover", amount))
+                need -= amount
+        self.model.carried = 0
+        covered = self.ledger.cover_late_usage(self.now)
+        if not late:
+            assert covered is None
+            return
+        assert isinstance(covered, LateUsageCovered)
+        assert (covered.seconds, covered.late_seconds) == (late - need, late)
+        assert sum_money(covered.arrears_dropped, "INR") == Money.zero("INR")  # none in arrears
+        kept = sum_money(covered.charges_kept, "INR")
+        assert sum_money(covered.charges_covered, "INR") + kept == self.model.carried_charges
+        if not need:
+            assert kept == Money.zero("INR")
+        assert sum_money(covered.paid, "INR") == self.model.carried_paid
+
+    # --- reloads ------------------------------------------------------------------------------
 
     @rule()
     def reload(self) -> None:
@@ -529,7 +606,7 @@ class LedgerMachine(RuleBasedStateMachine):
             assert 0 <= grant.remaining <= grant.granted
             assert grant.granted == grant.remaining + grant.held + grant.consumed + grant.expired
             assert (grant.remaining, grant.held) == (left, held)
-            assert grant.consumed == self.model.count(grant_id, "consume")
+            assert grant.consumed == self.model.consumed(grant_id)
         assert set(kept) <= set(self.model.grants)
 
     @invariant()
@@ -540,8 +617,19 @@ class LedgerMachine(RuleBasedStateMachine):
         assert totals.granted == totals.remaining + totals.held + totals.consumed + totals.expired
         assert totals.granted == sum(g.granted for g in self.model.grants.values())
         assert totals.held == sum(s for h in self.model.holds.values() for _, s in h.debits)
-        assert totals.consumed == sum(s for _, k, s in self.model.log if k == "consume")
+        consumed = sum(s for _, k, s in self.model.log if k == "consume")
+        covered = sum(s for _, k, s in self.model.log if k == "cover")
+        assert (totals.consumed, totals.covered) == (consumed + covered, covered)
         assert totals.overage == sum(r.overage_seconds for r in self.model.records.values())
+
+    @invariant()
+    def late_usage_matches_the_model(self) -> None:
+        if not hasattr(self, "ledger"):
+            return
+        assert self.ledger.late_seconds == self.model.late
+        kept = {g.grant_id for g in self.ledger.grants()}
+        covered = {g: self.model.count(g, "cover") for g in kept}
+        assert self.ledger.covered_seconds() == {g: s for g, s in covered.items() if s}
 
     @invariant()
     def every_settled_call_adds_up(self) -> None:
