@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import cast
+from typing import NoReturn, cast
 
 from attrs import frozen
 
@@ -182,7 +182,7 @@ def free_slots(subscription: Subscription, ledger: MinuteLedger) -> int:
     return max(subscription.plan.features.concurrent_calls - ledger.active_count(), 0)
 
 
-def admit(
+def admit(  # noqa: PLR0912 - the hot path keeps its checks in line, not in calls
     call: CallRequest | WaitingCall,
     at: datetime,
     *,
@@ -233,10 +233,8 @@ def admit(
     if at.__class__ is not datetime or at.tzinfo is not UTC:  # the common case costs nothing
         at = to_utc(at)
     account_id = call.account_id
-    if subscription.account_id != account_id:
-        raise ValidationError("subscription", subscription.account_id, f"not of {account_id}")
-    if ledger.account_id != account_id:
-        raise ValidationError("ledger", ledger.account_id, f"not of {account_id}")
+    if subscription.account_id != account_id or ledger.account_id != account_id:
+        _refuse_other_account(account_id, subscription, ledger)
     if free_capacity is not None and (
         isinstance(free_capacity, bool) or not isinstance(free_capacity, int) or free_capacity < 0
     ):
@@ -263,15 +261,27 @@ def admit(
     ):
         # `reserve` returns the hold of a call asked about again (the same seconds) itself.
         # A `CallRequest` checked its call id and seconds, and `at` is UTC: no second check.
-        reserve = ledger.reserve if from_queue else ledger._reserve  # noqa: SLF001
+        seconds = requested or policy.initial_hold_seconds
         try:
-            reservation = reserve(call_id, requested or policy.initial_hold_seconds, at)
+            if from_queue:
+                reservation = ledger.reserve(call_id, seconds, at)
+            else:
+                reservation = ledger._reserve(call_id, seconds, at)  # noqa: SLF001
         except InsufficientMinutes:
             return Rejected(RejectionReason.NO_MINUTES)
         except IdempotencyConflict:  # held already, for other seconds: that hold stands
             return Admitted(cast("Reservation", ledger.reservation(call_id)))
         return _new_admitted(reservation)  # `Admitted(reservation)`, built fast: the hot path
     return _if_held(ledger, call_id) or _wait(call, at, subscription, ledger, queue)
+
+
+def _refuse_other_account(
+    account_id: str, subscription: Subscription, ledger: MinuteLedger
+) -> NoReturn:
+    """Raise for the aggregate that is not of `account_id` (the subscription first)."""
+    if subscription.account_id != account_id:
+        raise ValidationError("subscription", subscription.account_id, f"not of {account_id}")
+    raise ValidationError("ledger", ledger.account_id, f"not of {account_id}")
 
 
 def _if_held(ledger: MinuteLedger, call_id: str) -> Admitted | None:

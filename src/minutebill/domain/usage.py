@@ -40,12 +40,12 @@ def trusted_constructor(cls: type[_T], *names: str) -> Callable[..., _T]:
     """A positional constructor of the frozen attrs class `cls`, for values already checked.
 
     Hot paths build values with it instead of the attrs ``__init__``, which sets each field
-    through ``object.__setattr__`` (a name lookup per field). It is a private subclass of
-    `cls` that adds no slot and undoes the frozen ``__setattr__`` and ``__delattr__``, so its
-    ``__init__`` sets each field with a plain attribute store and then gives the instance its
-    class `cls` (CPython allows that between classes of one layout): the caller gets a frozen
-    `cls`, equal to one its ``__init__`` builds, in about a third of the time (half the time of
-    calling each slot's setter).
+    through ``object.__setattr__`` (a name lookup per field). It makes the instance as a
+    private subclass of `cls` that adds no slot and undoes the frozen ``__setattr__`` and
+    ``__delattr__``, sets each field with a plain attribute store, and then gives the instance
+    its class `cls` (CPython allows that between classes of one layout): the caller gets a
+    frozen `cls`, equal to one its ``__init__`` builds, in about a third of the time (half the
+    time of calling each slot's setter).
 
     Only for arguments the caller has already checked, so only for classes without
     validators, converters or ``__attrs_post_init__``; listing the names makes a field added
@@ -63,28 +63,29 @@ def trusted_constructor(cls: type[_T], *names: str) -> Callable[..., _T]:
         or hasattr(cls, "__attrs_post_init__")
         or any(a.validator is not None or a.converter is not None for a in attributes)
         or not all(name.isidentifier() for name in names)
+        or {"self", "cls", "building", "_new"} & set(names)  # the names the source uses
     ):
         raise TypeError(f"{cls.__name__} cannot be built from the slots {names}")
-    # The source of ``__init__``, as attrs and dataclasses write theirs: names checked above.
-    stores = "".join(f"    self.{name} = {name}\n" for name in names)
-    source = f"def __init__(self, {', '.join(names)}):\n{stores}    self.__class__ = cls\n"
-    namespace: dict[str, Any] = {"cls": cls}
-    exec(source, namespace)  # noqa: S102 - the text is built from field names only
-    name = f"_Building{cls.__name__}"
-    init = namespace["__init__"]
-    init.__qualname__ = f"{name}.__init__"
-    builder = type(
-        name,
+    # Instances are made as this subclass, whose stores are plain, then given the class `cls`.
+    building = type(
+        f"_Building{cls.__name__}",
         (cls,),
         {
             "__slots__": (),
             # Both, or CPython routes every store through a Python-level lookup.
             "__setattr__": object.__setattr__,
             "__delattr__": object.__delattr__,
-            "__init__": init,
         },
     )
-    return cast("Callable[..., _T]", builder)
+    # The constructor's source, as attrs and dataclasses write theirs: names checked above.
+    stores = "".join(f"    self.{name} = {name}\n" for name in names)
+    source = (
+        f"def new_{cls.__name__}({', '.join(names)}):\n"
+        f"    self = _new(building)\n{stores}    self.__class__ = cls\n    return self\n"
+    )
+    namespace: dict[str, Any] = {"_new": object.__new__, "building": building, "cls": cls}
+    exec(source, namespace)  # noqa: S102 - the text is built from field names only
+    return cast("Callable[..., _T]", namespace[f"new_{cls.__name__}"])
 
 
 @frozen
