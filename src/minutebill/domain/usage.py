@@ -63,7 +63,7 @@ def trusted_constructor(cls: type[_T], *names: str) -> Callable[..., _T]:
         or hasattr(cls, "__attrs_post_init__")
         or any(a.validator is not None or a.converter is not None for a in attributes)
         or not all(name.isidentifier() for name in names)
-        or {"self", "cls", "building", "_new"} & set(names)  # the names the source uses
+        or {"self", "cls", "building"} & set(names)  # the names the source uses
     ):
         raise TypeError(f"{cls.__name__} cannot be built from the slots {names}")
     # Instances are made as this subclass, whose stores are plain, then given the class `cls`.
@@ -75,15 +75,17 @@ def trusted_constructor(cls: type[_T], *names: str) -> Callable[..., _T]:
             # Both, or CPython routes every store through a Python-level lookup.
             "__setattr__": object.__setattr__,
             "__delattr__": object.__delattr__,
+            # Calling the class then allocates without `object.__new__`'s safety walk.
+            "__init__": object.__init__,
         },
     )
     # The constructor's source, as attrs and dataclasses write theirs: names checked above.
     stores = "".join(f"    self.{name} = {name}\n" for name in names)
     source = (
         f"def new_{cls.__name__}({', '.join(names)}):\n"
-        f"    self = _new(building)\n{stores}    self.__class__ = cls\n    return self\n"
+        f"    self = building()\n{stores}    self.__class__ = cls\n    return self\n"
     )
-    namespace: dict[str, Any] = {"_new": object.__new__, "building": building, "cls": cls}
+    namespace: dict[str, Any] = {"building": building, "cls": cls}
     exec(source, namespace)  # noqa: S102 - the text is built from field names only
     return cast("Callable[..., _T]", namespace[f"new_{cls.__name__}"])
 
