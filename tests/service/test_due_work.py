@@ -90,6 +90,30 @@ def test_unused_plan_minutes_roll_over_as_the_subscription_says(store: str, tmp_
         assert overview.remaining_minutes == Decimal(5200)
 
 
+@pytest.mark.parametrize("store", STORES)
+def test_a_renewal_paid_late_in_grace_rolls_over_what_an_on_time_one_would(
+    store: str, tmp_path: Path
+) -> None:
+    """The due work expired the unused minutes at the period end; paying a day late keeps them.
+
+    Starter grants 1,000 minutes; 700 used leaves 300, all under the cap of 500.
+    """
+    with open_rig(store, tmp_path) as rig:
+        rig.billing.subscribe("roll", "starter", rollover=RolloverPolicy.capped(500))
+        rig.billing.end_call("roll", "c1", timedelta(minutes=700))
+        rig.clock.set(rig.billing.overview("roll").period_end)
+        assert rig.billing.run_due()["plans_past_due"] == 1  # nothing in the wallet
+        assert rig.billing.overview("roll").remaining_minutes == 0  # expired at the end
+        rig.clock.advance(timedelta(days=1))
+        top_up(rig, "roll", 1999, "t1")  # pays the renewal, a day late
+        overview = rig.billing.overview("roll")
+        assert overview.status == "active"
+        assert overview.total_minutes == Decimal(1000 + 300)
+        assert overview.remaining_minutes == Decimal(1300)
+        rig.billing.run_due()  # nothing more to carry
+        assert rig.billing.overview("roll").total_minutes == Decimal(1300)
+
+
 def test_overage_the_wallet_paid_is_not_billed_again_after_an_upgrade_to_arrears(
     rig: BillingRig,
 ) -> None:

@@ -339,11 +339,17 @@ class LedgerMachine(RuleBasedStateMachine):
         if cap is not None:
             left = cap
             for g in self.model.in_order():
-                spare = self.model.remaining(g.grant_id)
+                unused = self.model.remaining(g.grant_id)
+                # A late renewal also carries what the period's plan grants already expired.
+                lapsed = (
+                    self.model.count(g.grant_id, "expire")
+                    - self.model.base.get(g.grant_id, (0, 0))[1]
+                )
                 ended = g.expires_at is not None and g.expires_at <= self.now
-                if g.source is GrantSource.PLAN and spare and ended and left:
-                    amount = min(spare, left)
-                    self.model.log.append((g.grant_id, "expire", amount))
+                if g.source is GrantSource.PLAN and unused + lapsed and ended and left:
+                    amount = min(unused + lapsed, left)
+                    if min(unused, amount):  # the rest was expired already
+                        self.model.log.append((g.grant_id, "expire", min(unused, amount)))
                     left -= amount
                     expected += amount
         if expected:

@@ -557,6 +557,28 @@ def test_renewal_with_a_capped_rollover() -> None:
     assert ledger.to_state() == state
 
 
+def test_a_rollover_after_the_period_s_minutes_expired_carries_them_once() -> None:
+    """A renewal paid late: the due work expired the unused plan seconds at the period end."""
+    ledger = pro_ledger(plan_minutes=100)
+    ledger.settle("call-1", timedelta(minutes=30), at(10))
+    assert ledger.expire(JANUARY.end) == 70 * MINUTE
+    late = JANUARY.end + timedelta(days=1)
+    before = ledger.totals()
+
+    carried = ledger.rollover(
+        late, cap_seconds=50 * MINUTE, expires_at=FEBRUARY.end, grant_id="rollover:2025-02"
+    )
+
+    assert carried is not None
+    assert (carried.granted, carried.effective_at) == (50 * MINUTE, late)
+    totals = ledger.totals()  # the plan grant's expiry stands; only the rollover is new
+    assert (totals.granted, totals.expired) == (before.granted + 50 * MINUTE, before.expired)
+    assert totals.granted == totals.remaining + totals.held + totals.consumed + totals.expired
+    # Once per boundary: another rollover id carries nothing more.
+    again = ledger.rollover(late, cap_seconds=50 * MINUTE, expires_at=FEBRUARY.end, grant_id="r2")
+    assert again is None
+
+
 def test_no_rollover_policy_carries_nothing() -> None:
     ledger = pro_ledger()
     state = ledger.to_state()

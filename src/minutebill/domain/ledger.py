@@ -432,7 +432,10 @@ class MinuteLedger:
         Call it at the period boundary, before `expire`: plan grants whose expiry is at or
         before `at` and that still have remaining seconds give up to `cap_seconds` (earliest
         expiring first); those seconds count as expired on the plan grant and are granted
-        afresh, effective at `at`. What the cap leaves behind expires with `expire`.
+        afresh, effective at `at`. What the cap leaves behind expires with `expire`. Called
+        later (a renewal paid after its due date, once `expire` ran), the seconds the
+        period's plan grants expired count as unused too: a late payment carries what an
+        on-time one would have, once per boundary.
 
         Args:
             at: The boundary (usually the ending period's end).
@@ -466,7 +469,10 @@ class MinuteLedger:
         if cap_seconds is None:
             return None
         self._refuse_past_period(at)
-        carry, sources = self._pool.carry_over(at, cap_seconds)
+        # Paid late, after the period's plan seconds expired at its end: carry those, once.
+        period = self._counters.period
+        lapsed = period is not None and not self._pool.rolled_over_after(period.end)
+        carry, sources = self._pool.carry_over(at, cap_seconds, lapsed=lapsed)
         if carry == 0:
             return None
         self._emit(

@@ -437,8 +437,14 @@ class GrantPool:
                 book.remaining = 0
         return expired
 
-    def carry_over(self, at: datetime, cap: int) -> tuple[int, tuple[str, ...]]:
+    def carry_over(
+        self, at: datetime, cap: int, *, lapsed: bool = False
+    ) -> tuple[int, tuple[str, ...]]:
         """Take up to `cap` unused seconds of plan grants that ended by `at`, as expired.
+
+        With `lapsed`, seconds such a grant already expired in the current period count as
+        unused too (a renewal paid late, after `expire` ran at the period end): they are
+        expired already, so only the rollover grant is new.
 
         Returns:
             The seconds taken and the grants they came from (earliest expiring first).
@@ -449,18 +455,24 @@ class GrantPool:
             if not left:
                 break
             expires_at = book.expires_at
-            if (
-                book.source is GrantSource.PLAN
-                and book.remaining
-                and expires_at is not None
-                and expires_at <= at
-            ):
-                take = min(book.remaining, left)
-                book.remaining -= take
-                book.expired += take
+            if book.source is not GrantSource.PLAN or expires_at is None or expires_at > at:
+                continue
+            spare = book.remaining + (book.expired - book.base_expired if lapsed else 0)
+            if spare:
+                take = min(spare, left)
+                moved = min(book.remaining, take)  # the rest was expired already
+                book.remaining -= moved
+                book.expired += moved
                 sources.append(book.grant_id)
                 left -= take
         return cap - left, tuple(sources)
+
+    def rolled_over_after(self, at: datetime) -> bool:
+        """Whether a rollover grant effective at or after `at` exists (a boundary rolled)."""
+        return any(
+            book.source is GrantSource.ROLLOVER and book.effective_at >= at
+            for book in self.books.values()
+        )
 
     def start_period(self) -> list[str]:
         """Prune grants with nothing left and rebase the others; return the pruned ids."""
