@@ -218,11 +218,7 @@ class DueWorkMixin(NumbersMixin):
         ledger = self._ledger(uow, account_id)
         wallet = self._wallet(uow, account_id)
         while subscription.renewal_due(at):
-            amount = self._renewal_amount(subscription, ledger, at)
-            if wallet.can_cover(amount):
-                if amount.amount > 0:
-                    wallet.debit(amount, subscription.renewal_key, at, reason="plan renewal")
-                self._renew_paid(subscription, ledger, wallet, at)
+            if self._renew_from_wallet(subscription, ledger, wallet, at):
                 counts["plans_renewed"] += 1
             else:
                 if subscription.status is SubscriptionStatus.ACTIVE:
@@ -235,6 +231,18 @@ class DueWorkMixin(NumbersMixin):
                     else:
                         counts["plans_past_due"] += 1
                 return
+
+    def _renew_from_wallet(
+        self, subscription: Subscription, ledger: MinuteLedger, wallet: Wallet, at: datetime
+    ) -> bool:
+        """Pay the due renewal from the wallet and renew, if it covers it; whether it did."""
+        amount = self._renewal_amount(subscription, ledger, at)
+        if not wallet.can_cover(amount):
+            return False
+        if amount.amount > 0:
+            wallet.debit(amount, subscription.renewal_key, at, reason="plan renewal")
+        self._renew_paid(subscription, ledger, wallet, at)
+        return True
 
     def _renewal_amount(
         self, subscription: Subscription, ledger: MinuteLedger, at: datetime
@@ -354,12 +362,7 @@ class DueWorkMixin(NumbersMixin):
         wallet: Wallet = self._wallet(uow, account_id)
         subscription: Subscription | None = uow.subscriptions.find(account_id)
         if subscription is not None and subscription.status is SubscriptionStatus.PAST_DUE:
-            ledger = self._ledger(uow, account_id)
-            amount = self._renewal_amount(subscription, ledger, at)
-            if wallet.can_cover(amount):
-                if amount.amount > 0:
-                    wallet.debit(amount, subscription.renewal_key, at, reason="plan renewal")
-                self._renew_paid(subscription, ledger, wallet, at)
+            self._renew_from_wallet(subscription, self._ledger(uow, account_id), wallet, at)
         for number in uow.numbers.for_account(account_id):
             if number.status is NumberStatus.ON_HOLD and number.auto_pay:
                 self._pay_owed_from_wallet(wallet, number, at)
