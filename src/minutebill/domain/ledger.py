@@ -226,8 +226,7 @@ class MinuteLedger:
     @property
     def period_overage_charges(self) -> tuple[Money, ...]:
         """Overage charged in the current period, one amount per currency."""
-        charges = self._counters.charges
-        return tuple(charges[c] for c in sorted(charges))
+        return _by_currency(self._counters.charges)
 
     @property
     def period_arrears(self) -> tuple[Money, ...]:
@@ -236,8 +235,7 @@ class MinuteLedger:
         Overage priced while the rule was `OverageMode.BILL_IN_ARREARS`, to collect with the
         period's renewal whatever the rule is by then (a plan change may switch it).
         """
-        arrears = self._counters.arrears
-        return tuple(arrears[c] for c in sorted(arrears))
+        return _by_currency(self._counters.arrears)
 
     @property
     def late_seconds(self) -> int:
@@ -262,7 +260,7 @@ class MinuteLedger:
             raise ValidationError("seconds", seconds, "a whole number >= 0")
         late = self._counters.late
         dropped, _, _ = late.covered(min(seconds, late.seconds))
-        return tuple(dropped[c] for c in sorted(dropped))
+        return _by_currency(dropped)
 
     def covered_seconds(self) -> dict[str, int]:
         """Per grant still kept, the late seconds `cover_late_usage` took from it (if any).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -118,7 +118,7 @@ class ServiceBase:
     @staticmethod
     def _arrears(ledger: MinuteLedger, currency: str) -> Money:
         """The overage left to bill in arrears for the ledger's period, in `currency`."""
-        return sum_money((c for c in ledger.period_arrears if c.currency == currency), currency)
+        return _in_currency(ledger.period_arrears, currency)
 
     @staticmethod
     def _late_arrears_covered(
@@ -134,8 +134,7 @@ class ServiceBase:
         currency = plan.price.currency
         period = subscription.cycle.period(subscription.period_index + 1)
         seconds = plan.included_seconds if at < period.end else 0  # no grant: nothing covered
-        dropped = ledger.late_arrears_covered(seconds)
-        return sum_money((c for c in dropped if c.currency == currency), currency)
+        return _in_currency(ledger.late_arrears_covered(seconds), currency)
 
     def _renew_paid(
         self,
@@ -163,8 +162,8 @@ class ServiceBase:
     ) -> None:
         """Credit what the wallet paid for late usage beyond the uncovered part, with tax."""
         currency = wallet.currency
-        paid = sum_money((m for m in covered.paid if m.currency == currency), currency)
-        kept = sum_money((m for m in covered.charges_kept if m.currency == currency), currency)
+        paid = _in_currency(covered.paid, currency)
+        kept = _in_currency(covered.charges_kept, currency)
         refund = paid - min(paid, self._gross(kept))
         if refund.amount > 0:
             wallet.credit(refund, key, at, reason="overage covered by the paid period")
@@ -208,3 +207,8 @@ class ServiceBase:
 
     def _local_day(self, uow: UnitOfWork, account_id: str, at: datetime) -> date:
         return at.astimezone(zone(self._timezone(uow, account_id))).date()
+
+
+def _in_currency(amounts: Iterable[Money], currency: str) -> Money:
+    """The sum of the `amounts` in `currency` (amounts per currency, as a ledger reports them)."""
+    return sum_money((m for m in amounts if m.currency == currency), currency)
