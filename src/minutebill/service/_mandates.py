@@ -37,7 +37,7 @@ from minutebill.domain.number_status import HoldReason, PaymentDisposition
 from minutebill.domain.numbers import NumberSubscription
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.payments import Payment
-from minutebill.domain.state import instant_from_state, instant_to_state
+from minutebill.domain.state import optional_instant_from_state, optional_instant_to_state
 from minutebill.errors import GatewayError, InvalidTransition
 from minutebill.gateway import GatewayPayment, MandateChargeRequest
 from minutebill.service._payments import renewed_period
@@ -160,7 +160,7 @@ class MandatesMixin(WalletRenewalsMixin):
             payment = self._start_attempt(uow, number, key, attempt, payment_id, at)
             sent = {
                 "mandate_id": mandate_id,
-                "notified_at": None if notified_at is None else instant_to_state(notified_at),
+                "notified_at": optional_instant_to_state(notified_at),
             }
             uow.idempotency.put(
                 number.account_id, _request_key(payment_id), StoredResponse("", sent)
@@ -169,8 +169,7 @@ class MandatesMixin(WalletRenewalsMixin):
             stored = uow.idempotency.get(number.account_id, _request_key(payment.payment_id))
             if stored is not None:
                 mandate_id = stored.response["mandate_id"]
-                sent_at = stored.response["notified_at"]
-                notified_at = None if sent_at is None else instant_from_state(sent_at)
+                notified_at = optional_instant_from_state(stored.response["notified_at"])
         return MandateCharge(
             number.account_id, number.number_e164, payment.payment_id, mandate_id, notified_at, at
         )
