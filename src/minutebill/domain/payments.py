@@ -339,17 +339,11 @@ class Payment:
         Records a FAILED event dated at the deadline, so the result does not depend on when
         this runs. Returns whether anything changed.
         """
-        if to_utc(at) < self.deadline or not self.status.is_open:
+        if to_utc(at) < self.deadline:
             return False
-        event = PaymentEvent(
-            event_id=f"{self.payment_id}:expired",
-            kind=PaymentEventKind.FAILED,
-            payment_reference=self.payment_id,
-            gateway_payment_id=self.gateway_payment_id or "-",
-            occurred_at=self.deadline,
-            reason="authorisation window elapsed",
+        return self._fail(
+            f"{self.payment_id}:expired", self.deadline, "authorisation window elapsed"
         )
-        return self._fold(event, adopt_gateway_id=False)
 
     def record_refusal(self, reason: str, *, at: datetime) -> bool:
         """Fail a payment still open that the gateway refused to start, for good.
@@ -361,16 +355,21 @@ class Payment:
         Raises:
             ValidationError: for an empty reason or a naive `at`.
         """
+        at, reason = to_utc(at), require_text("reason", reason)
+        return self._fail(_rejection_id(self.payment_id), at, reason)
+
+    def _fail(self, event_id: str, at: datetime, reason: str) -> bool:
+        """Fold a FAILED event that minutebill records itself, once, while the payment is open."""
+        if not self.status.is_open or event_id in self._events:
+            return False
         event = PaymentEvent(
-            event_id=_rejection_id(self.payment_id),
+            event_id=event_id,
             kind=PaymentEventKind.FAILED,
             payment_reference=self.payment_id,
             gateway_payment_id=self.gateway_payment_id or "-",
-            occurred_at=to_utc(at),
-            reason=require_text("reason", reason),
+            occurred_at=at,
+            reason=reason,
         )
-        if not self.status.is_open or event.event_id in self._events:
-            return False
         return self._fold(event, adopt_gateway_id=False)
 
     # --- refunds -------------------------------------------------------------------------
