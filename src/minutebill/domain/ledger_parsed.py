@@ -12,18 +12,16 @@ result. The values are immutable, so sharing them between ledgers (and threads) 
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import TypeVar
 
 from minutebill.domain.grants import MinuteGrant
 from minutebill.domain.ledger_books import GrantBook
 from minutebill.domain.ledger_checks import Rater
 from minutebill.domain.ledger_policy import LedgerPolicy
+from minutebill.domain.memo import remember
 from minutebill.domain.periods import BillingPeriod
 from minutebill.domain.state import State, instant_from_state, instant_to_state
 
 __all__ = ["ParsedLedgerValues"]
-
-V = TypeVar("V")
 
 
 class ParsedLedgerValues:
@@ -46,13 +44,6 @@ class ParsedLedgerValues:
         self._periods: dict[Hashable, tuple[BillingPeriod, str, str]] = {}
         self._books: dict[Hashable, GrantBook] = {}
         self._grants: dict[Hashable, MinuteGrant] = {}
-
-    def _keep(self, cache: dict[Hashable, V], key: Hashable, value: V) -> V:
-        """Remember `value` under `key` (starting afresh past `limit`); returns it."""
-        if len(cache) >= self.limit:
-            cache.clear()
-        cache[key] = value
-        return value
 
     # The lookups below build their keys in line (no helper, no closure): they run for every
     # part of every ledger loaded, and a key costs less than a call would.
@@ -80,7 +71,7 @@ class ParsedLedgerValues:
             return policy, Rater(policy.rating)
         if found is None:
             policy = LedgerPolicy.from_state(state)
-            found = self._keep(self._policies, key, (policy, Rater(policy.rating)))
+            found = remember(self._policies, key, (policy, Rater(policy.rating)), self.limit)
         return found
 
     def period(self, texts: list[str]) -> tuple[BillingPeriod, str, str]:
@@ -94,7 +85,7 @@ class ParsedLedgerValues:
             period = BillingPeriod(instant_from_state(texts[0]), instant_from_state(texts[1]))
             found = (period, instant_to_state(period.start), instant_to_state(period.end))
             if key is not None:
-                self._keep(self._periods, key, found)
+                remember(self._periods, key, found, self.limit)
         return found
 
     def book(self, state: State) -> GrantBook:
@@ -122,7 +113,7 @@ class ParsedLedgerValues:
         if terms is None:
             terms = GrantBook.from_state(state)
             terms.to_state()  # encodes the texts of its instants once, for every copy
-            self._keep(self._books, key, terms)
+            remember(self._books, key, terms, self.limit)
         book = terms.copy()
         # The counters change at every settlement; the terms above never do.
         book.remaining = state["remaining"]
@@ -143,7 +134,7 @@ class ParsedLedgerValues:
         except (KeyError, TypeError):  # malformed: let the parser say what is wrong
             return MinuteGrant.from_state(state)
         if found is None:
-            found = self._keep(self._grants, key, MinuteGrant.from_state(state))
+            found = remember(self._grants, key, MinuteGrant.from_state(state), self.limit)
         return found
 
 

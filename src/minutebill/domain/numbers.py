@@ -32,6 +32,7 @@ from attrs import define, field
 
 from minutebill.domain.catalog import NumberOffer, Plan, PlanFeatures
 from minutebill.domain.events import DomainEvent, EventBuffer
+from minutebill.domain.memo import remember
 from minutebill.domain.money import Money
 from minutebill.domain.number_events import (
     NumberActivated,
@@ -117,9 +118,7 @@ class ParsedValues:
         if found is None:
             offer = offer_from_state(state)
             found = (offer, offer_to_state(offer), offer.period_fee)
-            if len(self._offers) >= self.limit:
-                self._offers.clear()
-            self._offers[key] = found
+            remember(self._offers, key, found, self.limit)
         return found
 
     def _policy(self, state: State) -> tuple[NumberPolicy, State]:
@@ -132,9 +131,7 @@ class ParsedValues:
         if found is None:
             policy = NumberPolicy.from_state(state)
             found = (policy, policy.to_state())
-            if len(self._policies) >= self.limit:
-                self._policies.clear()
-            self._policies[key] = found
+            remember(self._policies, key, found, self.limit)
         return found
 
 
