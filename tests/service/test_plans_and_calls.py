@@ -513,6 +513,23 @@ def test_with_no_minutes_a_call_starts_only_if_the_wallet_can_pay_its_first_minu
     assert rig.billing.overview(ACCOUNT).wallet_balance == Money("0.50", "INR")
 
 
+def test_waiting_calls_stop_starting_once_the_last_minutes_are_held_and_the_wallet_is_empty(
+    rig: BillingRig,
+) -> None:
+    """Each waiting call is asked about on its own: the one before may take the last seconds."""
+    rig.billing.subscribe(ACCOUNT, "pro")  # 10 slots, overage charged to the wallet
+    settle_minutes(rig, ACCOUNT, 4998)  # 120 s left, nothing in the wallet
+    for i in range(10):
+        assert isinstance(rig.billing.start_call(ACCOUNT, f"c{i}", max_seconds=1), Admitted)
+    assert isinstance(rig.billing.start_call(ACCOUNT, "w1"), Queued)
+    assert isinstance(rig.billing.start_call(ACCOUNT, "w2"), Queued)
+    rig.billing.release_call(ACCOUNT, "c0")
+    rig.billing.release_call(ACCOUNT, "c1")  # two slots, 112 s free
+    admitted = rig.billing.admit_waiting(ACCOUNT)
+    assert [a.reservation.call_id for a in admitted] == ["w1"]  # it holds the 112 s
+    assert admitted[0].reservation.seconds == 112
+
+
 def test_with_minutes_left_an_empty_wallet_does_not_stop_a_call(rig: BillingRig) -> None:
     rig.billing.subscribe(ACCOUNT, "pro")
     settle_minutes(rig, ACCOUNT, 4999)  # one minute left, nothing in the wallet

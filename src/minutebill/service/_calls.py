@@ -285,7 +285,6 @@ class CallsMixin(ServiceBase):
     ) -> None:
         account_id = subscription.account_id
         limit = subscription.plan.features.concurrent_calls
-        funded = self._overage_funded(uow, ledger, at)
         while True:
             waiting = self.queue.next_admittable(
                 at, lambda acc: acc == account_id and ledger.active_count() < limit
@@ -304,7 +303,8 @@ class CallsMixin(ServiceBase):
                     ledger=ledger,
                     queue=self.queue,
                     policy=self.admission,
-                    overage_funded=funded,
+                    # Asked per call: the call admitted before may have held the last seconds.
+                    overage_funded=self._overage_funded(uow, ledger, at),
                 )
             except InvalidTransition:  # released or hold-expired on the ledger meanwhile
                 continue
