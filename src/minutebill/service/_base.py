@@ -11,6 +11,7 @@ from minutebill.catalog import Catalog
 from minutebill.domain.admission import AdmissionPolicy
 from minutebill.domain.call_queue import CallQueue
 from minutebill.domain.ledger import LateUsageCovered, MinuteLedger
+from minutebill.domain.memo import remember
 from minutebill.domain.money import Money, sum_money
 from minutebill.domain.periods import zone
 from minutebill.domain.subscriptions import PaymentOutcome, RenewalResult, Subscription
@@ -109,9 +110,7 @@ class ServiceBase:
             gross = cached[1]
         else:
             gross = net + tax.tax_on(net)
-            if len(self._grosses) >= 1024:
-                self._grosses.clear()
-            self._grosses[key] = (tax, gross)
+            remember(self._grosses, key, (tax, gross), 1024)
         self._last_gross = (net, tax, gross)
         return gross
 
