@@ -164,6 +164,12 @@ CASES: list[tuple[str, Action, type[MinutebillError], str]] = [
         "ghost",
     ),
     (
+        "checkout_plan_renewal",
+        lambda r: r.billing.checkout_plan_renewal(GHOST, UPI, idempotency_key="k"),
+        NotFound,
+        "ghost",
+    ),
+    (
         "acquire_number",
         lambda r: r.billing.acquire_number(GHOST, "in-local", NUMBER, UPI, idempotency_key="k"),
         NotFound,
@@ -353,6 +359,18 @@ CASES: list[tuple[str, Action, type[MinutebillError], str]] = [
         lambda r: r.billing.checkout_bundle(ACCOUNT, "pro", UPI, idempotency_key=""),
         ValidationError,
         "idempotency_key",
+    ),
+    (
+        "empty-renewal-key",
+        lambda r: r.billing.checkout_plan_renewal(ACCOUNT, UPI, idempotency_key=""),
+        ValidationError,
+        "idempotency_key",
+    ),
+    (
+        "renewal-not-due",
+        lambda r: r.billing.checkout_plan_renewal(ACCOUNT, UPI, idempotency_key="k"),
+        InvalidTransition,
+        "pay the renewal",
     ),
     (
         "not-e164",

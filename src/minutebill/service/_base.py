@@ -135,6 +135,22 @@ class ServiceBase:
         seconds = plan.included_seconds if at < period.end else 0  # no grant: nothing covered
         return _in_currency(ledger.late_arrears_covered(seconds), currency)
 
+    def _renewal_charge(
+        self, subscription: Subscription, ledger: MinuteLedger, at: datetime
+    ) -> tuple[Money, Money]:
+        """What renewing `subscription` at `at` bills, before tax: the price and the arrears.
+
+        The arrears are what was priced to be billed in arrears, whatever the overage rule is
+        now: a plan change during the period neither bills twice what the wallet already paid
+        nor drops what was left to bill. Late usage the next period's plan minutes will cover
+        is left out (see `_renew_paid`). The due work takes both from the wallet, taxed, in
+        one debit; a renewal checkout shows them as two lines, taxed the same.
+        """
+        price = subscription.renewal_plan.price
+        arrears = self._arrears(ledger, price.currency)
+        arrears -= self._late_arrears_covered(subscription, ledger, at)
+        return price, arrears
+
     def _renew_paid(
         self,
         subscription: Subscription,

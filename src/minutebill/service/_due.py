@@ -249,14 +249,9 @@ class DueWorkMixin(NumbersMixin):
     ) -> Money:
         """The next period's price plus the overage billed in arrears for this one, taxed.
 
-        The arrears are what was priced to be billed in arrears, whatever the overage rule is
-        now: a plan change during the period neither bills twice what the wallet already paid
-        nor drops what was left to bill. Late usage the next period's plan minutes will cover
-        is left out (see `_renew_paid`).
+        See `_renewal_charge` for what the arrears are.
         """
-        price = subscription.renewal_plan.price
-        arrears = self._arrears(ledger, price.currency)
-        arrears -= self._late_arrears_covered(subscription, ledger, at)
+        price, arrears = self._renewal_charge(subscription, ledger, at)
         return self._gross(price + arrears)
 
     def _due_number(

@@ -25,7 +25,7 @@ from attrs import frozen
 
 from minutebill._unit_of_work import StoredResponse, UnitOfWork
 from minutebill.domain.catalog import ValidityKind
-from minutebill.domain.checkout import BundleLine, NumberLine, Quote
+from minutebill.domain.checkout import BundleLine, NumberLine, PlanAction, PlanLine, Quote
 from minutebill.domain.fulfilment import Fulfilment, Remedy, StepKind
 from minutebill.domain.grants import GrantSource
 from minutebill.domain.money import Money, sum_money
@@ -357,6 +357,11 @@ class PaymentsMixin(ServiceBase):
                 if not self._bundle_deliverable(uow, account_id, line, at):
                     gone.add(line.target)
                 continue
+            if isinstance(line, PlanLine) and line.action is PlanAction.RENEW:
+                # A plan that ended meanwhile (its grace ran out, canceled) is not renewed.
+                if not self._subscription(uow, account_id).is_in_service(at):
+                    gone.add(line.target)
+                continue
             if not isinstance(line, NumberLine):
                 continue
             held: NumberSubscription | None = uow.numbers.find(account_id, line.number_e164)
@@ -383,7 +388,7 @@ class PaymentsMixin(ServiceBase):
         self, uow: UnitOfWork, payment: Payment, quote: Quote, decision: Fulfilment, at: datetime
     ) -> None:
         account_id = payment.account_id
-        credited = False
+        credited = renews_plan = False
         shares = quote.line_totals()  # what each line cost, tax included
         for step in decision.steps:
             line = quote.lines[step.line_index]
@@ -396,19 +401,21 @@ class PaymentsMixin(ServiceBase):
             elif step.kind is StepKind.RENEW_NUMBER and isinstance(line, NumberLine):
                 credited |= self._renew_number(uow, account_id, line, quote.quote_id, paid, key, at)
             elif step.kind is StepKind.RENEW_PLAN:
-                subscription = self._subscription(uow, account_id)
-                if subscription.renewal_due(at):
-                    ledger = self._ledger(uow, account_id)
-                    self._renew_paid(subscription, ledger, self._wallet(uow, account_id), at)
-                else:
-                    credited |= self._credit(
-                        uow, account_id, paid, key, at, "plan payment", retry=False
-                    )
+                # The renewal's price and arrears go to the wallet, which pays the renewal
+                # below exactly as the due work would: whatever it bills by now (arrears
+                # included, late usage covered), once, keyed by the renewal. Paid meanwhile,
+                # the money stays in the wallet.
+                credited |= self._credit(
+                    uow, account_id, paid, key, at, "plan payment", retry=False
+                )
+                renews_plan = True
             else:  # a top-up, or a plan line bought through checkout: credited to the wallet
                 credited |= self._credit(
                     uow, account_id, step.amount, key, at, "top-up", retry=False
                 )
-        if credited:
+        if renews_plan:  # a renewal due but not yet run: the due work, with this money
+            self._catch_up_plan(uow, self._subscription(uow, account_id), at)
+        if credited:  # a past-due plan first, then held numbers
             self._on_wallet_credited(uow, account_id, at)
 
     def _remedy(

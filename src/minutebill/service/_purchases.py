@@ -1,4 +1,4 @@
-"""Checkout: add-on bundles, wallet top-ups and phone numbers, paid by UPI or card.
+"""Checkout: add-on bundles, wallet top-ups, phone numbers and past-due plans, by UPI or card.
 
 A purchase is two steps with the network call between them, never inside a transaction:
 
@@ -14,19 +14,31 @@ same payment, the same gateway request (which the gateway deduplicates by the sa
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
+from functools import partial
+from typing import cast
 
 from attrs import frozen
 
 from minutebill._unit_of_work import StoredResponse, UnitOfWork
 from minutebill.domain.catalog import Capability
-from minutebill.domain.checkout import BundleLine, LineItem, NumberLine, Order, Quote, TopUpLine
+from minutebill.domain.checkout import (
+    BundleLine,
+    LineItem,
+    NumberLine,
+    Order,
+    PlanAction,
+    PlanLine,
+    Quote,
+    TopUpLine,
+)
 from minutebill.domain.money import Money
 from minutebill.domain.number_status import NumberStatus, validate_e164
 from minutebill.domain.numbers import NumberSubscription, check_number_limit
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.payments import Payment, PaymentMethod
+from minutebill.domain.subscriptions import SubscriptionStatus
 from minutebill.domain.tax import TaxPolicy
 from minutebill.domain.text import require_key
 from minutebill.errors import (
@@ -44,6 +56,19 @@ from minutebill.service._payments import (
 )
 
 __all__ = ["CheckoutResult", "PurchasesMixin"]
+
+
+@frozen
+class _PricedLines:
+    """Lines priced from the account's state when a purchase starts (a renewal's).
+
+    Attributes:
+        purchase: What is bought, for the idempotency key's fingerprint (with the method).
+        price: ``(uow, at) -> lines``, in the unit of work that starts the purchase.
+    """
+
+    purchase: str
+    price: Callable[[UnitOfWork, datetime], list[LineItem]]
 
 
 @frozen(kw_only=True)
@@ -166,18 +191,79 @@ class PurchasesMixin(PaymentsMixin):
             account_id, [line], method, idempotency_key, requires=requires, options=options
         )
 
+    def checkout_plan_renewal(
+        self, account_id: str, method: PaymentMethod, *, idempotency_key: str
+    ) -> CheckoutResult:
+        """Pay a past-due plan by UPI or card: the renewal and the ended period's arrears.
+
+        The quote bills what the due work would take from the wallet for the renewal now: a
+        line for the renewal plan's price and, when the ended period left overage billed in
+        arrears, a line for those arrears (less those of the late usage the new period's plan
+        minutes will cover), taxed as the other lines. When the payment succeeds its money is
+        credited to the wallet, which pays the renewal at once exactly as the due work does:
+        the arrears are billed once, with the renewal, and the late usage is covered. Money
+        for a renewal paid meanwhile (a top-up got there first) stays in the wallet, and so
+        does money short of a renewal that bills more by then (calls settled since the quote)
+        until the wallet covers the rest; a plan that ended meanwhile is refunded (the
+        service's remedy).
+
+        Raises:
+            NotFound: for an unknown account.
+            InvalidTransition: unless the plan is past due once its due work is done (the
+                wallet renews a due plan it can pay; a plan in its period owes nothing; an
+                expired one is subscribed to again). Nothing changes.
+            IdempotencyConflict: for a key used before with another purchase.
+            GatewayError: if the gateway could not be reached (call again with the same key).
+        """
+        renewal = _PricedLines("plan renewal", partial(self._renewal_lines, account_id=account_id))
+        return self._checkout(account_id, renewal, method, idempotency_key)
+
+    def _renewal_lines(self, uow: UnitOfWork, at: datetime, *, account_id: str) -> list[LineItem]:
+        """The lines of a past-due plan's renewal at `at`, after the plan's due work."""
+        subscription = self._subscription(uow, account_id)
+        self._catch_up_plan(uow, subscription, at)  # the wallet first, as `run_due(at)` would
+        if subscription.status is not SubscriptionStatus.PAST_DUE:
+            status = subscription.status.value
+            raise InvalidTransition(f"plan of {account_id}", status, "pay the renewal of")
+        plan = subscription.renewal_plan
+        price, arrears = self._renewal_charge(subscription, self._ledger(uow, account_id), at)
+        lines: list[LineItem] = [
+            PlanLine(
+                plan_code=plan.code,
+                description=f"{plan.name} plan renewal",
+                amount=price,
+                action=PlanAction.RENEW,
+            )
+        ]
+        if arrears.amount > 0:
+            lines.append(
+                PlanLine(
+                    plan_code=plan.code,
+                    description=f"{plan.name} overage billed in arrears",
+                    amount=arrears,
+                    action=PlanAction.RENEW,
+                )
+            )
+        return lines
+
     # --- the two steps ----------------------------------------------------------------------
 
     def _checkout(
         self,
         account_id: str,
-        lines: list[LineItem],
+        lines: list[LineItem] | _PricedLines,
         method: PaymentMethod,
         idempotency_key: str,
         *,
         requires: Iterable[Capability] = (),
         options: Mapping[str, object] | None = None,
     ) -> CheckoutResult:
+        """Start (or continue) a purchase of `lines` and ask the gateway to collect.
+
+        `lines` priced from the account (a renewal's) are priced in the unit of work that
+        starts the purchase, and only then: the key stands for that kind of purchase and the
+        method, and calling again with it continues the purchase as it was quoted.
+        """
         require_key("account_id", account_id)
         require_key("idempotency_key", idempotency_key)
         required = _capability_set(requires)  # read once: the unit of work may run again
@@ -187,8 +273,12 @@ class PurchasesMixin(PaymentsMixin):
 
         def start(uow: UnitOfWork) -> tuple[Quote, Payment]:
             wallet = self._wallet(uow, account_id)
-            order = Order(lines, wallet.currency, required)
-            fingerprint = _digest(repr(order.to_state()), repr(method))
+            if isinstance(lines, _PricedLines):  # priced below, for a new purchase only
+                order = None
+                fingerprint = _digest(lines.purchase, repr(method))
+            else:
+                order = Order(lines, wallet.currency, required)
+                fingerprint = _digest(repr(order.to_state()), repr(method))
             stored = uow.idempotency.get(account_id, f"checkout:{idempotency_key}")
             if stored is not None:
                 # Auto-Pay and the mandate are kept apart from the order: part of the purchase.
@@ -197,8 +287,11 @@ class PurchasesMixin(PaymentsMixin):
                 if stored.fingerprint != fingerprint or not same_options:
                     raise IdempotencyConflict(idempotency_key, "another purchase")
                 return uow.orders.get(account_id, quote_id), self._payment(uow, payment_id)
-            self._check_numbers(uow, account_id, lines)
-            self._check_bundles(uow, account_id, lines, at)
+            if order is None:
+                priced = cast("_PricedLines", lines)
+                order = Order(priced.price(uow, at), wallet.currency, required)
+            self._check_numbers(uow, account_id, list(order.lines))
+            self._check_bundles(uow, account_id, list(order.lines), at)
             quote = order.quote(
                 quote_id=quote_id,
                 account_id=account_id,
