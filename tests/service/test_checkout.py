@@ -506,6 +506,53 @@ def test_an_expired_quote_says_so_even_when_the_wallet_could_not_pay(rig: Billin
     assert snapshot(rig) == before
 
 
+def test_a_change_quoted_before_the_due_work_is_the_one_it_will_get_and_saves_nothing(
+    rig: BillingRig,
+) -> None:
+    """00:05 after the period end, the scheduler not yet run: the quote of the renewed period.
+
+    The read does the due work on its own copies (the wallet pays the renewal) and saves
+    nothing; the quote is the one the account gets once the due work ran, and applying it
+    before then does that work first.
+    """
+    top_up(rig, ACCOUNT, 7999 + 17_000, "t1")
+    end = rig.billing.overview(ACCOUNT).period_end
+    rig.clock.set(end + timedelta(minutes=5))
+    before = snapshot(rig)
+    quote = rig.billing.quote_plan_change(ACCOUNT, "enterprise")
+    assert snapshot(rig) == before
+    assert quote.period.start == end
+    assert quote.charge == Money("16997.89", "INR")  # 17,000 × (28 days - 5 min) / 28 days
+    overview = rig.billing.change_plan(ACCOUNT, quote)  # renews first, then upgrades
+    assert (overview.plan_code, overview.period_start) == ("enterprise", end)
+    assert overview.wallet_balance == Money(17_000, "INR") - quote.total
+    assert rig.billing.run_due()["plans_renewed"] == 0  # done already
+
+
+def test_the_quote_before_the_due_work_equals_the_quote_after_it(tmp_path: Path) -> None:
+    quotes = []
+    for run_due_first in (False, True):
+        with open_rig("memory", tmp_path) as rig:
+            rig.billing.subscribe(ACCOUNT, "pro", timezone="Asia/Kolkata")
+            top_up(rig, ACCOUNT, 7999, "t1")
+            rig.clock.set(rig.billing.overview(ACCOUNT).period_end + timedelta(hours=2))
+            if run_due_first:
+                assert rig.billing.run_due()["plans_renewed"] == 1
+            quotes.append(rig.billing.quote_plan_change(ACCOUNT, "enterprise"))
+    assert quotes[0] == quotes[1]
+
+
+def test_a_change_quoted_before_the_due_work_of_an_unpaid_renewal_is_refused(
+    rig: BillingRig,
+) -> None:
+    """The wallet cannot pay the renewal: once due work is done the plan is past due."""
+    rig.clock.set(rig.billing.overview(ACCOUNT).period_end + timedelta(minutes=5))
+    before = snapshot(rig)
+    with pytest.raises(InvalidTransition, match="past_due"):
+        rig.billing.quote_plan_change(ACCOUNT, "enterprise")
+    assert snapshot(rig) == before
+
+
 def test_a_downgrade_waits_for_the_period_end_and_charges_nothing(rig: BillingRig) -> None:
     top_up(rig, ACCOUNT, 3000, "t1")
     quote = rig.billing.quote_plan_change(ACCOUNT, "starter")

@@ -151,6 +151,11 @@ class PlansMixin(ServiceBase):
         A plan that allows fewer phone numbers than the account holds (Active or On Hold) is
         refused: the customer releases numbers first; minutebill never picks which to drop.
 
+        After the period end, before the due work has renewed the plan, the change is priced
+        as it will be once that work is done (the renewal paid from the wallet, else past
+        due), as `start_call` does; the due work is done on this read's own copies and
+        nothing is saved (`change_plan` does it for good before applying the quote).
+
         Raises:
             NotFound: for an unknown account or plan.
             ValidationError: for the plan the account is already on.
@@ -163,7 +168,10 @@ class PlansMixin(ServiceBase):
         at = self._now()
 
         def work(uow: UnitOfWork) -> PlanChangeQuote:
-            return self._subscription(uow, account_id).change_plan(
+            subscription = self._subscription(uow, account_id)
+            # A read: the due work changes this unit's copies only, never the store.
+            self._catch_up_plan(uow, subscription, at)
+            return subscription.change_plan(
                 plan,
                 at,
                 policy=self.proration,
@@ -199,6 +207,7 @@ class PlansMixin(ServiceBase):
 
         def work(uow: UnitOfWork) -> PlanOverview:
             subscription = self._subscription(uow, account_id)
+            self._catch_up_plan(uow, subscription, at)  # the period the quote was priced in
             ledger = self._ledger(uow, account_id)
             wallet = self._wallet(uow, account_id)
             paid_before = subscription.last_quote_id == quote.quote_id
