@@ -131,6 +131,7 @@ from minutebill.domain.numbers import (
     check_number_limit,
 )
 from minutebill.domain.payment_events import (
+    CaptureMismatched,
     FulfilmentDecided,
     PaymentCaptured,
     PaymentCreated,
@@ -275,6 +276,7 @@ __all__ = [
     "CallRequest",
     "CallSettled",
     "Capability",
+    "CaptureMismatched",
     "Card",
     "CardFunding",
     "Catalog",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from minutebill import PaymentResult
+from minutebill import CaptureMismatched, PaymentResult, ValidationError
 from minutebill.domain.fulfilment import Remedy
 from minutebill.domain.money import Money
 from minutebill.domain.payment_events import PaymentEvent, PaymentEventKind
@@ -26,7 +26,14 @@ from minutebill.domain.wallet import Wallet
 from minutebill.gateway import RefundRequest
 from minutebill.testing.fakes import Outcome, Webhook
 from minutebill.testing.stateful import UPI, BillingRig
-from tests.service.test_support import ACCOUNT, STORES, capture_later, open_rig
+from tests.service.test_support import (
+    ACCOUNT,
+    STORES,
+    RecordingPublisher,
+    capture_later,
+    open_rig,
+    snapshot,
+)
 
 NUMBER = "+919800000001"
 OWED = Money(1500, "INR")
@@ -354,3 +361,90 @@ def test_a_remedy_returns_only_what_was_not_refunded_at_the_gateway_already(
         else:
             assert refund_calls(rig) == []
             assert rig.billing.overview(ACCOUNT).wallet_balance == left
+
+
+# --- a capture of another amount -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("remedy", list(Remedy), ids=lambda r: r.value)
+@pytest.mark.parametrize("kind", STORES)
+def test_a_capture_of_another_amount_is_taken_once_refunded_and_not_fulfilled(
+    kind: str, remedy: Remedy, tmp_path: Path
+) -> None:
+    """The gateway reports taking ₹400 of a ₹449 bundle: accepted, nothing granted, ₹400 back.
+
+    The webhook used to be refused on every delivery (`ValidationError`), so the gateway kept
+    sending it and the money it took stayed with the merchant unseen.
+    """
+    publisher = RecordingPublisher()
+    with open_rig(kind, tmp_path, publisher=publisher, remedy=remedy) as rig:
+        rig.billing.subscribe(ACCOUNT, "pro", timezone="Asia/Kolkata")
+        rig.gateway.script(Outcome.STAY_PENDING)
+        started = rig.billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="odd")
+        payment_id = started.payment.payment_id
+        capture_later(rig, payment_id)  # the gateway holds the money (₹449 at most) ...
+        rig.gateway.take_webhooks()  # ... and reports capturing ₹400 instead:
+        with rig.uow_factory() as uow:
+            gateway_id = uow.payments.get(ACCOUNT, payment_id).gateway_payment_id
+        odd = rig.gateway.webhook_for(
+            PaymentEvent(
+                event_id="evt_odd",
+                kind=PaymentEventKind.SUCCEEDED,
+                payment_reference=payment_id,
+                gateway_payment_id=gateway_id,
+                occurred_at=rig.clock.now(),
+                amount=Money(400, "INR"),
+            )
+        )
+        result = rig.billing.handle_gateway_event(odd.body, odd.headers)
+        assert (result.fulfilled, result.complete) == (True, False)
+        assert (result.remedy, result.remedy_amount) == (Remedy.REFUND, Money(400, "INR"))
+        assert result.refund_owed is None  # sent after the commit, and taken
+        assert [r.amount_minor for r in rig.gateway.refund_calls] == [40_000]
+        with rig.uow_factory() as uow:
+            payment: Payment = uow.payments.get(ACCOUNT, payment_id)
+            ledger = uow.ledgers.get(ACCOUNT)
+            balance = uow.wallets.get(ACCOUNT).balance
+        assert payment.capture_mismatch
+        assert payment.captured == Money(400, "INR")
+        assert [g.grant_id for g in ledger.grants() if g.grant_id.startswith("bundle:")] == []
+        assert balance == Money(0, "INR")
+        mismatches = [e for e in publisher.events if isinstance(e, CaptureMismatched)]
+        assert [(e.amount, e.captured) for e in mismatches] == [
+            (Money(449, "INR"), Money(400, "INR"))
+        ]
+        after = snapshot(rig, ACCOUNT)
+        again = rig.billing.handle_gateway_event(odd.body, odd.headers)  # delivered again
+        assert again == result
+        assert snapshot(rig, ACCOUNT) == after
+        assert len(rig.gateway.refund_calls) == 1
+        (refunded,) = rig.gateway.take_webhooks()
+        final = rig.billing.handle_gateway_event(refunded.body, refunded.headers)
+        assert final.status is PaymentStatus.REFUNDED
+
+
+def test_a_contradicting_capture_report_is_refused_and_changes_nothing(
+    rig: BillingRig,
+) -> None:
+    """Once ₹449 is known captured, a report of ₹400 under another event id is refused."""
+    rig.gateway.script(Outcome.SUCCEED)
+    started = rig.billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="b")
+    payment_id = started.payment.payment_id
+    with rig.uow_factory() as uow:
+        payment: Payment = uow.payments.get(ACCOUNT, payment_id)
+    assert payment.captured_at is not None
+    assert payment.gateway_payment_id is not None
+    odd = rig.gateway.webhook_for(
+        PaymentEvent(
+            event_id="evt_odd",
+            kind=PaymentEventKind.SUCCEEDED,
+            payment_reference=payment_id,
+            gateway_payment_id=payment.gateway_payment_id,
+            occurred_at=payment.captured_at,
+            amount=Money(400, "INR"),
+        )
+    )
+    before = snapshot(rig, ACCOUNT)
+    with pytest.raises(ValidationError, match="captured"):
+        rig.billing.handle_gateway_event(odd.body, odd.headers)
+    assert snapshot(rig, ACCOUNT) == before

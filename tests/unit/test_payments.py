@@ -20,6 +20,7 @@ from minutebill.domain.fulfilment import Remedy, StepKind, Unfulfillable
 from minutebill.domain.line_items import BundleLine, NumberLine, TopUpLine
 from minutebill.domain.payment_events import PaymentEvent, PaymentEventKind
 from minutebill.domain.payments import (
+    CaptureMismatched,
     Card,
     CardFunding,
     FulfilmentDecided,
@@ -333,6 +334,76 @@ def test_a_second_capture_instant_is_refused() -> None:
     assert payment.to_state() == before
 
 
+# --- a capture of another amount ------------------------------------------------------------
+
+
+def test_a_capture_of_another_amount_is_kept_refunded_in_full_and_never_fulfilled() -> None:
+    """The gateway took ₹600 of a ₹698 payment: taken as reported, all of it to go back."""
+    quote = make_quote()
+    payment = make_payment(quote)
+    payment.pull_events()
+    assert payment.apply(event(K.SUCCEEDED, 1, amount=inr("600.00")))
+    assert payment.status is S.SUCCEEDED
+    assert (payment.captured, payment.refundable) == (inr("600.00"), inr("600.00"))
+    assert payment.capture_mismatch
+    events = payment.pull_events()
+    mismatched = [e for e in events if isinstance(e, CaptureMismatched)]
+    assert [(e.amount, e.captured) for e in mismatched] == [(inr("698.00"), inr("600.00"))]
+    assert [e.amount for e in events if isinstance(e, PaymentCaptured)] == [inr("600.00")]
+    # The service's remedy is a wallet credit, but money nobody agreed to is sent back.
+    decision = payment.fulfil(quote, at=NOW, remedy=Remedy.CREDIT_WALLET)
+    assert decision is not None
+    assert decision.steps == ()
+    assert (decision.reason, decision.remedy) == (Unfulfillable.CAPTURE_MISMATCH, Remedy.REFUND)
+    assert decision.remedy_amount == inr("600.00")
+    assert not decision.complete
+    assert payment.fulfil(quote, at=NOW) is None  # decided once
+    before = payment.to_state()
+    assert not payment.apply(event(K.SUCCEEDED, 1, amount=inr("600.00")))  # a duplicate
+    assert payment.to_state() == before
+    with pytest.raises(ValidationError):
+        payment.request_refund(inr("600.01"), refund_id="r-1", at=NOW)
+    assert payment.request_refund(inr("600.00"), refund_id="r-1", at=NOW)
+    payment.apply(event(K.REFUND_SUCCEEDED, 2, amount=inr("600.00"), refund_id="r-1"))
+    assert (payment.status, payment.refunded, payment.refundable) == (
+        S.REFUNDED,
+        inr("600.00"),
+        inr("0.00"),
+    )
+    assert Payment.from_state(payment.to_state()).to_state() == payment.to_state()
+
+
+def test_a_capture_of_more_than_the_amount_can_be_refunded_in_full() -> None:
+    payment = make_payment()
+    payment.apply(event(K.SUCCEEDED, 1, amount=inr("700.00")))
+    assert payment.refundable == inr("700.00")
+    payment.request_refund(inr("700.00"), refund_id="r-1", at=NOW)
+    payment.apply(event(K.REFUND_SUCCEEDED, 2, amount=inr("700.00"), refund_id="r-1"))
+    assert payment.status is S.REFUNDED
+
+
+@pytest.mark.parametrize("first", ["698.00", "600.00"])
+def test_a_report_contradicting_the_captured_amount_is_refused_and_changes_nothing(
+    first: str,
+) -> None:
+    payment = make_payment()
+    payment.apply(event(K.SUCCEEDED, 1, amount=inr(first)))
+    before = payment.to_state()
+    payment.pull_events()
+    with pytest.raises(ValidationError, match="captured"):
+        payment.apply(event(K.SUCCEEDED, 1, eid="poll", amount=inr("650.00")))
+    assert payment.to_state() == before
+    assert payment.pull_events() == []
+
+
+def test_a_capture_of_the_amount_is_no_mismatch() -> None:
+    payment = make_payment()
+    payment.apply(event(K.SUCCEEDED, 1, amount=payment.amount))
+    payment.apply(event(K.SUCCEEDED, 1, eid="poll"))  # no amount stated: the same capture
+    assert not payment.capture_mismatch
+    assert payment.captured == payment.amount
+
+
 # --- refused events change nothing ----------------------------------------------------------
 
 
@@ -341,11 +412,17 @@ def test_a_second_capture_instant_is_refused() -> None:
     [
         event(K.SUCCEEDED, 1, reference="pay-2"),
         event(K.SUCCEEDED, 1, gateway_id="gw-2"),
-        event(K.SUCCEEDED, 1, amount=Money("1.00", "INR")),
+        event(K.AUTHORIZED, 1, amount=Money("1.00", "INR")),
         event(K.SUCCEEDED, 1, amount=Money("1.00", "USD")),
         event(K.PENDING, 9, eid="seen"),
     ],
-    ids=["other-reference", "other-gateway-payment", "other-amount", "other-currency", "id-reused"],
+    ids=[
+        "other-reference",
+        "other-gateway-payment",
+        "other-amount-authorised",
+        "other-currency",
+        "id-reused",
+    ],
 )
 def test_a_refused_event_changes_nothing(bad: PaymentEvent) -> None:
     payment = make_payment()

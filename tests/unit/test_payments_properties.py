@@ -6,14 +6,14 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from attrs import frozen
+from attrs import evolve, frozen
 from hypothesis import given
 from hypothesis import strategies as st
 
 from minutebill import Capability, MinutebillError, Money, NumberOffer, ValidationError
 from minutebill.domain.catalog import AddOnBundle
 from minutebill.domain.checkout import Order, Quote
-from minutebill.domain.fulfilment import Fulfilment
+from minutebill.domain.fulfilment import Fulfilment, Remedy, Unfulfillable
 from minutebill.domain.line_items import BundleLine, NumberLine, TopUpLine
 from minutebill.domain.payment_events import PaymentEvent, PaymentEventKind
 from minutebill.domain.payments import Payment, PaymentMethod, PaymentStatus, RefundFailed
@@ -131,6 +131,39 @@ def test_refunds_never_exceed_what_was_captured(
         with pytest.raises(ValidationError):
             payment.request_refund(payment.refundable + Money("0.01", "INR"), refund_id="x", at=NOW)
         assert payment.to_state() == before
+
+
+@given(st.data(), histories, st.integers(1, 2 * QUOTE.total.minor_units))
+def test_a_capture_of_any_amount_is_taken_once_in_any_order_and_only_refunded_if_off(
+    data: st.DataObject, history: list[PaymentEvent], units: int
+) -> None:
+    """Whatever amount the gateway says it captured, every delivery ends in one payment.
+
+    A capture of another amount than the quote's delivers nothing and owes all of it back.
+    """
+    taken = Money.from_minor_units(units, "INR")
+    history = [
+        evolve(e, amount=taken) if e.kind is PaymentEventKind.SUCCEEDED else e
+        for e in history
+        if not e.kind.is_refund  # refunds of the quoted amount may exceed another capture
+    ]
+    a, decisions_a, _ = deliver(data.draw(deliveries(history), label="first delivery"))
+    b, decisions_b, _ = deliver(data.draw(deliveries(history), label="second delivery"))
+    assert state_without_version(a) == state_without_version(b)
+    assert decisions_a == decisions_b
+    if a.captured_at is None:
+        assert decisions_a == []
+        return
+    (decision,) = decisions_a
+    assert (a.captured, a.refundable) == (taken, taken)
+    assert a.capture_mismatch is (taken != QUOTE.total)
+    if a.capture_mismatch:
+        assert decision.steps == ()
+        assert (decision.reason, decision.remedy) == (
+            Unfulfillable.CAPTURE_MISMATCH,
+            Remedy.REFUND,
+        )
+        assert decision.remedy_amount == taken
 
 
 refund_answers = st.lists(st.sampled_from(["owed", "sent", "refused", "reported"]), max_size=3)

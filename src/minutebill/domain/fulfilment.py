@@ -13,7 +13,9 @@ What cannot be fulfilled, and why (`Unfulfillable`):
 - the quote expired before the capture and repricing the order gives another total
   (`QUOTE_REPRICED`): all of it;
 - a line's target is gone, such as a number released back to the provider
-  (`TARGET_UNAVAILABLE`): that line's share of the total, tax included.
+  (`TARGET_UNAVAILABLE`): that line's share of the total, tax included;
+- the gateway captured another amount than the quote's total (`CAPTURE_MISMATCH`): all that
+  was captured, always refunded (`capture_mismatch_fulfilment`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ __all__ = [
     "Remedy",
     "StepKind",
     "Unfulfillable",
+    "capture_mismatch_fulfilment",
     "decide_fulfilment",
 ]
 
@@ -63,6 +66,7 @@ class Unfulfillable(enum.Enum):
     ALREADY_FULFILLED = "already_fulfilled"
     QUOTE_REPRICED = "quote_repriced"
     TARGET_UNAVAILABLE = "target_unavailable"
+    CAPTURE_MISMATCH = "capture_mismatch"
 
 
 class StepKind(enum.Enum):
@@ -285,4 +289,29 @@ def decide_fulfilment(
         remedy_amount=owed,
         reason=Unfulfillable.TARGET_UNAVAILABLE if gone else None,
         unfulfilled_lines=tuple(sorted(gone)),
+    )
+
+
+def capture_mismatch_fulfilment(
+    quote: Quote, *, payment_id: str, captured: Money, at: datetime
+) -> Fulfilment:
+    """The decision for a payment of `quote` whose gateway captured `captured`, not its total.
+
+    Nothing is delivered: what the quote priced was not what was paid. All that was captured
+    goes back through the gateway, whatever the service's remedy: a wallet credit would turn
+    an amount the customer never agreed to into stored value.
+
+    Raises:
+        ValidationError: if `captured` is the quote's total (that is no mismatch).
+    """
+    if captured == quote.total:
+        raise ValidationError("captured", captured, "differs from the quote's total")
+    return Fulfilment(
+        payment_id=payment_id,
+        quote_id=quote.quote_id,
+        decided_at=to_utc(at),
+        remedy=Remedy.REFUND,
+        remedy_amount=captured,
+        reason=Unfulfillable.CAPTURE_MISMATCH,
+        unfulfilled_lines=tuple(range(len(quote.lines))),
     )

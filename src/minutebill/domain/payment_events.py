@@ -181,6 +181,23 @@ class PaymentCaptured(DomainEvent):
 
 
 @frozen(kw_only=True)
+class CaptureMismatched(DomainEvent):
+    """The gateway captured another amount than the payment's.
+
+    Nothing is delivered for such a payment: all that was captured is refunded (see
+    `Unfulfillable.CAPTURE_MISMATCH`). Worth an alert: a gateway or integration fault.
+
+    Attributes:
+        amount: What the payment asked for.
+        captured: What the gateway reports it captured.
+    """
+
+    payment_id: str
+    amount: Money
+    captured: Money
+
+
+@frozen(kw_only=True)
 class RefundRequested(DomainEvent):
     """A refund was reserved against the captured amount, to be sent to the gateway."""
 

@@ -102,6 +102,8 @@ class StatusSummary:
         refunds: Each refund seen in events, with its amount and whether it succeeded, under
             our refund id if the event's id is ours or a known gateway id for one of ours,
             else under the id the event carries.
+        captured: What the gateway captured once a success was reported: the amount the
+            successes state (the payment's when none states one), else None.
     """
 
     status: PaymentStatus
@@ -109,6 +111,7 @@ class StatusSummary:
     accepted: bool
     refunded: Money
     refunds: tuple[tuple[str, Money, bool], ...]
+    captured: Money | None = None
 
 
 def summarise(
@@ -130,8 +133,11 @@ def summarise(
     ours = refund_ids or {}
     by_kind: dict[PaymentEventKind, list[datetime]] = {k: [] for k in PaymentEventKind}
     refunds: dict[str, tuple[Money, bool]] = {}
+    stated: list[Money] = []  # the amounts the successes state
     for event in events:
         by_kind[event.kind].append(event.occurred_at)
+        if event.kind is PaymentEventKind.SUCCEEDED and event.amount is not None:
+            stated.append(event.amount)
         if event.kind.is_refund and event.refund_id is not None and event.amount is not None:
             refund_id = ours.get(event.refund_id, event.refund_id)
             succeeded = event.kind is PaymentEventKind.REFUND_SUCCEEDED
@@ -140,12 +146,19 @@ def summarise(
     refunded = sum_money((m for m, ok in refunds.values() if ok), amount.currency)
     successes = by_kind[PaymentEventKind.SUCCEEDED]
     captured_at = min(successes) if successes else None
+    captured = (
+        None if captured_at is None else min(stated, default=amount)  # one amount: see apply
+    )
     accepted = any(at <= deadline for at in successes)
     status = _status(
-        by_kind, accepted=accepted, refunded=refunded, amount=amount, deadline=deadline
+        by_kind,
+        accepted=accepted,
+        refunded=refunded,
+        amount=amount if captured is None else captured,
+        deadline=deadline,
     )
     table = tuple(sorted((rid, money, ok) for rid, (money, ok) in refunds.items()))
-    return StatusSummary(status, captured_at, accepted, refunded, table)
+    return StatusSummary(status, captured_at, accepted, refunded, table, captured)
 
 
 def _status(

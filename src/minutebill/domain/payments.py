@@ -35,9 +35,15 @@ from attrs import define, field
 
 from minutebill.domain.checkout import Quote
 from minutebill.domain.events import DomainEvent, EventBuffer
-from minutebill.domain.fulfilment import Fulfilment, Remedy, decide_fulfilment
+from minutebill.domain.fulfilment import (
+    Fulfilment,
+    Remedy,
+    capture_mismatch_fulfilment,
+    decide_fulfilment,
+)
 from minutebill.domain.money import Money
 from minutebill.domain.payment_events import (
+    CaptureMismatched,
     FulfilmentDecided,
     PaymentCaptured,
     PaymentCreated,
@@ -69,6 +75,7 @@ from minutebill.errors import IdempotencyConflict, InvalidTransition, Validation
 
 __all__ = [
     "DEFAULT_AUTHORIZATION_WINDOW",
+    "CaptureMismatched",
     "Card",
     "CardFunding",
     "FulfilmentDecided",
@@ -233,10 +240,25 @@ class Payment:
 
     @property
     def captured(self) -> Money:
-        """What the gateway captured: the amount once any success was reported, else zero."""
-        if self._summary.captured_at is None:
+        """What the gateway captured: zero until a success was reported.
+
+        The amount the success states, which is the payment's own unless the gateway took
+        another (`capture_mismatch`); a success that states none captured the amount.
+        """
+        captured = self._summary.captured
+        if captured is None:
             return Money.zero(self.amount.currency).rounded()
-        return self.amount
+        return captured
+
+    @property
+    def capture_mismatch(self) -> bool:
+        """Whether the gateway captured another amount than the payment's.
+
+        Such a payment is accepted as the gateway reports it, delivers nothing and has all
+        it captured refunded (`Unfulfillable.CAPTURE_MISMATCH`); `CaptureMismatched` says so.
+        """
+        captured = self._summary.captured
+        return captured is not None and captured != self.amount
 
     @property
     def captured_at(self) -> datetime | None:
@@ -316,12 +338,14 @@ class Payment:
             True if the event was new; False for a duplicate (which changes nothing).
 
         Raises:
-            ValidationError: for an event about another payment, another gateway payment, an
-                amount other than the payment's, refunds that would exceed the amount, or a
-                success reported at another instant than an earlier report of the capture (a
-                payment is captured once, at one instant). A refund reported under both ids
-                before its gateway id was recorded may thus be refused for now; delivered
-                again once the id is recorded, it is accepted.
+            ValidationError: for an event about another payment, another gateway payment,
+                another currency, an authorisation of an amount other than the payment's,
+                refunds that would exceed what was captured, or a success reported at another
+                instant or of another amount than an earlier report of the capture (a payment
+                is captured once, at one instant, of one amount). A first success of another
+                amount than the payment's is accepted: see `capture_mismatch`. A refund
+                reported under both ids before its gateway id was recorded may thus be
+                refused for now; delivered again once the id is recorded, it is accepted.
             IdempotencyConflict: for an event id (or refund id) seen before with other data.
         """
         if not isinstance(event, PaymentEvent):
@@ -504,7 +528,9 @@ class Payment:
         """Decide, once, what this payment buys; None if not captured yet or already decided.
 
         Call it after every `apply`: it returns a decision exactly once per payment, the first
-        time money is captured. See `decide_fulfilment` for the arguments.
+        time money is captured. See `decide_fulfilment` for the arguments. A capture of
+        another amount than the quote's total delivers nothing and refunds all of it
+        (`capture_mismatch_fulfilment`), whatever `remedy` says.
 
         Raises:
             ValidationError: for another quote, or an expired quote without `repriced_total`.
@@ -513,18 +539,24 @@ class Payment:
             return None
         if not isinstance(quote, Quote) or quote.quote_id != self.quote_id:
             raise ValidationError("quote", getattr(quote, "quote_id", quote), "not this payment's")
-        decision = decide_fulfilment(
-            quote,
-            payment_id=self.payment_id,
-            captured=self.captured,
-            captured_at=self._summary.captured_at,
-            accepted=self._summary.accepted,
-            at=at,
-            unavailable=unavailable,
-            repriced_total=repriced_total,
-            already_fulfilled_by=already_fulfilled_by,
-            remedy=remedy,
-        )
+        captured = self.captured
+        if captured != quote.total:
+            decision = capture_mismatch_fulfilment(
+                quote, payment_id=self.payment_id, captured=captured, at=at
+            )
+        else:
+            decision = decide_fulfilment(
+                quote,
+                payment_id=self.payment_id,
+                captured=captured,
+                captured_at=self._summary.captured_at,
+                accepted=self._summary.accepted,
+                at=at,
+                unavailable=unavailable,
+                repriced_total=repriced_total,
+                already_fulfilled_by=already_fulfilled_by,
+                remedy=remedy,
+            )
         self.fulfilment = decision
         self._buffer.record(
             FulfilmentDecided(
@@ -590,9 +622,16 @@ class Payment:
                 event.occurred_at,
                 f"the gateway reported the capture at {captured_at}",
             )
-        positive = event.kind in (PaymentEventKind.AUTHORIZED, PaymentEventKind.SUCCEEDED)
-        if positive and event.amount is not None and event.amount != self.amount:
+        authorised = event.kind is PaymentEventKind.AUTHORIZED
+        if authorised and event.amount not in (None, self.amount):
             raise ValidationError("amount", event.amount, f"the payment is {self.amount}")
+        # Once the money taken is known, every report of the capture must agree with it.
+        captured = self._summary.captured
+        succeeded = event.kind is PaymentEventKind.SUCCEEDED
+        if succeeded and captured is not None and event.amount not in (None, captured):
+            raise ValidationError(
+                "amount", event.amount, f"the gateway reported it captured {captured}"
+            )
         if event.kind.is_refund and event.refund_id is not None and event.amount is not None:
             refund_id = _by_gateway_id(self._refunds_sent).get(event.refund_id, event.refund_id)
             known = self._refund_requests.get(refund_id) or self._event_refund_amount(refund_id)
@@ -608,25 +647,43 @@ class Payment:
         self._check_event(event)
         events = {**self._events, event.event_id: event}
         after = self._summarise(events)
-        if after.refunded > self.amount:
-            raise ValidationError("amount", event.amount, f"refunds would exceed {self.amount}")
+        ceiling = self.amount if after.captured is None else after.captured
+        if after.refunded > ceiling:
+            raise ValidationError("amount", event.amount, f"refunds would exceed {ceiling}")
         before = self._summary
         self._events = events
         self._summary = after
         if adopt_gateway_id:
             self.gateway_payment_id = event.gateway_payment_id
         self._record_changes(before, after, event.occurred_at)
-        if before.captured_at is None and after.captured_at is not None:
+        if before.captured is None and after.captured is not None:
+            self._record_capture(after)
+        return True
+
+    def _record_capture(self, after: StatusSummary) -> None:
+        """Record the first capture: `PaymentCaptured`, and `CaptureMismatched` if it is off."""
+        captured, at = after.captured, after.captured_at
+        if captured is None or at is None:  # pragma: no cover - only called once captured
+            return
+        self._buffer.record(
+            PaymentCaptured(
+                account_id=self.account_id,
+                occurred_at=at,
+                payment_id=self.payment_id,
+                amount=captured,
+                late=not after.accepted,
+            )
+        )
+        if captured != self.amount:
             self._buffer.record(
-                PaymentCaptured(
+                CaptureMismatched(
                     account_id=self.account_id,
-                    occurred_at=after.captured_at,
+                    occurred_at=at,
                     payment_id=self.payment_id,
                     amount=self.amount,
-                    late=not after.accepted,
+                    captured=captured,
                 )
             )
-        return True
 
     def _record_changes(self, before: StatusSummary, after: StatusSummary, at: datetime) -> None:
         """Record a change of status, and each refund of ours that is now known to have failed.
