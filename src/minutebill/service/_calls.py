@@ -246,6 +246,9 @@ class CallsMixin(ServiceBase):
         A waiting call that ended meanwhile (settled or released, perhaps by another process
         with a line of its own) leaves the line without being admitted; checking costs one
         lookup of its usage record by primary key per call taken from the line.
+        A waiting call that cannot start yet (no minutes left, a wallet that cannot pay its
+        first increment, a plan not in service) keeps its place: it starts on a later call
+        once minutes or money arrived, or times out.
 
         Returns:
             The calls admitted now, best-ranked first.
@@ -309,6 +312,11 @@ class CallsMixin(ServiceBase):
             except InvalidTransition:  # released or hold-expired on the ledger meanwhile
                 continue
             if not isinstance(decision, Admitted):
+                # Rejected (no minutes, nothing in the wallet, plan not in service): only the
+                # admitted calls are answered, so the call keeps its place rather than leave
+                # the line unseen. It starts once minutes or money arrive, or times out.
+                if self.queue.get(waiting.call_id, account_id) is None:
+                    self.queue.requeue(waiting)
                 return
             taken.append((waiting, decision))
 
