@@ -397,6 +397,20 @@ def test_a_call_waits_in_line_when_every_slot_is_taken(rig: BillingRig) -> None:
     assert rig.billing.overview(ACCOUNT).held_minutes == Decimal(10)
 
 
+def test_calls_that_timed_out_in_line_are_still_reported_after_admit_waiting(
+    rig: BillingRig,
+) -> None:
+    """The host collects timed-out calls with `queue.expire`: `admit_waiting` keeps them."""
+    rig.billing.subscribe(ACCOUNT, "starter")  # two slots; the line's calls wait 2 minutes
+    assert isinstance(rig.billing.start_call(ACCOUNT, "c1"), Admitted)
+    assert isinstance(rig.billing.start_call(ACCOUNT, "c2"), Admitted)
+    assert isinstance(rig.billing.start_call(ACCOUNT, "w1"), Queued)
+    rig.clock.advance(timedelta(minutes=3))
+    assert rig.billing.admit_waiting(ACCOUNT) == []
+    timed_out = rig.billing.queue.expire(rig.clock.now())
+    assert [c.call_id for c in timed_out] == ["w1"]  # so the host can tell the caller why
+
+
 def test_a_call_with_no_minutes_left_is_rejected_with_a_reason_to_show(rig: BillingRig) -> None:
     rig.billing.subscribe(ACCOUNT, "starter")  # 1,000 minutes; overage blocks
     settle_minutes(rig, ACCOUNT, 1000)

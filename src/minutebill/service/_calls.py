@@ -254,7 +254,8 @@ class CallsMixin(ServiceBase):
             The calls admitted now, best-ranked first.
         """
         at = self._now()
-        self.queue.expire(at)
+        # Calls that timed out are swept by `next_admittable` and kept for the host's
+        # `queue.expire`, which reports them: collecting them here would lose them unseen.
         taken: list[WaitingCall] = []  # from the line, by the attempt now running
 
         def work(uow: UnitOfWork) -> list[Admitted]:
