@@ -16,7 +16,7 @@ from minutebill.domain.admission import (
 from minutebill.domain.call_queue import WaitingCall
 from minutebill.domain.catalog import OverageMode
 from minutebill.domain.ledger import MinuteLedger, UsageRecord
-from minutebill.domain.subscriptions import Subscription
+from minutebill.domain.subscriptions import Subscription, SubscriptionStatus
 from minutebill.domain.text import require_key
 from minutebill.errors import (
     IdempotencyConflict,
@@ -99,8 +99,9 @@ class CallsMixin(ServiceBase):
 
         The hold is debited first, then further grants; seconds no grant covers are overage,
         charged to the wallet when the plan says so (as much as the wallet holds; the rest
-        stays recorded on the usage record). Ending the same call again with the same input
-        returns the first record and changes nothing.
+        stays recorded on the usage record). Overage billed in arrears waits for the renewal,
+        unless the plan has ended: then the wallet pays it the same way. Ending the same call
+        again with the same input returns the first record and changes nothing.
 
         The host reports what happened, so any call it ends is billed as reported, also one
         without a hold: usage imported from call detail records, a call whose hold expired,
@@ -196,11 +197,22 @@ class CallsMixin(ServiceBase):
     def _charge_overage(self, uow: UnitOfWork, ledger: MinuteLedger, record: UsageRecord) -> None:
         """Debit the call's overage from the wallet, with tax, as far as the balance goes.
 
+        Under charge-the-wallet, always. Billed in arrears, overage waits for the plan's
+        renewal, or is taken from the wallet when the plan ends (`_lapse`); a call that ends
+        after the plan ended has no renewal left to carry it, so the wallet pays it now.
+
         The record keeps the rated (net) charge; the wallet, untaxed stored value, pays the
         service with its tax, as for renewals (see `_gross`).
         """
         charge = record.overage_charge
-        if charge is None or ledger.policy.overage.mode is not OverageMode.CHARGE_WALLET:
+        if charge is None:
+            return
+        mode = ledger.policy.overage.mode
+        if mode is OverageMode.BILL_IN_ARREARS:
+            subscription = self._subscription(uow, record.account_id)
+            if subscription.status is not SubscriptionStatus.EXPIRED:
+                return  # billed with the renewal, or when the plan ends
+        elif mode is not OverageMode.CHARGE_WALLET:
             return
         wallet = self._wallet(uow, record.account_id)
         payable = min(self._gross(charge), wallet.balance)
