@@ -320,6 +320,31 @@ def test_a_bad_policy_is_refused(arguments: dict[str, object]) -> None:
         LedgerPolicy(**arguments)  # type: ignore[arg-type]
 
 
+def test_a_policy_that_could_not_price_its_longest_call_is_refused() -> None:
+    """Settling would price the overage after taking the seconds: it must never fail there.
+
+    A minimum of 10**18 seconds at INR 1.50 a minute is INR 2.5e16, beyond any amount: such a
+    settlement raised after it had used the call's seconds (the ledger changed, no record).
+    """
+    from minutebill.domain.money import Money
+    from minutebill.domain.rating import BillingIncrement
+
+    rate = Money("1.50", "INR")
+    absurd = BillingIncrement(60, 60, 10**18)
+    for overage in (OveragePolicy.charge_wallet(rate), OveragePolicy.bill_in_arrears(rate)):
+        with pytest.raises(ValidationError) as caught:
+            LedgerPolicy(rating=absurd, overage=overage)
+        assert (caught.value.field, caught.value.value) == ("rate_per_minute", rate)
+        assert "60/60/1000000000000000000" in str(caught.value)
+    assert LedgerPolicy(rating=absurd).overage.blocks  # nothing to price under block
+    # Priced as rate x 2,678,400 s / 60: an amount holds up to about INR 1e16.
+    per_second = BillingIncrement.PER_SECOND
+    fits, too_much = Money(3 * 10**9, "INR"), Money(4 * 10**9, "INR")
+    LedgerPolicy(rating=per_second, overage=OveragePolicy.charge_wallet(fits))
+    with pytest.raises(ValidationError):
+        LedgerPolicy(rating=per_second, overage=OveragePolicy.charge_wallet(too_much))
+
+
 def test_an_account_id_is_required() -> None:
     with pytest.raises(ValidationError):
         MinuteLedger("", LedgerPolicy())

@@ -101,6 +101,7 @@ class LedgerPolicy:
             raise ValidationError("overage", self.overage, "expected an OveragePolicy")
         if not isinstance(self.hold_ttl, timedelta) or self.hold_ttl <= timedelta(0):
             raise ValidationError("hold_ttl", self.hold_ttl, "a positive timedelta")
+        self.overage.require_priceable(self.rating)  # settling must never fail to price
 
     @classmethod
     def for_plan(
