@@ -81,7 +81,8 @@ class LedgerPolicy:
             `MinutesExhausted` (100) is emitted, once per level per period. A level below 100
             is reached when the used percentage, two places half up, reaches it; 100 only
             when every second of the period is used (nothing remains).
-        hold_ttl: How long a hold lasts before `expire_holds` returns its seconds.
+        hold_ttl: How long a hold lasts before `expire_holds` returns its seconds (a hold
+            for a longer call lasts as long as the call may run: see `MinuteLedger.reserve`).
     """
 
     rating: BillingIncrement = BillingIncrement.PER_MINUTE
