@@ -253,11 +253,15 @@ class CallsMixin(ServiceBase):
         return self._run(work)
 
     def admit_waiting(self, account_id: str) -> list[Admitted]:
-        """Start the account's waiting calls that now have a slot (after a call ended).
+        """Start the account's waiting calls that can start now.
+
+        Call it when a call ended or was released (a slot freed), and when minutes or money
+        arrived (a bundle or a top-up was paid): calls waiting for those start only here.
 
         A waiting call that ended meanwhile (settled or released, perhaps by another process
         with a line of its own) leaves the line without being admitted; checking costs one
         lookup of its usage record by primary key per call taken from the line.
+
         A waiting call that cannot start yet (no minutes left, a wallet that cannot pay its
         first increment, a plan not in service) keeps its place: it starts on a later call
         once minutes or money arrived, or times out.
