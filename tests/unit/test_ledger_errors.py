@@ -311,6 +311,8 @@ def test_validation_errors_name_the_field() -> None:
         {"thresholds": 80},
         {"thresholds": "80"},
         {"hold_ttl": timedelta(0)},
+        {"hold_ttl": MAX_CALL_DURATION + timedelta(microseconds=1)},  # beyond any call
+        {"hold_ttl": timedelta(days=999_999_999)},  # a hold could not even expire
         {"rating": "60/60"},
         {"overage": "block"},
     ],
@@ -343,6 +345,22 @@ def test_a_policy_that_could_not_price_its_longest_call_is_refused() -> None:
     LedgerPolicy(rating=per_second, overage=OveragePolicy.charge_wallet(fits))
     with pytest.raises(ValidationError):
         LedgerPolicy(rating=per_second, overage=OveragePolicy.charge_wallet(too_much))
+
+
+def test_a_hold_whose_expiry_is_beyond_the_calendar_is_refused_and_changes_nothing() -> None:
+    """The hold's expiry is worked out before any second is held (it used to overflow after)."""
+    ledger = MinuteLedger("acct-1", LedgerPolicy())
+    ledger.grant("promo", GrantSource.PROMOTIONAL, 600, T0)  # never expires
+    ledger.pull_events()
+    before = ledger.to_state()
+    end_of_time = datetime.max.replace(tzinfo=UTC) - timedelta(hours=1)
+
+    with pytest.raises(ValidationError) as caught:
+        ledger.reserve("late", 60, end_of_time)
+
+    assert (caught.value.field, caught.value.value) == ("at", end_of_time)
+    assert ledger.to_state() == before
+    assert ledger.pull_events() == []
 
 
 def test_an_account_id_is_required() -> None:

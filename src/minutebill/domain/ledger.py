@@ -574,7 +574,8 @@ class MinuteLedger:
         still run.
 
         Raises:
-            ValidationError: for an empty call id, seconds <= 0 or a naive datetime.
+            ValidationError: for an empty call id, seconds <= 0, a naive datetime, or one so
+                late that the hold would end after year 9999.
             InsufficientMinutes: if nothing is available and the policy blocks overage.
             IdempotencyConflict: if the call already holds a reservation for other seconds.
             InvalidTransition: if the call was settled or released already.
@@ -607,15 +608,18 @@ class MinuteLedger:
         if call_id in calls.settled or call_id in calls.closed:
             calls.refuse_closed(call_id, "reserve minutes for")
         policy = self.policy
-        debits, held = self._pool.hold(seconds, at)  # nothing usable: changes nothing
-        if not debits and policy.overage.blocks:
-            raise InsufficientMinutes(seconds, 0, self.account_id)
         life = policy.hold_ttl
         if seconds > life.days * 86_400 + life.seconds:
             # The time-to-live catches missed hang-ups: a call that may run longer keeps its
             # hold (and slot) while it may run, up to the longest call rated.
             life = timedelta(seconds=min(seconds, MAX_CALL_SECONDS))
-        expires_at = at + life
+        try:  # before anything is held: the last days of year 9999 have no room for a hold
+            expires_at = at + life
+        except OverflowError:
+            raise ValidationError("at", at, f"a hold of {life} would end after year 9999") from None
+        debits, held = self._pool.hold(seconds, at)  # nothing usable: changes nothing
+        if not debits and policy.overage.blocks:
+            raise InsufficientMinutes(seconds, 0, self.account_id)
         # Built by trusted constructors: the hot path of every call start.
         hold = _new_hold(call_id, held, seconds, at, expires_at, debits)
         event = _new_reserved(self.account_id, at, hold)
