@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from minutebill import RolloverPolicy
+from minutebill import Admitted, RolloverPolicy
 from minutebill.domain.money import Money
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.wallet import Wallet
@@ -154,6 +154,33 @@ def test_arrears_are_billed_once_a_canceled_plan_ends(rig: BillingRig) -> None:
     assert before - ent_balance(rig) == Money("12.00", "INR")  # not dropped with the plan
     rig.billing.run_due()
     assert before - ent_balance(rig) == Money("12.00", "INR")  # and billed once
+
+
+def test_overage_in_arrears_of_a_call_ended_after_the_plan_ended_is_paid_from_the_wallet(
+    rig: BillingRig,
+) -> None:
+    """No renewal will bill it: the wallet pays it when the call ends, as at the lapse.
+
+    Enterprise bills overage in arrears at ₹1.20 a minute, rated 60/6. A call live when the
+    canceled plan ends (its minutes used up, so it holds nothing) hangs up after the due
+    work expired the plan: its 5 minutes of overage are ₹6.00.
+    """
+    before = enterprise_with_arrears(rig)
+    rig.clock.set(PERIOD_END - timedelta(minutes=2))
+    decision = rig.billing.start_call("ent", "c2")
+    assert isinstance(decision, Admitted)
+    assert decision.reservation.seconds == 0  # it runs on overage
+    rig.billing.cancel("ent")
+    rig.clock.set(PERIOD_END + timedelta(minutes=1))
+    rig.billing.run_due()
+    assert rig.billing.overview("ent").status == "expired"
+    assert before - ent_balance(rig) == Money("12.00", "INR")  # the period's arrears
+    rig.clock.advance(timedelta(minutes=2))
+    record = rig.billing.end_call("ent", "c2", timedelta(minutes=5))
+    assert (record.overage_seconds, record.overage_charge) == (300, Money("6.00", "INR"))
+    assert before - ent_balance(rig) == Money("18.00", "INR")  # not dropped with the plan
+    assert rig.billing.end_call("ent", "c2", timedelta(minutes=5)) == record
+    assert before - ent_balance(rig) == Money("18.00", "INR")  # and paid once
 
 
 def test_arrears_are_billed_when_a_past_due_plan_expires(rig: BillingRig) -> None:

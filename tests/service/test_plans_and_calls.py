@@ -397,6 +397,20 @@ def test_a_call_waits_in_line_when_every_slot_is_taken(rig: BillingRig) -> None:
     assert rig.billing.overview(ACCOUNT).held_minutes == Decimal(10)
 
 
+def test_calls_that_timed_out_in_line_are_still_reported_after_admit_waiting(
+    rig: BillingRig,
+) -> None:
+    """The host collects timed-out calls with `queue.expire`: `admit_waiting` keeps them."""
+    rig.billing.subscribe(ACCOUNT, "starter")  # two slots; the line's calls wait 2 minutes
+    assert isinstance(rig.billing.start_call(ACCOUNT, "c1"), Admitted)
+    assert isinstance(rig.billing.start_call(ACCOUNT, "c2"), Admitted)
+    assert isinstance(rig.billing.start_call(ACCOUNT, "w1"), Queued)
+    rig.clock.advance(timedelta(minutes=3))
+    assert rig.billing.admit_waiting(ACCOUNT) == []
+    timed_out = rig.billing.queue.expire(rig.clock.now())
+    assert [c.call_id for c in timed_out] == ["w1"]  # so the host can tell the caller why
+
+
 def test_a_call_with_no_minutes_left_is_rejected_with_a_reason_to_show(rig: BillingRig) -> None:
     rig.billing.subscribe(ACCOUNT, "starter")  # 1,000 minutes; overage blocks
     settle_minutes(rig, ACCOUNT, 1000)
@@ -528,6 +542,50 @@ def test_waiting_calls_stop_starting_once_the_last_minutes_are_held_and_the_wall
     admitted = rig.billing.admit_waiting(ACCOUNT)
     assert [a.reservation.call_id for a in admitted] == ["w1"]  # it holds the 112 s
     assert admitted[0].reservation.seconds == 112
+
+
+def test_a_waiting_call_that_cannot_be_paid_for_yet_keeps_its_place_until_a_top_up(
+    rig: BillingRig,
+) -> None:
+    """A waiting call that cannot start stays in line: the host was never told otherwise.
+
+    `admit_waiting` answers only with the calls it admitted, so a waiting call it could not
+    start must not leave the line unseen: it waits on, and starts once the wallet can pay
+    (or times out, and `queue.expire` reports it).
+    """
+    rig.billing.subscribe(ACCOUNT, "pro")  # 10 slots, overage charged to the wallet
+    settle_minutes(rig, ACCOUNT, 4998)  # 120 s left, nothing in the wallet
+    for i in range(10):
+        assert isinstance(rig.billing.start_call(ACCOUNT, f"c{i}", max_seconds=1), Admitted)
+    assert isinstance(rig.billing.start_call(ACCOUNT, "w1"), Queued)
+    assert isinstance(rig.billing.start_call(ACCOUNT, "w2"), Queued)
+    rig.billing.release_call(ACCOUNT, "c0")
+    rig.billing.release_call(ACCOUNT, "c1")
+    assert [a.reservation.call_id for a in rig.billing.admit_waiting(ACCOUNT)] == ["w1"]
+    assert [c.call_id for c in rig.billing.queue.waiting()] == ["w2"]  # not dropped unseen
+    assert rig.billing.start_call(ACCOUNT, "w2") == Queued(1, rig.billing.queue.waiting()[0])
+    top_up(rig, ACCOUNT, 2, "t1")  # INR 2 pays the first minute (INR 1.50)
+    admitted = rig.billing.admit_waiting(ACCOUNT)
+    assert [(a.reservation.call_id, a.reservation.seconds) for a in admitted] == [("w2", 0)]
+    assert len(rig.billing.queue) == 0
+
+
+def test_a_waiting_call_starts_on_a_bundle_bought_after_the_minutes_ran_out(
+    rig: BillingRig,
+) -> None:
+    rig.billing.subscribe(ACCOUNT, "starter")  # two slots, 1,000 minutes, overage blocks
+    settle_minutes(rig, ACCOUNT, 997)
+    assert isinstance(rig.billing.start_call(ACCOUNT, "c1", max_seconds=60), Admitted)
+    assert isinstance(rig.billing.start_call(ACCOUNT, "c2", max_seconds=60), Admitted)
+    assert isinstance(rig.billing.start_call(ACCOUNT, "w1"), Queued)  # one minute is free
+    rig.billing.end_call(ACCOUNT, "c1", timedelta(seconds=120))  # and c1 uses it
+    assert rig.billing.admit_waiting(ACCOUNT) == []  # a slot, but not a second to hold
+    assert [c.call_id for c in rig.billing.queue.waiting()] == ["w1"]
+    rig.gateway.script(Outcome.SUCCEED)
+    rig.billing.checkout_bundle(ACCOUNT, "elite", UPI, idempotency_key="b1")  # 100 minutes
+    admitted = rig.billing.admit_waiting(ACCOUNT)
+    assert [(a.reservation.call_id, a.reservation.seconds) for a in admitted] == [("w1", 300)]
+    assert len(rig.billing.queue) == 0
 
 
 def test_with_minutes_left_an_empty_wallet_does_not_stop_a_call(rig: BillingRig) -> None:

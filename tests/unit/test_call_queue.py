@@ -245,6 +245,7 @@ def test_membership_is_asked_by_key_not_by_a_bare_call_id() -> None:
         ({"priority": -1}, "priority"),
         ({"priority": True}, "priority"),
         ({"ttl": timedelta(0)}, "ttl"),
+        ({"ttl": timedelta(days=999_999_999)}, "ttl"),  # it would time out after year 9999
         ({"hold_seconds": 0}, "hold_seconds"),
         ({"at": datetime(2025, 1, 1)}, "at"),  # noqa: DTZ001 - the naive datetime is the point
     ],
@@ -258,6 +259,16 @@ def test_bad_input_is_refused_and_changes_nothing(kwargs: dict[str, object], fie
     with pytest.raises(ValidationError) as error:
         queue.push(**args)  # type: ignore[arg-type]
     assert error.value.field == field
+    assert _picture(queue) == before
+
+
+def test_a_call_that_would_time_out_after_year_9999_is_refused_and_changes_nothing() -> None:
+    queue = CallQueue(10, timedelta(days=999_999_999))
+    queue.push("kept", "acme", 0, T0, ttl=timedelta(minutes=2))
+    before = _picture(queue)
+    with pytest.raises(ValidationError) as error:
+        queue.push("x", "acme", 0, T0)
+    assert (error.value.field, error.value.value) == ("ttl", timedelta(days=999_999_999))
     assert _picture(queue) == before
 
 

@@ -350,6 +350,13 @@ def test_overage_charges_pro_rata_by_the_second() -> None:
         (lambda: features(concurrent_calls=0), "concurrent_calls"),
         (lambda: features(phone_numbers=-1), "phone_numbers"),
         (lambda: features(queue_priority=True), "queue_priority"),
+        (  # its longest call (31 days, 60/60/10**18) would cost more than an amount holds
+            lambda: features(
+                overage=OveragePolicy.charge_wallet(inr("1.50")),
+                rating=BillingIncrement(60, 60, 10**18),
+            ),
+            "rate_per_minute",
+        ),
         (
             lambda: Plan("", "Pro", inr("1.00"), BillingInterval.monthly(), 1, features()),
             "code",

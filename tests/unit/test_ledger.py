@@ -284,6 +284,24 @@ def test_a_hold_past_its_time_to_live_expires_and_the_call_can_still_settle() ->
     assert ReservationExpired in [type(e) for e in ledger.pull_events()]
 
 
+def test_a_hold_longer_than_its_time_to_live_lasts_as_long_as_its_call_may_run() -> None:
+    """The time-to-live catches missed hang-ups, not calls still within their stated length.
+
+    A 3-hour conference call under a 1-hour time-to-live: expiring its hold after an hour
+    would free its slot and hand its held minutes to other calls while it still runs.
+    """
+    ledger = pro_ledger(LedgerPolicy(hold_ttl=timedelta(hours=1)))
+    hold = ledger.reserve("conference", 3 * 3600, at(1))
+    assert hold.expires_at == at(1, minutes=180)
+    assert ledger.expire_holds(at(1, minutes=179)) == []
+    assert ledger.active_calls() == {"conference"}
+    assert ledger.snapshot(at(1, minutes=179)).held_seconds == 3 * 3600
+    assert ledger.due_at() == at(1, minutes=180)
+    assert ledger.expire_holds(at(1, minutes=180)) == ["conference"]
+    short = ledger.reserve("short", 600, at(2))
+    assert short.expires_at == at(2, minutes=60)  # shorter calls keep the time-to-live
+
+
 def test_call_detail_records_settle_without_a_hold() -> None:
     ledger = pro_ledger(LedgerPolicy(rating=BillingIncrement.PER_SECOND))
 

@@ -311,6 +311,8 @@ def test_validation_errors_name_the_field() -> None:
         {"thresholds": 80},
         {"thresholds": "80"},
         {"hold_ttl": timedelta(0)},
+        {"hold_ttl": MAX_CALL_DURATION + timedelta(microseconds=1)},  # beyond any call
+        {"hold_ttl": timedelta(days=999_999_999)},  # a hold could not even expire
         {"rating": "60/60"},
         {"overage": "block"},
     ],
@@ -318,6 +320,47 @@ def test_validation_errors_name_the_field() -> None:
 def test_a_bad_policy_is_refused(arguments: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         LedgerPolicy(**arguments)  # type: ignore[arg-type]
+
+
+def test_a_policy_that_could_not_price_its_longest_call_is_refused() -> None:
+    """Settling would price the overage after taking the seconds: it must never fail there.
+
+    A minimum of 10**18 seconds at INR 1.50 a minute is INR 2.5e16, beyond any amount: such a
+    settlement raised after it had used the call's seconds (the ledger changed, no record).
+    """
+    from minutebill.domain.money import Money
+    from minutebill.domain.rating import BillingIncrement
+
+    rate = Money("1.50", "INR")
+    absurd = BillingIncrement(60, 60, 10**18)
+    for overage in (OveragePolicy.charge_wallet(rate), OveragePolicy.bill_in_arrears(rate)):
+        with pytest.raises(ValidationError) as caught:
+            LedgerPolicy(rating=absurd, overage=overage)
+        assert (caught.value.field, caught.value.value) == ("rate_per_minute", rate)
+        assert "60/60/1000000000000000000" in str(caught.value)
+    assert LedgerPolicy(rating=absurd).overage.blocks  # nothing to price under block
+    # Priced as rate x 2,678,400 s / 60: an amount holds up to about INR 1e16.
+    per_second = BillingIncrement.PER_SECOND
+    fits, too_much = Money(3 * 10**9, "INR"), Money(4 * 10**9, "INR")
+    LedgerPolicy(rating=per_second, overage=OveragePolicy.charge_wallet(fits))
+    with pytest.raises(ValidationError):
+        LedgerPolicy(rating=per_second, overage=OveragePolicy.charge_wallet(too_much))
+
+
+def test_a_hold_whose_expiry_is_beyond_the_calendar_is_refused_and_changes_nothing() -> None:
+    """The hold's expiry is worked out before any second is held (it used to overflow after)."""
+    ledger = MinuteLedger("acct-1", LedgerPolicy())
+    ledger.grant("promo", GrantSource.PROMOTIONAL, 600, T0)  # never expires
+    ledger.pull_events()
+    before = ledger.to_state()
+    end_of_time = datetime.max.replace(tzinfo=UTC) - timedelta(hours=1)
+
+    with pytest.raises(ValidationError) as caught:
+        ledger.reserve("late", 60, end_of_time)
+
+    assert (caught.value.field, caught.value.value) == ("at", end_of_time)
+    assert ledger.to_state() == before
+    assert ledger.pull_events() == []
 
 
 def test_an_account_id_is_required() -> None:

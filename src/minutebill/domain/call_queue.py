@@ -185,7 +185,8 @@ class CallQueue:
         Another account's call of the same id may be waiting: call ids are unique per account.
 
         Raises:
-            ValidationError: for a bad id, priority, time, ttl or hold.
+            ValidationError: for a bad id, priority, time, ttl or hold (or a ttl that would
+                time the call out after year 9999).
             IdempotencyConflict: if the call `call_id` of `account_id` is already waiting.
             LimitExceeded: if `max_depth` calls are already waiting.
         """
@@ -197,6 +198,12 @@ class CallQueue:
             _require_positive("hold_seconds", hold_seconds)
         life = self.ttl if ttl is None else _require_ttl(ttl)
         at = to_utc(at)
+        try:
+            expires_at = at + life
+        except OverflowError:
+            raise ValidationError(
+                "ttl", life, f"a call waiting from {at} would time out after year 9999"
+            ) from None
         self._sweep(at)
         key = (account_id, call_id)
         if key in self._live:
@@ -216,7 +223,7 @@ class CallQueue:
                 priority=priority,
                 seq=self._seq,
                 enqueued_at=at,
-                expires_at=at + life,
+                expires_at=expires_at,
                 hold_seconds=hold_seconds,
             ),
         )

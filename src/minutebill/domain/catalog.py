@@ -13,7 +13,7 @@ from attrs import field, frozen
 
 from minutebill.domain.money import Money
 from minutebill.domain.periods import BillingInterval
-from minutebill.domain.rating import BillingIncrement
+from minutebill.domain.rating import MAX_CALL_SECONDS, BillingIncrement
 from minutebill.domain.text import require_text
 from minutebill.errors import ValidationError
 
@@ -106,6 +106,27 @@ class OveragePolicy:
             return None
         return (self.rate_per_minute * seconds / 60).rounded()
 
+    def require_priceable(self, rating: BillingIncrement) -> None:
+        """Refuse a rate at which the longest call that `rating` rates could not be priced.
+
+        Settling prices a call's overage after taking its seconds, so pricing must not fail
+        there: the charge for a call of `MAX_CALL_DURATION` is checked once, here.
+
+        Raises:
+            ValidationError: naming the rate, if that charge is beyond any amount.
+        """
+        if self.rate_per_minute is None:
+            return
+        longest = rating.billable_for_seconds(MAX_CALL_SECONDS)
+        try:
+            self.charge_for(longest)
+        except ValidationError:
+            raise ValidationError(
+                "rate_per_minute",
+                self.rate_per_minute,
+                f"a call rated {rating} of {longest:,} s would cost more than an amount holds",
+            ) from None
+
 
 @frozen
 class PlanFeatures:
@@ -129,6 +150,11 @@ class PlanFeatures:
         _require_int("concurrent_calls", self.concurrent_calls, 1)
         _require_int("phone_numbers", self.phone_numbers, 0)
         _require_int("queue_priority", self.queue_priority, 0)
+        if not isinstance(self.overage, OveragePolicy):
+            raise ValidationError("overage", self.overage, "expected an OveragePolicy")
+        if not isinstance(self.rating, BillingIncrement):
+            raise ValidationError("rating", self.rating, "expected a BillingIncrement")
+        self.overage.require_priceable(self.rating)
 
 
 @frozen

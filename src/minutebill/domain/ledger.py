@@ -60,6 +60,7 @@ from minutebill.domain.ledger_policy import (
 )
 from minutebill.domain.money import Money
 from minutebill.domain.periods import BillingPeriod
+from minutebill.domain.rating import MAX_CALL_SECONDS
 from minutebill.domain.state import State
 from minutebill.domain.text import MAX_KEY_LENGTH
 from minutebill.domain.usage import (
@@ -568,8 +569,13 @@ class MinuteLedger:
         seconds succeeds and the whole call will be overage. Reserving the same call for the
         same seconds again returns the hold it has.
 
+        The hold expires after the policy's `hold_ttl`, or after `seconds` if that is longer
+        (up to `MAX_CALL_DURATION`): a call is never taken for a missed hang-up while it may
+        still run.
+
         Raises:
-            ValidationError: for an empty call id, seconds <= 0 or a naive datetime.
+            ValidationError: for an empty call id, seconds <= 0, a naive datetime, or one so
+                late that the hold would end after year 9999.
             InsufficientMinutes: if nothing is available and the policy blocks overage.
             IdempotencyConflict: if the call already holds a reservation for other seconds.
             InvalidTransition: if the call was settled or released already.
@@ -602,10 +608,18 @@ class MinuteLedger:
         if call_id in calls.settled or call_id in calls.closed:
             calls.refuse_closed(call_id, "reserve minutes for")
         policy = self.policy
+        life = policy.hold_ttl
+        if seconds > life.days * 86_400 + life.seconds:
+            # The time-to-live catches missed hang-ups: a call that may run longer keeps its
+            # hold (and slot) while it may run, up to the longest call rated.
+            life = timedelta(seconds=min(seconds, MAX_CALL_SECONDS))
+        try:  # before anything is held: the last days of year 9999 have no room for a hold
+            expires_at = at + life
+        except OverflowError:
+            raise ValidationError("at", at, f"a hold of {life} would end after year 9999") from None
         debits, held = self._pool.hold(seconds, at)  # nothing usable: changes nothing
         if not debits and policy.overage.blocks:
             raise InsufficientMinutes(seconds, 0, self.account_id)
-        expires_at = at + policy.hold_ttl
         # Built by trusted constructors: the hot path of every call start.
         hold = _new_hold(call_id, held, seconds, at, expires_at, debits)
         event = _new_reserved(self.account_id, at, hold)

@@ -16,7 +16,7 @@ from attrs import field, frozen
 
 from minutebill.domain.catalog import OverageMode, OveragePolicy, Plan
 from minutebill.domain.periods import BillingPeriod
-from minutebill.domain.rating import BillingIncrement
+from minutebill.domain.rating import MAX_CALL_DURATION, BillingIncrement
 from minutebill.domain.state import State, money_from_state, money_to_state
 from minutebill.errors import ValidationError
 
@@ -81,7 +81,9 @@ class LedgerPolicy:
             `MinutesExhausted` (100) is emitted, once per level per period. A level below 100
             is reached when the used percentage, two places half up, reaches it; 100 only
             when every second of the period is used (nothing remains).
-        hold_ttl: How long a hold lasts before `expire_holds` returns its seconds.
+        hold_ttl: How long a hold lasts before `expire_holds` returns its seconds (a hold
+            for a longer call lasts as long as the call may run: see `MinuteLedger.reserve`);
+            at most `MAX_CALL_DURATION`.
     """
 
     rating: BillingIncrement = BillingIncrement.PER_MINUTE
@@ -101,6 +103,13 @@ class LedgerPolicy:
             raise ValidationError("overage", self.overage, "expected an OveragePolicy")
         if not isinstance(self.hold_ttl, timedelta) or self.hold_ttl <= timedelta(0):
             raise ValidationError("hold_ttl", self.hold_ttl, "a positive timedelta")
+        if self.hold_ttl > MAX_CALL_DURATION:  # no call lasts longer, so no hold need to
+            raise ValidationError(
+                "hold_ttl",
+                self.hold_ttl,
+                f"at most {MAX_CALL_DURATION.days} days, the longest call",
+            )
+        self.overage.require_priceable(self.rating)  # settling must never fail to price
 
     @classmethod
     def for_plan(

@@ -16,7 +16,7 @@ from minutebill.domain.admission import (
 from minutebill.domain.call_queue import WaitingCall
 from minutebill.domain.catalog import OverageMode
 from minutebill.domain.ledger import MinuteLedger, UsageRecord
-from minutebill.domain.subscriptions import Subscription
+from minutebill.domain.subscriptions import Subscription, SubscriptionStatus
 from minutebill.domain.text import require_key
 from minutebill.errors import (
     IdempotencyConflict,
@@ -99,8 +99,9 @@ class CallsMixin(ServiceBase):
 
         The hold is debited first, then further grants; seconds no grant covers are overage,
         charged to the wallet when the plan says so (as much as the wallet holds; the rest
-        stays recorded on the usage record). Ending the same call again with the same input
-        returns the first record and changes nothing.
+        stays recorded on the usage record). Overage billed in arrears waits for the renewal,
+        unless the plan has ended: then the wallet pays it the same way. Ending the same call
+        again with the same input returns the first record and changes nothing.
 
         The host reports what happened, so any call it ends is billed as reported, also one
         without a hold: usage imported from call detail records, a call whose hold expired,
@@ -196,11 +197,22 @@ class CallsMixin(ServiceBase):
     def _charge_overage(self, uow: UnitOfWork, ledger: MinuteLedger, record: UsageRecord) -> None:
         """Debit the call's overage from the wallet, with tax, as far as the balance goes.
 
+        Under charge-the-wallet, always. Billed in arrears, overage waits for the plan's
+        renewal, or is taken from the wallet when the plan ends (`_lapse`); a call that ends
+        after the plan ended has no renewal left to carry it, so the wallet pays it now.
+
         The record keeps the rated (net) charge; the wallet, untaxed stored value, pays the
         service with its tax, as for renewals (see `_gross`).
         """
         charge = record.overage_charge
-        if charge is None or ledger.policy.overage.mode is not OverageMode.CHARGE_WALLET:
+        if charge is None:
+            return
+        mode = ledger.policy.overage.mode
+        if mode is OverageMode.BILL_IN_ARREARS:
+            subscription = self._subscription(uow, record.account_id)
+            if subscription.status is not SubscriptionStatus.EXPIRED:
+                return  # billed with the renewal, or when the plan ends
+        elif mode is not OverageMode.CHARGE_WALLET:
             return
         wallet = self._wallet(uow, record.account_id)
         payable = min(self._gross(charge), wallet.balance)
@@ -241,17 +253,25 @@ class CallsMixin(ServiceBase):
         return self._run(work)
 
     def admit_waiting(self, account_id: str) -> list[Admitted]:
-        """Start the account's waiting calls that now have a slot (after a call ended).
+        """Start the account's waiting calls that can start now.
+
+        Call it when a call ended or was released (a slot freed), and when minutes or money
+        arrived (a bundle or a top-up was paid): calls waiting for those start only here.
 
         A waiting call that ended meanwhile (settled or released, perhaps by another process
         with a line of its own) leaves the line without being admitted; checking costs one
         lookup of its usage record by primary key per call taken from the line.
 
+        A waiting call that cannot start yet (no minutes left, a wallet that cannot pay its
+        first increment, a plan not in service) keeps its place: it starts on a later call
+        once minutes or money arrived, or times out.
+
         Returns:
             The calls admitted now, best-ranked first.
         """
         at = self._now()
-        self.queue.expire(at)
+        # Calls that timed out are swept by `next_admittable` and kept for the host's
+        # `queue.expire`, which reports them: collecting them here would lose them unseen.
         taken: list[WaitingCall] = []  # from the line, by the attempt now running
 
         def work(uow: UnitOfWork) -> list[Admitted]:
@@ -309,6 +329,11 @@ class CallsMixin(ServiceBase):
             except InvalidTransition:  # released or hold-expired on the ledger meanwhile
                 continue
             if not isinstance(decision, Admitted):
+                # Rejected (no minutes, nothing in the wallet, plan not in service): only the
+                # admitted calls are answered, so the call keeps its place rather than leave
+                # the line unseen. It starts once minutes or money arrive, or times out.
+                if self.queue.get(waiting.call_id, account_id) is None:
+                    self.queue.requeue(waiting)
                 return
             taken.append((waiting, decision))
 
