@@ -23,7 +23,7 @@ from minutebill.domain.number_renewal import (
     ReleaseNumber,
     SendPreDebitNotice,
 )
-from minutebill.domain.number_status import ReleaseReason
+from minutebill.domain.number_status import NumberStatus, ReleaseReason
 from minutebill.domain.numbers import NumberSubscription
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.service._mandates import MandateCharge, MandatesMixin
@@ -52,7 +52,12 @@ class NumbersMixin(MandatesMixin):
     def set_auto_pay(
         self, account_id: str, number_e164: str, on: bool, *, mandate_id: str | None = None
     ) -> NumberView:
-        """Turn Auto-Pay on or off; turning it on for a held number tries the charge at once.
+        """Turn Auto-Pay on or off; setting it on for a held number tries the charge at once.
+
+        The customer who sets Auto-Pay on for a held number is present, so the charge is
+        tried whether Auto-Pay was off or already on (a number held after a declined mandate
+        debit, or one waiting for their authentication, still has it on): this is how they
+        try again, with a new mandate if they like.
 
         The immediate charge pays the missed period from the wallet if it covers the fee with
         its tax, else from the mandate, on-session; the wallet then pays every other period
@@ -79,10 +84,10 @@ class NumbersMixin(MandatesMixin):
 
         def work(uow: UnitOfWork) -> MandateCharge | None:
             number: NumberSubscription = uow.numbers.get(account_id, number_e164)
-            charge_now = number.set_auto_pay(on, at)
+            number.set_auto_pay(on, at)
             if mandate_id is not None:
                 number.attach_mandate(mandate_id)
-            if charge_now:
+            if on and number.status is NumberStatus.ON_HOLD:  # the customer is here to pay
                 return self._carry_out(uow, number, at, customer_present=True)
             return None
 
