@@ -271,6 +271,24 @@ CASES: list[tuple[str, Action, type[MinutebillError], str]] = [
         "quantity",
     ),
     ("batch-size", lambda r: r.billing.run_due(batch_size=0), ValidationError, "batch_size"),
+    (
+        "text-batch-size",
+        lambda r: r.billing.run_due(batch_size="50"),  # type: ignore[arg-type]
+        ValidationError,
+        "batch_size",
+    ),
+    (
+        "fractional-batch-size",
+        lambda r: r.billing.run_due(batch_size=2.5),  # type: ignore[arg-type]
+        ValidationError,
+        "batch_size",
+    ),
+    (
+        "bool-batch-size",
+        lambda r: r.billing.run_due(batch_size=True),
+        ValidationError,
+        "batch_size",
+    ),
     ("page-limit", lambda r: r.billing.usage_history(ACCOUNT, limit=0), ValidationError, "limit"),
     (
         "huge-page",
@@ -320,6 +338,12 @@ CASES: list[tuple[str, Action, type[MinutebillError], str]] = [
         "USD",
     ),
     # naive datetimes
+    (
+        "text-now",
+        lambda r: r.billing.run_due("2026-03-01T00:00:00+00:00"),  # type: ignore[arg-type]
+        ValidationError,
+        "now",
+    ),
     (
         "naive-now",
         lambda r: r.billing.run_due(datetime(2026, 3, 1)),  # noqa: DTZ001 - the point

@@ -315,6 +315,46 @@ def test_a_numbers_grace_runs_from_its_due_date_however_late_the_due_work_runs(
         assert number.status == "released"
 
 
+def test_a_number_past_its_grace_is_released_in_the_run_that_holds_it_whatever_follows_it(
+    rig: BillingRig,
+) -> None:
+    """A number due later in the same page of due work does not keep the first one held."""
+    rig.billing.acquire_number(ACCOUNT, "in-local", NUMBERS[0], UPI, idempotency_key="n1")
+    rig.clock.set(datetime(2026, 1, 20, 9, tzinfo=UTC))
+    rig.billing.acquire_number(ACCOUNT, "in-local", NUMBERS[1], UPI, idempotency_key="n2")
+    second_due = datetime(2026, 2, 20, 9, tzinfo=UTC)
+    report = rig.billing.run_due(second_due + timedelta(days=1))  # the first's grace ended Feb 12
+    assert (report["numbers_released"], report["numbers_put_on_hold"]) == (1, 1)
+    assert statuses(rig) == {
+        NUMBERS[0]: ("released", PERIOD_END),
+        NUMBERS[1]: ("on_hold", second_due),
+    }
+
+
+def test_late_due_work_holds_a_number_the_wallet_paid_only_some_periods_of(
+    rig: BillingRig,
+) -> None:
+    """The wallet pays two of three owed periods; a number due after it does not keep the
+    first from being held for the third in the same run."""
+    rig.billing.acquire_number(ACCOUNT, "in-local", NUMBERS[0], UPI, idempotency_key="n1")
+    rig.clock.set(datetime(2026, 3, 7, 9, tzinfo=UTC))
+    rig.billing.acquire_number(ACCOUNT, "in-local", NUMBERS[1], UPI, idempotency_key="n2")
+    top_up(rig, ACCOUNT, 1000, "t1")
+    third_due = datetime(2026, 4, 5, 9, tzinfo=UTC)
+    report = rig.billing.run_due(datetime(2026, 4, 8, 9, tzinfo=UTC))
+    assert report["numbers_renewed"] == 1
+    assert statuses(rig) == {
+        NUMBERS[0]: ("on_hold", third_due),
+        NUMBERS[1]: ("on_hold", datetime(2026, 4, 7, 9, tzinfo=UTC)),
+    }
+    first = next(n for n in rig.billing.numbers(ACCOUNT) if n.number_e164 == NUMBERS[0])
+    assert (first.hold_reason, first.release_after) == (
+        "insufficient_credit",
+        third_due + timedelta(days=7),
+    )
+    assert balance(rig) == Money(0, "INR")
+
+
 def test_a_number_on_hold_for_credit_is_paid_by_the_next_top_up(rig: BillingRig) -> None:
     rig.billing.acquire_number(ACCOUNT, "in-local", NUMBERS[0], UPI, idempotency_key="n1")
     rig.clock.set(PERIOD_END + timedelta(hours=1))

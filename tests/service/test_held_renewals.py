@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 
 from minutebill._unit_of_work import UnitOfWork
@@ -137,6 +138,22 @@ def test_turning_auto_pay_on_pays_every_period_an_accruing_held_number_owes(
     view = rig.billing.set_auto_pay(ACCOUNT, NUMBER, True)
     assert (view.status, view.paid_through) == ("active", APR_5)
     assert [amount for _, amount in renewal_debits(rig)] == [FEE, FEE]
+
+
+def test_after_a_mandate_pays_one_owed_period_the_wallet_pays_the_others(store: Store) -> None:
+    """Method first: the customer's Auto-Pay switch charges the mandate for the first owed
+    period; the wallet, which covers the fee, pays the second, and the number is Active."""
+    policy = attrs.evolve(ACCRUE_60, payment_order=PaymentOrder.METHOD_FIRST)
+    rig = rig_on(store, policy, auto_pay=False, mandate=True, wallet=800)
+    rig.clock.set(DUE)
+    rig.billing.run_due()
+    assert the_number(rig) == ("on_hold", "auto_pay_off", DUE)
+    rig.clock.set(datetime(2026, 3, 20, 9, tzinfo=UTC))  # two periods owed now
+    view = rig.billing.set_auto_pay(ACCOUNT, NUMBER, True)
+    assert (view.status, view.hold_reason, view.paid_through) == ("active", None, APR_5)
+    assert [(p.status, p.amount) for p in mandate_renewals(rig)] == [(PaymentStatus.SUCCEEDED, FEE)]
+    assert renewal_debits(rig) == [(renewal_key(rig, 2), FEE)]
+    assert rig.billing.run_due(DUE + timedelta(days=60))["numbers_released"] == 0
 
 
 def test_a_wallet_that_covers_only_some_owed_periods_pays_those_and_the_number_stays_held(

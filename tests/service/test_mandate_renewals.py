@@ -277,6 +277,28 @@ def test_a_customer_who_turns_auto_pay_back_on_is_charged_at_once_under_a_new_ke
     assert len(renewals(rig)) == 2
 
 
+@pytest.mark.parametrize(
+    ("outcome", "reason"),
+    [(Outcome.FAIL, "payment_failed"), (Outcome.REQUIRE_ACTION, "customer_action_required")],
+)
+def test_a_customer_who_sets_auto_pay_on_for_a_held_number_is_charged_at_once(
+    rig: BillingRig, outcome: Outcome, reason: str
+) -> None:
+    # Auto-Pay stayed on through the decline: the page shows it on, and the customer, back
+    # with a new mandate, sets it on (the how-to's way to try again), without turning it off.
+    charge_at_due(rig, outcome)
+    assert the_number(rig) == ("on_hold", reason, DUE)
+    rig.clock.advance(timedelta(hours=2))
+    view = rig.billing.set_auto_pay(ACCOUNT, NUMBER, True, mandate_id=SECOND_MANDATE)
+    assert (view.status, view.hold_reason, view.paid_through) == ("active", None, NEXT)
+    _, second = renewals(rig)
+    assert second.status is PaymentStatus.SUCCEEDED
+    assert second.amount == Money(500, "INR")
+    again = rig.billing.set_auto_pay(ACCOUNT, NUMBER, True)  # Active: nothing more is charged
+    assert (again.status, again.paid_through) == ("active", NEXT)
+    assert len(renewals(rig)) == 2
+
+
 def test_a_retry_still_pending_is_asked_again_not_charged_again(rig: BillingRig) -> None:
     charge_at_due(rig, Outcome.FAIL)
     rig.clock.advance(timedelta(minutes=1))

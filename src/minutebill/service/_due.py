@@ -104,13 +104,14 @@ class DueWorkMixin(NumbersMixin):
         earlier — goes On Hold.
 
         Raises:
-            ValidationError: for a naive `now` or a batch size below 1.
+            ValidationError: for a `now` that is not an aware datetime, or a batch size that
+                is not an int of at least 1.
         """
         at = self._now() if now is None else now
-        if at.tzinfo is None:
+        if not isinstance(at, datetime) or at.tzinfo is None:
             raise ValidationError("now", now, "a timezone-aware datetime")
-        if batch_size < 1:
-            raise ValidationError("batch_size", batch_size, "at least 1")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValidationError("batch_size", batch_size, "an int, at least 1")
         total = _Tally()
         failures: list[tuple[str, str]] = []
         # Subscriptions before ledgers: a renewal carries the ended period's unused plan

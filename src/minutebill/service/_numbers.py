@@ -23,9 +23,10 @@ from minutebill.domain.number_renewal import (
     ReleaseNumber,
     SendPreDebitNotice,
 )
-from minutebill.domain.number_status import ReleaseReason
+from minutebill.domain.number_status import NumberStatus, ReleaseReason
 from minutebill.domain.numbers import NumberSubscription
 from minutebill.domain.payment_status import PaymentStatus
+from minutebill.domain.wallet import Wallet
 from minutebill.service._mandates import MandateCharge, MandatesMixin
 from minutebill.views import NumberView
 
@@ -52,7 +53,12 @@ class NumbersMixin(MandatesMixin):
     def set_auto_pay(
         self, account_id: str, number_e164: str, on: bool, *, mandate_id: str | None = None
     ) -> NumberView:
-        """Turn Auto-Pay on or off; turning it on for a held number tries the charge at once.
+        """Turn Auto-Pay on or off; setting it on for a held number tries the charge at once.
+
+        The customer who sets Auto-Pay on for a held number is present, so the charge is
+        tried whether Auto-Pay was off or already on (a number held after a declined mandate
+        debit, or one waiting for their authentication, still has it on): this is how they
+        try again, with a new mandate if they like.
 
         The immediate charge pays the missed period from the wallet if it covers the fee with
         its tax, else from the mandate, on-session; the wallet then pays every other period
@@ -79,10 +85,10 @@ class NumbersMixin(MandatesMixin):
 
         def work(uow: UnitOfWork) -> MandateCharge | None:
             number: NumberSubscription = uow.numbers.get(account_id, number_e164)
-            charge_now = number.set_auto_pay(on, at)
+            number.set_auto_pay(on, at)
             if mandate_id is not None:
                 number.attach_mandate(mandate_id)
-            if charge_now:
+            if on and number.status is NumberStatus.ON_HOLD:  # the customer is here to pay
                 return self._carry_out(uow, number, at, customer_present=True)
             return None
 
@@ -147,7 +153,8 @@ class NumbersMixin(MandatesMixin):
         After a wallet debit or a hold (a mandate attempt found ended holds the number too),
         the wallet then pays whatever else the rules have it pay at `at`: every owed period
         of an `HeldFee.ACCRUE` number, or the period of a number just held with a wallet that
-        covers it.
+        covers it. A number the wallet leaves unpaid is then held, and one held past its grace
+        period released (`_hold_or_release_unpaid`).
         """
         wallet = self._wallet(uow, number.account_id)
         decision = self._renewal_decision(number, wallet, at, customer_present=customer_present)
@@ -168,4 +175,30 @@ class NumbersMixin(MandatesMixin):
             self._release(uow, number, at, decision.reason)
             return None
         self._pay_owed_from_wallet(wallet, number, at, customer_present=customer_present)
+        self._hold_or_release_unpaid(uow, wallet, number, at, customer_present=customer_present)
         return None
+
+    def _hold_or_release_unpaid(
+        self,
+        uow: UnitOfWork,
+        wallet: Wallet,
+        number: NumberSubscription,
+        at: datetime,
+        *,
+        customer_present: bool,
+    ) -> None:
+        """Hold a number the wallet left unpaid at `at`; release one held past its grace.
+
+        What `renew` decides next once the wallet has paid what it could, done now: the due
+        work looks at a number again in the same run only when its new due time comes after
+        the last one of its page, so a number it reaches late would otherwise stay Active with
+        periods unpaid, or On Hold past its release date, until the next run.
+        """
+        if number.hold is None and number.paid_through > at:
+            return  # paid up: nothing to hold or release
+        decision = self._renewal_decision(number, wallet, at, customer_present=customer_present)
+        if isinstance(decision, PutOnHold):
+            number.put_on_hold(decision.reason, at)
+            decision = self._renewal_decision(number, wallet, at, customer_present=customer_present)
+        if isinstance(decision, ReleaseNumber):
+            self._release(uow, number, at, decision.reason)

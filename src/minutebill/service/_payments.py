@@ -257,6 +257,9 @@ class PaymentsMixin(ServiceBase):
         started it: the numbers override this.
         """
 
+    def _on_renewal_paid(self, uow: UnitOfWork, number: NumberSubscription, at: datetime) -> None:
+        """Called in `uow` once a payment paid a period of `number` (the numbers override it)."""
+
     def _after(self, result: PaymentResult) -> PaymentResult:
         """Send the refunds the committed payment owes; the payment as it is then."""
         if result.refund_owed is None:
@@ -545,6 +548,7 @@ class PaymentsMixin(ServiceBase):
         period_index = int(quote_id.rsplit(":", 1)[1])
         if number.payment_disposition(period_index, at) is PaymentDisposition.APPLY:
             number.record_renewal_paid(period_index, at)
+            self._on_renewal_paid(uow, number, at)
             return False
         # Paid meanwhile (a top-up got there first): the money is not lost.
         return self._credit(uow, account_id, amount, key, at, "renewal paid twice", retry=False)

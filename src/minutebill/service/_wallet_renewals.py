@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from minutebill._unit_of_work import UnitOfWork
 from minutebill.domain.money import Money
 from minutebill.domain.number_renewal import DebitWallet, RenewalDecision, renew
 from minutebill.domain.number_status import NumberStatus
@@ -73,6 +74,15 @@ class WalletRenewalsMixin(PurchasesMixin):
             self._pay_from_wallet(wallet, number, decision, at)
             if number.paid_periods == paid:  # pragma: no cover - renew() asks only unpaid ones
                 return
+
+    def _on_renewal_paid(self, uow: UnitOfWork, number: NumberSubscription, at: datetime) -> None:
+        """After a payment (a mandate debit) paid one period, the wallet pays what else is owed.
+
+        A held `HeldFee.ACCRUE` number that owes more periods than the debit paid is paid the
+        others from a wallet that covers them, instead of staying On Hold, to be released with
+        the money still in the wallet.
+        """
+        self._pay_owed_from_wallet(self._wallet(uow, number.account_id), number, at)
 
     @staticmethod
     def _periods_owed(number: NumberSubscription, at: datetime) -> int:
