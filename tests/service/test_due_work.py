@@ -114,6 +114,38 @@ def test_a_renewal_paid_late_in_grace_rolls_over_what_an_on_time_one_would(
         assert rig.billing.overview("roll").total_minutes == Decimal(1300)
 
 
+@pytest.mark.parametrize("store", STORES)
+def test_minutes_a_live_call_held_at_the_boundary_roll_over_when_it_gives_them_back(
+    store: str, tmp_path: Path
+) -> None:
+    """A call holds 50 of the last 100 Starter minutes across the boundary and uses 10.
+
+    The 40 it gives back were unused plan minutes of the ended period: with the 50 left free
+    at the boundary, 90 roll over (under the cap of 500), once.
+    """
+    with open_rig(store, tmp_path) as rig:
+        rig.billing.subscribe("roll", "starter", rollover=RolloverPolicy.capped(500))
+        rig.billing.end_call("roll", "c1", timedelta(minutes=900))
+        end = rig.billing.overview("roll").period_end
+        rig.clock.set(end - timedelta(minutes=5))
+        assert isinstance(rig.billing.start_call("roll", "c2", max_seconds=50 * 60), Admitted)
+        top_up(rig, "roll", 1999, "t1")
+        rig.clock.set(end + timedelta(minutes=1))
+        assert rig.billing.run_due()["plans_renewed"] == 1
+        assert rig.billing.overview("roll").total_minutes == Decimal(1000 + 50)
+        rig.billing.end_call("roll", "c2", timedelta(minutes=10))
+        overview = rig.billing.overview("roll")
+        assert overview.total_minutes == Decimal(1000 + 90)
+        assert overview.remaining_minutes == Decimal(1090)
+        rig.clock.advance(timedelta(hours=1))
+        rig.billing.run_due()  # nothing more to carry or expire
+        assert rig.billing.overview("roll").total_minutes == Decimal(1090)
+        with rig.uow_factory() as uow:
+            totals = uow.ledgers.get("roll").totals()
+        assert totals.granted == totals.remaining + totals.held + totals.consumed + totals.expired
+        assert totals.consumed == 910 * 60
+
+
 def test_overage_the_wallet_paid_is_not_billed_again_after_an_upgrade_to_arrears(
     rig: BillingRig,
 ) -> None:

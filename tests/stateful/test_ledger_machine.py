@@ -71,6 +71,17 @@ class ModelGrant:
 
 
 @attrs.define
+class ModelPending:
+    """Room left under a rollover's cap for seconds live calls held at the boundary."""
+
+    grant_id: str
+    effective_at: datetime
+    expires_at: datetime
+    room: int
+    sources: list[str]
+
+
+@attrs.define
 class ModelHold:
     requested: int
     at: datetime
@@ -97,6 +108,7 @@ class Model:
         self.late = self.carried = 0
         self.late_charges = self.carried_charges = Money.zero("INR")
         self.late_paid = self.carried_paid = Money.zero("INR")
+        self.pending: ModelPending | None = None
 
     def count(self, grant_id: str, kind: str) -> int:
         return sum(s for g, k, s in self.log if g == grant_id and k == kind)
@@ -338,6 +350,7 @@ class LedgerMachine(RuleBasedStateMachine):
         expected = 0
         if cap is not None:
             left = cap
+            ending = period(self.k - 1)
             for g in self.model.in_order():
                 unused = self.model.remaining(g.grant_id)
                 # A late renewal also carries what the period's plan grants already expired.
@@ -345,13 +358,24 @@ class LedgerMachine(RuleBasedStateMachine):
                     self.model.count(g.grant_id, "expire")
                     - self.model.base.get(g.grant_id, (0, 0))[1]
                 )
-                ended = g.expires_at is not None and g.expires_at <= self.now
-                if g.source is GrantSource.PLAN and unused + lapsed and ended and left:
+                if self.ended_plan(g, ending) and unused + lapsed and left:
                     amount = min(unused + lapsed, left)
                     if min(unused, amount):  # the rest was expired already
                         self.model.log.append((g.grant_id, "expire", min(unused, amount)))
                     left -= amount
                     expected += amount
+            # What live calls hold on those grants rolls over as they give it back.
+            holding = [
+                g.grant_id
+                for g in self.model.in_order()
+                if self.ended_plan(g, ending) and self.model.held(g.grant_id)
+            ]
+            room = min(left, sum(self.model.held(g) for g in holding))
+            self.model.pending = (
+                ModelPending(f"rollover:{self.k}", self.now, period(self.k).end, room, holding)
+                if room
+                else None
+            )
         if expected:
             assert carried is not None
             assert carried.granted == expected
@@ -362,6 +386,46 @@ class LedgerMachine(RuleBasedStateMachine):
             assert carried is None
         self.expire()
         self.open(plan_minutes)
+
+    def ended_plan(self, g: ModelGrant, ending: BillingPeriod) -> bool:
+        """A plan grant of the `ending` period that has ended by now."""
+        return (
+            g.source is GrantSource.PLAN
+            and g.expires_at is not None
+            and ending.start < g.expires_at <= self.now
+        )
+
+    def carry_given_back(self) -> None:
+        """Held seconds given back to the pending rollover's sources go to its grant."""
+        pending = self.model.pending
+        if pending is None:
+            return
+        room = pending.room if self.now < pending.expires_at else 0
+        carried = 0
+        for g in pending.sources:
+            left = self.model.remaining(g)
+            if room and left:
+                amount = min(room, left)
+                self.model.log.append((g, "expire", amount))
+                room -= amount
+                carried += amount
+        holding = any(self.model.held(g) for g in pending.sources)
+        pending.room = room
+        if not (room and holding):
+            self.model.pending = None
+        if carried:
+            grant = self.model.grants.get(pending.grant_id)
+            if grant is None:
+                self.model.grants[pending.grant_id] = ModelGrant(
+                    pending.grant_id,
+                    GrantSource.ROLLOVER,
+                    carried,
+                    pending.effective_at,
+                    pending.expires_at,
+                    0,
+                )
+            else:
+                grant.granted += carried
 
     # --- calls --------------------------------------------------------------------------------
 
@@ -382,6 +446,12 @@ class LedgerMachine(RuleBasedStateMachine):
         self.model.holds[call_id] = ModelHold(requested, self.now, hold.expires_at, plan)
         again = self.ledger.reserve(call_id, requested, self.now)
         assert again == hold
+
+    @rule(requested=st.integers(1, 900), minutes=st.integers(1, 30))
+    def reserve_before_the_end(self, requested: int, minutes: int) -> None:
+        """A call starts just before the period ends and may run across the boundary."""
+        self.now = max(self.now, period(self.k).end - timedelta(minutes=minutes))
+        self.reserve(requested)
 
     def expected_settlement(
         self, call_id: str, seconds: int
@@ -405,7 +475,10 @@ class LedgerMachine(RuleBasedStateMachine):
         return billable, list(used.items()), need
 
     def settle(self, call_id: str, seconds: int, tags: frozenset[str]) -> UsageRecord:
+        held = call_id in self.model.holds
         billable, debits, overage = self.expected_settlement(call_id, seconds)
+        if held:
+            self.carry_given_back()
         record = self.ledger.settle(call_id, timedelta(seconds=seconds), self.now, tags=tags)
         assert record.billable_seconds == billable
         assert [(d.grant_id, d.seconds) for d in record.debits] == debits
@@ -472,6 +545,7 @@ class LedgerMachine(RuleBasedStateMachine):
         hold = self.model.holds.pop(call_id)
         self.model.log.extend((g, "unhold", s) for g, s in hold.debits)
         self.model.released.add(call_id)
+        self.carry_given_back()
         self.ledger.release(call_id, self.now)
         self.unchanged_after(
             InvalidTransition,
@@ -491,6 +565,8 @@ class LedgerMachine(RuleBasedStateMachine):
             hold = self.model.holds.pop(call_id)
             self.model.log.extend((g, "unhold", s) for g, s in hold.debits)
             self.model.hold_expired.add(call_id)
+        if due:
+            self.carry_given_back()
         assert self.ledger.expire_holds(self.now) == [c for _, c in due]
 
     # --- a late renewal -----------------------------------------------------------------------

@@ -597,6 +597,139 @@ def test_a_rollover_after_the_period_s_minutes_expired_carries_them_once() -> No
     assert again is None
 
 
+def renew_with_a_live_call(cap_minutes: int, *, used: int, held: int) -> MinuteLedger:
+    """100 plan minutes, `used` of them used, a call holding `held` across the boundary.
+
+    The renewal runs as `Subscription.renew` does: rollover, expire, open, grant.
+    """
+    ledger = pro_ledger(plan_minutes=100)
+    if used:
+        ledger.settle("call-1", timedelta(minutes=used), at(10))
+    ledger.reserve("live", held * MINUTE, JANUARY.end - timedelta(minutes=5))
+    boundary = JANUARY.end + timedelta(minutes=1)
+    ledger.rollover(
+        boundary,
+        cap_seconds=cap_minutes * MINUTE,
+        expires_at=FEBRUARY.end,
+        grant_id="rollover:2025-02",
+    )
+    ledger.expire(boundary)
+    ledger.open_period(FEBRUARY, boundary)
+    ledger.grant("plan:2025-02", GrantSource.PLAN, 100 * MINUTE, boundary, expires_at=FEBRUARY.end)
+    ledger.pull_events()
+    return ledger
+
+
+def rolled_over(ledger: MinuteLedger) -> int:
+    return sum(g.granted for g in ledger.grants() if g.source is GrantSource.ROLLOVER)
+
+
+def assert_totals_add_up(ledger: MinuteLedger) -> None:
+    totals = ledger.totals()
+    assert totals.granted == totals.remaining + totals.held + totals.consumed + totals.expired
+    for grant in ledger.grants():
+        assert grant.granted == grant.remaining + grant.held + grant.consumed + grant.expired
+
+
+def test_seconds_a_live_call_held_at_the_boundary_roll_over_when_it_gives_them_back() -> None:
+    """50 free and 50 held at the boundary; the call uses 10: 90 unused minutes roll over."""
+    ledger = renew_with_a_live_call(500, used=0, held=50)
+    assert rolled_over(ledger) == 50 * MINUTE
+    after = JANUARY.end + timedelta(minutes=20)
+
+    record = ledger.settle("live", timedelta(minutes=10), after)
+
+    assert record.debits == (GrantDebit("plan:2025-01", 10 * MINUTE),)  # its own period's
+    assert rolled_over(ledger) == 90 * MINUTE
+    carried = next(g for g in ledger.grants() if g.source is GrantSource.ROLLOVER)
+    assert carried.remaining == 90 * MINUTE
+    old = next(g for g in ledger.grants() if g.grant_id == "plan:2025-01")
+    assert (old.remaining, old.held, old.consumed, old.expired) == (0, 0, 600, 90 * MINUTE)
+    assert ledger.snapshot(after).total_seconds == (100 + 90) * MINUTE
+    assert_totals_add_up(ledger)
+    events = [e for e in ledger.pull_events() if isinstance(e, MinutesRolledOver)]
+    assert [(e.grant_id, e.seconds, e.from_grants) for e in events] == [
+        ("rollover:2025-02", 40 * MINUTE, ("plan:2025-01",))
+    ]
+    # Once: nothing is pending any more, and a reload keeps it so.
+    assert "pending_rollover" not in ledger.to_state()
+    assert ledger.expire(after + timedelta(days=1)) == 0
+
+
+def test_held_seconds_roll_over_within_what_the_cap_left() -> None:
+    ledger = renew_with_a_live_call(60, used=0, held=50)  # 50 free, cap 60: room for 10
+    ledger.release("live", JANUARY.end + timedelta(minutes=2))
+    assert rolled_over(ledger) == 60 * MINUTE
+    assert ledger.expire(JANUARY.end + timedelta(minutes=3)) == 40 * MINUTE
+    assert_totals_add_up(ledger)
+
+
+def test_held_seconds_a_call_used_do_not_roll_over() -> None:
+    ledger = renew_with_a_live_call(60, used=0, held=50)
+    ledger.settle("live", timedelta(minutes=45), JANUARY.end + timedelta(minutes=2))
+    assert rolled_over(ledger) == 55 * MINUTE  # 50 free + the 5 it did not use
+    assert_totals_add_up(ledger)
+
+
+def test_a_rollover_grant_is_granted_when_all_unused_seconds_were_held() -> None:
+    ledger = renew_with_a_live_call(500, used=50, held=50)
+    assert rolled_over(ledger) == 0
+    assert "pending_rollover" in ledger.to_state()
+    # The pending rollover survives a reload and a copy.
+    ledger = MinuteLedger.from_state(json.loads(json.dumps(ledger.to_state()))).copy()
+    assert (
+        ledger.rollover(
+            JANUARY.end + timedelta(minutes=1),
+            cap_seconds=500 * MINUTE,
+            expires_at=FEBRUARY.end,
+            grant_id="rollover:2025-02",
+        )
+        is None
+    )  # a repeat of the renewal's rollover carries nothing now
+
+    after = JANUARY.end + timedelta(days=1)  # past the hold's time-to-live
+    assert ledger.expire_holds(after) == ["live"]
+
+    carried = next(g for g in ledger.grants() if g.source is GrantSource.ROLLOVER)
+    assert (carried.grant_id, carried.granted, carried.expires_at) == (
+        "rollover:2025-02",
+        50 * MINUTE,
+        FEBRUARY.end,
+    )
+    assert carried.effective_at == JANUARY.end + timedelta(minutes=1)  # the boundary's
+    events = ledger.pull_events()
+    assert [type(e) for e in events if not isinstance(e, ReservationExpired)] == [
+        MinutesRolledOver,
+        MinutesGranted,
+    ]
+    assert_totals_add_up(ledger)
+
+
+def test_seconds_given_back_after_the_rollover_grant_expired_expire() -> None:
+    ledger = renew_with_a_live_call(500, used=50, held=50)
+    late = FEBRUARY.end + timedelta(minutes=1)
+    ledger.settle("live", timedelta(minutes=10), late)
+    assert rolled_over(ledger) == 0
+    assert "pending_rollover" not in ledger.to_state()
+    assert ledger.expire(late) == (40 + 100) * MINUTE  # with February's plan minutes
+    assert_totals_add_up(ledger)
+
+
+def test_a_rollover_carries_only_the_ending_period_s_plan_seconds() -> None:
+    """January's seconds a call gave back in February had their boundary: March's is not it."""
+    ledger = renew_with_a_live_call(50, used=0, held=50)  # the cap is reached at the boundary
+    ledger.release("live", JANUARY.end + timedelta(minutes=2))  # 50 back to January's grant
+    march = BillingPeriod(FEBRUARY.end, datetime(2025, 4, 1, tzinfo=UTC))
+
+    carried = ledger.rollover(
+        FEBRUARY.end, cap_seconds=500 * MINUTE, expires_at=march.end, grant_id="rollover:2025-03"
+    )
+
+    assert carried is not None
+    assert carried.granted == 100 * MINUTE  # February's plan seconds, not January's
+    assert_totals_add_up(ledger)
+
+
 def test_no_rollover_policy_carries_nothing() -> None:
     ledger = pro_ledger()
     state = ledger.to_state()

@@ -53,7 +53,7 @@ class GrantSource(enum.Enum):
     BUNDLE = "bundle"
     """An add-on minute bundle that was bought."""
     ROLLOVER = "rollover"
-    """Unused plan minutes carried into the next period."""
+    """Unused plan minutes carried into the next period (grows as held ones come back)."""
     PROMOTIONAL = "promotional"
     """Promotional or manual credit, given for free."""
 

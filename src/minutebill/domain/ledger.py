@@ -19,7 +19,8 @@ their own, and `snapshot` costs time proportional to the live grants, never to t
 The value types and events are defined in `grants`, `usage`, `ledger_policy` and
 `ledger_events` and re-exported here; the private book-keeping lives in `ledger_books`
 (grants and their counters), `ledger_calls` (holds and ended calls), `ledger_period` (the
-period's counters) and `ledger_checks` (input checks and rating).
+period's counters), `ledger_rollover` (seconds held over a rollover's boundary) and
+`ledger_checks` (input checks and rating).
 """
 
 from __future__ import annotations
@@ -428,13 +429,19 @@ class MinuteLedger:
     ) -> MinuteGrant | None:
         """Carry the unused seconds of ended plan grants into one `ROLLOVER` grant.
 
-        Call it at the period boundary, before `expire`: plan grants whose expiry is at or
-        before `at` and that still have remaining seconds give up to `cap_seconds` (earliest
-        expiring first); those seconds count as expired on the plan grant and are granted
-        afresh, effective at `at`. What the cap leaves behind expires with `expire`. Called
-        later (a renewal paid after its due date, once `expire` ran), the seconds the
-        period's plan grants expired count as unused too: a late payment carries what an
-        on-time one would have, once per boundary.
+        Call it at the period boundary, before `expire`: the current period's plan grants
+        whose expiry is at or before `at` and that still have remaining seconds give up to
+        `cap_seconds` (earliest expiring first); those seconds count as expired on the plan
+        grant and are granted afresh, effective at `at`. What the cap leaves behind expires
+        with `expire`. Called later (a renewal paid after its due date, once `expire` ran),
+        the seconds the period's plan grants expired count as unused too: a late payment
+        carries what an on-time one would have, once per boundary.
+
+        Seconds such grants hold for calls still running are carried when the calls give
+        them back (`settle`, `release`, `expire_holds`), within what the cap left, until
+        the rollover grant expires: the grant grows by them (or is granted then, effective
+        at `at`, if nothing was free at the boundary), and each carry records a
+        `MinutesRolledOver`.
 
         Args:
             at: The boundary (usually the ending period's end).
@@ -460,18 +467,22 @@ class MinuteLedger:
             raise ValidationError("cap_seconds", cap_seconds, "a whole number >= 0, or None")
         if end is not None and end <= at:
             raise ValidationError("expires_at", end, f"must be after {at}")
-        known = self._pool.known(grant_id)
+        pool = self._pool
+        known = pool.known(grant_id)
         if known is not None:
             if known.source is not GrantSource.ROLLOVER or known.expires_at != end:
                 raise IdempotencyConflict(grant_id, "not this rollover grant")
             return known.view()
-        if cap_seconds is None:
+        if cap_seconds is None or (pool.pending is not None and pool.pending.grant_id == grant_id):
             return None
         self._refuse_past_period(at)
         # Paid late, after the period's plan seconds expired at its end: carry those, once.
         period = self._counters.period
-        lapsed = period is not None and not self._pool.rolled_over_after(period.end)
-        carry, sources = self._pool.carry_over(at, cap_seconds, lapsed=lapsed)
+        lapsed = period is not None and not pool.rolled_over_after(period.end)
+        since = None if period is None else period.start  # the ending period's grants only
+        carry, sources = pool.carry_over(at, cap_seconds, since=since, lapsed=lapsed)
+        # Seconds live calls hold on the ended plan grants follow when they are given back.
+        pool.await_held(grant_id, at, end, cap_seconds - carry, since=since)
         if carry == 0:
             return None
         self._emit(
@@ -715,6 +726,8 @@ class MinuteLedger:
         event = _new_settled(self.account_id, at, record)
         calls.settled[call_id] = record
         self._events.record(event)
+        if hold is not None and self._pool.pending is not None:
+            self._carry_given_back(at)
         if overage:
             self._note_overage(record, at)
         if billable != overage and self._counters.due(billable - overage):
@@ -754,6 +767,8 @@ class MinuteLedger:
                 seconds=0 if hold is None else hold.seconds,
             )
         )
+        if self._pool.pending is not None:
+            self._carry_given_back(at)
 
     def expire_holds(self, at: datetime) -> list[str]:
         """Return the seconds of holds whose time-to-live ended at or before `at`.
@@ -777,6 +792,8 @@ class MinuteLedger:
                     seconds=hold.seconds,
                 )
             )
+        if due and self._pool.pending is not None:
+            self._carry_given_back(at)
         return [hold.call_id for hold in due]
 
     def set_policy(self, policy: LedgerPolicy, *, at: datetime | None = None) -> None:
@@ -887,6 +904,23 @@ class MinuteLedger:
     def _give_back(self, hold: Reservation) -> None:
         del self._calls.holds[hold.call_id]
         self._pool.give_back(hold.debits)
+
+    def _carry_given_back(self, at: datetime) -> None:
+        """Carry seconds held over the boundary and given back into their rollover grant."""
+        grant_id, seconds, sources, granted = self._pool.carry_given_back(at)
+        if not seconds:
+            return
+        self._emit(
+            MinutesRolledOver(
+                account_id=self.account_id,
+                occurred_at=at,
+                grant_id=grant_id,
+                seconds=seconds,
+                from_grants=sources,
+            )
+        )
+        if granted is not None:
+            self._emit(MinutesGranted(account_id=self.account_id, occurred_at=at, grant=granted))
 
     def _note_overage(self, record: UsageRecord, at: datetime) -> None:
         seconds, charge = record.overage_seconds, record.overage_charge

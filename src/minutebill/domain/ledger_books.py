@@ -12,7 +12,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import attrs
+
 from minutebill.domain.grants import GrantSource, MinuteGrant, consumption_key, grant_state
+from minutebill.domain.ledger_rollover import PendingRollover
 from minutebill.domain.periods import BillingPeriod
 from minutebill.domain.state import State, instant_to_state, optional_instant_to_state
 from minutebill.domain.usage import GrantDebit
@@ -272,16 +275,28 @@ Plan = list[tuple[GrantBook, int]]
 """Seconds to take from each grant, in consumption order."""
 
 
+def _ended_plan(book: GrantBook, since: datetime | None, at: datetime) -> bool:
+    """Whether `book` is a plan grant that ended in ``(since, at]``."""
+    expires_at = book.expires_at
+    return (
+        book.source is GrantSource.PLAN
+        and expires_at is not None
+        and expires_at <= at
+        and (since is None or expires_at > since)
+    )
+
+
 class GrantPool:
     """The grants of one ledger, in consumption order, with the totals of pruned ones."""
 
-    __slots__ = ("books", "order", "pruned", "tombstones")
+    __slots__ = ("books", "order", "pending", "pruned", "tombstones")
 
     def __init__(self) -> None:
         self.books: dict[str, GrantBook] = {}
         self.order: list[GrantBook] | None = None  # sorted books; None until `ordered` sorts
         self.pruned = [0, 0, 0]  # granted, consumed, expired of grants no longer kept
         self.tombstones: dict[str, MinuteGrant] = {}
+        self.pending: PendingRollover | None = None  # see `await_held`
 
     def ordered(self) -> list[GrantBook]:
         """The books in consumption order (sorted once per change of the set of grants)."""
@@ -298,6 +313,7 @@ class GrantPool:
         pool.order = None if order is None else [books[book.grant_id] for book in order]
         pool.pruned = self.pruned.copy()
         pool.tombstones = self.tombstones.copy()  # immutable grants
+        pool.pending = self.pending  # immutable
         return pool
 
     def known(self, grant_id: str) -> GrantBook | None:
@@ -438,13 +454,15 @@ class GrantPool:
         return expired
 
     def carry_over(
-        self, at: datetime, cap: int, *, lapsed: bool = False
+        self, at: datetime, cap: int, *, since: datetime | None = None, lapsed: bool = False
     ) -> tuple[int, tuple[str, ...]]:
         """Take up to `cap` unused seconds of plan grants that ended by `at`, as expired.
 
-        With `lapsed`, seconds such a grant already expired in the current period count as
-        unused too (a renewal paid late, after `expire` ran at the period end): they are
-        expired already, so only the rollover grant is new.
+        Only grants that ended after `since` count (the ending period's start: a grant of an
+        earlier period had its own boundary). With `lapsed`, seconds such a grant already
+        expired in the current period count as unused too (a renewal paid late, after
+        `expire` ran at the period end): they are expired already, so only the rollover
+        grant is new.
 
         Returns:
             The seconds taken and the grants they came from (earliest expiring first).
@@ -454,8 +472,7 @@ class GrantPool:
         for book in self.ordered():
             if not left:
                 break
-            expires_at = book.expires_at
-            if book.source is not GrantSource.PLAN or expires_at is None or expires_at > at:
+            if not _ended_plan(book, since, at):
                 continue
             spare = book.remaining + (book.expired - book.base_expired if lapsed else 0)
             if spare:
@@ -467,9 +484,96 @@ class GrantPool:
                 left -= take
         return cap - left, tuple(sources)
 
+    def await_held(
+        self,
+        grant_id: str,
+        at: datetime,
+        expires_at: datetime | None,
+        room: int,
+        *,
+        since: datetime | None = None,
+    ) -> None:
+        """After a rollover at `at`: carry seconds that live calls give back later, up to `room`.
+
+        Plan grants that ended by `at` (and after `since`, as for `carry_over`) and hold
+        seconds for live calls become the sources of a `PendingRollover` into `grant_id`
+        (see `carry_given_back`); without such grants, or without room left under the cap,
+        nothing is pending.
+        """
+        sources = tuple(
+            book.grant_id for book in self.ordered() if book.held and _ended_plan(book, since, at)
+        )
+        held = sum(self.books[grant_id].held for grant_id in sources)
+        room = min(room, held)
+        self.pending = (
+            PendingRollover(
+                grant_id=grant_id,
+                effective_at=at,
+                expires_at=expires_at,
+                room=room,
+                sources=sources,
+            )
+            if room
+            else None
+        )
+
+    def carry_given_back(
+        self, at: datetime
+    ) -> tuple[str, int, tuple[str, ...], MinuteGrant | None]:
+        """Carry what the pending rollover's sources got back from holds into its grant.
+
+        A source plan grant gave all its free seconds to the rollover at the boundary, so
+        what it has remaining now came back from a hold: up to the room left, it counts as
+        expired there and is added to the rollover grant (granted, if it did not exist). The
+        pending rollover ends once its room is used, its sources hold nothing, or at `at` its
+        grant has expired (what comes back then expires with its plan grant).
+
+        Returns:
+            The rollover grant's id, the seconds carried into it, the grants they came from,
+            and the rollover grant if this granted it.
+        """
+        pending = self.pending
+        if pending is None:
+            return "", 0, (), None
+        books = self.books
+        room = start = pending.room if pending.open_at(at) else 0
+        carried: list[str] = []
+        holding = False
+        for grant_id in pending.sources:
+            book = books.get(grant_id)
+            if book is None:
+                continue
+            if room and book.remaining:
+                take = min(room, book.remaining)
+                book.remaining -= take
+                book.expired += take
+                room -= take
+                carried.append(grant_id)
+            holding = holding or book.held > 0
+        seconds = start - room
+        self.pending = attrs.evolve(pending, room=room) if room and holding else None
+        if not seconds:
+            return pending.grant_id, 0, (), None
+        target = books.get(pending.grant_id)
+        if target is not None:
+            target.granted += seconds
+            target.remaining += seconds
+            return pending.grant_id, seconds, tuple(carried), None
+        grant = MinuteGrant(
+            grant_id=pending.grant_id,
+            source=GrantSource.ROLLOVER,
+            granted=seconds,
+            remaining=seconds,
+            effective_at=pending.effective_at,
+            expires_at=pending.expires_at,
+        )
+        self.add(grant)
+        return pending.grant_id, seconds, tuple(carried), grant
+
     def rolled_over_after(self, at: datetime) -> bool:
         """Whether a rollover grant effective at or after `at` exists (a boundary rolled)."""
-        return any(
+        pending = self.pending
+        return (pending is not None and pending.effective_at >= at) or any(
             book.source is GrantSource.ROLLOVER and book.effective_at >= at
             for book in self.books.values()
         )
@@ -477,8 +581,10 @@ class GrantPool:
     def start_period(self) -> list[str]:
         """Prune grants with nothing left and rebase the others; return the pruned ids."""
         pruned: list[str] = []
+        pending = self.pending
+        waiting = None if pending is None else pending.grant_id  # may still grow: kept
         for grant_id, book in list(self.books.items()):
-            if book.remaining == 0 and book.held == 0:
+            if book.remaining == 0 and book.held == 0 and grant_id != waiting:
                 pruned.append(grant_id)
                 del self.books[grant_id]
                 self.pruned[0] += book.granted
@@ -509,11 +615,14 @@ class GrantPool:
     def to_state(self) -> State:
         """The pool as JSON-compatible data."""
         tombstones = self.tombstones
-        return {
+        state: State = {
             "grants": [book.to_state() for book in self.books.values()],
             "pruned": list(self.pruned),
             "pruned_grants": [g.to_state() for g in tombstones.values()] if tombstones else [],
         }
+        if self.pending is not None:  # only while calls hold ended plan seconds
+            state["pending_rollover"] = self.pending.to_state()
+        return state
 
     @classmethod
     def from_state(cls, state: State, *, parsed: ParsedLedgerValues | None = None) -> GrantPool:
@@ -528,4 +637,5 @@ class GrantPool:
         for item in state["pruned_grants"]:
             grant = grant_of(item)
             pool.tombstones[grant.grant_id] = grant
+        pool.pending = PendingRollover.from_state(state.get("pending_rollover"))
         return pool

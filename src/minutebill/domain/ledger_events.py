@@ -155,9 +155,12 @@ class MinutesExpired(DomainEvent):
 class MinutesRolledOver(DomainEvent):
     """Unused plan seconds were carried into a rollover grant.
 
+    At the boundary, and again each time a call that held ended plan seconds there gives
+    some back (`MinuteLedger.rollover`): the grant then grows by `seconds`.
+
     Attributes:
-        grant_id: The new rollover grant.
-        seconds: Seconds carried.
+        grant_id: The rollover grant.
+        seconds: Seconds carried by this event.
         from_grants: The plan grants the seconds came from.
     """
 
