@@ -380,7 +380,25 @@ def test_an_admitted_call_holds_its_minutes_until_it_ends(rig: BillingRig) -> No
     assert rig.billing.start_call(ACCOUNT, "c1") == decision  # asking again answers the same
     capped = rig.billing.start_call(ACCOUNT, "c2", max_seconds=90)
     assert isinstance(capped, Admitted)
-    assert capped.reservation.seconds == 90
+    assert capped.reservation.seconds == 120  # 60/60 bills a call of 90 s two minutes
+    assert capped.reservation.max_seconds == 90  # the call runs for at most what was asked
+
+
+def test_calls_on_a_blocking_plan_never_run_into_overage_on_their_holds(rig: BillingRig) -> None:
+    """Two minutes left on Starter (60/60, overage blocked): a 10-second call holds one."""
+    rig.billing.subscribe(ACCOUNT, "starter")
+    rig.billing.end_call(ACCOUNT, "c0", timedelta(minutes=998))
+    short = rig.billing.start_call(ACCOUNT, "c1", max_seconds=10)
+    other = rig.billing.start_call(ACCOUNT, "c2", max_seconds=120)
+    assert isinstance(short, Admitted)
+    assert isinstance(other, Admitted)
+    assert (short.reservation.seconds, other.reservation.seconds) == (60, 60)
+    assert other.reservation.partial
+    for decision in (short, other):  # each runs as long as its hold lets it
+        hold = decision.reservation
+        rig.billing.end_call(ACCOUNT, hold.call_id, timedelta(seconds=hold.max_seconds))
+    records = rig.billing.usage_history(ACCOUNT).records
+    assert [(r.call_id, r.overage_seconds) for r in records] == [("c2", 0), ("c1", 0), ("c0", 0)]
 
 
 def test_a_call_waits_in_line_when_every_slot_is_taken(rig: BillingRig) -> None:
@@ -532,16 +550,16 @@ def test_waiting_calls_stop_starting_once_the_last_minutes_are_held_and_the_wall
 ) -> None:
     """Each waiting call is asked about on its own: the one before may take the last seconds."""
     rig.billing.subscribe(ACCOUNT, "pro")  # 10 slots, overage charged to the wallet
-    settle_minutes(rig, ACCOUNT, 4998)  # 120 s left, nothing in the wallet
-    for i in range(10):
+    settle_minutes(rig, ACCOUNT, 4988)  # 720 s left, nothing in the wallet
+    for i in range(10):  # each holds the minute a call of a second is billed
         assert isinstance(rig.billing.start_call(ACCOUNT, f"c{i}", max_seconds=1), Admitted)
     assert isinstance(rig.billing.start_call(ACCOUNT, "w1"), Queued)
     assert isinstance(rig.billing.start_call(ACCOUNT, "w2"), Queued)
     rig.billing.release_call(ACCOUNT, "c0")
-    rig.billing.release_call(ACCOUNT, "c1")  # two slots, 112 s free
+    rig.billing.release_call(ACCOUNT, "c1")  # two slots, 240 s free
     admitted = rig.billing.admit_waiting(ACCOUNT)
-    assert [a.reservation.call_id for a in admitted] == ["w1"]  # it holds the 112 s
-    assert admitted[0].reservation.seconds == 112
+    assert [a.reservation.call_id for a in admitted] == ["w1"]  # it holds the 240 s
+    assert admitted[0].reservation.seconds == 240
 
 
 def test_a_waiting_call_that_cannot_be_paid_for_yet_keeps_its_place_until_a_top_up(
@@ -554,8 +572,8 @@ def test_a_waiting_call_that_cannot_be_paid_for_yet_keeps_its_place_until_a_top_
     (or times out, and `queue.expire` reports it).
     """
     rig.billing.subscribe(ACCOUNT, "pro")  # 10 slots, overage charged to the wallet
-    settle_minutes(rig, ACCOUNT, 4998)  # 120 s left, nothing in the wallet
-    for i in range(10):
+    settle_minutes(rig, ACCOUNT, 4988)  # 720 s left, nothing in the wallet
+    for i in range(10):  # each holds the minute a call of a second is billed
         assert isinstance(rig.billing.start_call(ACCOUNT, f"c{i}", max_seconds=1), Admitted)
     assert isinstance(rig.billing.start_call(ACCOUNT, "w1"), Queued)
     assert isinstance(rig.billing.start_call(ACCOUNT, "w2"), Queued)

@@ -432,7 +432,8 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(requested=st.integers(1, 900))
     def reserve(self, requested: int) -> None:
         call_id = self.new_id("call")
-        plan = self.model.take(requested, self.now)
+        # A hold takes what a call of the requested length is billed.
+        plan = self.model.take(self.model.policy.rating.billable_for_seconds(requested), self.now)
         if not plan and self.model.policy.overage.blocks:
             self.unchanged_after(
                 InsufficientMinutes, lambda: self.ledger.reserve(call_id, requested, self.now)

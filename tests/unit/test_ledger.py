@@ -218,6 +218,31 @@ def test_a_partial_hold_says_so() -> None:
     assert (hold.seconds, hold.requested, hold.partial) == (120, 600, True)
 
 
+def test_a_hold_holds_what_a_call_of_its_length_is_billed() -> None:
+    """60/60 bills a 10-second call a minute: the hold takes the minute, capped at 10 s."""
+    ledger = pro_ledger(plan_minutes=2)
+
+    short = ledger.reserve("call-1", 10, at(1))
+    longer = ledger.reserve("call-2", 90, at(1))  # one minute is left of the two
+
+    assert (short.seconds, short.requested, short.max_seconds, short.partial) == (60, 10, 10, False)
+    assert (longer.seconds, longer.requested, longer.max_seconds, longer.partial) == (
+        60,
+        90,
+        60,
+        True,
+    )
+    assert ledger.available_seconds(at(1)) == 0
+    record = ledger.settle("call-1", timedelta(seconds=short.max_seconds), at(1, minutes=1))
+    assert (record.debits, record.overage_seconds) == ((GrantDebit("plan:2025-01", 60),), 0)
+
+
+def test_a_hold_on_a_per_second_plan_holds_what_was_asked() -> None:
+    ledger = pro_ledger(LedgerPolicy(rating=BillingIncrement.PER_SECOND))
+    hold = ledger.reserve("call-1", 10, at(1))
+    assert (hold.seconds, hold.max_seconds) == (10, 10)
+
+
 def test_no_minutes_and_a_blocking_plan_refuse_the_call() -> None:
     ledger = pro_ledger(plan_minutes=1)
     ledger.reserve("call-1", 60, at(1))

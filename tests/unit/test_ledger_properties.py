@@ -105,6 +105,29 @@ def test_a_hold_takes_grants_in_consumption_order(terms: list[GrantTerms], secon
     assert hold.partial == (hold.seconds < seconds)
 
 
+@given(grant_sets(max_size=7), ledger_policies(), st.integers(1, 4 * 3600), st.data())
+def test_a_call_that_keeps_to_its_hold_is_paid_from_it(
+    terms: list[GrantTerms], policy: LedgerPolicy, seconds: int, data: st.DataObject
+) -> None:
+    """A hold takes what a call of its length is billed; a call within its cap needs no more."""
+    ledger = ledger_with(terms, policy)
+    billed = policy.rating.billable_for_seconds(seconds)
+    free = ledger.available_seconds(AT)
+    if not free and policy.overage.blocks:
+        return
+    hold = ledger.reserve("call-1", seconds, AT)
+    assert hold.seconds == min(billed, free)
+    assert hold.max_seconds == min(seconds, hold.seconds)
+    length = data.draw(st.integers(0, hold.max_seconds), label="length")
+
+    record = ledger.settle("call-1", timedelta(seconds=length), AT + timedelta(seconds=length))
+
+    if hold.seconds == billed:  # held in full: the call is paid from its own hold
+        assert record.overage_seconds == 0
+        assert {d.grant_id for d in record.debits} <= {d.grant_id for d in hold.debits}
+        assert ledger.available_seconds(AT) == free - record.debited_seconds
+
+
 @given(
     grant_sets(max_size=5),
     ledger_policies(),

@@ -572,8 +572,13 @@ class MinuteLedger:
     # --- calls --------------------------------------------------------------------------------
 
     def reserve(self, call_id: str, seconds: int, at: datetime) -> Reservation:
-        """Hold up to `seconds` for a call that is starting; the hold caps its length.
+        """Hold minutes for a call that may last up to `seconds`; the hold caps its length.
 
+        The hold is of the seconds such a call is billed under the policy's rating, as a
+        rating engine reserves rated units: on 60/60 a call capped at 10 s holds 60 s, and
+        one capped at 90 s holds 120 s, so a call that runs to its cap is paid from its hold
+        and no other call can take the rest of its billed minute. The call may still run
+        only for `Reservation.max_seconds` (what was asked, or less if the hold is partial).
         Seconds come from usable grants in consumption order. When fewer are available the
         hold is partial (``seconds < requested``). Under a blocking overage policy a hold
         of nothing is refused; under one that charges or bills overage, a hold of zero
@@ -628,7 +633,8 @@ class MinuteLedger:
             expires_at = at + life
         except OverflowError:
             raise ValidationError("at", at, f"a hold of {life} would end after year 9999") from None
-        debits, held = self._pool.hold(seconds, at)  # nothing usable: changes nothing
+        # What a call of `seconds` is billed (60/60: a minute for 10 s), not just its length.
+        debits, held = self._pool.hold(self._rater.held(seconds), at)  # nothing usable: no change
         if not debits and policy.overage.blocks:
             raise InsufficientMinutes(seconds, 0, self.account_id)
         # Built by trusted constructors: the hot path of every call start.

@@ -106,6 +106,22 @@ class Rater:
             return known
         return self.rating.billable_seconds(duration)
 
+    def held(self, seconds: int) -> int:
+        """The seconds to hold for a call that may last `seconds`: what such a call is billed.
+
+        Billing is monotone in the length, so a hold of the billable seconds of the call's
+        longest length covers it however long it runs up to that length. A length beyond
+        `MAX_CALL_SECONDS` (no call lasts that long) is held as it is.
+        """
+        known = self._known.get(seconds)
+        if known is None:
+            if seconds > MAX_CALL_SECONDS:
+                return seconds
+            if len(self._known) >= _RATED_KEPT:
+                self._known.clear()
+            known = self._known[seconds] = self.rating.billable_for_seconds(seconds)
+        return known
+
 
 def started(value: datetime, at: datetime) -> datetime:
     """`value`, the start of a call settled at `at`, in UTC; refuses a start after `at`."""

@@ -117,14 +117,17 @@ def debits_from_state(state: Iterable[list[str | int]]) -> tuple[GrantDebit, ...
 class Reservation:
     """Seconds held for a call in progress (the first phase of two-phase use).
 
-    A hold caps how long the call may run on the account's minutes. When fewer seconds were
-    available than requested the hold is *partial* (``seconds < requested``) and says so; under
-    an overage policy that does not block, a hold may even be of zero seconds.
+    A hold caps how long the call may run on the account's minutes: `max_seconds`. It holds
+    what a call of the requested length is billed, so `seconds` may exceed `requested` by
+    up to one billing increment (60/60 holds 60 s for a call capped at 10 s). When fewer
+    seconds were available than requested the hold is *partial* (``seconds < requested``)
+    and says so; under an overage policy that does not block, a hold may even be of zero
+    seconds.
 
     Attributes:
         call_id: The call the seconds are held for.
         seconds: Seconds actually held (the sum of `debits`).
-        requested: Seconds that were asked for.
+        requested: The call's maximum length that was asked for, in seconds.
         at: When the hold was placed.
         expires_at: When an unsettled hold lapses and its seconds return to their grants.
         debits: The grants the held seconds came from, in consumption order.
@@ -141,6 +144,14 @@ class Reservation:
     def partial(self) -> bool:
         """Whether fewer seconds were held than requested."""
         return self.seconds < self.requested
+
+    @property
+    def max_seconds(self) -> int:
+        """How long the call may run on its hold: `requested`, or `seconds` if partial.
+
+        Tell the switch to hang up after this many seconds.
+        """
+        return min(self.seconds, self.requested)
 
     def to_state(self) -> State:
         """The hold as JSON-compatible data."""
