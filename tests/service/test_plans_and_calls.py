@@ -16,9 +16,11 @@ from attrs import evolve
 from minutebill._unit_of_work import UsageTotals
 from minutebill.catalog import Catalog
 from minutebill.domain.admission import Admitted, Queued, Rejected, RejectionReason
+from minutebill.domain.catalog import OveragePolicy
 from minutebill.domain.ledger_events import MinutesExhausted
 from minutebill.domain.money import Money
 from minutebill.domain.payment_status import PaymentStatus
+from minutebill.domain.rating import BillingIncrement
 from minutebill.domain.subscriptions import Subscription
 from minutebill.errors import (
     IdempotencyConflict,
@@ -543,6 +545,40 @@ def test_with_no_minutes_a_call_starts_only_if_the_wallet_can_pay_its_first_minu
     record = rig.billing.end_call(ACCOUNT, "c1", timedelta(seconds=30))
     assert (record.overage_seconds, record.overage_charge) == (60, Money("1.50", "INR"))
     assert rig.billing.overview(ACCOUNT).wallet_balance == Money("0.50", "INR")
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_a_first_second_priced_at_nothing_does_not_start_calls_on_an_empty_wallet(
+    store: str, tmp_path: Path
+) -> None:
+    """JPY 3 a minute, per second: the first second prices to JPY 0, the first 10 s to JPY 1.
+
+    A call on overage costs something once it lasts 10 s, so the wallet must hold JPY 1.
+    """
+    pro = reference_catalog().plan("pro")
+    yen = evolve(
+        pro,
+        code="yen",
+        price=Money(1000, "JPY"),
+        included_minutes=1,
+        features=evolve(
+            pro.features,
+            overage=OveragePolicy.charge_wallet(Money(3, "JPY")),
+            rating=BillingIncrement.PER_SECOND,
+        ),
+    )
+    with open_store(store, tmp_path) as uow_factory:
+        rig = BillingRig.build(uow_factory, catalog=Catalog(plans=[yen], bundles=[]))
+        rig.billing.subscribe(ACCOUNT, "yen")
+        rig.billing.end_call(ACCOUNT, "c0", timedelta(minutes=1))  # every plan second used
+        before = snapshot(rig)
+        assert rig.billing.start_call(ACCOUNT, "c1") == Rejected(RejectionReason.NO_MINUTES)
+        assert snapshot(rig) == before
+        rig.gateway.script(Outcome.SUCCEED)
+        rig.billing.top_up(ACCOUNT, Money(1, "JPY"), UPI, idempotency_key="t1")
+        assert isinstance(rig.billing.start_call(ACCOUNT, "c1"), Admitted)
+        record = rig.billing.end_call(ACCOUNT, "c1", timedelta(seconds=10))
+        assert (record.overage_seconds, record.overage_charge) == (10, Money(1, "JPY"))
 
 
 def test_waiting_calls_stop_starting_once_the_last_minutes_are_held_and_the_wallet_is_empty(

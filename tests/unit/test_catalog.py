@@ -341,6 +341,40 @@ def test_overage_charges_pro_rata_by_the_second() -> None:
     assert OveragePolicy.bill_in_arrears(inr("1.20")).mode is OverageMode.BILL_IN_ARREARS
 
 
+def test_the_first_charge_is_of_the_shortest_call_that_costs_anything() -> None:
+    per_second = BillingIncrement.PER_SECOND
+    pro = OveragePolicy.charge_wallet(inr("1.50"))
+    assert pro.first_charge(BillingIncrement.PER_MINUTE) == inr("1.50")  # the first minute
+    assert pro.first_charge(per_second) == inr("0.03")  # one second
+    yen = OveragePolicy.charge_wallet(Money(3, "JPY"))
+    assert yen.charge_for(1) == Money(0, "JPY")  # one second prices to nothing
+    assert yen.first_charge(per_second) == Money(1, "JPY")  # ten seconds do
+    assert yen.first_charge(BillingIncrement.SIX_SIX) == Money(1, "JPY")  # two pulses of 6 s
+    assert OveragePolicy.charge_wallet(inr("0")).first_charge(per_second) is None  # free
+    assert OveragePolicy.block().first_charge(per_second) is None
+
+
+@given(
+    rate=st.integers(1, 5000),
+    currency=st.sampled_from(["INR", "JPY", "KWD"]),
+    rating=st.sampled_from(
+        [
+            BillingIncrement.PER_MINUTE,
+            BillingIncrement.PER_SECOND,
+            BillingIncrement.SIX_SIX,
+            BillingIncrement.SIXTY_SIX,
+        ]
+    ),
+)
+def test_the_first_charge_matches_a_scan_of_call_lengths(
+    rate: int, currency: str, rating: BillingIncrement
+) -> None:
+    policy = OveragePolicy.charge_wallet(Money.from_minor_units(rate, currency))
+    charges = (policy.charge_for(rating.billable_for_seconds(n)) for n in range(1, 3601))
+    expected = next(c for c in charges if c)
+    assert policy.first_charge(rating) == expected
+
+
 @pytest.mark.parametrize(
     ("build", "field"),
     [

@@ -219,7 +219,8 @@ def admit(  # noqa: PLR0912 - the hot path keeps its checks in line, not in call
         free_capacity: Free slots in the platform's shared pool (trunk channels, agent
             workers); None when the platform sets no shared limit.
         overage_funded: Whether the account can pay for overage now. False (under
-            charge-the-wallet, a wallet that cannot pay a call's first billed increment):
+            charge-the-wallet, a wallet that cannot pay the first charge a call on overage
+            incurs, `OveragePolicy.first_charge`):
             with no minutes left the call is rejected (`NO_MINUTES`), as under a blocking
             overage policy, rather than run on overage nobody pays for.
 

@@ -106,6 +106,37 @@ class OveragePolicy:
             return None
         return (self.rate_per_minute * seconds / 60).rounded()
 
+    def first_charge(self, rating: BillingIncrement) -> Money | None:
+        """The charge of the shortest call `rating` bills that costs anything on overage.
+
+        What a prepaid wallet must hold before a call may run on overage. The first billed
+        increment alone may price to nothing (JPY 3 a minute, per second: one second is
+        JPY 0.05, rounded to JPY 0), yet a longer call costs money: this is the charge of the
+        shortest billed length priced at one minor unit or more (there, 10 s for JPY 1).
+
+        Returns:
+            That charge; None under `block`, or if no call up to `MAX_CALL_DURATION` costs
+            anything (a rate of zero).
+        """
+
+        def charge(seconds: int) -> Money | None:  # None: costs nothing (or under block)
+            priced = self.charge_for(rating.billable_for_seconds(seconds))
+            return priced or None
+
+        first = charge(1)
+        if first is not None:  # mostly: the first billed increment costs something
+            return first
+        low, high = 2, MAX_CALL_SECONDS
+        if charge(high) is None:
+            return None
+        while low < high:  # charges grow with the length: find the shortest that costs
+            middle = (low + high) // 2
+            if charge(middle) is None:
+                low = middle + 1
+            else:
+                high = middle
+        return charge(low)
+
     def require_priceable(self, rating: BillingIncrement) -> None:
         """Refuse a rate at which the longest call that `rating` rates could not be priced.
 

@@ -182,15 +182,18 @@ class CallsMixin(ServiceBase):
         """Whether a call with no minutes left could be paid for: overage is prepaid.
 
         Under charge-the-wallet the wallet pays overage as calls end, so a call that would
-        run on overage starts only if the wallet holds its first billed increment, tax
-        included (Pro, 60/60 at INR 1.50 a minute: INR 1.50). The wallet is read only when
-        no minutes are left; other overage policies need nothing of it.
+        run on overage starts only if the wallet holds the first charge such a call incurs,
+        tax included: its first billed increment (Pro, 60/60 at INR 1.50 a minute: INR
+        1.50), or, if that prices to nothing, the shortest length that costs a minor unit
+        (JPY 3 a minute per second: JPY 1, for 10 s; see `OveragePolicy.first_charge`). The
+        wallet is read only when no minutes are left; other overage policies need nothing
+        of it, and neither does a rate at which no call costs anything.
         """
         overage = ledger.policy.overage
         if overage.mode is not OverageMode.CHARGE_WALLET or ledger.available_seconds(at):
             return True
-        first = overage.charge_for(ledger.policy.rating.billable_for_seconds(1))
-        if first is None:  # pragma: no cover - charge-the-wallet always has a rate
+        first = overage.first_charge(ledger.policy.rating)
+        if first is None:  # a rate of zero: overage costs nothing
             return True
         return self._wallet(uow, ledger.account_id).balance >= self._gross(first)
 
@@ -263,7 +266,7 @@ class CallsMixin(ServiceBase):
         lookup of its usage record by primary key per call taken from the line.
 
         A waiting call that cannot start yet (no minutes left, a wallet that cannot pay its
-        first increment, a plan not in service) keeps its place: it starts on a later call
+        first charge, a plan not in service) keeps its place: it starts on a later call
         once minutes or money arrived, or times out.
 
         Returns:
