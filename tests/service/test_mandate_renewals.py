@@ -21,7 +21,7 @@ from minutebill.domain.money import Money
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.payments import Payment
 from minutebill.domain.tax import TaxPolicy
-from minutebill.errors import GatewayRejected, GatewayUnavailable
+from minutebill.errors import GatewayRejected, GatewayUnavailable, InvalidTransition
 from minutebill.gateway import GatewayPayment
 from minutebill.testing.fakes import Outcome
 from minutebill.testing.stateful import MANDATE, UPI, BillingRig, reference_catalog
@@ -252,6 +252,30 @@ def test_a_customer_back_with_a_revoked_mandate_is_told_and_the_number_stays_hel
     rig.billing.set_auto_pay(ACCOUNT, NUMBER, False)
     view = rig.billing.set_auto_pay(ACCOUNT, NUMBER, True, mandate_id=SECOND_MANDATE)
     assert (view.status, view.paid_through) == ("active", NEXT)
+
+
+def test_a_revoked_mandate_removed_is_neither_announced_nor_debited(rig: BillingRig) -> None:
+    """The host learns the mandate was revoked and removes it: renewals use the wallet alone."""
+    rig.billing.set_auto_pay(ACCOUNT, NUMBER, True, mandate_id="mandate-revoked")
+    view = rig.billing.remove_mandate(ACCOUNT, NUMBER)
+    assert (view.auto_pay, view.has_mandate) == (True, False)
+    assert rig.billing.numbers(ACCOUNT) == [view]
+    notice = rig.billing.run_due(DUE - timedelta(days=1))
+    assert (notice["pre_debit_notices"], notice.failures) == (0, ())
+    report = rig.billing.run_due(DUE)  # nothing in the wallet: held for credit, no debit
+    assert (report["mandate_charges"], report.failures) == (0, ())
+    assert the_number(rig) == ("on_hold", "insufficient_credit", DUE)
+    assert renewals(rig) == []
+    top_up(rig, ACCOUNT, 500, "t1")  # the wallet pays the held number at once
+    assert the_number(rig) == ("active", None, NEXT)
+    again = rig.billing.remove_mandate(ACCOUNT, NUMBER)  # nothing more to remove
+    assert again.has_mandate is False
+
+
+def test_a_mandate_is_not_removed_from_a_released_number(rig: BillingRig) -> None:
+    rig.billing.release_number(ACCOUNT, NUMBER)
+    with pytest.raises(InvalidTransition):
+        rig.billing.remove_mandate(ACCOUNT, NUMBER)
 
 
 # --- the customer tries again ----------------------------------------------------------------

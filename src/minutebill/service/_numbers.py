@@ -71,7 +71,8 @@ class NumbersMixin(MandatesMixin):
             account_id: The account.
             number_e164: The number.
             on: The new setting.
-            mandate_id: A saved payment method renewals may charge (kept if None).
+            mandate_id: A saved payment method renewals may charge (kept if None: to drop
+                it, `remove_mandate`).
 
         Returns:
             The number's row; when the gateway asks the customer to authenticate the debit
@@ -98,6 +99,29 @@ class NumbersMixin(MandatesMixin):
             if answer.status is PaymentStatus.ACTION_REQUIRED and answer.next_action_url:
                 return evolve(view, next_action_url=answer.next_action_url)
         return view
+
+    def remove_mandate(self, account_id: str, number_e164: str) -> NumberView:
+        """Forget the number's saved mandate (revoked by the customer, or replaced by none).
+
+        `set_auto_pay` keeps the saved mandate when it is given none; this drops it, so
+        renewals stop announcing and sending debits the gateway would refuse: they pay from
+        the wallet alone, and a number the wallet cannot renew goes On Hold for credit.
+        Auto-Pay stays as it was; `set_auto_pay(..., mandate_id=...)` saves a new mandate.
+        A pre-debit notice already given is dropped with the mandate. A mandate debit already
+        sent is not called back: its outcome is handled when it arrives. Removing it again
+        changes nothing.
+
+        Raises:
+            NotFound: for an unknown account or number.
+            InvalidTransition: for a released number (nothing changes).
+        """
+
+        def work(uow: UnitOfWork) -> None:
+            number: NumberSubscription = uow.numbers.get(account_id, number_e164)
+            number.attach_mandate(None)
+
+        self._run(work)
+        return self._number_view(account_id, number_e164)
 
     def release_number(self, account_id: str, number_e164: str) -> NumberView:
         """Release a number: recurring charges stop and it goes back to the provider.
