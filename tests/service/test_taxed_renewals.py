@@ -15,10 +15,12 @@ import pytest
 
 from minutebill import Billing, MemoryStore, Money, TaxPolicy, Upi, ValidationError
 from minutebill._unit_of_work import UnitOfWork
+from minutebill.domain.number_events import NumberReleased
 from minutebill.domain.proration import PlanChangeQuote
+from minutebill.ports import EventPublisher
 from minutebill.testing.fakes import FakePaymentGateway, FixedClock
 from minutebill.testing.stateful import reference_catalog, store_contents
-from tests.service.test_support import STORES, open_store
+from tests.service.test_support import STORES, RecordingPublisher, open_store
 
 START = datetime(2026, 1, 10, 4, 30, tzinfo=UTC)
 UPI = Upi("asha@okaxis")
@@ -30,11 +32,14 @@ IST = ZoneInfo("Asia/Kolkata")
 
 
 def billing_with(
-    tax: TaxPolicy, clock: FixedClock, uow_factory: Callable[[], UnitOfWork] | None = None
+    tax: TaxPolicy,
+    clock: FixedClock,
+    uow_factory: Callable[[], UnitOfWork] | None = None,
+    publisher: EventPublisher | None = None,
 ) -> Billing:
     gateway = FakePaymentGateway(secret=b"secret", clock=clock)
     store = uow_factory or MemoryStore().unit_of_work
-    return Billing(store, gateway, reference_catalog(), clock, tax=tax)
+    return Billing(store, gateway, reference_catalog(), clock, tax=tax, publisher=publisher)
 
 
 def test_a_plan_and_a_number_renewed_from_the_wallet_are_debited_with_gst() -> None:
@@ -53,7 +58,8 @@ def test_a_plan_and_a_number_renewed_from_the_wallet_are_debited_with_gst() -> N
 
 def test_releasing_a_number_gives_back_what_its_unused_period_cost_with_the_tax() -> None:
     clock = FixedClock(START)
-    billing = billing_with(GST, clock)
+    publisher = RecordingPublisher()
+    billing = billing_with(GST, clock, publisher=publisher)
     billing.subscribe("acct", "enterprise", timezone="Asia/Kolkata")
     billing.acquire_number("acct", "in-local", "+918040000001", UPI, idempotency_key="n")
     billing.top_up("acct", Money("590.00", "INR"), UPI, idempotency_key="t")
@@ -62,6 +68,8 @@ def test_releasing_a_number_gives_back_what_its_unused_period_cost_with_the_tax(
     assert billing.overview("acct").wallet_balance == Money(0, "INR")
     billing.release_number("acct", "+918040000001")  # at once: the paid period never started
     assert billing.overview("acct").wallet_balance == Money("590.00", "INR")
+    (released,) = [e for e in publisher.events if isinstance(e, NumberReleased)]
+    assert (released.unused_periods, released.refund_due) == ((1,), Money("590.00", "INR"))
 
 
 def test_overage_charged_to_the_wallet_carries_the_tax_too() -> None:

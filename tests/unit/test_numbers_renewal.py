@@ -260,6 +260,16 @@ def test_a_frozen_hold_charges_the_current_period() -> None:
 # --- the edge cases the issue names ----------------------------------------------------------
 
 
+@pytest.mark.parametrize("refund", [inr(-1), inr("0.001"), Money(590, "USD"), 590])
+def test_a_release_refuses_a_bad_refund_per_period_and_changes_nothing(refund: object) -> None:
+    subscription = number()
+    before = subscription.to_state()
+    with pytest.raises(ValidationError, match="refund_per_period"):
+        subscription.release(FEB_28, refund_per_period=refund)  # type: ignore[arg-type]
+    assert subscription.to_state() == before
+    assert subscription.pull_events() == []
+
+
 def test_renewal_due_at_the_same_instant_as_a_release() -> None:
     # Release first: the renewal due at that instant is never charged.
     first = number()
@@ -274,6 +284,10 @@ def test_renewal_due_at_the_same_instant_as_a_release() -> None:
     released = second.release(FEB_28)
     assert released.unused_periods == (1,)
     assert released.refund_due == FEE
+    # Charged with its tax, the period gives back what it was charged.
+    third = number()
+    third.record_renewal_paid(1, FEB_28)
+    assert third.release(FEB_28, refund_per_period=inr(590)).refund_due == inr(590)
     # On hold, the end of the grace period wins over a payment at the same instant.
     held = on_hold()
     assert held.hold is not None

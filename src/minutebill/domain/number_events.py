@@ -122,7 +122,8 @@ class NumberReleased(DomainEvent):
         number: The E.164 number.
         reason: A `ReleaseReason` value (``"requested"`` or ``"grace_elapsed"``).
         unused_periods: Paid periods that start at or after the release (normally none).
-        refund_due: What those periods cost: refund or credit it.
+        refund_due: What those periods were charged, to refund or credit: `Billing` credits
+            it to the wallet as it is, each period's fee with the tax it was charged with.
     """
 
     number: str

@@ -598,7 +598,11 @@ class NumberSubscription:
         return on and self.status is NumberStatus.ON_HOLD
 
     def release(
-        self, at: datetime, *, reason: ReleaseReason = ReleaseReason.REQUESTED
+        self,
+        at: datetime,
+        *,
+        reason: ReleaseReason = ReleaseReason.REQUESTED,
+        refund_per_period: Money | None = None,
     ) -> NumberReleased:
         """Release the number: no further charges; it goes back to the provider.
 
@@ -606,13 +610,32 @@ class NumberSubscription:
         the returned event names it and what it cost (`refund_due`), so a renewal charged at
         the very instant of a release is given back.
 
+        Args:
+            at: When.
+            reason: Asked for, or the hold's grace period elapsed.
+            refund_per_period: What each unused period is given back: what it was charged
+                (the fee with its tax, as `renew`'s `debit_amount`); default: the fee.
+
         Raises:
             InvalidTransition: on a released number, or for `GRACE_ELAPSED` before the hold's
                 `release_after`.
+            ValidationError: for a bad reason, or a refund per period that is not Money of
+                the fee's currency, in minor units, at least zero.
         """
         at = self._check_time(at)
         if not isinstance(reason, ReleaseReason):
             raise ValidationError("reason", reason, "a ReleaseReason")
+        fee = self.recurring_fee
+        refund = fee if refund_per_period is None else refund_per_period
+        if (
+            not isinstance(refund, Money)
+            or refund.currency != fee.currency
+            or refund.amount < 0
+            or not refund.is_rounded()
+        ):
+            raise ValidationError(
+                "refund_per_period", refund, f"{fee.currency} in minor units, at least zero"
+            )
         self._refuse_if_released("release")
         if reason is ReleaseReason.GRACE_ELAPSED and (
             self.hold is None or at < self.hold.release_after
@@ -627,7 +650,7 @@ class NumberSubscription:
             **self._about(at),
             reason=reason.value,
             unused_periods=unused,
-            refund_due=self.recurring_fee * len(unused),
+            refund_due=refund * len(unused),
         )
         self._events.record(released)
         return released

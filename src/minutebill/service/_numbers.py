@@ -151,12 +151,15 @@ class NumbersMixin(MandatesMixin):
     def _release(
         self, uow: UnitOfWork, number: NumberSubscription, at: datetime, reason: ReleaseReason
     ) -> None:
-        released = number.release(at, reason=reason)
+        # Each unused period is given back what it was charged: its fee with its tax.
+        released = number.release(
+            at, reason=reason, refund_per_period=self._gross(number.recurring_fee)
+        )
         if released.refund_due.amount > 0:
             self._credit(
                 uow,
                 number.account_id,
-                self._gross(released.refund_due),  # what the period cost, its tax included
+                released.refund_due,
                 f"release:{number.renewal_key(number.paid_periods)}",
                 at,
                 "unused number period",
