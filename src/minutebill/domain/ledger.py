@@ -61,7 +61,6 @@ from minutebill.domain.ledger_policy import (
 )
 from minutebill.domain.money import Money
 from minutebill.domain.periods import BillingPeriod
-from minutebill.domain.rating import MAX_CALL_SECONDS
 from minutebill.domain.state import State
 from minutebill.domain.text import MAX_KEY_LENGTH
 from minutebill.domain.usage import (
@@ -149,7 +148,11 @@ class MinuteLedger:
     _counters: PeriodCounters = field(init=False, factory=PeriodCounters)
     _events: EventBuffer = field(init=False, factory=EventBuffer)
     _rater: check.Rater = field(
-        init=False, default=Factory(lambda self: check.Rater(self.policy.rating), takes_self=True)
+        init=False,
+        default=Factory(
+            lambda self: check.Rater(self.policy.rating, hold_ttl=self.policy.hold_ttl),
+            takes_self=True,
+        ),
     )
 
     # --- reading ------------------------------------------------------------------------------
@@ -623,19 +626,17 @@ class MinuteLedger:
             return existing
         if call_id in calls.settled or call_id in calls.closed:
             calls.refuse_closed(call_id, "reserve minutes for")
-        policy = self.policy
-        life = policy.hold_ttl
-        if seconds > life.days * 86_400 + life.seconds:
-            # The time-to-live catches missed hang-ups: a call that may run longer keeps its
-            # hold (and slot) while it may run, up to the longest call rated.
-            life = timedelta(seconds=min(seconds, MAX_CALL_SECONDS))
+        # What a call of `seconds` is billed (60/60: a minute for 10 s), not just its length,
+        # held for the time-to-live or as long as the call may run.
+        rater = self._rater
+        known = rater.holds.get(seconds)  # the memo in line: a method call costs 5 % of a start
+        billed, life = rater.hold(seconds) if known is None else known
         try:  # before anything is held: the last days of year 9999 have no room for a hold
             expires_at = at + life
         except OverflowError:
             raise ValidationError("at", at, f"a hold of {life} would end after year 9999") from None
-        # What a call of `seconds` is billed (60/60: a minute for 10 s), not just its length.
-        debits, held = self._pool.hold(self._rater.held(seconds), at)  # nothing usable: no change
-        if not debits and policy.overage.blocks:
+        debits, held = self._pool.hold(billed, at)  # nothing usable: changes nothing
+        if not debits and self.policy.overage.blocks:
             raise InsufficientMinutes(seconds, 0, self.account_id)
         # Built by trusted constructors: the hot path of every call start.
         hold = _new_hold(call_id, held, seconds, at, expires_at, debits)
@@ -819,7 +820,7 @@ class MinuteLedger:
         if policy == self.policy:
             return
         self.policy = policy
-        self._rater = check.Rater(policy.rating)
+        self._rater = check.Rater(policy.rating, hold_ttl=policy.hold_ttl)
         self._counters.rewatch()
         if when is not None:
             self._emit(
@@ -879,7 +880,7 @@ class MinuteLedger:
         """
         if parsed is None:
             policy = LedgerPolicy.from_state(state["policy"])
-            rater = check.Rater(policy.rating)
+            rater = check.Rater(policy.rating, hold_ttl=policy.hold_ttl)
         else:
             policy, rater = parsed.policy(state["policy"])
         in_arrears = policy.overage.mode is OverageMode.BILL_IN_ARREARS

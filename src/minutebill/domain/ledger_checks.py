@@ -79,11 +79,14 @@ class Rater:
     `MAX_CALL_DURATION` is refused when it is first rated, never on the path of a known one.
     """
 
-    __slots__ = ("_known", "rating")
+    __slots__ = ("_known", "hold_ttl", "holds", "rating")
 
-    def __init__(self, rating: BillingIncrement) -> None:
+    def __init__(self, rating: BillingIncrement, *, hold_ttl: timedelta) -> None:
         self.rating = rating
+        self.hold_ttl = hold_ttl
         self._known: dict[int, int] = {}
+        # `hold`'s memo, public so that `MinuteLedger._reserve` can ask it in line.
+        self.holds: dict[int, tuple[int, timedelta]] = {}
 
     def billable(self, duration: timedelta) -> int:
         """The seconds a call lasting `duration` is billed for.
@@ -106,20 +109,29 @@ class Rater:
             return known
         return self.rating.billable_seconds(duration)
 
-    def held(self, seconds: int) -> int:
-        """The seconds to hold for a call that may last `seconds`: what such a call is billed.
+    def hold(self, seconds: int) -> tuple[int, timedelta]:
+        """What to hold for a call that may last `seconds`, and for how long.
 
-        Billing is monotone in the length, so a hold of the billable seconds of the call's
-        longest length covers it however long it runs up to that length. A length beyond
-        `MAX_CALL_SECONDS` (no call lasts that long) is held as it is.
+        The seconds held are what such a call is billed: billing is monotone in the length,
+        so a hold of the billable seconds of the call's longest length covers it however long
+        it runs up to that length (a length beyond `MAX_CALL_SECONDS`, which no call lasts,
+        is held as it is). The hold lasts the time-to-live, which catches missed hang-ups,
+        or the call's length if that is longer (up to `MAX_CALL_SECONDS`): a call keeps its
+        hold, and its slot, while it may still run. Both are remembered per length, as the
+        billable seconds are: call starts ask for a few lengths over and over.
         """
-        known = self._known.get(seconds)
+        known = self.holds.get(seconds)
         if known is None:
             if seconds > MAX_CALL_SECONDS:
-                return seconds
-            if len(self._known) >= _RATED_KEPT:
-                self._known.clear()
-            known = self._known[seconds] = self.rating.billable_for_seconds(seconds)
+                held = seconds
+            else:
+                held = self.rating.billable_for_seconds(seconds)
+            life = self.hold_ttl
+            if timedelta(seconds=seconds) > life:
+                life = timedelta(seconds=min(seconds, MAX_CALL_SECONDS))
+            if len(self.holds) >= _RATED_KEPT:
+                self.holds.clear()
+            known = self.holds[seconds] = (held, life)
         return known
 
 

@@ -68,10 +68,15 @@ class ParsedLedgerValues:
             found = self._policies.get(key)
         except (KeyError, TypeError):  # malformed: let the parser say what is wrong
             policy = LedgerPolicy.from_state(state)
-            return policy, Rater(policy.rating)
+            return policy, Rater(policy.rating, hold_ttl=policy.hold_ttl)
         if found is None:
             policy = LedgerPolicy.from_state(state)
-            found = remember(self._policies, key, (policy, Rater(policy.rating)), self.limit)
+            found = remember(
+                self._policies,
+                key,
+                (policy, Rater(policy.rating, hold_ttl=policy.hold_ttl)),
+                self.limit,
+            )
         return found
 
     def period(self, texts: list[str]) -> tuple[BillingPeriod, str, str]:
