@@ -584,6 +584,48 @@ def test_a_call_ended_after_the_period_end_is_rated_on_the_renewed_minutes(
     assert (overview.remaining_minutes, overview.wallet_balance) == (Decimal(999), Money(0, "INR"))
 
 
+def test_the_overview_after_the_period_end_shows_the_plan_as_the_due_work_leaves_it(
+    rig: BillingRig,
+) -> None:
+    """Between the period end and the due work, the overview shows the renewed period.
+
+    It used to show the ended period, whose plan minutes had expired: Total 5,000,
+    Remaining 0 and ``0.00% Used`` at 00:05 on the renewal day, while a call made then was
+    rated on the new period's 5,000 minutes. Like `quote_plan_change`, the overview now does
+    the due work on its own copies (the renewal paid from the wallet, else past due) and
+    saves nothing.
+    """
+    rig.billing.subscribe(ACCOUNT, "pro")
+    top_up(rig, ACCOUNT, 10_000, "t1")
+    settle_minutes(rig, ACCOUNT, 30)
+    period_end = datetime(2026, 2, 5, 9, tzinfo=UTC)
+    rig.clock.set(period_end + timedelta(minutes=5))
+    before = snapshot(rig)
+    overview = rig.billing.overview(ACCOUNT)
+    assert snapshot(rig) == before  # a read: nothing saved
+    assert (overview.status, overview.period_start) == ("active", period_end)
+    assert overview.next_billing_at == datetime(2026, 3, 5, 9, tzinfo=UTC)
+    assert (overview.total_minutes, overview.remaining_minutes) == (Decimal(5000), Decimal(5000))
+    assert overview.used_percent == Decimal("0.00")
+    assert overview.wallet_balance == Money(10_000 - 7999, "INR")
+    assert overview.format("en_IN")["renewal_note"] == "renews in 28 days"
+    rig.billing.run_due()
+    assert rig.billing.overview(ACCOUNT) == overview
+
+
+def test_the_overview_after_the_period_end_with_an_empty_wallet_shows_the_plan_past_due(
+    rig: BillingRig,
+) -> None:
+    rig.billing.subscribe(ACCOUNT, "pro")
+    period_end = datetime(2026, 2, 5, 9, tzinfo=UTC)
+    rig.clock.set(period_end + timedelta(minutes=5))
+    overview = rig.billing.overview(ACCOUNT)
+    assert (overview.status, overview.next_billing_at) == ("past_due", period_end)
+    assert overview.expires_at == period_end + timedelta(days=7)
+    rig.billing.run_due()
+    assert rig.billing.overview(ACCOUNT) == overview
+
+
 # --- usage history -------------------------------------------------------------------------
 
 

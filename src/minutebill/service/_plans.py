@@ -125,17 +125,22 @@ class PlansMixin(ServiceBase):
     def overview(self, account_id: str) -> PlanOverview:
         """The plan, Total / Remaining Minutes, Used %, Next Billing and Plan Expiry, now.
 
+        After the period end, before the due work has renewed the plan, the overview shows
+        the plan as that work will leave it (the renewal paid from the wallet, else past
+        due), as `start_call` and `quote_plan_change` see it; the due work is done on this
+        read's own copies and nothing is saved.
+
         Raises:
             NotFound: for an unknown account.
         """
         at = self._now()
 
         def work(uow: UnitOfWork) -> PlanOverview:
+            subscription = self._subscription(uow, account_id)
+            # A read: the due work changes this unit's copies only, never the store.
+            self._catch_up_plan(uow, subscription, at)
             return PlanOverview.build(
-                self._subscription(uow, account_id),
-                self._ledger(uow, account_id),
-                self._wallet(uow, account_id),
-                at,
+                subscription, self._ledger(uow, account_id), self._wallet(uow, account_id), at
             )
 
         return self._read(work)
