@@ -626,6 +626,43 @@ def test_the_overview_after_the_period_end_with_an_empty_wallet_shows_the_plan_p
     assert rig.billing.overview(ACCOUNT) == overview
 
 
+def test_canceling_after_the_period_end_before_the_due_work_cancels_the_renewed_period(
+    rig: BillingRig,
+) -> None:
+    """A cancel at 00:05 on the renewal day ends the plan as if the scheduler had run.
+
+    The due work renews the plan at its period end from the wallet; a cancel made before it
+    ran used to end the plan at once (CANCELED with its end in the past, then EXPIRED) and
+    skip the renewal, while the same cancel after the due work ran cancels at the end of
+    the renewed period: the outcome depended on the scheduler's lag.
+    """
+    rig.billing.subscribe(ACCOUNT, "pro")
+    top_up(rig, ACCOUNT, 10_000, "t1")
+    period_end = datetime(2026, 2, 5, 9, tzinfo=UTC)
+    rig.clock.set(period_end + timedelta(minutes=5))
+    overview = rig.billing.cancel(ACCOUNT)
+    assert (overview.status, overview.next_billing_at) == ("canceled", None)
+    assert overview.expires_at == datetime(2026, 3, 5, 9, tzinfo=UTC)
+    assert overview.remaining_minutes == Decimal(5000)
+    assert overview.wallet_balance == Money(10_000 - 7999, "INR")
+    rig.billing.run_due()
+    assert rig.billing.overview(ACCOUNT).status == "canceled"
+    assert rig.billing.resume(ACCOUNT).next_billing_at == datetime(2026, 3, 5, 9, tzinfo=UTC)
+
+
+def test_calling_off_a_downgrade_after_the_period_end_comes_after_the_due_work(
+    rig: BillingRig,
+) -> None:
+    """A downgrade due at the period end has taken effect by then, scheduler or not."""
+    rig.billing.subscribe(ACCOUNT, "pro")
+    top_up(rig, ACCOUNT, 10_000, "t1")
+    rig.billing.change_plan(ACCOUNT, rig.billing.quote_plan_change(ACCOUNT, "starter"))
+    rig.clock.set(datetime(2026, 2, 5, 9, 5, tzinfo=UTC))
+    overview = rig.billing.cancel_scheduled_change(ACCOUNT)
+    assert (overview.plan_code, overview.total_minutes) == ("starter", Decimal(1000))
+    assert overview.wallet_balance == Money(10_000 - 1999, "INR")
+
+
 # --- usage history -------------------------------------------------------------------------
 
 

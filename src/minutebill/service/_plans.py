@@ -263,7 +263,9 @@ class PlansMixin(ServiceBase):
 
         A past-due plan has no paid time left and ends at once; overage it left to bill in
         arrears is taken from the wallet then, with its tax, as far as the balance goes (as
-        when its grace period runs out).
+        when its grace period runs out). After the period end, before the due work has run,
+        that work is done first (the renewal paid from the wallet, else past due), so the
+        plan ends where it would had the scheduler been on time.
 
         Raises:
             NotFound: for an unknown account.
@@ -301,11 +303,16 @@ class PlansMixin(ServiceBase):
     def _change_renewal(
         self, account_id: str, change: Callable[[UnitOfWork, Subscription, datetime], object]
     ) -> PlanOverview:
-        """Apply `change` (cancel or resume) now, in one unit of work; the plan as it stands."""
+        """Apply `change` (cancel or resume) now, in one unit of work; the plan as it stands.
+
+        After the period end the due work is done first, as `run_due(at)` would do it, so the
+        change applies to the plan as the scheduler leaves it, whatever its lag.
+        """
         at = self._now()
 
         def work(uow: UnitOfWork) -> PlanOverview:
             subscription = self._subscription(uow, account_id)
+            self._catch_up_plan(uow, subscription, at)
             change(uow, subscription, at)
             return PlanOverview.build(
                 subscription, self._ledger(uow, account_id), self._wallet(uow, account_id), at
