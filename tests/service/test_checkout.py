@@ -135,6 +135,30 @@ def test_a_plan_period_bundle_bought_after_the_period_end_lasts_the_period_it_is
     assert ended + timedelta(days=28) <= expires_at <= ended + timedelta(days=31)
 
 
+def test_a_bundle_bought_while_past_due_shows_on_the_overview(rig: BillingRig) -> None:
+    """Minutes bought after the period end count in Total and Remaining, and their use in Used.
+
+    While the plan is past due the ledger still counts the ended period, and a grant that
+    starts after that period's end was left out of its figures: the 300 Nexus minutes were
+    usable (a call used them) but the overview showed Remaining 0 and the call nowhere.
+    """
+    ended = past_the_period_end(rig, renew=True)
+    rig.billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="late")
+    overview = rig.billing.overview(ACCOUNT)
+    assert overview.status == "past_due"
+    # Pro's 5,000 minutes of the ended period (expired unused) and the 300 bought since.
+    assert (overview.total_minutes, overview.remaining_minutes) == (Decimal(5300), Decimal(300))
+    rig.billing.end_call(ACCOUNT, "grace-call", timedelta(minutes=50))
+    overview = rig.billing.overview(ACCOUNT)
+    assert (overview.used_minutes, overview.remaining_minutes) == (Decimal(50), Decimal(250))
+    assert overview.used_percent == Decimal("0.94")  # 3,000 / 318,000 s = 0.943 %
+    top_up(rig, ACCOUNT, 7999, "renewal")  # the wallet pays the past-due plan
+    overview = rig.billing.overview(ACCOUNT)
+    assert (overview.status, overview.period_start) == ("active", ended)
+    # The new period: its 5,000 plan minutes and the 250 left of the bundle.
+    assert (overview.total_minutes, overview.remaining_minutes) == (Decimal(5250), Decimal(5250))
+
+
 def expire_the_plan(rig: BillingRig) -> None:
     past_the_period_end(rig, renew=True)
     assert rig.billing.overview(ACCOUNT).status == "past_due"
