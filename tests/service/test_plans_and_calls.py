@@ -165,6 +165,24 @@ def test_a_canceled_plan_past_its_end_is_expired_and_started_again_at_once(rig: 
     ]
 
 
+def test_a_plan_unpaid_past_its_grace_before_the_due_work_is_expired_and_started_again(
+    rig: BillingRig,
+) -> None:
+    """An unrenewed plan whose grace ran out is over, even before the due work says so.
+
+    With the wallet empty and `run_due` not run since the period end, subscribing to another
+    plan ten days on was refused as a plan change (the plan looked active), while
+    `change_plan` found the plan expired and sent the customer back to `subscribe`.
+    """
+    rig.billing.subscribe(ACCOUNT, "pro")
+    rig.clock.set(datetime(2026, 2, 15, tzinfo=UTC))  # due Feb 5, grace over on Feb 12
+    again = rig.billing.subscribe(ACCOUNT, "starter")
+    assert (again.plan_code, again.status) == ("starter", "active")
+    assert (again.period_start, again.total_minutes) == (rig.clock.now(), Decimal(1000))
+    with rig.uow_factory() as uow:
+        assert uow.subscriptions.get(ACCOUNT).generation == 1
+
+
 @pytest.mark.parametrize(
     ("timezone", "plan", "words"),
     [

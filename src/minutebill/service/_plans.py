@@ -39,9 +39,11 @@ class PlansMixin(ServiceBase):
 
         The first period starts now (the anchor) with the plan's minutes; the first period's
         price is the host's signup payment (or a trial); renewals are charged by `run_due`.
-        Subscribing again while the plan is in force returns the account as it is.
+        Subscribing again while the plan is in force returns the account as it is (a renewal
+        due since the period end done first, as `run_due` would do it).
 
-        An account whose plan has ended (EXPIRED, or canceled or past due with its time up)
+        An account whose plan has ended (EXPIRED, canceled or past due with its time up, or
+        left unrenewed with an empty wallet past its grace before the due work ran)
         subscribes again to any plan in its wallet's currency: a new subscription starts now,
         with a new anchor (so new Next Billing and Plan Expiry dates), a fresh grant of the
         plan's minutes and nothing to pay here (as for a new account, the host takes the
@@ -85,7 +87,9 @@ class PlansMixin(ServiceBase):
                 )
             ledger = self._ledger(uow, account_id)
             wallet = self._wallet(uow, account_id)
-            self._lapse(uow, existing, at)  # a plan whose time is up ends now, as `run_due` would
+            # A plan whose time is up ends now, and a due renewal is done, as `run_due` would.
+            self._catch_up_plan(uow, existing, at)
+            self._lapse(uow, existing, at)
             if existing.status is SubscriptionStatus.EXPIRED:
                 if plan.price.currency != wallet.currency:
                     raise ValidationError(
