@@ -176,6 +176,24 @@ def test_a_plan_period_bundle_is_not_sold_once_the_plan_has_expired(rig: Billing
     assert rig.gateway.payments() == charged
 
 
+def test_a_plan_period_bundle_is_not_sold_when_the_grace_ran_out_before_the_due_work(
+    rig: BillingRig,
+) -> None:
+    """A plan left unrenewed past its grace has ended, whether or not the due work said so.
+
+    With the wallet empty and `run_due` not run since the period end, the stored plan was
+    still ACTIVE, so Nexus was charged and granted ten days on, for a plan that the next
+    call (or the due work) found expired: the minutes could not be used.
+    """
+    ended = rig.billing.overview(ACCOUNT).period_end
+    rig.clock.set(ended + timedelta(days=10))  # the 7-day grace is over
+    charged = rig.gateway.payments()
+    with pytest.raises(InvalidTransition, match="expired"):
+        rig.billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="too-late")
+    assert rig.gateway.payments() == charged
+    assert bundle_grants(rig) == []
+
+
 def test_a_plan_period_bundle_paid_after_the_plan_expired_is_refunded(rig: BillingRig) -> None:
     past_the_period_end(rig, renew=True)
     with rig.uow_factory() as uow:
@@ -192,6 +210,21 @@ def test_a_plan_period_bundle_paid_after_the_plan_expired_is_refunded(rig: Billi
     assert bundle_grants(rig) == []
     assert answers[-1].status is PaymentStatus.REFUNDED
     assert wallet(rig).balance == Money(0, "INR")
+
+
+def test_a_plan_period_bundle_paid_after_the_grace_ran_out_unrenewed_is_refunded(
+    rig: BillingRig,
+) -> None:
+    """Paid (UPI, late) once the grace is over, with the due work not run: refunded."""
+    ended = rig.billing.overview(ACCOUNT).period_end
+    rig.clock.set(ended + timedelta(days=7, minutes=-1))  # a minute of grace left
+    rig.gateway.script(Outcome.STAY_PENDING)
+    result = rig.billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="slow")
+    rig.clock.advance(timedelta(minutes=2))  # the grace is over; no due work ran
+    capture_later(rig, result.payment.payment_id)
+    answers = rig.deliver(rig.gateway.take_webhooks() * 2)
+    assert bundle_grants(rig) == []
+    assert answers[-1].status is PaymentStatus.REFUNDED
 
 
 def test_checking_out_again_with_the_same_key_continues_the_same_purchase(
