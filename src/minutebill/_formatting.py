@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_interval, format_time, format_timedelta
 from babel.lists import format_list
 from babel.numbers import format_currency, format_decimal, format_percent, parse_pattern
@@ -31,6 +31,7 @@ from minutebill.domain.decimals import EXACT, isolated
 from minutebill.domain.ledger_policy import hundredths
 from minutebill.domain.money import Money
 from minutebill.domain.periods import zone
+from minutebill.errors import ValidationError
 
 __all__ = [
     "capability_label",
@@ -49,7 +50,26 @@ __all__ = [
     "format_relative",
     "format_used_percent",
     "label",
+    "locale_id",
 ]
+
+
+def locale_id(value: object) -> str:
+    """`value` as the CLDR locale identifier Babel reads: ``"en_IN"``, also from ``"en-IN"``.
+
+    A view's ``format`` takes the locale from the host, often as a BCP 47 language tag
+    (``Accept-Language: hi-IN``); Babel reads only underscores and raises its own errors.
+
+    Raises:
+        ValidationError: for anything that is not a locale Babel has data for.
+    """
+    if isinstance(value, str) and value:
+        try:
+            return str(Locale.parse(value.replace("-", "_")))
+        except (UnknownLocaleError, ValueError, TypeError):
+            pass
+    raise ValidationError("locale", value, "a CLDR locale such as 'en_IN' (or 'en-IN')")
+
 
 _DAY = timedelta(days=1)
 _MOST_OF_AN_HOUR = timedelta(minutes=51)  # where Babel's default threshold (0.85) says "1 hour"

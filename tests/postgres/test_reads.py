@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
 from minutebill.adapters.postgres import PostgresStore
 from minutebill.domain.grants import GrantSource
 from minutebill.domain.ledger import MinuteLedger
+from minutebill.domain.money import Money
 from minutebill.errors import MinutebillError
-from minutebill.testing.stateful import BillingRig
+from minutebill.testing.fakes import Outcome
+from minutebill.testing.stateful import UPI, BillingRig
 
 pytestmark = pytest.mark.postgres
 
@@ -79,3 +82,20 @@ def test_billing_reads_the_page_while_a_settlement_holds_the_account(
         reader.start()
         reader.join(timeout=2)
         assert len(done) == 1
+
+
+def test_the_overview_after_the_period_end_does_the_due_work_on_its_copies_only(
+    pg_store: PostgresStore,
+) -> None:
+    rig = BillingRig.build(pg_store.unit_of_work)
+    rig.billing.subscribe(ACCOUNT, "pro")
+    rig.gateway.script(Outcome.SUCCEED)
+    rig.billing.top_up(ACCOUNT, Money(10_000, "INR"), UPI, idempotency_key="t1")
+    ended = rig.billing.overview(ACCOUNT).period_end
+    rig.clock.set(ended + timedelta(minutes=5))
+    overview = rig.billing.overview(ACCOUNT)
+    assert (overview.period_start, overview.remaining_minutes) == (ended, Decimal(5000))
+    assert overview.wallet_balance == Money(10_000 - 7999, "INR")
+    with pg_store.unit_of_work(read_only=True) as uow:  # nothing was saved
+        assert uow.subscriptions.get(ACCOUNT).period_index == 0
+        assert uow.wallets.get(ACCOUNT).balance == Money(10_000, "INR")

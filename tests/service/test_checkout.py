@@ -122,7 +122,9 @@ def test_a_plan_period_bundle_bought_after_the_period_end_lasts_the_period_it_is
     rig: BillingRig, renew: bool
 ) -> None:
     ended = past_the_period_end(rig, renew=renew)
-    assert rig.billing.overview(ACCOUNT).status == ("past_due" if renew else "active")
+    with rig.uow_factory() as uow:  # the store: the overview shows the due work done
+        stored = uow.subscriptions.get(ACCOUNT).status.value
+    assert stored == ("past_due" if renew else "active")
     result = rig.billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="late")
     assert result.status is PaymentStatus.SUCCEEDED
     assert result.payment.fulfilled
@@ -131,6 +133,30 @@ def test_a_plan_period_bundle_bought_after_the_period_end_lasts_the_period_it_is
     (expires_at,) = bundle_expiries(rig)
     assert expires_at is not None
     assert ended + timedelta(days=28) <= expires_at <= ended + timedelta(days=31)
+
+
+def test_a_bundle_bought_while_past_due_shows_on_the_overview(rig: BillingRig) -> None:
+    """Minutes bought after the period end count in Total and Remaining, and their use in Used.
+
+    While the plan is past due the ledger still counts the ended period, and a grant that
+    starts after that period's end was left out of its figures: the 300 Nexus minutes were
+    usable (a call used them) but the overview showed Remaining 0 and the call nowhere.
+    """
+    ended = past_the_period_end(rig, renew=True)
+    rig.billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="late")
+    overview = rig.billing.overview(ACCOUNT)
+    assert overview.status == "past_due"
+    # Pro's 5,000 minutes of the ended period (expired unused) and the 300 bought since.
+    assert (overview.total_minutes, overview.remaining_minutes) == (Decimal(5300), Decimal(300))
+    rig.billing.end_call(ACCOUNT, "grace-call", timedelta(minutes=50))
+    overview = rig.billing.overview(ACCOUNT)
+    assert (overview.used_minutes, overview.remaining_minutes) == (Decimal(50), Decimal(250))
+    assert overview.used_percent == Decimal("0.94")  # 3,000 / 318,000 s = 0.943 %
+    top_up(rig, ACCOUNT, 7999, "renewal")  # the wallet pays the past-due plan
+    overview = rig.billing.overview(ACCOUNT)
+    assert (overview.status, overview.period_start) == ("active", ended)
+    # The new period: its 5,000 plan minutes and the 250 left of the bundle.
+    assert (overview.total_minutes, overview.remaining_minutes) == (Decimal(5250), Decimal(5250))
 
 
 def expire_the_plan(rig: BillingRig) -> None:
@@ -150,6 +176,24 @@ def test_a_plan_period_bundle_is_not_sold_once_the_plan_has_expired(rig: Billing
     assert rig.gateway.payments() == charged
 
 
+def test_a_plan_period_bundle_is_not_sold_when_the_grace_ran_out_before_the_due_work(
+    rig: BillingRig,
+) -> None:
+    """A plan left unrenewed past its grace has ended, whether or not the due work said so.
+
+    With the wallet empty and `run_due` not run since the period end, the stored plan was
+    still ACTIVE, so Nexus was charged and granted ten days on, for a plan that the next
+    call (or the due work) found expired: the minutes could not be used.
+    """
+    ended = rig.billing.overview(ACCOUNT).period_end
+    rig.clock.set(ended + timedelta(days=10))  # the 7-day grace is over
+    charged = rig.gateway.payments()
+    with pytest.raises(InvalidTransition, match="expired"):
+        rig.billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="too-late")
+    assert rig.gateway.payments() == charged
+    assert bundle_grants(rig) == []
+
+
 def test_a_plan_period_bundle_paid_after_the_plan_expired_is_refunded(rig: BillingRig) -> None:
     past_the_period_end(rig, renew=True)
     with rig.uow_factory() as uow:
@@ -166,6 +210,21 @@ def test_a_plan_period_bundle_paid_after_the_plan_expired_is_refunded(rig: Billi
     assert bundle_grants(rig) == []
     assert answers[-1].status is PaymentStatus.REFUNDED
     assert wallet(rig).balance == Money(0, "INR")
+
+
+def test_a_plan_period_bundle_paid_after_the_grace_ran_out_unrenewed_is_refunded(
+    rig: BillingRig,
+) -> None:
+    """Paid (UPI, late) once the grace is over, with the due work not run: refunded."""
+    ended = rig.billing.overview(ACCOUNT).period_end
+    rig.clock.set(ended + timedelta(days=7, minutes=-1))  # a minute of grace left
+    rig.gateway.script(Outcome.STAY_PENDING)
+    result = rig.billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="slow")
+    rig.clock.advance(timedelta(minutes=2))  # the grace is over; no due work ran
+    capture_later(rig, result.payment.payment_id)
+    answers = rig.deliver(rig.gateway.take_webhooks() * 2)
+    assert bundle_grants(rig) == []
+    assert answers[-1].status is PaymentStatus.REFUNDED
 
 
 def test_checking_out_again_with_the_same_key_continues_the_same_purchase(

@@ -167,6 +167,24 @@ def test_a_canceled_plan_past_its_end_is_expired_and_started_again_at_once(rig: 
     ]
 
 
+def test_a_plan_unpaid_past_its_grace_before_the_due_work_is_expired_and_started_again(
+    rig: BillingRig,
+) -> None:
+    """An unrenewed plan whose grace ran out is over, even before the due work says so.
+
+    With the wallet empty and `run_due` not run since the period end, subscribing to another
+    plan ten days on was refused as a plan change (the plan looked active), while
+    `change_plan` found the plan expired and sent the customer back to `subscribe`.
+    """
+    rig.billing.subscribe(ACCOUNT, "pro")
+    rig.clock.set(datetime(2026, 2, 15, tzinfo=UTC))  # due Feb 5, grace over on Feb 12
+    again = rig.billing.subscribe(ACCOUNT, "starter")
+    assert (again.plan_code, again.status) == ("starter", "active")
+    assert (again.period_start, again.total_minutes) == (rig.clock.now(), Decimal(1000))
+    with rig.uow_factory() as uow:
+        assert uow.subscriptions.get(ACCOUNT).generation == 1
+
+
 @pytest.mark.parametrize(
     ("timezone", "plan", "words"),
     [
@@ -694,6 +712,85 @@ def test_a_call_ended_after_the_period_end_is_rated_on_the_renewed_minutes(
     assert (record.billable_seconds, record.overage_seconds) == (60, 0)
     overview = rig.billing.overview(ACCOUNT)
     assert (overview.remaining_minutes, overview.wallet_balance) == (Decimal(999), Money(0, "INR"))
+
+
+def test_the_overview_after_the_period_end_shows_the_plan_as_the_due_work_leaves_it(
+    rig: BillingRig,
+) -> None:
+    """Between the period end and the due work, the overview shows the renewed period.
+
+    It used to show the ended period, whose plan minutes had expired: Total 5,000,
+    Remaining 0 and ``0.00% Used`` at 00:05 on the renewal day, while a call made then was
+    rated on the new period's 5,000 minutes. Like `quote_plan_change`, the overview now does
+    the due work on its own copies (the renewal paid from the wallet, else past due) and
+    saves nothing.
+    """
+    rig.billing.subscribe(ACCOUNT, "pro")
+    top_up(rig, ACCOUNT, 10_000, "t1")
+    settle_minutes(rig, ACCOUNT, 30)
+    period_end = datetime(2026, 2, 5, 9, tzinfo=UTC)
+    rig.clock.set(period_end + timedelta(minutes=5))
+    before = snapshot(rig)
+    overview = rig.billing.overview(ACCOUNT)
+    assert snapshot(rig) == before  # a read: nothing saved
+    assert (overview.status, overview.period_start) == ("active", period_end)
+    assert overview.next_billing_at == datetime(2026, 3, 5, 9, tzinfo=UTC)
+    assert (overview.total_minutes, overview.remaining_minutes) == (Decimal(5000), Decimal(5000))
+    assert overview.used_percent == Decimal("0.00")
+    assert overview.wallet_balance == Money(10_000 - 7999, "INR")
+    assert overview.format("en_IN")["renewal_note"] == "renews in 28 days"
+    rig.billing.run_due()
+    assert rig.billing.overview(ACCOUNT) == overview
+
+
+def test_the_overview_after_the_period_end_with_an_empty_wallet_shows_the_plan_past_due(
+    rig: BillingRig,
+) -> None:
+    rig.billing.subscribe(ACCOUNT, "pro")
+    period_end = datetime(2026, 2, 5, 9, tzinfo=UTC)
+    rig.clock.set(period_end + timedelta(minutes=5))
+    overview = rig.billing.overview(ACCOUNT)
+    assert (overview.status, overview.next_billing_at) == ("past_due", period_end)
+    assert overview.expires_at == period_end + timedelta(days=7)
+    rig.billing.run_due()
+    assert rig.billing.overview(ACCOUNT) == overview
+
+
+def test_canceling_after_the_period_end_before_the_due_work_cancels_the_renewed_period(
+    rig: BillingRig,
+) -> None:
+    """A cancel at 00:05 on the renewal day ends the plan as if the scheduler had run.
+
+    The due work renews the plan at its period end from the wallet; a cancel made before it
+    ran used to end the plan at once (CANCELED with its end in the past, then EXPIRED) and
+    skip the renewal, while the same cancel after the due work ran cancels at the end of
+    the renewed period: the outcome depended on the scheduler's lag.
+    """
+    rig.billing.subscribe(ACCOUNT, "pro")
+    top_up(rig, ACCOUNT, 10_000, "t1")
+    period_end = datetime(2026, 2, 5, 9, tzinfo=UTC)
+    rig.clock.set(period_end + timedelta(minutes=5))
+    overview = rig.billing.cancel(ACCOUNT)
+    assert (overview.status, overview.next_billing_at) == ("canceled", None)
+    assert overview.expires_at == datetime(2026, 3, 5, 9, tzinfo=UTC)
+    assert overview.remaining_minutes == Decimal(5000)
+    assert overview.wallet_balance == Money(10_000 - 7999, "INR")
+    rig.billing.run_due()
+    assert rig.billing.overview(ACCOUNT).status == "canceled"
+    assert rig.billing.resume(ACCOUNT).next_billing_at == datetime(2026, 3, 5, 9, tzinfo=UTC)
+
+
+def test_calling_off_a_downgrade_after_the_period_end_comes_after_the_due_work(
+    rig: BillingRig,
+) -> None:
+    """A downgrade due at the period end has taken effect by then, scheduler or not."""
+    rig.billing.subscribe(ACCOUNT, "pro")
+    top_up(rig, ACCOUNT, 10_000, "t1")
+    rig.billing.change_plan(ACCOUNT, rig.billing.quote_plan_change(ACCOUNT, "starter"))
+    rig.clock.set(datetime(2026, 2, 5, 9, 5, tzinfo=UTC))
+    overview = rig.billing.cancel_scheduled_change(ACCOUNT)
+    assert (overview.plan_code, overview.total_minutes) == ("starter", Decimal(1000))
+    assert overview.wallet_balance == Money(10_000 - 1999, "INR")
 
 
 # --- usage history -------------------------------------------------------------------------

@@ -162,10 +162,9 @@ class Model:
             if g.effective_at > at:
                 continue
             period = self.period
+            # An earlier period's grant; one granted after the period's end (the renewal
+            # unpaid) counts: it is what there is to use.
             if period and g.expires_at is not None and g.expires_at <= period.start:
-                continue
-            # Granted after the period's end (a late renewal): the next period's, unless endless.
-            if period and g.expires_at is not None and g.effective_at >= period.end:
                 continue
             base_consumed, base_expired = self.base.get(g.grant_id, (0, 0))
             consumed = self.consumed(g.grant_id) - base_consumed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 from attrs import evolve
 
-from minutebill import Capability, Money, UsageRecord, UsageTotals
+from minutebill import Capability, Money, UsageRecord, UsageTotals, ValidationError
 from minutebill._formatting import format_relative
 from minutebill.views import (
     CallText,
@@ -21,6 +22,7 @@ from minutebill.views import (
     TagText,
     UsageSummary,
     UsageText,
+    usage_chart_svg,
 )
 
 AS_OF = datetime(2024, 5, 28, 6, 30, tzinfo=UTC)  # 12:00 in Kolkata
@@ -248,6 +250,32 @@ def test_an_expired_plan_says_how_long_ago() -> None:
 
 def test_the_formatted_overview_has_every_documented_key() -> None:
     assert set(overview().format("en_IN")) == set(OverviewText.__annotations__)
+
+
+@pytest.mark.parametrize("tag", ["en-IN", "hi-IN", "en-US", "de-DE"])
+def test_a_bcp_47_language_tag_formats_as_its_cldr_locale(tag: str) -> None:
+    """``en-IN`` (as browsers and ``Accept-Language`` write it) used to raise a bare
+    `ValueError` from Babel; it reads as ``en_IN``."""
+    cldr = tag.replace("-", "_")
+    assert overview().format(tag) == overview().format(cldr)
+    assert number().format(tag, "Asia/Kolkata") == number().format(cldr, "Asia/Kolkata")
+    assert usage().format(tag) == usage().format(cldr)
+    assert usage_chart_svg(overview(), locale=tag) == usage_chart_svg(overview(), locale=cldr)
+
+
+@pytest.mark.parametrize("bad", ["xx_YY", "", "en_", None, 42, "../en"])
+def test_an_unknown_locale_is_refused_with_a_validation_error_naming_it(bad: Any) -> None:
+    """Babel's own `UnknownLocaleError`, `ValueError` or `TypeError` used to escape."""
+    formats: list[Callable[[], object]] = [
+        lambda: overview().format(bad),
+        lambda: number().format(bad, "Asia/Kolkata"),
+        lambda: usage().format(bad),
+        lambda: usage_chart_svg(overview(), locale=bad),
+    ]
+    for call in formats:
+        with pytest.raises(ValidationError) as refused:
+            call()
+        assert (refused.value.field, refused.value.value) == ("locale", bad)
 
 
 def test_formatting_is_repeatable() -> None:

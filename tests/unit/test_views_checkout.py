@@ -19,6 +19,7 @@ from minutebill import (
     TaxPolicy,
     TopUpLine,
     Upi,
+    ValidationError,
 )
 from minutebill.testing.fakes import FakePaymentGateway, FixedClock, Outcome
 from minutebill.views import PAYMENT_MODES, CheckoutView
@@ -106,6 +107,17 @@ def test_a_preview_is_not_paid_and_offers_both_payment_modes() -> None:
     assert view.payment_modes == PAYMENT_MODES
     assert view.format("en_IN")["status"] == ""
     assert view.format("en_IN")["capabilities_note"] == ""
+
+
+def test_the_breakdown_reads_a_language_tag_and_refuses_an_unknown_locale() -> None:
+    bundle = Catalog.from_file(CATALOG).bundle("nexus")
+    quote = Order([BundleLine(bundle=bundle)], "INR").quote(
+        quote_id="preview", account_id="acme", at=NOW, tax=GST
+    )
+    view = CheckoutView.preview(quote)
+    assert view.format("hi-IN") == view.format("hi_IN")
+    with pytest.raises(ValidationError, match="locale"):
+        view.format("xx_YY")
 
 
 def test_zero_tax_lines_stay_out_of_the_rows_but_not_the_record() -> None:

@@ -236,14 +236,15 @@ class PeriodFigures:
 def in_period(book: GrantBook, period: BillingPeriod | None, at: datetime) -> bool:
     """Whether `book` counts towards the figures of `period` at `at`.
 
-    A grant counts once it is effective, if its window reaches into the period (a grant that
-    ended before the period started belongs to an earlier period).
+    A grant counts once it is effective, unless it ended before the period started (it
+    belongs to an earlier period). A grant effective after the period's end counts too: while
+    the renewal is unpaid the ledger still counts the ended period, and minutes bought
+    meanwhile are what there is to use (once counted, a grant stays in the total, expired or
+    not, so the total never shrinks within a period).
     """
     if book.effective_at > at:
         return False
-    if period is None or book.expires_at is None:
-        return True
-    return book.expires_at > period.start and book.effective_at < period.end
+    return period is None or book.expires_at is None or book.expires_at > period.start
 
 
 def period_figures(

@@ -473,11 +473,15 @@ class PaymentsMixin(ServiceBase):
         """Whether `line`'s minutes can still be granted at `at`.
 
         Minutes valid for the plan period need a plan in service: once it has expired (or a
-        canceled one has ended) there is no period for them to last.
+        canceled one has ended) there is no period for them to last. After the period end
+        the plan's due work is done first, as `run_due(at)` would do it: a plan left unpaid
+        past its grace has ended even if the due work has not said so yet.
         """
         if line.bundle.validity.kind is not ValidityKind.PLAN_PERIOD:
             return True
-        return self._subscription(uow, account_id).is_in_service(at)
+        subscription = self._subscription(uow, account_id)
+        self._catch_up_plan(uow, subscription, at)
+        return subscription.is_in_service(at)
 
     def _grant_bundle(
         self,

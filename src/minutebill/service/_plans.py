@@ -39,9 +39,11 @@ class PlansMixin(ServiceBase):
 
         The first period starts now (the anchor) with the plan's minutes; the first period's
         price is the host's signup payment (or a trial); renewals are charged by `run_due`.
-        Subscribing again while the plan is in force returns the account as it is.
+        Subscribing again while the plan is in force returns the account as it is (a renewal
+        due since the period end done first, as `run_due` would do it).
 
-        An account whose plan has ended (EXPIRED, or canceled or past due with its time up)
+        An account whose plan has ended (EXPIRED, canceled or past due with its time up, or
+        left unrenewed with an empty wallet past its grace before the due work ran)
         subscribes again to any plan in its wallet's currency: a new subscription starts now,
         with a new anchor (so new Next Billing and Plan Expiry dates), a fresh grant of the
         plan's minutes and nothing to pay here (as for a new account, the host takes the
@@ -85,7 +87,9 @@ class PlansMixin(ServiceBase):
                 )
             ledger = self._ledger(uow, account_id)
             wallet = self._wallet(uow, account_id)
-            self._lapse(uow, existing, at)  # a plan whose time is up ends now, as `run_due` would
+            # A plan whose time is up ends now, and a due renewal is done, as `run_due` would.
+            self._catch_up_plan(uow, existing, at)
+            self._lapse(uow, existing, at)
             if existing.status is SubscriptionStatus.EXPIRED:
                 if plan.price.currency != wallet.currency:
                     raise ValidationError(
@@ -125,17 +129,22 @@ class PlansMixin(ServiceBase):
     def overview(self, account_id: str) -> PlanOverview:
         """The plan, Total / Remaining Minutes, Used %, Next Billing and Plan Expiry, now.
 
+        After the period end, before the due work has renewed the plan, the overview shows
+        the plan as that work will leave it (the renewal paid from the wallet, else past
+        due), as `start_call` and `quote_plan_change` see it; the due work is done on this
+        read's own copies and nothing is saved.
+
         Raises:
             NotFound: for an unknown account.
         """
         at = self._now()
 
         def work(uow: UnitOfWork) -> PlanOverview:
+            subscription = self._subscription(uow, account_id)
+            # A read: the due work changes this unit's copies only, never the store.
+            self._catch_up_plan(uow, subscription, at)
             return PlanOverview.build(
-                self._subscription(uow, account_id),
-                self._ledger(uow, account_id),
-                self._wallet(uow, account_id),
-                at,
+                subscription, self._ledger(uow, account_id), self._wallet(uow, account_id), at
             )
 
         return self._read(work)
@@ -258,7 +267,9 @@ class PlansMixin(ServiceBase):
 
         A past-due plan has no paid time left and ends at once; overage it left to bill in
         arrears is taken from the wallet then, with its tax, as far as the balance goes (as
-        when its grace period runs out).
+        when its grace period runs out). After the period end, before the due work has run,
+        that work is done first (the renewal paid from the wallet, else past due), so the
+        plan ends where it would had the scheduler been on time.
 
         Raises:
             NotFound: for an unknown account.
@@ -296,11 +307,16 @@ class PlansMixin(ServiceBase):
     def _change_renewal(
         self, account_id: str, change: Callable[[UnitOfWork, Subscription, datetime], object]
     ) -> PlanOverview:
-        """Apply `change` (cancel or resume) now, in one unit of work; the plan as it stands."""
+        """Apply `change` (cancel or resume) now, in one unit of work; the plan as it stands.
+
+        After the period end the due work is done first, as `run_due(at)` would do it, so the
+        change applies to the plan as the scheduler leaves it, whatever its lag.
+        """
         at = self._now()
 
         def work(uow: UnitOfWork) -> PlanOverview:
             subscription = self._subscription(uow, account_id)
+            self._catch_up_plan(uow, subscription, at)
             change(uow, subscription, at)
             return PlanOverview.build(
                 subscription, self._ledger(uow, account_id), self._wallet(uow, account_id), at

@@ -130,7 +130,8 @@ class PurchasesMixin(PaymentsMixin):
             NotFound: for an unknown account or bundle.
             ValidationError: for a bad quantity or key.
             InvalidTransition: for minutes valid for the plan period, when the plan is not in
-                service (expired, or canceled and ended); nothing is charged.
+                service (expired, canceled and ended, or left unrenewed past its grace before
+                the due work ran); nothing is charged.
             IdempotencyConflict: for a key used before with another purchase.
             GatewayError: if the gateway could not be reached (call again with the same key).
         """

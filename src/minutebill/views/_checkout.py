@@ -14,6 +14,7 @@ from minutebill._formatting import (
     format_money,
     format_rate,
     label,
+    locale_id,
 )
 from minutebill.domain.catalog import Capability
 from minutebill.domain.checkout import Quote
@@ -193,6 +194,7 @@ class CheckoutView:
 
     def format(self, locale: str) -> CheckoutText:
         """The breakdown as `locale` writes it: ``Amount ₹449.00``, ``CGST 9% ₹40.41``, ..."""
+        locale = locale_id(locale)
         money = format_money
         taxes = [
             TaxLineText(

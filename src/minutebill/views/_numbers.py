@@ -14,6 +14,7 @@ from minutebill._formatting import (
     format_per_interval,
     format_relative,
     label,
+    locale_id,
 )
 from minutebill.domain.catalog import Capability
 from minutebill.domain.money import Money
@@ -105,6 +106,7 @@ class NumberView:
 
     def format(self, locale: str, timezone: str = "UTC") -> NumberText:
         """The row as `locale` writes it, dates in `timezone` (pass the account's)."""
+        locale = locale_id(locale)
         at = self.as_of
         paid = format_day(self.paid_through, timezone, locale)
         paid_rel = format_relative(self.paid_through, at, timezone, locale)

@@ -18,6 +18,7 @@ from minutebill._formatting import (
     format_relative,
     format_used_percent,
     label,
+    locale_id,
 )
 from minutebill.domain.ledger import MinuteLedger
 from minutebill.domain.money import Money
@@ -140,7 +141,7 @@ class PlanOverview:
         ``used_label`` is the chart's caption (``26.06% Used``); ``renewal_note`` says what
         happens next relative to `as_of` (``renews in 3 days``, ``ends in 5 days``).
         """
-        tz, at = self.timezone, self.as_of
+        tz, at, locale = self.timezone, self.as_of, locale_id(locale)
 
         def day(when: datetime | None) -> str:
             return "—" if when is None else format_day(when, tz, locale)

@@ -15,6 +15,7 @@ from minutebill._formatting import (
     format_count,
     format_local_date,
     format_moment,
+    locale_id,
 )
 from minutebill._unit_of_work import UsageTotals
 from minutebill.domain.usage import UsageRecord
@@ -248,6 +249,7 @@ class UsageSummary:
 
     def format(self, locale: str) -> UsageText:
         """The tab as `locale` writes it; call times in the account's time zone."""
+        locale = locale_id(locale)
         billed = format_billed_minutes
 
         def row(calls: int, billable: int, overage: int) -> tuple[str, str, str]:
