@@ -18,7 +18,7 @@ from typing import Any, Generic, NamedTuple, Protocol, Self, TypeVar, cast, over
 import orjson
 from attrs import define, field, frozen
 
-from minutebill._serialization import payload_fields, plain
+from minutebill._serialization import event_payload, payload_fields, plain
 from minutebill._unit_of_work import OutboxEntry, StoredResponse, UsagePage, UsageTotals
 from minutebill.adapters._cursors import (
     due_cursor,
@@ -755,12 +755,14 @@ class DocumentUnitOfWork:
     def _payload(self, event: DomainEvent) -> str:
         """The event's payload as JSON text, embedding values already encoded in this unit."""
         encoded = self.encoded
+        if not encoded:  # nothing to embed (every unit of work but a call's settlement)
+            return dumps(event_payload(event))
         fields: dict[str, Any] = {}
         embedded: list[str] = []
         standard = False  # whether a part was written by the standard library (see `dumps`)
         for name in payload_fields(type(event)):
             value = getattr(event, name)
-            known = encoded.get(id(value)) if encoded else None
+            known = encoded.get(id(value))
             if known is not None and known[0] is value:
                 embedded.append(f'"{name}":{known[1]}')  # a field name needs no escaping
                 standard = standard or known[1][:1] == _STANDARD
