@@ -127,9 +127,9 @@ def loads_joined(texts: Sequence[str]) -> list[Any]:
     return cast("list[Any]", json.loads(joined) if standard else loads(joined))
 
 
-def _encode(aggregate: Any) -> str:
+def _encode(kind: AggregateKind[Any], aggregate: Any) -> str:
     """The document of `aggregate`: its state without the version, which is a column."""
-    state = aggregate.to_state()
+    state = kind.document(aggregate)
     state.pop("version", None)
     return dumps(state)
 
@@ -167,6 +167,8 @@ class AggregateKind(Generic[A]):
         copy: An independent aggregate in the stored state of the one given, as `from_state`
             of its document would rebuild it, only faster; None for kinds that cannot copy.
             Kinds that can are kept in `CommittedAggregates` after each commit.
+        document: The state to save, encoded at once and then dropped: ``to_state()``, or a
+            cheaper one equal to it that may share parts with the aggregate.
     """
 
     name: str
@@ -175,6 +177,7 @@ class AggregateKind(Generic[A]):
     due_at: Callable[[A], datetime | None] = field(default=lambda _: None)
     reference: Callable[[A], str | None] = field(default=lambda _: None)
     copy: Callable[[A], A] | None = None
+    document: Callable[[A], State] = field(default=lambda a: a.to_state())
 
 
 class CommittedAggregates:
@@ -729,7 +732,7 @@ class DocumentUnitOfWork:
 
     def _changes(self) -> Iterator[tuple[_Tracked, DocumentWrite]]:
         for (kind_name, account_id, key), tracked in self.tracked.items():
-            state = _encode(tracked.aggregate)
+            state = _encode(tracked.kind, tracked.aggregate)
             if state == tracked.loaded_state:
                 continue
             version = _version(tracked.aggregate)

@@ -91,6 +91,8 @@ def default_kinds() -> Kinds:
             partial(NumberSubscription.from_state, parsed=ParsedValues()),
             lambda x: (x.account_id, x.number_e164),
             due_at=_number_due,
+            # Encoded at once: the offer and policy dicts it shares need no copies.
+            document=partial(NumberSubscription.to_state, shared=True),
         ),
         orders=AggregateKind("quote", Quote.from_state, lambda x: (x.account_id, x.quote_id)),
         payments=AggregateKind(

@@ -679,34 +679,42 @@ class NumberSubscription:
         text: str = cached[1]
         return text
 
-    def _offer_state(self) -> State:
+    def _offer_state(self, *, shared: bool) -> State:
         offer = self.offer
         cached = self._memo.get("offer")
         if cached is None or cached[0] is not offer:
             cached = (offer, offer_to_state(offer))
             self._memo["offer"] = cached
-        return _copy_offer_state(cached[1])
+        state: State = cached[1]
+        return state if shared else _copy_offer_state(state)
 
-    def _policy_state(self) -> State:
+    def _policy_state(self, *, shared: bool) -> State:
         policy = self.policy
         cached = self._memo.get("policy")
         if cached is None or cached[0] is not policy:
             cached = (policy, policy.to_state())
             self._memo["policy"] = cached
-        return _copy_policy_state(cached[1])
+        state: State = cached[1]
+        return state if shared else _copy_policy_state(state)
 
-    def to_state(self) -> State:
+    def to_state(self, *, shared: bool = False) -> State:
         """The subscription as a JSON-compatible dict.
 
         ``paid_through`` and ``release_after`` are included (derived) so a store can index
         the due work; `from_state` checks them.
+
+        Args:
+            shared: Give the offer's and the policy's dicts as the subscription remembers
+                them (shared with other subscriptions), not copies: for a caller that only
+                encodes the result, at once, and changes none of it (a store saving the
+                number). The top-level dict is always new.
         """
         hold = self.hold
         return {
             "number_e164": self.number_e164,
             "account_id": self.account_id,
-            "offer": self._offer_state(),
-            "policy": self._policy_state(),
+            "offer": self._offer_state(shared=shared),
+            "policy": self._policy_state(shared=shared),
             "anchor": self._anchor_text(),
             "timezone": self.timezone,
             "status": _STATUS_TEXTS[self.status],
