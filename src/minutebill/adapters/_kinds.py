@@ -78,7 +78,12 @@ def default_kinds() -> Kinds:
             copy=MinuteLedger.copy,
         ),
         wallets=AggregateKind(
-            "wallet", Wallet.from_state, lambda x: (x.account_id, ""), copy=Wallet.copy
+            "wallet",
+            Wallet.from_state,
+            lambda x: (x.account_id, ""),
+            copy=Wallet.copy,
+            # Encoded at once: the entries' dicts it shares need no copies.
+            document=partial(Wallet.to_state, shared=True),
         ),
         subscriptions=AggregateKind(
             "subscription",
