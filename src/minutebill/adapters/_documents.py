@@ -232,6 +232,8 @@ class CommittedAggregates:
 
         It is no longer kept: the caller owns it (and keeps a copy when it commits).
         """
+        if kind.copy is None:  # never kept (see `keep`): nothing to look up
+            return None
         identity = (kind.name, doc.account_id, doc.key)
         entry = self._entry(identity, doc)
         if entry is None:
@@ -740,20 +742,19 @@ class DocumentUnitOfWork:
             due = tracked.kind.due_at(tracked.aggregate)
             due_micros = None if due is None else to_micros(due)
             reference = tracked.kind.reference(tracked.aggregate)
-            yield (
-                tracked,
-                DocumentWrite(
-                    kind=kind_name,
-                    account_id=account_id,
-                    key=key,
-                    version=1 if new else version + 1,
-                    expected_version=None if new else version,
-                    due_micros=due_micros,
-                    reference=reference,
-                    state=state,
-                    indexed_changed=new or tracked.loaded_indexed != (due_micros, reference),
-                ),
+            # Positional: keyword arguments make building a named tuple three times as dear.
+            write = DocumentWrite(
+                kind_name,
+                account_id,
+                key,
+                1 if new else version + 1,  # version
+                None if new else version,  # expected_version
+                due_micros,
+                reference,
+                state,
+                new or tracked.loaded_indexed != (due_micros, reference),  # indexed_changed
             )
+            yield tracked, write
 
     def _payload(self, event: DomainEvent) -> str:
         """The event's payload as JSON text, embedding values already encoded in this unit."""
@@ -816,7 +817,8 @@ class DocumentUnitOfWork:
             tracked.loaded_state = write.state
         committed = self.committed
         for identity, tracked in self.tracked.items():
-            if tracked.loaded_state is not None:  # `keep` skips kinds that cannot copy
+            # Kinds that cannot copy are never kept (a page of due numbers: no call each).
+            if tracked.loaded_state is not None and tracked.kind.copy is not None:
                 committed.keep(identity, tracked.kind, tracked.loaded_state, tracked.aggregate)
         return events
 
