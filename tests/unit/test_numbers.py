@@ -570,6 +570,24 @@ def test_shared_parsed_values_load_what_a_fresh_parse_loads(
         assert shared.to_state() == state
 
 
+def test_a_shared_state_equals_the_copied_one_and_only_its_nested_dicts_are_shared() -> None:
+    parsed = ParsedValues()
+    first, second = (
+        NumberSubscription.from_state(json.loads(json.dumps(active().to_state())), parsed=parsed)
+        for _ in range(2)
+    )
+
+    shared, copied = first.to_state(shared=True), first.to_state()
+
+    assert shared == copied
+    assert list(shared) == list(copied)  # the same keys in the same order: the same text
+    assert shared["offer"] is second.to_state(shared=True)["offer"]
+    assert shared["policy"] is second.to_state(shared=True)["policy"]
+    copied["offer"]["monthly_fee"]["amount"] = "1.00"  # a copy is the caller's to change
+    copied["policy"]["mandate_limit"] = None
+    assert first.to_state() == shared
+
+
 @pytest.mark.parametrize(
     ("part", "name", "value"),
     [

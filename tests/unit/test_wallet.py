@@ -76,6 +76,23 @@ def test_a_new_wallet_holds_a_rounded_zero() -> None:
     assert Wallet.from_state(state).to_state() == state
 
 
+def test_a_shared_state_equals_the_copied_one_and_only_its_entries_are_shared() -> None:
+    wallet = Wallet("acct-1", "INR")
+    wallet.credit(inr("10.00"), "payment:pay_1", T0, reference="pay_1")
+    wallet.debit(inr("4.00"), "renewal:1", T0)
+
+    shared, copied = wallet.to_state(shared=True), wallet.to_state()
+
+    assert shared == copied
+    assert list(shared) == list(copied)  # the same keys in the same order: the same text
+    again = wallet.to_state(shared=True)["entries"]
+    assert shared["entries"] is not again
+    assert all(a is b for a, b in zip(shared["entries"], again, strict=True))
+    copied["entries"][0]["amount"]["amount"] = "99.00"  # a copy is the caller's to change
+    copied["entries"].clear()
+    assert wallet.to_state() == shared
+
+
 def test_a_document_saved_with_a_bare_zero_still_loads_unchanged() -> None:
     old = Wallet("acct-1", "INR").to_state()
     for name in ("balance", "credited", "debited"):

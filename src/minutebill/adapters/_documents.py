@@ -18,7 +18,7 @@ from typing import Any, Generic, NamedTuple, Protocol, Self, TypeVar, cast, over
 import orjson
 from attrs import define, field, frozen
 
-from minutebill._serialization import payload_fields, plain
+from minutebill._serialization import event_payload, payload_fields, plain
 from minutebill._unit_of_work import OutboxEntry, StoredResponse, UsagePage, UsageTotals
 from minutebill.adapters._cursors import (
     due_cursor,
@@ -127,9 +127,9 @@ def loads_joined(texts: Sequence[str]) -> list[Any]:
     return cast("list[Any]", json.loads(joined) if standard else loads(joined))
 
 
-def _encode(aggregate: Any) -> str:
+def _encode(kind: AggregateKind[Any], aggregate: Any) -> str:
     """The document of `aggregate`: its state without the version, which is a column."""
-    state = aggregate.to_state()
+    state = kind.document(aggregate)
     state.pop("version", None)
     return dumps(state)
 
@@ -167,6 +167,8 @@ class AggregateKind(Generic[A]):
         copy: An independent aggregate in the stored state of the one given, as `from_state`
             of its document would rebuild it, only faster; None for kinds that cannot copy.
             Kinds that can are kept in `CommittedAggregates` after each commit.
+        document: The state to save, encoded at once and then dropped: ``to_state()``, or a
+            cheaper one equal to it that may share parts with the aggregate.
     """
 
     name: str
@@ -175,6 +177,7 @@ class AggregateKind(Generic[A]):
     due_at: Callable[[A], datetime | None] = field(default=lambda _: None)
     reference: Callable[[A], str | None] = field(default=lambda _: None)
     copy: Callable[[A], A] | None = None
+    document: Callable[[A], State] = field(default=lambda a: a.to_state())
 
 
 class CommittedAggregates:
@@ -229,6 +232,8 @@ class CommittedAggregates:
 
         It is no longer kept: the caller owns it (and keeps a copy when it commits).
         """
+        if kind.copy is None:  # never kept (see `keep`): nothing to look up
+            return None
         identity = (kind.name, doc.account_id, doc.key)
         entry = self._entry(identity, doc)
         if entry is None:
@@ -729,7 +734,7 @@ class DocumentUnitOfWork:
 
     def _changes(self) -> Iterator[tuple[_Tracked, DocumentWrite]]:
         for (kind_name, account_id, key), tracked in self.tracked.items():
-            state = _encode(tracked.aggregate)
+            state = _encode(tracked.kind, tracked.aggregate)
             if state == tracked.loaded_state:
                 continue
             version = _version(tracked.aggregate)
@@ -737,30 +742,31 @@ class DocumentUnitOfWork:
             due = tracked.kind.due_at(tracked.aggregate)
             due_micros = None if due is None else to_micros(due)
             reference = tracked.kind.reference(tracked.aggregate)
-            yield (
-                tracked,
-                DocumentWrite(
-                    kind=kind_name,
-                    account_id=account_id,
-                    key=key,
-                    version=1 if new else version + 1,
-                    expected_version=None if new else version,
-                    due_micros=due_micros,
-                    reference=reference,
-                    state=state,
-                    indexed_changed=new or tracked.loaded_indexed != (due_micros, reference),
-                ),
+            # Positional: keyword arguments make building a named tuple three times as dear.
+            write = DocumentWrite(
+                kind_name,
+                account_id,
+                key,
+                1 if new else version + 1,  # version
+                None if new else version,  # expected_version
+                due_micros,
+                reference,
+                state,
+                new or tracked.loaded_indexed != (due_micros, reference),  # indexed_changed
             )
+            yield tracked, write
 
     def _payload(self, event: DomainEvent) -> str:
         """The event's payload as JSON text, embedding values already encoded in this unit."""
         encoded = self.encoded
+        if not encoded:  # nothing to embed (every unit of work but a call's settlement)
+            return dumps(event_payload(event))
         fields: dict[str, Any] = {}
         embedded: list[str] = []
         standard = False  # whether a part was written by the standard library (see `dumps`)
         for name in payload_fields(type(event)):
             value = getattr(event, name)
-            known = encoded.get(id(value)) if encoded else None
+            known = encoded.get(id(value))
             if known is not None and known[0] is value:
                 embedded.append(f'"{name}":{known[1]}')  # a field name needs no escaping
                 standard = standard or known[1][:1] == _STANDARD
@@ -811,7 +817,8 @@ class DocumentUnitOfWork:
             tracked.loaded_state = write.state
         committed = self.committed
         for identity, tracked in self.tracked.items():
-            if tracked.loaded_state is not None:  # `keep` skips kinds that cannot copy
+            # Kinds that cannot copy are never kept (a page of due numbers: no call each).
+            if tracked.loaded_state is not None and tracked.kind.copy is not None:
                 committed.keep(identity, tracked.kind, tracked.loaded_state, tracked.aggregate)
         return events
 

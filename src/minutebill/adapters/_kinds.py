@@ -78,7 +78,12 @@ def default_kinds() -> Kinds:
             copy=MinuteLedger.copy,
         ),
         wallets=AggregateKind(
-            "wallet", Wallet.from_state, lambda x: (x.account_id, ""), copy=Wallet.copy
+            "wallet",
+            Wallet.from_state,
+            lambda x: (x.account_id, ""),
+            copy=Wallet.copy,
+            # Encoded at once: the entries' dicts it shares need no copies.
+            document=partial(Wallet.to_state, shared=True),
         ),
         subscriptions=AggregateKind(
             "subscription",
@@ -91,6 +96,8 @@ def default_kinds() -> Kinds:
             partial(NumberSubscription.from_state, parsed=ParsedValues()),
             lambda x: (x.account_id, x.number_e164),
             due_at=_number_due,
+            # Encoded at once: the offer and policy dicts it shares need no copies.
+            document=partial(NumberSubscription.to_state, shared=True),
         ),
         orders=AggregateKind("quote", Quote.from_state, lambda x: (x.account_id, x.quote_id)),
         payments=AggregateKind(

@@ -369,8 +369,9 @@ class NumberSubscription:
         cached = self._memo.get("key")
         if cached is None or cached[0] is not anchor:
             text = self._anchor_text()
-            # "2026-03-02T09:00:00+00:00" -> "20260302T090000Z" (strftime pads no year < 1000)
-            if _canonical_instant(text) and text[0] != "0":
+            # "2026-03-02T09:00:00+00:00" -> "20260302T090000Z" (strftime pads no year < 1000);
+            # the text of a whole-second instant has that form.
+            if anchor.microsecond == 0 and anchor.year >= 1000:
                 stamp = text[:19].replace("-", "").replace(":", "") + "Z"
             else:
                 stamp = f"{anchor:%Y%m%dT%H%M%SZ}"
@@ -702,34 +703,42 @@ class NumberSubscription:
         text: str = cached[1]
         return text
 
-    def _offer_state(self) -> State:
+    def _offer_state(self, *, shared: bool) -> State:
         offer = self.offer
         cached = self._memo.get("offer")
         if cached is None or cached[0] is not offer:
             cached = (offer, offer_to_state(offer))
             self._memo["offer"] = cached
-        return _copy_offer_state(cached[1])
+        state: State = cached[1]
+        return state if shared else _copy_offer_state(state)
 
-    def _policy_state(self) -> State:
+    def _policy_state(self, *, shared: bool) -> State:
         policy = self.policy
         cached = self._memo.get("policy")
         if cached is None or cached[0] is not policy:
             cached = (policy, policy.to_state())
             self._memo["policy"] = cached
-        return _copy_policy_state(cached[1])
+        state: State = cached[1]
+        return state if shared else _copy_policy_state(state)
 
-    def to_state(self) -> State:
+    def to_state(self, *, shared: bool = False) -> State:
         """The subscription as a JSON-compatible dict.
 
         ``paid_through`` and ``release_after`` are included (derived) so a store can index
         the due work; `from_state` checks them.
+
+        Args:
+            shared: Give the offer's and the policy's dicts as the subscription remembers
+                them (shared with other subscriptions), not copies: for a caller that only
+                encodes the result, at once, and changes none of it (a store saving the
+                number). The top-level dict is always new.
         """
         hold = self.hold
         return {
             "number_e164": self.number_e164,
             "account_id": self.account_id,
-            "offer": self._offer_state(),
-            "policy": self._policy_state(),
+            "offer": self._offer_state(shared=shared),
+            "policy": self._policy_state(shared=shared),
             "anchor": self._anchor_text(),
             "timezone": self.timezone,
             "status": _STATUS_TEXTS[self.status],
@@ -779,14 +788,9 @@ class NumberSubscription:
         )
         memo = subscription._memo  # seeded with what this document already holds
         through = state["paid_through"]
-        if _canonical_instant(through):
-            # Parsing the stored text and comparing instants checks it as well as formatting
-            # the computed one would, for a fraction of the cost; the text is then kept.
-            if instant_from_state(through) != subscription.paid_through:
-                raise ValidationError("paid_through", through, "not the anchor's")
-            memo["through"] = (subscription.paid_periods, through)
-        elif instant_to_state(subscription.paid_through) != through:
+        if instant_to_state(subscription.paid_through) != through:
             raise ValidationError("paid_through", through, "not the anchor's")
+        memo["through"] = (subscription.paid_periods, through)
         if state["release_after"] != (
             None if subscription.hold is None else state["hold"]["release_after"]
         ):

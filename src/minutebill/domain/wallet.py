@@ -397,8 +397,16 @@ class Wallet:
         _set(wallet, "_events", EventBuffer())
         return wallet
 
-    def to_state(self) -> State:
-        """The wallet as a JSON-compatible dict (totals plus the retained entries)."""
+    def to_state(self, *, shared: bool = False) -> State:
+        """The wallet as a JSON-compatible dict (totals plus the retained entries).
+
+        Args:
+            shared: Give the entries' dicts as the wallet keeps them (it never changes one
+                once appended), not copies: for a caller that only encodes the result, at
+                once, and changes none of it (a store saving the wallet). The dict and the
+                list of entries are always new.
+        """
+        states = self._states
         return {
             "account_id": self.account_id,
             "currency": self.currency,
@@ -408,7 +416,7 @@ class Wallet:
             "credited": money_to_state(self._credited),
             "debited": money_to_state(self._debited),
             "sequence": self._sequence,
-            "entries": [_copy_entry_state(state) for state in self._states],
+            "entries": states.copy() if shared else [_copy_entry_state(e) for e in states],
         }
 
     @classmethod
