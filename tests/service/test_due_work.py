@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,7 @@ from minutebill.domain.money import Money
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.wallet import Wallet
 from minutebill.domain.wallet_entries import EntryKind
+from minutebill.errors import InvalidTransition
 from minutebill.testing.fakes import Outcome
 from minutebill.testing.stateful import MANDATE, UPI, BillingRig
 from tests.service.test_support import (
@@ -592,3 +594,53 @@ def test_progress_counts_the_items_handled_not_the_page_size(rig: BillingRig) ->
     rig.clock.set(PERIOD_END + timedelta(days=40))
     rig.billing.run_due(progress=lambda kind, n: progress.append((kind, n)))
     assert [n for kind, n in progress if kind == "subscriptions"] == [3]
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_a_failing_item_is_retried_alone_though_another_became_due_before_it(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one-by-one retry handles the item it read, not whatever is due next in its place.
+
+    ``acct-c`` fails, so its page is retried item by item; just after the retry read the
+    page, another process adds ``acct-b``, due at the same instant and listed between
+    ``acct-a`` and ``acct-c``. ``acct-c``'s failure is still reported, ``acct-e`` still
+    handled, and ``acct-b`` waits for the next run.
+    """
+    with open_rig(store, tmp_path) as rig:
+        billing = rig.billing
+        for account in ("acct-a", "acct-c", "acct-e"):
+            billing.subscribe(account, "starter")
+        handle, read = billing._due_subscription, billing._read
+        added: list[str] = []
+
+        def failing(uow: Any, subscription: Any, at: datetime, counts: Any) -> None:
+            if subscription.account_id == "acct-c":
+                raise InvalidTransition("subscription", "acct-c", "renew")
+            handle(uow, subscription, at, counts)
+
+        def read_then_add(work: Any) -> Any:
+            result = read(work)
+            if not added:
+                added.append("acct-b")
+                billing.subscribe("acct-b", "starter")  # due with the others, listed among them
+            return result
+
+        monkeypatch.setattr(billing, "_due_subscription", failing)
+        monkeypatch.setattr(billing, "_read", read_then_add)
+        report = billing.run_due(PERIOD_END + timedelta(hours=1))
+        assert added == ["acct-b"]
+        assert len(report.failures) == 1
+        assert report.failures[0][0].startswith("subscriptions ")
+        assert "acct-c" in report.failures[0][0]
+        assert report["plans_past_due"] == 2  # acct-a and acct-e, with empty wallets
+        status = {a: billing.overview(a).status for a in ("acct-a", "acct-b", "acct-c", "acct-e")}
+        assert status == {
+            "acct-a": "past_due",
+            "acct-b": "active",
+            "acct-c": "active",
+            "acct-e": "past_due",
+        }
+        monkeypatch.undo()
+        retry = billing.run_due(PERIOD_END + timedelta(hours=1))
+        assert (retry["plans_past_due"], retry.failures) == (2, ())

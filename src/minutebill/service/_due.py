@@ -58,6 +58,13 @@ class _Tally:
 
 Handler = Callable[[UnitOfWork, Any, _Tally], None]
 
+_IDENTITIES: dict[str, Callable[[Any], tuple[str, str]]] = {
+    "subscriptions": lambda subscription: (subscription.account_id, ""),
+    "ledgers": lambda ledger: (ledger.account_id, ""),
+    "numbers": lambda number: (number.account_id, number.number_e164),
+}
+"""How the repository of each kind `run_due` walks identifies an item: ``(account_id, key)``."""
+
 
 @frozen(kw_only=True)
 class DueReport:
@@ -182,15 +189,28 @@ class DueWorkMixin(NumbersMixin):
         total: _Tally,
         failures: list[tuple[str, str]],
     ) -> tuple[str | None, int]:
-        keys = self._read(
-            lambda uow: [c for _, c in getattr(uow, kind).due_page(at, batch_size, after=cursor)]
-        )
-        previous = cursor
-        for key in keys:
+        """Handle the page after `cursor` one unit of work per item, reporting each failure.
 
-            def one(uow: UnitOfWork, after: str | None = previous) -> _Tally:
+        Each unit of work loads the item it read by its identity: asking again for "the next
+        due after the previous one" would handle, in its place, a row that became due in that
+        gap meanwhile, and skip (unreported) the one meant. An item no longer due is handed to
+        its handler all the same, which does only what is due at `at`: nothing.
+        """
+        identity = _IDENTITIES[kind]
+        keys = self._read(
+            lambda uow: [
+                (c, identity(x))
+                for x, c in getattr(uow, kind).due_page(at, batch_size, after=cursor)
+            ]
+        )
+        for key, (account_id, item_key) in keys:
+
+            def one(
+                uow: UnitOfWork, account_id: str = account_id, item_key: str = item_key
+            ) -> _Tally:
                 tally = _Tally()
-                for aggregate, _ in getattr(uow, kind).due_page(at, 1, after=after):
+                aggregate = getattr(uow, kind).find(account_id, item_key)
+                if aggregate is not None:
                     handle(uow, aggregate, tally)
                 return tally
 
@@ -198,8 +218,7 @@ class DueWorkMixin(NumbersMixin):
                 self._run(one).merge_into(total)
             except MinutebillError as exc:
                 failures.append((f"{kind} {key}", str(exc)))
-            previous = key
-        return (keys[-1] if keys else None), len(keys)
+        return (keys[-1][0] if keys else None), len(keys)
 
     # --- each kind --------------------------------------------------------------------------
 
