@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from minutebill.adapters.memory import MemoryStore
 from minutebill.domain.catalog import Capability
-from minutebill.domain.fulfilment import Remedy
+from minutebill.domain.fulfilment import Remedy, Unfulfillable
 from minutebill.domain.grants import GrantSource
 from minutebill.domain.money import Money
 from minutebill.domain.payment_status import PaymentStatus
@@ -191,6 +191,36 @@ def test_a_plan_period_bundle_is_not_sold_when_the_grace_ran_out_before_the_due_
     with pytest.raises(InvalidTransition, match="expired"):
         rig.billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="too-late")
     assert rig.gateway.payments() == charged
+    assert bundle_grants(rig) == []
+
+
+@pytest.mark.parametrize("due_work_first", [False, True])
+def test_a_payment_captured_after_its_window_ends_refunded_not_failed(
+    rig: BillingRig, due_work_first: bool
+) -> None:
+    """The gateway took the money after the deadline: returned, and the status says so.
+
+    Whether `run_due` failed the open payment at its deadline before the late success was
+    reported or only looks at it afterwards, the payment ends REFUNDED, never FAILED.
+    """
+    rig.gateway.script(Outcome.STAY_PENDING)
+    result = rig.billing.checkout_bundle(ACCOUNT, "nexus", UPI, idempotency_key="slow")
+    payment_id = result.payment.payment_id
+    rig.clock.advance(timedelta(hours=25))  # past the 24-hour authorisation window
+    if due_work_first:
+        assert rig.billing.run_due()["payments_expired"] == 1
+    capture_later(rig, payment_id)
+    answers = rig.deliver(rig.gateway.take_webhooks())
+    assert answers[-1].status is PaymentStatus.REFUNDED
+    report = rig.billing.run_due()
+    assert (report["payments_expired"], report.failures) == (0, ())
+    with rig.uow_factory() as uow:
+        payment = uow.payments.by_reference(payment_id)
+    assert payment is not None
+    assert payment.late_capture
+    assert payment.fulfilment is not None
+    assert payment.fulfilment.reason is Unfulfillable.LATE_CAPTURE
+    assert (payment.status, payment.refunded) == (PaymentStatus.REFUNDED, payment.captured)
     assert bundle_grants(rig) == []
 
 

@@ -119,6 +119,44 @@ def test_statuses_only_move_forward_except_late_authorisation(
         assert before.may_become(after), f"{before} -> {after}"
 
 
+CAPTURED = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)
+
+
+@given(st.data(), histories, st.integers(0, 3 * 3600))
+def test_expiry_at_any_point_ends_the_same_and_never_fails_a_captured_payment(
+    data: st.DataObject, history: list[PaymentEvent], late_by: int
+) -> None:
+    """`expire` (the due work) before, among or after the events: the same end, forward only.
+
+    Money captured, in time or late, is never FAILED: the status says it was captured and
+    what came back of it (a late capture is returned in full).
+    """
+    order = data.draw(deliveries(history), label="delivery")
+    position = data.draw(st.integers(0, len(order)), label="expire after")
+    payment, statuses = new_payment(), []
+    at = payment.deadline + timedelta(seconds=late_by)
+    for index, e in enumerate([*order, None]):
+        if index == position:
+            payment.expire(at)
+            statuses.append(payment.status)
+        if e is not None:
+            payment.apply(e)
+            statuses.append(payment.status)
+    at_the_end, _, _ = deliver(order)
+    at_the_end.expire(at)
+    assert payment.status is at_the_end.status
+    assert (payment.refunded, payment.late_capture) == (
+        at_the_end.refunded,
+        at_the_end.late_capture,
+    )
+    for before, after in itertools.pairwise(statuses):
+        assert before.may_become(after), f"{before} -> {after}"
+    if payment.captured:
+        assert payment.status in CAPTURED
+        refunded = payment.refunded >= payment.captured
+        assert (payment.status is PaymentStatus.REFUNDED) == refunded
+
+
 @given(st.data(), histories)
 def test_refunds_never_exceed_what_was_captured(
     data: st.DataObject, history: list[PaymentEvent]

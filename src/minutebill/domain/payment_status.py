@@ -5,10 +5,13 @@ is a function of the **set** of events (never of their arrival order), built so 
 event only ever moves the status forward, with one exception — late authorisation:
 
 - A success counts if the gateway reports it at or before the payment's *deadline*
-  (``created_at + authorization_window``). It then wins over everything else: money moved.
+  (``created_at + authorization_window``): the payment delivers what it bought. It wins over
+  everything else: money moved.
   Refunds turn it into PARTIALLY_REFUNDED, then REFUNDED.
-- A success reported after the deadline is a *late capture*: the status does not become
-  SUCCEEDED, and the money is returned (see `minutebill.domain.fulfilment`).
+- A success reported after the deadline is a *late capture*: it buys nothing, and the money
+  is returned (see `minutebill.domain.fulfilment`). Money moved all the same, so it too wins
+  over every failure and cancel: SUCCEEDED (`Payment.late_capture` says it is owed back),
+  then PARTIALLY_REFUNDED and REFUNDED as the refunds come back; never FAILED.
 - Otherwise CANCELED wins; otherwise, between FAILED and AUTHORIZED, the one the gateway
   reported last (by its own instant) wins, counting only authorisations up to the deadline.
   This is the late-authorisation exception: FAILED → AUTHORIZED.
@@ -152,7 +155,7 @@ def summarise(
     accepted = any(at <= deadline for at in successes)
     status = _status(
         by_kind,
-        accepted=accepted,
+        captured=captured_at is not None,
         refunded=refunded,
         amount=amount if captured is None else captured,
         deadline=deadline,
@@ -164,12 +167,12 @@ def summarise(
 def _status(
     by_kind: dict[PaymentEventKind, list[datetime]],
     *,
-    accepted: bool,
+    captured: bool,
     refunded: Money,
     amount: Money,
     deadline: datetime,
 ) -> PaymentStatus:
-    if accepted:
+    if captured:  # in time or late: money moved, and what came back of it is the story
         if refunded >= amount:
             return PaymentStatus.REFUNDED
         return PaymentStatus.PARTIALLY_REFUNDED if refunded else PaymentStatus.SUCCEEDED
