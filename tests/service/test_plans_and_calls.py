@@ -619,6 +619,35 @@ def test_a_first_second_priced_at_nothing_does_not_start_calls_on_an_empty_walle
         assert (record.overage_seconds, record.overage_charge) == (10, Money(1, "JPY"))
 
 
+@pytest.mark.parametrize("store", STORES)
+def test_seconds_too_few_for_the_shortest_call_start_no_call_an_empty_wallet_cannot_pay(
+    store: str, tmp_path: Path
+) -> None:
+    """Pro rated 60/6 with 30 s left: any call is billed 60 s, so it would run on overage.
+
+    30 s hold nothing (`reserve` keeps what the longest call they pay is billed), so the
+    wallet must pay the first charge: INR 1.50 for the first minute, with its tax.
+    """
+    pro = reference_catalog().plan("pro")
+    six = evolve(
+        pro,
+        code="pro-6",
+        included_minutes=2,
+        features=evolve(pro.features, rating=BillingIncrement(60, 6)),
+    )
+    with open_store(store, tmp_path) as uow_factory:
+        rig = BillingRig.build(uow_factory, catalog=Catalog(plans=[six], bundles=[]))
+        rig.billing.subscribe(ACCOUNT, "pro-6")
+        rig.billing.end_call(ACCOUNT, "c0", timedelta(seconds=90))  # billed 90 of 120 s
+        before = snapshot(rig)
+        assert rig.billing.start_call(ACCOUNT, "c1") == Rejected(RejectionReason.NO_MINUTES)
+        assert snapshot(rig) == before
+        top_up(rig, ACCOUNT, 2, "t1")  # INR 1.50 and 18 % GST: INR 1.77
+        decision = rig.billing.start_call(ACCOUNT, "c1")
+        assert isinstance(decision, Admitted)
+        assert (decision.reservation.seconds, decision.reservation.max_seconds) == (0, 0)
+
+
 def test_waiting_calls_stop_starting_once_the_last_minutes_are_held_and_the_wallet_is_empty(
     rig: BillingRig,
 ) -> None:
