@@ -48,7 +48,8 @@ class CallsMixin(ServiceBase):
         Args:
             account_id: Who pays for the call.
             call_id: The host's id of the call, unique per account.
-            max_seconds: The call's maximum length (held in full); None holds the admission
+            max_seconds: The call's maximum length (the hold is of what such a call is billed;
+                `Reservation.max_seconds` is the call's cap); None holds the admission
                 policy's initial hold.
 
         Returns:
