@@ -421,6 +421,26 @@ def test_calls_on_a_blocking_plan_never_run_into_overage_on_their_holds(rig: Bil
     assert [(r.call_id, r.overage_seconds) for r in records] == [("c2", 0), ("c1", 0), ("c0", 0)]
 
 
+def test_a_call_that_runs_to_the_cap_of_a_partial_hold_is_paid_from_it(rig: BillingRig) -> None:
+    """90 s left on Enterprise (60/6): a 10-second call holds the minute it is billed.
+
+    The next call finds 30 s, less than any call is billed (60 s): it holds nothing rather
+    than 30 s it could not keep to, so its cap says it runs wholly on overage.
+    """
+    rig.billing.subscribe(ACCOUNT, "enterprise")  # 20,000 minutes: 1,200,000 s
+    rig.billing.end_call(ACCOUNT, "c0", timedelta(seconds=1_199_910))  # 60 + 6 * 199,975
+    short = rig.billing.start_call(ACCOUNT, "c1", max_seconds=10)
+    other = rig.billing.start_call(ACCOUNT, "c2", max_seconds=120)
+    assert isinstance(short, Admitted)
+    assert isinstance(other, Admitted)
+    assert (short.reservation.seconds, short.reservation.max_seconds) == (60, 10)
+    hold = other.reservation
+    assert (hold.seconds, hold.max_seconds, hold.partial) == (0, 0, True)
+    assert rig.billing.overview(ACCOUNT).remaining_minutes == Decimal("0.5")  # 30 s free
+    record = rig.billing.end_call(ACCOUNT, "c2", timedelta(seconds=hold.max_seconds))
+    assert (record.billable_seconds, record.overage_seconds) == (0, 0)
+
+
 def test_a_call_waits_in_line_when_every_slot_is_taken(rig: BillingRig) -> None:
     rig.billing.subscribe(ACCOUNT, "starter")  # two concurrent calls
     assert isinstance(rig.billing.start_call(ACCOUNT, "c1"), Admitted)
@@ -597,6 +617,35 @@ def test_a_first_second_priced_at_nothing_does_not_start_calls_on_an_empty_walle
         assert isinstance(rig.billing.start_call(ACCOUNT, "c1"), Admitted)
         record = rig.billing.end_call(ACCOUNT, "c1", timedelta(seconds=10))
         assert (record.overage_seconds, record.overage_charge) == (10, Money(1, "JPY"))
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_seconds_too_few_for_the_shortest_call_start_no_call_an_empty_wallet_cannot_pay(
+    store: str, tmp_path: Path
+) -> None:
+    """Pro rated 60/6 with 30 s left: any call is billed 60 s, so it would run on overage.
+
+    30 s hold nothing (`reserve` keeps what the longest call they pay is billed), so the
+    wallet must pay the first charge: INR 1.50 for the first minute, with its tax.
+    """
+    pro = reference_catalog().plan("pro")
+    six = evolve(
+        pro,
+        code="pro-6",
+        included_minutes=2,
+        features=evolve(pro.features, rating=BillingIncrement(60, 6)),
+    )
+    with open_store(store, tmp_path) as uow_factory:
+        rig = BillingRig.build(uow_factory, catalog=Catalog(plans=[six], bundles=[]))
+        rig.billing.subscribe(ACCOUNT, "pro-6")
+        rig.billing.end_call(ACCOUNT, "c0", timedelta(seconds=90))  # billed 90 of 120 s
+        before = snapshot(rig)
+        assert rig.billing.start_call(ACCOUNT, "c1") == Rejected(RejectionReason.NO_MINUTES)
+        assert snapshot(rig) == before
+        top_up(rig, ACCOUNT, 2, "t1")  # INR 1.50 and 18 % GST: INR 1.77
+        decision = rig.billing.start_call(ACCOUNT, "c1")
+        assert isinstance(decision, Admitted)
+        assert (decision.reservation.seconds, decision.reservation.max_seconds) == (0, 0)
 
 
 def test_waiting_calls_stop_starting_once_the_last_minutes_are_held_and_the_wallet_is_empty(

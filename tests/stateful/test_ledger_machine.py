@@ -432,7 +432,11 @@ class LedgerMachine(RuleBasedStateMachine):
     def reserve(self, requested: int) -> None:
         call_id = self.new_id("call")
         # A hold takes what a call of the requested length is billed.
-        plan = self.model.take(self.model.policy.rating.billable_for_seconds(requested), self.now)
+        rating = self.model.policy.rating
+        free = self.model.available(self.now)
+        # A partial hold keeps what the longest call it pays in full is billed.
+        fits = [n for n in range(requested + 1) if rating.billable_for_seconds(n) <= free]
+        plan = self.model.take(rating.billable_for_seconds(max(fits)), self.now)
         if not plan and self.model.policy.overage.blocks:
             self.unchanged_after(
                 InsufficientMinutes, lambda: self.ledger.reserve(call_id, requested, self.now)

@@ -26,7 +26,7 @@ from minutebill.domain.ledger_checks import Rater
 from minutebill.domain.money import Money
 from minutebill.domain.periods import BillingPeriod
 from minutebill.domain.rating import MAX_CALL_DURATION, MAX_CALL_SECONDS, BillingIncrement
-from minutebill.errors import ValidationError
+from minutebill.errors import InsufficientMinutes, ValidationError
 from minutebill.testing.ledger_strategies import (
     GrantTerms,
     grant_sets,
@@ -113,10 +113,22 @@ def test_a_call_that_keeps_to_its_hold_is_paid_from_it(
     ledger = ledger_with(terms, policy)
     billed = policy.rating.billable_for_seconds(seconds)
     free = ledger.available_seconds(AT)
-    if not free and policy.overage.blocks:
+    rating = policy.rating
+    low, high = 0, seconds  # the longest call within `seconds` that `free` pays in full
+    while low < high:
+        middle = (low + high + 1) // 2
+        if rating.billable_for_seconds(middle) <= free:
+            low = middle
+        else:
+            high = middle - 1
+    expected = rating.billable_for_seconds(low)
+    if not expected and policy.overage.blocks:
+        with pytest.raises(InsufficientMinutes):
+            ledger.reserve("call-1", seconds, AT)
+        assert ledger.available_seconds(AT) == free
         return
     hold = ledger.reserve("call-1", seconds, AT)
-    assert hold.seconds == min(billed, free)
+    assert hold.seconds == expected  # a partial hold keeps only what a call that fits is billed
     assert hold.max_seconds == min(seconds, hold.seconds)
     length = data.draw(st.integers(0, hold.max_seconds), label="length")
 
@@ -199,7 +211,8 @@ def calls_held_and_settled(ledger: MinuteLedger, durations: list[int]) -> list[U
     settled = []
     for i, seconds in enumerate(durations):
         if i % 2:
-            if ledger.available_seconds(AT) or not ledger.policy.overage.blocks:
+            shortest = ledger.policy.rating.billable_for_seconds(1)  # less holds nothing
+            if ledger.available_seconds(AT) >= shortest or not ledger.policy.overage.blocks:
                 ledger.reserve(f"call-{i}", max(seconds, 1), AT)
         else:
             settled.append(ledger.settle(f"call-{i}", timedelta(seconds=seconds), AT))

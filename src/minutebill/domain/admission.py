@@ -366,8 +366,13 @@ def abandon_call(call_id: str, at: datetime, *, ledger: MinuteLedger, queue: Cal
 def _unpaid_refusal(
     ledger: MinuteLedger, at: datetime, *, overage_funded: bool
 ) -> RejectionReason | None:
-    """`NO_MINUTES` when the call could only run on overage that nobody can pay for."""
-    if overage_funded or ledger.available_seconds(at):
+    """`NO_MINUTES` when the call could only run on overage that nobody can pay for.
+
+    Seconds fewer than the shortest call is billed hold nothing (`MinuteLedger.reserve`).
+    """
+    if overage_funded:
+        return None
+    if ledger.available_seconds(at) >= ledger.policy.rating.billable_for_seconds(1):
         return None
     return RejectionReason.NO_MINUTES
 

@@ -583,9 +583,10 @@ class MinuteLedger:
         and no other call can take the rest of its billed minute. The call may still run
         only for `Reservation.max_seconds` (what was asked, or less if the hold is partial).
         Seconds come from usable grants in consumption order. When fewer are available the
-        hold is partial (``seconds < requested``). Under a blocking overage policy a hold
-        of nothing is refused; under one that charges or bills overage, a hold of zero
-        seconds succeeds and the whole call will be overage. Reserving the same call for the
+        hold is partial (``seconds < requested``) and keeps only what the longest call it
+        pays in full is billed (60/6 with 30 s free: nothing). Under a blocking overage
+        policy a hold of nothing is refused; under one that charges or bills overage, a hold
+        of zero seconds succeeds and the whole call will be overage. Reserving the same call for the
         same seconds again returns the hold it has.
 
         The hold expires after the policy's `hold_ttl`, or after `seconds` if that is longer
@@ -595,7 +596,8 @@ class MinuteLedger:
         Raises:
             ValidationError: for an empty call id, seconds <= 0, a naive datetime, or one so
                 late that the hold would end after year 9999.
-            InsufficientMinutes: if nothing is available and the policy blocks overage.
+            InsufficientMinutes: if the policy blocks overage and nothing is available, or less
+                than the shortest call is billed.
             IdempotencyConflict: if the call already holds a reservation for other seconds.
             InvalidTransition: if the call was settled or released already.
         """
@@ -636,6 +638,11 @@ class MinuteLedger:
         except OverflowError:
             raise ValidationError("at", at, f"a hold of {life} would end after year 9999") from None
         debits, held = self._pool.hold(billed, at)  # nothing usable: changes nothing
+        if held < billed and (kept := rater.fit(held)) < held:
+            # Partial: keep what a call that fits is billed (60/6 with 30 s free: nothing),
+            # so a call running to `max_seconds` is paid from its hold.
+            self._pool.give_back(debits)
+            debits, held = self._pool.hold(kept, at) if kept else ((), 0)
         if not debits and self.policy.overage.blocks:
             raise InsufficientMinutes(seconds, 0, self.account_id)
         # Built by trusted constructors: the hot path of every call start.

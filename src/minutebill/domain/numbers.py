@@ -582,8 +582,9 @@ class NumberSubscription:
         """Turn Auto-Pay on or off.
 
         Returns:
-            True when the service should try the charge at once: Auto-Pay was just turned on
-            for a number on hold (call `renew(..., customer_present=True)`).
+            True when Auto-Pay was just turned on for a number on hold. `Billing.set_auto_pay`
+            tries the charge at once (`renew(..., customer_present=True)`) whenever it is set
+            on for a held number, also when it was on already.
 
         Raises:
             InvalidTransition: on a released number.

@@ -48,7 +48,8 @@ class CallsMixin(ServiceBase):
         Args:
             account_id: Who pays for the call.
             call_id: The host's id of the call, unique per account.
-            max_seconds: The call's maximum length (held in full); None holds the admission
+            max_seconds: The call's maximum length (the hold is of what such a call is billed;
+                `Reservation.max_seconds` is the call's cap); None holds the admission
                 policy's initial hold.
 
         Returns:
@@ -186,13 +187,17 @@ class CallsMixin(ServiceBase):
         tax included: its first billed increment (Pro, 60/60 at INR 1.50 a minute: INR
         1.50), or, if that prices to nothing, the shortest length that costs a minor unit
         (JPY 3 a minute per second: JPY 1, for 10 s; see `OveragePolicy.first_charge`). The
-        wallet is read only when no minutes are left; other overage policies need nothing
-        of it, and neither does a rate at which no call costs anything.
+        wallet is read only when no minutes are left (fewer seconds than the shortest call
+        is billed count as none: they hold nothing); other overage policies need nothing of
+        it, and neither does a rate at which no call costs anything.
         """
-        overage = ledger.policy.overage
-        if overage.mode is not OverageMode.CHARGE_WALLET or ledger.available_seconds(at):
+        policy = ledger.policy
+        overage = policy.overage
+        if overage.mode is not OverageMode.CHARGE_WALLET:
             return True
-        first = overage.first_charge(ledger.policy.rating)
+        if ledger.available_seconds(at) >= policy.rating.billable_for_seconds(1):
+            return True
+        first = overage.first_charge(policy.rating)
         if first is None:  # a rate of zero: overage costs nothing
             return True
         return self._wallet(uow, ledger.account_id).balance >= self._gross(first)
