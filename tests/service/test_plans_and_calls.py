@@ -648,6 +648,33 @@ def test_seconds_too_few_for_the_shortest_call_start_no_call_an_empty_wallet_can
         assert (decision.reservation.seconds, decision.reservation.max_seconds) == (0, 0)
 
 
+def test_seconds_too_few_for_the_shortest_call_do_not_put_a_call_in_line(
+    tmp_path: Path,
+) -> None:
+    """Starter (overage blocks) rated 60/6, both slots taken and 30 s free: no call can start.
+
+    Every call is billed at least 60 s, so a third call is refused with the no-minutes reason
+    instead of waiting for a slot it could never use; the line and the store are unchanged.
+    """
+    starter = reference_catalog().plan("starter")
+    six = evolve(
+        starter,
+        code="starter-6",
+        included_minutes=3,
+        features=evolve(starter.features, rating=BillingIncrement(60, 6)),
+    )
+    with open_store("memory", tmp_path) as uow_factory:
+        rig = BillingRig.build(uow_factory, catalog=Catalog(plans=[six], bundles=[]))
+        rig.billing.subscribe(ACCOUNT, "starter-6")  # 180 s, two slots
+        assert isinstance(rig.billing.start_call(ACCOUNT, "c1", max_seconds=60), Admitted)
+        assert isinstance(rig.billing.start_call(ACCOUNT, "c2", max_seconds=90), Admitted)
+        before = snapshot(rig)
+        decision = rig.billing.start_call(ACCOUNT, "c3")
+        assert decision == Rejected(RejectionReason.NO_MINUTES)
+        assert rig.billing.queue.waiting() == ()
+        assert snapshot(rig) == before
+
+
 def test_waiting_calls_stop_starting_once_the_last_minutes_are_held_and_the_wallet_is_empty(
     rig: BillingRig,
 ) -> None:

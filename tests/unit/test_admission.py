@@ -24,6 +24,7 @@ from minutebill.domain.admission import (
 from minutebill.domain.call_queue import CallQueue
 from minutebill.domain.grants import GrantSource
 from minutebill.domain.ledger import MinuteLedger
+from minutebill.domain.rating import BillingIncrement
 from minutebill.domain.subscriptions import PaymentOutcome, Subscription
 from minutebill.errors import (
     IdempotencyConflict,
@@ -339,6 +340,26 @@ def test_no_minutes_left_rejects_under_a_blocking_plan_and_changes_nothing() -> 
     assert isinstance(decision, Rejected)
     assert decision.reason is RejectionReason.NO_MINUTES
     assert "minutes" in decision.message
+
+
+def test_seconds_too_few_for_the_shortest_call_do_not_let_a_call_wait_under_a_blocking_plan() -> (
+    None
+):
+    """60/6 with 30 s free and no slot: any call is billed 60 s, so it could never start.
+
+    It is refused now rather than kept in line until it times out; 60 s free let it wait.
+    """
+    queue = CallQueue(5)
+    six = plan("six", 3, 1, 0, rating=BillingIncrement(60, 6))  # 180 s; overage blocks
+    short = Account("short", six, queue)
+    assert isinstance(short.admit("c1", max_seconds=150), Admitted)  # holds 150 s: 30 s free
+    assert short.ledger.available_seconds(NOW) == 30
+    decision = unchanged(short, lambda: short.admit("c2"))
+    assert decision == Rejected(RejectionReason.NO_MINUTES)
+    assert queue.waiting() == ()
+    roomy = Account("roomy", six, queue)
+    assert isinstance(roomy.admit("c1", max_seconds=120), Admitted)  # 60 s free: a call fits
+    assert isinstance(roomy.admit("c2"), Queued)
 
 
 def test_an_expired_subscription_rejects_calls_with_a_reason_the_host_can_show() -> None:

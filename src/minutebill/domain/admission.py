@@ -325,11 +325,17 @@ def _wait(
 ) -> AdmissionDecision:
     """No slot now: the call joins the line (or goes back to its place), unless it is hopeless.
 
-    A call id that ended on the ledger never waits: it could never be admitted.
+    A call id that ended on the ledger never waits: it could never be admitted. Nor does one
+    under a blocking overage policy with fewer seconds free than the shortest call is billed
+    (`Rater.fit`: 30 s on 60/6 hold nothing), whatever slot frees.
     """
     ledger.refuse_ended(call.call_id, "start")
-    if ledger.policy.overage.blocks and not ledger.available_seconds(at):
-        return Rejected(RejectionReason.NO_MINUTES)
+    policy = ledger.policy
+    if policy.overage.blocks:
+        available = ledger.available_seconds(at)
+        rating = policy.rating  # the shortest call is billed max(initial, minimum)
+        if available < rating.initial_seconds or available < rating.minimum_seconds:
+            return Rejected(RejectionReason.NO_MINUTES)
     if isinstance(call, WaitingCall):
         queue.requeue(call)
         return Queued(queue.position(call.call_id, call.account_id), call)
