@@ -517,6 +517,12 @@ class LedgerMachine(RuleBasedStateMachine):
     def settle_call_detail_record(self, seconds: int) -> None:
         self.settle(self.new_id("cdr"), seconds, frozenset())
 
+    @precondition(lambda self: self.model.available(self.now))
+    @rule()
+    def use_up_what_is_left(self) -> None:
+        """A call as long as every free second: the period is left empty (or in overage)."""
+        self.settle(self.new_id("cdr"), self.model.available(self.now), frozenset())
+
     @precondition(lambda self: self.model.hold_expired - set(self.model.records))
     @rule(data=st.data(), seconds=st.integers(0, 900))
     def settle_after_the_hold_expired(self, data: st.DataObject, seconds: int) -> None:
