@@ -190,6 +190,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.remembered: set[str] = set()
         self.settled_events: list[str] = []
         self.thresholds_fired: list[tuple[int, int]] = []
+        self.emptied: set[int] = set()  # periods a settlement left with nothing free or held
         self.left_behind: list[tuple[MinuteLedger, State]] = []
 
     # --- set-up -------------------------------------------------------------------------------
@@ -498,6 +499,10 @@ class LedgerMachine(RuleBasedStateMachine):
             self.model.late += overage
             if record.overage_charge is not None:
                 self.model.late_charges += record.overage_charge
+        if billable > overage and self.now < self.model.period.end:
+            total, left, _, on_hold, _ = self.model.snapshot(self.now)
+            if total and left + on_hold == 0:
+                self.emptied.add(self.k)
         self.model.records[call_id] = record
         self.remembered.add(call_id)
         return record
@@ -511,6 +516,12 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(seconds=st.integers(0, 900))
     def settle_call_detail_record(self, seconds: int) -> None:
         self.settle(self.new_id("cdr"), seconds, frozenset())
+
+    @precondition(lambda self: self.model.available(self.now))
+    @rule()
+    def use_up_what_is_left(self) -> None:
+        """A call as long as every free second: the period is left empty (or in overage)."""
+        self.settle(self.new_id("cdr"), self.model.available(self.now), frozenset())
 
     @precondition(lambda self: self.model.hold_expired - set(self.model.records))
     @rule(data=st.data(), seconds=st.integers(0, 900))
@@ -660,17 +671,21 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert key not in self.thresholds_fired, "threshold fired twice in a period"
                 self.thresholds_fired.append(key)
             if isinstance(event, MinutesExhausted):  # only once nothing is left
-                exhausted = (event.level, event.used_percent, event.remaining_seconds)
-                assert exhausted == (100, Decimal(100), 0)
+                assert (event.level, event.remaining_seconds) == (100, 0)
+                assert event.used_percent <= Decimal(100)
             elif isinstance(event, MinutesLow):
                 assert event.level < 100
         # Every level the period's used percentage has reached has fired (used only grows
         # with settlements, and the total never shrinks within a period); 100 once every
-        # second is used, not when the percentage rounds to 100.
+        # second is used, not when the percentage rounds to 100, and once a settlement left
+        # nothing free or held, though some expired and the percentage never reads 100.
         total, _, used, _, _ = self.model.snapshot(self.now)
         percent = hundredths(used * 100, total)
         for level in self.model.policy.thresholds:
-            reached = used == total if level == 100 else percent >= level
+            if level == 100:
+                reached = used == total or self.k in self.emptied
+            else:
+                reached = percent >= level
             if total and reached:
                 assert (self.k, level) in self.thresholds_fired, f"{level}% did not fire"
         if total and used < total:

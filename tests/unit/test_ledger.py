@@ -504,6 +504,37 @@ def test_minutes_exhausted_waits_for_the_last_second() -> None:
     assert ledger.snapshot(at(2)).used_percent == Decimal("100.00")
 
 
+def test_minutes_exhausted_fires_when_nothing_is_left_though_some_expired() -> None:
+    # 100 plan minutes and a 100-minute bundle that expires on day 5 with 90 unused: used can
+    # reach only 55 % of the period's 200 minutes, yet the next call finds nothing left.
+    ledger = pro_ledger(plan_minutes=100)
+    ledger.grant("pro-4d", GrantSource.BUNDLE, 100 * MINUTE, T0, expires_at=at(5))
+    ledger.settle("call-1", timedelta(minutes=10), at(1))  # checked: the watch is set
+    ledger.pull_events()
+
+    ledger.settle("call-2", timedelta(minutes=100), at(10))  # the bundle expired meanwhile
+
+    crossed = [e for e in ledger.pull_events() if isinstance(e, MinutesLow | MinutesExhausted)]
+    assert [(type(e), e.level, e.used_percent, e.remaining_seconds) for e in crossed] == [
+        (MinutesExhausted, 100, Decimal("55.00"), 0)
+    ]
+    ledger.settle("call-3", timedelta(minutes=1), at(11))  # overage: no second warning
+    assert not any(isinstance(e, MinutesExhausted) for e in ledger.pull_events())
+
+
+def test_minutes_exhausted_waits_for_held_seconds_though_some_expired() -> None:
+    ledger = pro_ledger(plan_minutes=100)
+    ledger.grant("pro-4d", GrantSource.BUNDLE, 100 * MINUTE, at(1), expires_at=at(5))
+    ledger.reserve("live", 10 * MINUTE, at(10))
+    ledger.settle("call-1", timedelta(minutes=90), at(10))
+
+    assert not any(isinstance(e, MinutesExhausted) for e in ledger.pull_events())
+
+    ledger.settle("live", timedelta(minutes=10), at(10, minutes=10))
+
+    assert [type(e) for e in ledger.pull_events()][-1] is MinutesExhausted
+
+
 def test_a_reloaded_ledger_waits_for_the_last_second_too() -> None:
     ledger = pro_ledger(LedgerPolicy(rating=BillingIncrement.PER_SECOND), plan_minutes=1000)
     ledger.settle("call-1", timedelta(seconds=59_990), at(1))  # checked: the watch is set

@@ -957,10 +957,14 @@ class MinuteLedger:
         figures = period_figures(self._pool.ordered(), self._counters.period, at)
         thresholds = self.policy.thresholds
         # 100.00 only when nothing is left: the 100 level (MinutesExhausted) waits for the
-        # last second, where a percentage rounded half up would reach it at 99.995 %.
+        # last second, where a percentage rounded half up would reach it at 99.995 %. It is
+        # reached once nothing remains to use, free or held, even if some of the period's
+        # seconds expired and the percentage never reads 100.
         percent = used_percent(figures.used, figures.total)
-        crossed = self._counters.cross(thresholds, percent) if figures.total else []
-        self._counters.watch(thresholds, figures.used, figures.total)
+        exhausted = figures.remaining + figures.held == 0
+        counters = self._counters
+        crossed = counters.cross(thresholds, percent, exhausted=exhausted) if figures.total else []
+        counters.watch(thresholds, figures.used, figures.total, figures.lasting)
         for level in crossed:
             kind: type[MinutesLow | MinutesExhausted] = (
                 MinutesExhausted if level >= 100 else MinutesLow

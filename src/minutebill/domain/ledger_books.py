@@ -223,7 +223,7 @@ class GrantBook:
 class PeriodFigures:
     """The raw second counts of a snapshot (see `MinuteSnapshot`)."""
 
-    __slots__ = ("expired", "held", "remaining", "total", "used")
+    __slots__ = ("expired", "held", "lasting", "remaining", "total", "used")
 
     def __init__(self) -> None:
         self.total = 0
@@ -231,6 +231,9 @@ class PeriodFigures:
         self.used = 0
         self.held = 0
         self.expired = 0
+        # Remaining and held seconds of grants that last the period out: only a debit takes
+        # them away (what the other grants hold or keep may expire at any time).
+        self.lasting = 0
 
 
 def in_period(book: GrantBook, period: BillingPeriod | None, at: datetime) -> bool:
@@ -269,6 +272,8 @@ def period_figures(
         else:
             figures.expired += expired
             figures.remaining += book.remaining
+            if book.expires_at is None or (period is not None and book.expires_at >= period.end):
+                figures.lasting += book.remaining + book.held
     return figures
 
 

@@ -187,14 +187,16 @@ class MinutesLow(DomainEvent):
 
 @frozen(kw_only=True)
 class MinutesExhausted(DomainEvent):
-    """Every second of the period was used (the 100 level was reached).
+    """Nothing of the period is left to use, free or held (the 100 level was reached).
 
     Recorded when the last second is used, not when the rounded percentage first reads 100:
     up to then the overview reads at most ``99.99 %`` (see `ledger_policy.used_percent`).
+    Seconds that expired unused count as gone, so it is recorded even when the percentage
+    never reaches 100.
 
     Attributes:
         level: The level reached (100).
-        used_percent: The used percentage at the time (100).
+        used_percent: The used percentage at the time (100, or less if seconds expired).
         remaining_seconds: Seconds left to use (0).
     """
 

@@ -183,12 +183,16 @@ class PeriodCounters:
         room = self._room
         return room is None or self._debited >= room
 
-    def watch(self, thresholds: tuple[int, ...], used: int, total: int) -> None:
+    def watch(
+        self, thresholds: tuple[int, ...], used: int, total: int, lasting: int | None = None
+    ) -> None:
         """After a check at `used` of `total` seconds: set the room before the next level.
 
         A level ``L`` below 100 is reached when the percentage rounded half up to two places
         is at least ``L``, that is when ``20000 × used >= (200 × L - 1) × total``; the level
-        100 only when ``used == total`` (see `ledger_policy.used_percent`).
+        100 when nothing remains to use, neither free nor held (see `cross`). Seconds may
+        expire between checks, so while 100 is pending the room is at most `lasting`, the
+        seconds only a debit takes away (default: all not used).
         """
         pending = [level for level in thresholds if level not in self.fired]
         if not pending:
@@ -198,7 +202,10 @@ class PeriodCounters:
         else:
             level = pending[0]
             needed = total if level >= 100 else -(-(200 * level - 1) * total // 20000)
-            self._room = max(needed - used, 1)
+            room = needed - used
+            if pending[-1] >= 100:
+                room = min(room, total - used if lasting is None else lasting)
+            self._room = max(room, 1)
         self._debited = 0
 
     def add_overage(
@@ -222,9 +229,19 @@ class PeriodCounters:
                 if in_arrears:
                     _add(usage.arrears, charge)
 
-    def cross(self, thresholds: tuple[int, ...], percent: Decimal) -> list[int]:
-        """Mark and return the levels `percent` reached that had not fired yet, lowest first."""
-        crossed = [lv for lv in thresholds if lv not in self.fired and percent >= lv]
+    def cross(
+        self, thresholds: tuple[int, ...], percent: Decimal, *, exhausted: bool = False
+    ) -> list[int]:
+        """Mark and return the levels reached that had not fired yet, lowest first.
+
+        A level below 100 is reached when `percent` reaches it; 100 when `exhausted`: nothing
+        remains to use, neither free nor held, whether or not some of the period expired.
+        """
+        crossed = [
+            lv
+            for lv in thresholds
+            if lv not in self.fired and (exhausted if lv >= 100 else percent >= lv)
+        ]
         self.fired.update(crossed)
         return crossed
 

@@ -45,8 +45,9 @@ def used_percent(used: int, total: int) -> Decimal:
     Rounded half up alone, anything from 99.995 % on would read ``100.00`` while seconds
     remain (a minute of a 20,000-minute plan), and a call could still start. So a period
     with anything left reads ``99.99`` at most: ``100.00`` means nothing remains, the same
-    moment `MinutesExhausted` is emitted. Both are non-negative integers, `used` at most
-    `total`; a zero total gives ``0.00``.
+    moment `MinutesExhausted` is emitted (also emitted below 100 once nothing remains
+    because seconds expired). Both are non-negative integers, `used` at most `total`; a
+    zero total gives ``0.00``.
     """
     percent = hundredths(used * 100, total)
     if used < total and percent >= 100:
@@ -79,8 +80,9 @@ class LedgerPolicy:
             arrears); it also decides whether `reserve` may hold zero seconds.
         thresholds: Used-percent levels at which `MinutesLow` (below 100) or
             `MinutesExhausted` (100) is emitted, once per level per period. A level below 100
-            is reached when the used percentage, two places half up, reaches it; 100 only
-            when every second of the period is used (nothing remains).
+            is reached when the used percentage, two places half up, reaches it; 100 when
+            nothing remains to use, neither free nor held (even if some of the period's
+            seconds expired, so the percentage stays below 100).
         hold_ttl: How long a hold lasts before `expire_holds` returns its seconds (a hold
             for a longer call lasts as long as the call may run: see `MinuteLedger.reserve`);
             at most `MAX_CALL_DURATION`.
