@@ -212,3 +212,15 @@ def test_negative_durations_are_always_refused(micros: int) -> None:
 def test_the_longest_call_is_rated() -> None:
     assert BillingIncrement.SIXTY_SIX.billable_seconds(MAX_CALL_DURATION) == MAX_CALL_SECONDS
     assert BillingIncrement.SIXTY_SIX.billable_for_seconds(MAX_CALL_SECONDS) == MAX_CALL_SECONDS
+
+
+@given(billing_increments(), st.integers(0, 100_000))
+def test_billed_within_is_the_billing_of_the_longest_call_that_fits(
+    rule: BillingIncrement, seconds: int
+) -> None:
+    kept = rule.billed_within(seconds)
+    assert 0 <= kept <= seconds
+    fits = [rule.billable_for_seconds(n) for n in range(1, seconds + 1)]
+    fits = [billed for billed in fits if billed <= seconds]
+    assert kept == max(fits, default=0)
+    assert rule.shortest_billed_seconds == rule.billable_for_seconds(1)

@@ -327,15 +327,14 @@ def _wait(
 
     A call id that ended on the ledger never waits: it could never be admitted. Nor does one
     under a blocking overage policy with fewer seconds free than the shortest call is billed
-    (`Rater.fit`: 30 s on 60/6 hold nothing), whatever slot frees.
+    (`BillingIncrement.billed_within`: 30 s on 60/6 hold nothing), whatever slot frees.
     """
     ledger.refuse_ended(call.call_id, "start")
     policy = ledger.policy
-    if policy.overage.blocks:
-        available = ledger.available_seconds(at)
-        rating = policy.rating  # the shortest call is billed max(initial, minimum)
-        if available < rating.initial_seconds or available < rating.minimum_seconds:
-            return Rejected(RejectionReason.NO_MINUTES)
+    if policy.overage.blocks and (
+        ledger.available_seconds(at) < policy.rating.shortest_billed_seconds
+    ):
+        return Rejected(RejectionReason.NO_MINUTES)
     if isinstance(call, WaitingCall):
         queue.requeue(call)
         return Queued(queue.position(call.call_id, call.account_id), call)
@@ -378,7 +377,7 @@ def _unpaid_refusal(
     """
     if overage_funded:
         return None
-    if ledger.available_seconds(at) >= ledger.policy.rating.billable_for_seconds(1):
+    if ledger.available_seconds(at) >= ledger.policy.rating.shortest_billed_seconds:
         return None
     return RejectionReason.NO_MINUTES
 

@@ -638,7 +638,7 @@ class MinuteLedger:
         except OverflowError:
             raise ValidationError("at", at, f"a hold of {life} would end after year 9999") from None
         debits, held = self._pool.hold(billed, at)  # nothing usable: changes nothing
-        if held < billed and (kept := rater.fit(held)) < held:
+        if held < billed and (kept := rater.rating.billed_within(held)) < held:
             # Partial: keep what a call that fits is billed (60/6 with 30 s free: nothing),
             # so a call running to `max_seconds` is paid from its hold.
             self._pool.give_back(debits)

@@ -109,22 +109,6 @@ class Rater:
             return known
         return self.rating.billable_seconds(duration)
 
-    def fit(self, seconds: int) -> int:
-        """What a partial hold of `seconds` keeps: the billing of the longest call it pays.
-
-        On 60/6, 90 s keep 90 (a call of 90 s is billed 90) and 30 s keep nothing (the
-        shortest call is billed 60).
-        """
-        rating = self.rating
-        initial, step, minimum = (
-            rating.initial_seconds,
-            rating.increment_seconds,
-            rating.minimum_seconds,
-        )
-        if seconds < max(initial, minimum):
-            return 0
-        return max(initial + (seconds - initial) // step * step, minimum)
-
     def hold(self, seconds: int) -> tuple[int, timedelta]:
         """What to hold for a call that may last `seconds`, and for how long.
 

@@ -87,6 +87,22 @@ class BillingIncrement:
         base = f"{self.initial_seconds}/{self.increment_seconds}"
         return f"{base}/{self.minimum_seconds}" if self.minimum_seconds else base
 
+    @property
+    def shortest_billed_seconds(self) -> int:
+        """What the shortest call is billed: no call is billed fewer seconds (60/6: 60)."""
+        return max(self.initial_seconds, self.minimum_seconds)
+
+    def billed_within(self, seconds: int) -> int:
+        """The billing of the longest call billed at most `seconds`; 0 if none is.
+
+        What a partial hold of `seconds` keeps so that a call running to its cap is paid
+        from it: on 60/6, 90 s keep 90 and 30 s keep nothing (the shortest call is billed 60).
+        """
+        initial, step = self.initial_seconds, self.increment_seconds
+        if seconds < self.shortest_billed_seconds:
+            return 0
+        return max(initial + (seconds - initial) // step * step, self.minimum_seconds)
+
     def billable_seconds(self, duration: timedelta) -> int:
         """The seconds a call lasting `duration` is billed for.
 

@@ -195,7 +195,7 @@ class CallsMixin(ServiceBase):
         overage = policy.overage
         if overage.mode is not OverageMode.CHARGE_WALLET:
             return True
-        if ledger.available_seconds(at) >= policy.rating.billable_for_seconds(1):
+        if ledger.available_seconds(at) >= policy.rating.shortest_billed_seconds:
             return True
         first = overage.first_charge(policy.rating)
         if first is None:  # a rate of zero: overage costs nothing
