@@ -488,15 +488,7 @@ class MinuteLedger:
         pool.await_held(grant_id, at, end, cap_seconds - carry, since=since)
         if carry == 0:
             return None
-        self._emit(
-            MinutesRolledOver(
-                account_id=self.account_id,
-                occurred_at=at,
-                grant_id=grant_id,
-                seconds=carry,
-                from_grants=sources,
-            )
-        )
+        self._rolled_over(grant_id, carry, sources, at)
         return self.grant(grant_id, GrantSource.ROLLOVER, carry, at, expires_at=end)
 
     def cover_late_usage(self, at: datetime) -> LateUsageCovered | None:
@@ -924,6 +916,14 @@ class MinuteLedger:
         grant_id, seconds, sources, granted = self._pool.carry_given_back(at)
         if not seconds:
             return
+        self._rolled_over(grant_id, seconds, sources, at)
+        if granted is not None:
+            self._emit(MinutesGranted(account_id=self.account_id, occurred_at=at, grant=granted))
+
+    def _rolled_over(
+        self, grant_id: str, seconds: int, sources: tuple[str, ...], at: datetime
+    ) -> None:
+        """Record that `seconds` of the ended plan grants `sources` went to `grant_id`."""
         self._emit(
             MinutesRolledOver(
                 account_id=self.account_id,
@@ -933,8 +933,6 @@ class MinuteLedger:
                 from_grants=sources,
             )
         )
-        if granted is not None:
-            self._emit(MinutesGranted(account_id=self.account_id, occurred_at=at, grant=granted))
 
     def _note_overage(self, record: UsageRecord, at: datetime) -> None:
         seconds, charge = record.overage_seconds, record.overage_charge
