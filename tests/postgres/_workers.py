@@ -115,9 +115,9 @@ class _NaiveTransaction(_PostgresTransaction):
 class NaiveStore(PostgresStore):
     """A `PostgresStore` with the naive transaction: the checker must catch what it loses."""
 
-    def _transaction(self, *, read_only: bool) -> Transaction:
+    def _transaction(self, *, read_only: bool, optimistic: bool = False) -> Transaction:
         return _NaiveTransaction(
-            self._pool, self._sessions, self._account_kinds, read_only=read_only
+            self._pool, self._sessions, self._account_kinds, self._accounts, read_only=read_only
         )
 
 

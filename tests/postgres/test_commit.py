@@ -74,7 +74,10 @@ def test_a_settlement_writes_with_one_statement(one_connection: PostgresStore) -
     )
 
     commit = queries[-1]
-    assert re.findall(r"EXECUTE (\w+)", commit) == ["minutebill_commit_1_0_1_1_0_1"]
+    assert re.findall(r"EXECUTE (\w+)", commit) == [
+        "minutebill_check_account",  # the account's documents came from the store's cache
+        "minutebill_commit_1_0_1_1_0_1",
+    ]
     assert commit.rstrip().rstrip('"').endswith("COMMIT")
     assert "PREPARE" not in commit  # prepared by the first settlement on this connection
 

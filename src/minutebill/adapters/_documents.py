@@ -30,7 +30,13 @@ from minutebill.domain.events import DomainEvent
 from minutebill.domain.periods import require_day
 from minutebill.domain.state import State
 from minutebill.domain.text import require_key
-from minutebill.errors import MinutebillError, NotFound, ValidationError
+from minutebill.errors import (
+    ConcurrencyConflict,
+    MinutebillError,
+    NotFound,
+    PersistenceError,
+    ValidationError,
+)
 
 __all__ = [
     "AggregateKind",
@@ -356,8 +362,9 @@ class WriteBatch:
 class Transaction(Protocol):
     """The port a store implements: reads inside one transaction, then one atomic write.
 
-    `write` raises `ConcurrencyConflict` for a stale or duplicate document, and
-    `IdempotencyConflict` for a duplicate usage row or idempotency key, having written nothing.
+    `write` commits, also an empty batch (a store may have reads left to check then). It
+    raises `ConcurrencyConflict` for a stale or duplicate document, and `IdempotencyConflict`
+    for a duplicate usage row or idempotency key, having written nothing.
     """
 
     def load(self, kind: str, account_id: str, key: str) -> StoredDocument | None: ...
@@ -393,6 +400,18 @@ class Transaction(Protocol):
     def outbox_since(self, position: int, limit: int) -> list[tuple[int, str, str, int, str]]: ...
 
     def write(self, batch: WriteBatch) -> None: ...
+
+    def verify(self) -> None:
+        """Check, before an error ends the unit, what it decided on and has not checked yet.
+
+        A store that reads under lock has nothing left to check; one that decided on
+        documents it had cached (PostgreSQL) checks them, so that an error raised on them is
+        raised only if they were current.
+
+        Raises:
+            ConcurrencyConflict: if they were not (the error was decided on stale state).
+        """
+        return
 
     def close(self) -> None: ...
 
@@ -724,13 +743,18 @@ class DocumentUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if not self._finished:
-            self.rollback()
-        # The repositories refer back to this unit of work: dropping them breaks the cycle,
-        # so a finished unit of work (and every aggregate it tracked) is freed at once
-        # instead of waiting for the cyclic garbage collector (measured: a tenth of due work).
-        for name in _REPOSITORIES:
-            self.__dict__.pop(name, None)
+        try:
+            if exc is not None and not self._finished and _decided_on_reads(exc):
+                self.tx.verify()  # raises ConcurrencyConflict in place of an error on stale state
+        finally:
+            if not self._finished:
+                self.rollback()
+            # The repositories refer back to this unit of work: dropping them breaks the
+            # cycle, so a finished unit of work (and every aggregate it tracked) is freed at
+            # once instead of waiting for the cyclic garbage collector (measured: a tenth of
+            # due work).
+            for name in _REPOSITORIES:
+                self.__dict__.pop(name, None)
 
     def _changes(self) -> Iterator[tuple[_Tracked, DocumentWrite]]:
         for (kind_name, account_id, key), tracked in self.tracked.items():
@@ -807,8 +831,9 @@ class DocumentUnitOfWork:
                 micros = to_micros(at)
             outbox.append(OutboxRow(e.account_id, e.name, micros, self._payload(e)))
         try:
-            if batch:
-                tx.write(batch)
+            # Also with nothing to write: a store that decided on documents it had cached
+            # (PostgreSQL) checks them when it commits, so what this unit returns is current.
+            tx.write(batch)
         finally:
             self._finished = True
             tx.close()
@@ -828,6 +853,13 @@ class DocumentUnitOfWork:
             self._finished = True
             self._tx.close()
         self._finished = True
+
+
+def _decided_on_reads(exc: BaseException) -> bool:
+    """Whether `exc` may be a decision on what the unit read (a store's failure is not)."""
+    return isinstance(exc, Exception) and not isinstance(
+        exc, ConcurrencyConflict | PersistenceError
+    )
 
 
 _REPOSITORIES = tuple(

@@ -9,14 +9,18 @@ unit of work reads any of them, so the use cases that need several of them canno
 each other. Unique keys make every call id, idempotency key and (item, period) renewal payment
 exactly-once in the database itself.
 
-A call settlement takes two round trips. Each connection prepares minutebill's statements
-once (server-side ``PREPARE``); a unit of work then sends ``BEGIN`` and its first read as one
-message, and its writes together with ``COMMIT`` as another (the simple query protocol runs
-several statements per message, stopping at the first error). The writes of a small commit,
-such as a settlement's, are ONE statement (data-modifying CTEs), prepared per connection for
-each shape of commit it meets. Driver errors become `PersistenceError`s (retryable for
-serialization failures, deadlocks, lock timeouts and lost connections); a stale version becomes
-`ConcurrencyConflict`, a taken call id or idempotency key `IdempotencyConflict`.
+A call settlement takes one round trip when this process committed the account last, two
+otherwise. Each connection prepares minutebill's statements once (server-side ``PREPARE``); a
+unit of work then sends ``BEGIN`` and its first read as one message, and its writes together
+with ``COMMIT`` as another (the simple query protocol runs several statements per message,
+stopping at the first error). The first read, of the account's documents, is skipped when the
+store still has them as it committed them: the writes' message then starts with a statement
+that locks those rows and checks their versions (see `minutebill.adapters._account_cache`).
+The writes of a small commit, such as a settlement's, are ONE statement (data-modifying CTEs),
+prepared per connection for each shape of commit it meets. Driver errors become
+`PersistenceError`s (retryable for serialization failures, deadlocks, lock timeouts and lost
+connections); a stale version becomes `ConcurrencyConflict`, a taken call id or idempotency key
+`IdempotencyConflict`.
 
 Every text column of a key or an index is declared ``COLLATE "C"`` (schema version 2), so
 ids order and keyset cursors compare by code point, as in every other store, whatever the
@@ -33,6 +37,7 @@ from functools import lru_cache
 from importlib.resources import files
 from typing import Any, NamedTuple, Self
 
+from minutebill.adapters._account_cache import AccountCache, AccountDocuments
 from minutebill.adapters._documents import (
     DocumentUnitOfWork,
     Kinds,
@@ -160,6 +165,19 @@ _STATEMENTS: dict[str, tuple[str, str, tuple[type, ...]]] = {
             " ORDER BY CASE kind WHEN $2 THEN 0 WHEN $3 THEN 1 ELSE 2 END FOR UPDATE"
         ),
         (str, int, str),
+    ),
+    # The same rows and lock order, for documents read from the store's cache: raises a stale
+    # version (40001) unless the account's documents are at the versions given, as
+    # "kind:version" joined by commas in code point order of the kinds ('' for none).
+    "check_account": (
+        "text, text, text, text, text, text",
+        (
+            "SELECT minutebill_stale_version($5) FROM (SELECT kind, version"
+            " FROM minutebill_documents WHERE account_id = $1 AND key = '' AND kind IN ($2, $3, $4)"
+            " ORDER BY CASE kind WHEN $2 THEN 0 WHEN $3 THEN 1 ELSE 2 END FOR UPDATE) AS locked"
+            " HAVING coalesce(string_agg(kind || ':' || version, ',' ORDER BY kind), '') <> $6"
+        ),
+        (),
     ),
     "load_account": (
         "text, text",
@@ -455,9 +473,16 @@ class PostgresStore:
         timeout: Seconds to wait for a free connection (and, on construction, for the first).
         kinds: The aggregate kinds kept (default: minutebill's own).
         auto_migrate: Run `migrate` on construction.
+        cached_accounts: Accounts whose documents the store keeps as it last committed them,
+            so that a unit of work on one of them decides without reading them first and
+            sends one message less (a settlement: one round trip instead of two); the
+            message that follows locks and checks them. 0 reads every account under lock
+            first. Size it to the accounts one app server bills in a while (each takes a
+            few kilobytes).
 
     Raises:
-        ValidationError: for a schema name that is not a plain lower-case identifier.
+        ValidationError: for a schema name that is not a plain lower-case identifier, or a
+            negative `cached_accounts`.
         PersistenceError: if the database cannot be reached.
     """
 
@@ -471,8 +496,12 @@ class PostgresStore:
         timeout: float = 30.0,
         kinds: Kinds | None = None,
         auto_migrate: bool = True,
+        cached_accounts: int = 4096,
     ) -> None:
         self.schema = _check_schema(schema)
+        if type(cached_accounts) is not int or cached_accounts < 0:
+            raise ValidationError("cached_accounts", cached_accounts, "a whole number, 0 or more")
+        self._accounts = AccountCache(cached_accounts)
         if auto_migrate:
             migrate(dsn, schema=schema)
         self._kinds = kinds or default_kinds()
@@ -509,22 +538,38 @@ class PostgresStore:
             self._pool.close()
             raise _translate(exc) from exc
 
-    def unit_of_work(self, *, read_only: bool = False) -> DocumentUnitOfWork:
+    def unit_of_work(
+        self, *, read_only: bool = False, optimistic: bool = False
+    ) -> DocumentUnitOfWork:
         """A new unit of work (enter it with ``with``).
 
         A ``read_only`` one reads one snapshot (``REPEATABLE READ, READ ONLY``), locks no row,
         and cannot commit: reads never wait for settlements, nor hold them up.
+
+        An ``optimistic`` one takes an account's subscription, ledger and wallet as this store
+        last committed them, when it has them (see `cached_accounts`), instead of reading them
+        under lock, and locks and checks them with its next message to the server: a read,
+        or its commit. So any of those may raise `ConcurrencyConflict` if another server
+        changed the account meanwhile, and the work must then run again, as `Billing` does
+        (it asks for optimistic units of work). Nothing is written by a unit that raised.
         """
         return DocumentUnitOfWork(
-            lambda: self._transaction(read_only=read_only), self._kinds, read_only=read_only
+            lambda: self._transaction(read_only=read_only, optimistic=optimistic),
+            self._kinds,
+            read_only=read_only,
         )
 
     __call__ = unit_of_work
 
-    def _transaction(self, *, read_only: bool) -> Transaction:
+    def _transaction(self, *, read_only: bool, optimistic: bool = False) -> Transaction:
         """A transaction on a pooled connection (the one place tests swap in their own)."""
         return _PostgresTransaction(
-            self._pool, self._sessions, self._account_kinds, read_only=read_only
+            self._pool,
+            self._sessions,
+            self._account_kinds,
+            self._accounts,
+            read_only=read_only,
+            optimistic=optimistic and not read_only,
         )
 
     def close(self) -> None:
@@ -551,16 +596,23 @@ class _PostgresTransaction(Transaction):
         pool: ConnectionPool[psycopg.Connection[Any]],
         sessions: weakref.WeakKeyDictionary[psycopg.Connection[Any], set[_Shape]],
         account_kinds: tuple[str, str, str],
+        accounts: AccountCache,
         *,
         read_only: bool = False,
+        optimistic: bool = False,
     ) -> None:
         self._read_only = read_only
         self._begin = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;" if read_only else "BEGIN;"
         self._pool = pool
         self._sessions = sessions
         self._account_kinds = account_kinds  # in the order they are locked
+        self._accounts = accounts
+        self._optimistic = optimistic
         self._locked_accounts: set[str] = set()
         self._account_docs: dict[tuple[str, str], StoredDocument] = {}
+        # Accounts whose documents came from the cache and are not locked and checked yet:
+        # the next message starts by doing so.
+        self._unchecked: list[str] = []
         try:
             self._conn: psycopg.Connection[Any] = pool.getconn()
         except psycopg.Error as exc:
@@ -591,11 +643,38 @@ class _PostgresTransaction(Transaction):
         return shapes
 
     def _send(self, text: str) -> pq.abc.PGresult:
-        """Send one message (after BEGIN, on the first); the result of its last statement."""
+        """Send one message (after BEGIN, on the first); the result of its last statement.
+
+        The message first locks and checks the accounts decided on from the cache, if any.
+
+        Raises:
+            ConcurrencyConflict: if one of them changed since (the cache forgets it).
+        """
         self._session()
-        result = self._exec(text if self._begun else self._begin + text)
+        unchecked = self._unchecked
+        if unchecked:
+            text = ";".join([*map(self._check_account, unchecked), text])
+        try:
+            result = self._exec(text if self._begun else self._begin + text)
+        except pg_errors.SerializationFailure as exc:
+            stale = _stale_account(exc, unchecked)
+            if stale is None:
+                raise
+            self._accounts.stale(stale)
+            raise ConcurrencyConflict(_account_name(stale), 0) from exc
         self._begun = True
+        unchecked.clear()
         return result
+
+    def _check_account(self, account_id: str) -> str:
+        """The statement that locks the account's documents and checks what was decided on."""
+        kinds = self._account_kinds
+        expected = ",".join(
+            f"{kind}:{self._account_docs[(kind, account_id)].version}"
+            for kind in sorted(kinds)
+            if (kind, account_id) in self._account_docs
+        )
+        return _execute("check_account", (account_id, *kinds, _account_name(account_id), expected))
 
     def _result(self, name: str, params: Sequence[object]) -> pq.abc.PGresult:
         # A plain try: the `_translated` context manager costs more than the rest of a read.
@@ -645,13 +724,41 @@ class _PostgresTransaction(Transaction):
         return bool(result.ntuples)
 
     def _lock_account(self, account_id: str) -> None:
+        # The cache stands in for the unit's first read only: a unit that read something else
+        # first (a page of due work) would risk all of its work on an account it may not have
+        # committed for a long time.
+        if self._optimistic and not self._begun and not self._unchecked:
+            cached = self._accounts.get(account_id)
+            if cached is not None:  # decide on these; the next message locks and checks them
+                self._locked_accounts.add(account_id)
+                self._unchecked.append(account_id)
+                for kind, doc in cached.items():
+                    self._account_docs[(kind, account_id)] = doc
+                return
         result = self._result("lock_account", (account_id, *self._account_kinds))
         self._locked_accounts.add(account_id)
         cell = result.get_value  # every column is NOT NULL
+        read: AccountDocuments = {}
         for row in range(result.ntuples):
-            kind, version, state = (cell(row, 0) or b"", cell(row, 1) or b"", cell(row, 2) or b"")
-            doc = StoredDocument(account_id, "", int(version), state.decode())
-            self._account_docs[(kind.decode(), account_id)] = doc
+            kind = (cell(row, 0) or b"").decode()
+            version, state = cell(row, 1) or b"", cell(row, 2) or b""
+            doc = read[kind] = StoredDocument(account_id, "", int(version), state.decode())
+            self._account_docs[(kind, account_id)] = doc
+        if not self._read_only:
+            self._accounts.put(account_id, read)
+
+    def _remember_committed(self, batch: WriteBatch) -> None:
+        """Keep the locked accounts' documents as this commit left them, for the next unit."""
+        docs = self._account_docs
+        kinds = self._account_kinds
+        for w in batch.documents:
+            if w.key == "" and w.kind in kinds and w.account_id in self._locked_accounts:
+                docs[(w.kind, w.account_id)] = StoredDocument(w.account_id, "", w.version, w.state)
+        for account_id in self._locked_accounts:
+            self._accounts.put(
+                account_id,
+                {kind: docs[(kind, account_id)] for kind in kinds if (kind, account_id) in docs},
+            )
 
     def load_account(self, kind: str, account_id: str) -> list[StoredDocument]:
         return self._docs("load_account", (account_id, kind))
@@ -725,11 +832,14 @@ class _PostgresTransaction(Transaction):
     def write(self, batch: WriteBatch) -> None:
         prepares = None
         try:
+            if not batch and not self._begun and not self._unchecked:
+                return  # nothing was read nor is written: no transaction to end
             # One message: every write, then COMMIT; the server stops at the first error.
             message, prepares = self._commit_message(batch)
             self._send(message)
             if prepares is not None:
                 self._session().add(prepares)
+            self._remember_committed(batch)
         except psycopg.Error as exc:
             if prepares is not None:  # PREPARE outlives a rollback: start the session over
                 self._sessions.pop(self._conn, None)
@@ -740,6 +850,12 @@ class _PostgresTransaction(Transaction):
             raise _translate(exc) from exc
         finally:
             self.close()
+
+    def verify(self) -> None:
+        """Lock and check the account decided on from the cache, if it is not checked yet."""
+        if self._unchecked:
+            with _translated():
+                self._send("SELECT 1")
 
     def close(self) -> None:
         if not self._open:
@@ -753,6 +869,19 @@ class _PostgresTransaction(Transaction):
             conn.close()  # a broken connection: the pool replaces it
         finally:
             self._pool.putconn(conn)
+
+
+def _account_name(account_id: str) -> str:
+    return f"the documents of account {account_id}"
+
+
+def _stale_account(exc: pg_errors.SerializationFailure, accounts: list[str]) -> str | None:
+    """Which of `accounts` the account check found changed, if that is what `exc` says."""
+    primary = exc.diag.message_primary or ""
+    for account_id in accounts:
+        if primary == _STALE + _account_name(account_id):
+            return account_id
+    return None
 
 
 def _stale(exc: pg_errors.SerializationFailure, batch: WriteBatch) -> MinutebillError:

@@ -3,6 +3,8 @@
 A `ConcurrencyConflict` (another writer saved an aggregate first) or a retryable
 `PersistenceError` (a lock timeout, a lost connection) re-runs the whole use case on fresh
 state, a bounded number of times. Nothing is half done: a unit of work commits all or nothing.
+Since every attempt may be re-run, the runner asks a store that offers them for optimistic
+units of work (`PostgresStore.unit_of_work`), which may raise the conflict from a read.
 """
 
 from __future__ import annotations
@@ -46,11 +48,13 @@ class Runner:
     publisher: EventPublisher
     max_attempts: int = 5
     _reader: Callable[[], UnitOfWork] = field(init=False)
+    _writer: Callable[[], UnitOfWork] = field(init=False)
 
     def __attrs_post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValidationError("max_attempts", self.max_attempts, "at least 1")
-        object.__setattr__(self, "_reader", _reader_of(self.uow_factory))
+        object.__setattr__(self, "_reader", _with_option(self.uow_factory, "read_only"))
+        object.__setattr__(self, "_writer", _with_option(self.uow_factory, "optimistic"))
 
     def run(self, work: Callable[[UnitOfWork], T], *, undo: Callable[[], None] | None = None) -> T:
         """Run `work` and commit; publish the committed events; retry on conflicts.
@@ -61,7 +65,7 @@ class Runner:
         """
         for attempt in range(1, self.max_attempts + 1):
             try:
-                with self.uow_factory() as uow:
+                with self._writer() as uow:
                     result = work(uow)
                     events = uow.commit()
             except BaseException as exc:
@@ -86,12 +90,12 @@ class Runner:
             return work(uow)
 
 
-def _reader_of(factory: Callable[[], UnitOfWork]) -> Callable[[], UnitOfWork]:
-    """`factory` asked for read-only units of work, if it accepts ``read_only``."""
+def _with_option(factory: Callable[[], UnitOfWork], option: str) -> Callable[[], UnitOfWork]:
+    """`factory` asked for units of work with `option` on, if it accepts that keyword."""
     try:
         parameters = inspect.signature(factory).parameters
     except (TypeError, ValueError):  # a callable without a signature: ask for nothing more
         return factory
-    if "read_only" in parameters:
-        return partial(cast("Callable[..., UnitOfWork]", factory), read_only=True)
+    if option in parameters:
+        return partial(cast("Callable[..., UnitOfWork]", factory), **{option: True})
     return factory
