@@ -228,6 +228,12 @@ class UnitOfWork(Protocol):
     Use as a context manager; call `commit()` before leaving, else everything is rolled back
     (as it is when the block raises). After `commit()` the unit of work is finished.
 
+    A store may offer optimistic units of work (`PostgresStore.unit_of_work(optimistic=True)`)
+    that decide on aggregates as the store last committed them and check them later: a read,
+    `commit()` or leaving the block on an error may then raise `ConcurrencyConflict` (the
+    error decided on stale state is its context). The service asks for them because it runs
+    the work again on a conflict.
+
     Attributes:
         ledgers, wallets, subscriptions, numbers, orders, payments: repositories.
         usage: settled calls. outbox: committed events. idempotency: first answers.
