@@ -852,10 +852,13 @@ class _PostgresTransaction(Transaction):
             self.close()
 
     def verify(self) -> None:
-        """Lock and check the account decided on from the cache, if it is not checked yet."""
+        """Check the account decided on from the cache, if it is not checked yet.
+
+        Only before an error ends the unit: the check and ``ROLLBACK`` go in one message.
+        """
         if self._unchecked:
             with _translated():
-                self._send("SELECT 1")
+                self._send("ROLLBACK")
 
     def close(self) -> None:
         if not self._open:
