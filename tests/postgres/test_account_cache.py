@@ -48,6 +48,13 @@ class _Server:
             return int(uow.ledgers.get(account_id).snapshot(T0).used_seconds)
 
 
+def _cached_by_a_then_changed_by_b(a: _Server, b: _Server) -> None:
+    """acct-1 on Enterprise, its call c1 settled by a (which caches it), then c2 by b."""
+    a.billing.subscribe("acct-1", "enterprise", timezone="UTC")
+    a.billing.end_call("acct-1", "c1", MINUTE)  # a has the account cached
+    b.billing.end_call("acct-1", "c2", MINUTE)  # ... and b changes it
+
+
 @pytest.fixture
 def servers(pg_dsn: str, pg_schema: str) -> Iterator[tuple[_Server, _Server]]:
     first = _Server(pg_dsn, pg_schema)
@@ -63,9 +70,7 @@ def test_a_settlement_on_an_account_another_server_changed_is_run_again_under_lo
     servers: tuple[_Server, _Server],
 ) -> None:
     a, b = servers
-    a.billing.subscribe("acct-1", "enterprise", timezone="UTC")
-    a.billing.end_call("acct-1", "c1", MINUTE)  # a has the account cached
-    b.billing.end_call("acct-1", "c2", MINUTE)  # ... and b changes it
+    _cached_by_a_then_changed_by_b(a, b)
 
     # a's first try fails its check (one message and its rollback, nothing written), the
     # second reads under lock, then commits.
@@ -105,9 +110,7 @@ def test_an_optimistic_unit_of_work_raises_the_conflict_and_writes_nothing(
     servers: tuple[_Server, _Server],
 ) -> None:
     a, b = servers
-    a.billing.subscribe("acct-1", "enterprise", timezone="UTC")
-    a.billing.end_call("acct-1", "c1", MINUTE)
-    b.billing.end_call("acct-1", "c2", MINUTE)
+    _cached_by_a_then_changed_by_b(a, b)
     before = b.used_seconds("acct-1")
 
     def give_minutes() -> None:
@@ -148,9 +151,7 @@ def test_an_error_on_stale_documents_becomes_a_conflict(
     servers: tuple[_Server, _Server],
 ) -> None:
     a, b = servers
-    a.billing.subscribe("acct-1", "enterprise", timezone="UTC")
-    a.billing.end_call("acct-1", "c1", MINUTE)
-    b.billing.end_call("acct-1", "c2", MINUTE)
+    _cached_by_a_then_changed_by_b(a, b)
 
     with pytest.raises(ConcurrencyConflict) as raised:
         _decide_on_the_ledger(a.store)
