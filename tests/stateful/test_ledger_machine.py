@@ -190,7 +190,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.remembered: set[str] = set()
         self.settled_events: list[str] = []
         self.thresholds_fired: list[tuple[int, int]] = []
-        self.emptied: set[int] = set()  # periods a settlement left with nothing free or held
+        self.emptied: set[int] = set()  # periods a settlement or expiry left with nothing to use
         self.left_behind: list[tuple[MinuteLedger, State]] = []
 
     # --- set-up -------------------------------------------------------------------------------
@@ -282,7 +282,7 @@ class LedgerMachine(RuleBasedStateMachine):
         lasts=st.one_of(
             st.none(), st.sampled_from(["period", "next period"]), st.integers(1, 24 * 45)
         ),
-        priority=st.sampled_from([0, 0, 0, 1]),
+        priority=st.sampled_from([0, 0, 0, 1, -1]),  # -1: used after the plan, may lapse unused
     )
     def grant(
         self,
@@ -335,6 +335,11 @@ class LedgerMachine(RuleBasedStateMachine):
                 self.model.log.append((g.grant_id, "expire", left))
                 expected += left
         assert self.ledger.expire(self.now) == expected
+        period = self.model.period
+        if expected and period is not None and self.now < period.end:
+            total, left, _, on_hold, _ = self.model.snapshot(self.now)
+            if total and left + on_hold == 0:  # expiry left nothing: the host must hear of it
+                self.emptied.add(self.k)
 
     @rule(
         rollover=st.one_of(st.none(), st.integers(0, 40)),

@@ -522,6 +522,47 @@ def test_minutes_exhausted_fires_when_nothing_is_left_though_some_expired() -> N
     assert not any(isinstance(e, MinutesExhausted) for e in ledger.pull_events())
 
 
+def test_minutes_exhausted_fires_when_the_last_minutes_expire_unused() -> None:
+    # The plan's 100 minutes are used first (the bundle has the lower priority); the bundle
+    # then expires unused on day 5, and nothing is left: campaigns would stop with no warning
+    # but this one.
+    ledger = pro_ledger(plan_minutes=100)
+    ledger.grant("pro-4d", GrantSource.BUNDLE, 100 * MINUTE, T0, expires_at=at(5), priority=-1)
+    ledger.settle("call-1", timedelta(minutes=100), at(1))
+    assert not any(isinstance(e, MinutesExhausted) for e in ledger.pull_events())
+
+    ledger.expire(at(6))
+
+    crossed = [e for e in ledger.pull_events() if isinstance(e, MinutesLow | MinutesExhausted)]
+    assert [(type(e), e.level, e.used_percent, e.remaining_seconds) for e in crossed] == [
+        (MinutesExhausted, 100, Decimal("50.00"), 0)
+    ]
+    ledger.expire(at(7))
+    assert ledger.pull_events() == []
+
+
+def test_minutes_that_expire_with_the_period_do_not_say_it_ran_out() -> None:
+    ledger = pro_ledger(plan_minutes=100)
+    ledger.settle("call-1", timedelta(minutes=40), at(1))
+    ledger.pull_events()
+
+    assert ledger.expire(JANUARY.end) == 60 * MINUTE
+
+    assert not any(isinstance(e, MinutesLow | MinutesExhausted) for e in ledger.pull_events())
+
+
+def test_expiry_that_leaves_minutes_or_holds_fires_nothing() -> None:
+    ledger = pro_ledger(plan_minutes=100)
+    ledger.grant("pro-4d", GrantSource.BUNDLE, 100 * MINUTE, T0, expires_at=at(5), priority=-1)
+    ledger.settle("call-1", timedelta(minutes=99), at(1))
+    ledger.reserve("live", MINUTE, at(4))  # the plan's last minute, held
+    ledger.pull_events()
+
+    ledger.expire(at(6))
+
+    assert not any(isinstance(e, MinutesLow | MinutesExhausted) for e in ledger.pull_events())
+
+
 def test_minutes_exhausted_waits_for_held_seconds_though_some_expired() -> None:
     ledger = pro_ledger(plan_minutes=100)
     ledger.grant("pro-4d", GrantSource.BUNDLE, 100 * MINUTE, at(1), expires_at=at(5))

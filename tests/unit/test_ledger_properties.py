@@ -373,3 +373,35 @@ def test_exhausted_shows_and_fires_exactly_when_every_second_is_used(
             assert exhausted == []
         lows = [e for e in events if isinstance(e, MinutesLow)]
         assert all(e.level < 100 and (e.used_percent < 100 or used == total) for e in lows)
+
+
+@given(
+    plan=st.integers(1, 10_000),
+    used=st.integers(0, 10_000),
+    bundle=st.integers(1, 10_000),
+    lapses_after=st.integers(1, 28 * 24),  # with `expire_after`, within the period
+    expire_after=st.integers(0, 24),
+)
+def test_expiry_says_the_minutes_ran_out_exactly_when_it_leaves_nothing(
+    plan: int, used: int, bundle: int, lapses_after: int, expire_after: int
+) -> None:
+    # A bundle used after the plan (lower priority) lapses within the period: the host hears
+    # `MinutesExhausted` from the expiry if, and only if, the plan's seconds were all used.
+    used = min(used, plan)
+    period = BillingPeriod(AT, AT + timedelta(days=30))
+    ledger = MinuteLedger("acct-1", PER_SECOND_ARREARS)
+    ledger.open_period(period, AT)
+    ledger.grant("plan", GrantSource.PLAN, plan, AT, expires_at=period.end)
+    lapse = AT + timedelta(hours=lapses_after)
+    ledger.grant("bundle", GrantSource.BUNDLE, bundle, AT, expires_at=lapse, priority=-1)
+    if used:
+        ledger.settle("call", timedelta(seconds=used), AT)
+    assert not any(isinstance(e, MinutesExhausted) for e in ledger.pull_events())
+
+    assert ledger.expire(lapse + timedelta(hours=expire_after)) == bundle
+
+    exhausted = [e for e in ledger.pull_events() if isinstance(e, MinutesExhausted)]
+    if used == plan:
+        assert [(e.level, e.remaining_seconds) for e in exhausted] == [(100, 0)]
+    else:
+        assert exhausted == []

@@ -407,7 +407,11 @@ class MinuteLedger:
         """Move the remaining seconds of grants past their expiry to *expired*.
 
         Seconds held for a live call stay held: the call may use them when it settles, and
-        what it gives back expires on the next run.
+        what it gives back expires on the next run. Expiry within the period that leaves
+        nothing to use, free or held, fires `MinutesExhausted` as the last call would (a
+        bundle that lapses unused after the plan's minutes ran out): the host hears of it
+        before its campaigns stop. Minutes that expire with the period do not: the renewal
+        grants the next period's.
 
         Returns:
             The seconds expired.
@@ -420,6 +424,9 @@ class MinuteLedger:
                     account_id=self.account_id, occurred_at=at, grant_id=grant_id, seconds=seconds
                 )
             )
+        period = self._counters.period
+        if expired and period is not None and at < period.end:
+            self._check_thresholds(at)
         return sum(seconds for _, seconds in expired)
 
     def rollover(
