@@ -14,10 +14,12 @@ from pathlib import Path
 import attrs
 import pytest
 
+from minutebill import PaymentResult
 from minutebill._unit_of_work import UnitOfWork
 from minutebill.catalog import Catalog
 from minutebill.domain.fulfilment import Remedy, Unfulfillable
 from minutebill.domain.money import Money
+from minutebill.domain.payment_events import PaymentEvent, PaymentEventKind
 from minutebill.domain.payment_status import PaymentStatus
 from minutebill.domain.payments import Payment
 from minutebill.domain.tax import TaxPolicy
@@ -125,6 +127,54 @@ def test_a_pending_debit_found_failed_by_reconciliation_holds_the_number(
     assert the_number(rig) == ("on_hold", "payment_failed", DUE)
     (held,) = rig.billing.numbers(ACCOUNT)
     assert held.release_after == DUE + GRACE
+
+
+def captured_another_amount(rig: BillingRig, payment: Payment) -> PaymentResult:
+    """The gateway reports capturing ₹100 of the renewal `payment` (its webhook, delivered)."""
+    odd = rig.gateway.webhook_for(
+        PaymentEvent(
+            event_id="evt_odd",
+            kind=PaymentEventKind.SUCCEEDED,
+            payment_reference=payment.payment_id,
+            gateway_payment_id=payment.gateway_payment_id,
+            occurred_at=rig.clock.now(),
+            amount=Money(100, "INR"),
+        )
+    )
+    return rig.billing.handle_gateway_event(odd.body, odd.headers)
+
+
+def test_a_debit_captured_for_another_amount_is_refunded_and_holds_the_number_at_once(
+    rig: BillingRig,
+) -> None:
+    """The gateway took ₹100 of the renewal fee: refunded, and the period is not paid.
+
+    The number used to stay Active and unpaid until the next due work held it.
+    """
+    payment = charge_at_due(rig, Outcome.STAY_PENDING)
+    rig.clock.advance(timedelta(hours=1))
+
+    result = captured_another_amount(rig, payment)
+
+    assert (result.remedy, result.remedy_amount) == (Remedy.REFUND, Money(100, "INR"))
+    assert the_number(rig) == ("on_hold", "payment_failed", DUE)
+    (held,) = rig.billing.numbers(ACCOUNT)
+    assert held.release_after == DUE + GRACE  # the grace runs from the due date
+    rig.clock.set(DUE + timedelta(days=1))
+    report = rig.billing.run_due()
+    assert (report["mandate_charges"], report.failures) == (0, ())  # not sent again on hold
+    assert the_number(rig)[0] == "on_hold"
+
+
+def test_a_wallet_topped_up_meanwhile_pays_the_period_a_mismatched_capture_left_unpaid(
+    rig: BillingRig,
+) -> None:
+    payment = charge_at_due(rig, Outcome.STAY_PENDING)
+    top_up(rig, ACCOUNT, 1000, "t1")  # while the debit is open: the number is not held yet
+
+    captured_another_amount(rig, payment)
+
+    assert the_number(rig) == ("active", None, NEXT)  # held, then paid from the wallet
 
 
 def test_a_debit_pending_past_its_authorisation_window_expires_and_holds_the_number(

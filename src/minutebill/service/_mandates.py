@@ -15,10 +15,11 @@ key, so:
 - every attempt pays the period's one quote, and fulfilment happens once per quote: should two
   attempts both capture, the second is refunded or credited (the service's `Remedy`).
 
-Whenever the service learns that an attempt failed or needs the customer — from the gateway's
-answer, a webhook, a reconciliation or the payment's expiry — the number goes On Hold, if that
-period is still the one due, and a wallet that covers the fee then pays it at once (whatever
-the payment order: the mandate was tried and did not pay). The network call is never made
+Whenever the service learns that an attempt failed, needs the customer or captured another
+amount than the fee (refunded whole) — from the gateway's answer, a webhook, a reconciliation
+or the payment's expiry — the number goes On Hold, if that period is still the one due, and a
+wallet that covers the fee then pays it at once (whatever the payment order: the mandate was
+tried and did not pay). The network call is never made
 inside a unit of work.
 """
 
@@ -253,11 +254,15 @@ class MandatesMixin(WalletRenewalsMixin):
     def _on_payment_unpaid(self, uow: UnitOfWork, payment: Payment, at: datetime) -> None:
         """Hold the number whose renewal attempt `payment` failed or needs the customer.
 
-        Only the period's latest attempt counts, and only while its period is the one due;
-        a number not due yet by `at` is held by the next due work. A held number with
-        Auto-Pay is then paid from the wallet if it covers the fee, like after a top-up.
+        A capture of another amount than the fee failed too: it is refunded, and the period
+        is not paid. Only the period's latest attempt counts, and only while its period is
+        the one due; a number not due yet by `at` is held by the next due work. A held number
+        with Auto-Pay is then paid from the wallet if it covers the fee, like after a top-up.
         """
-        reason = _HOLD_FOR.get(payment.status)
+        if payment.capture_mismatch:
+            reason: HoldReason | None = HoldReason.PAYMENT_FAILED
+        else:
+            reason = _HOLD_FOR.get(payment.status)
         target = None if reason is None else _renewal_target(uow, payment)
         if reason is None or target is None:
             return

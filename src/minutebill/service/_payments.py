@@ -244,17 +244,21 @@ class PaymentsMixin(ServiceBase):
         return self._after(self._run(work))
 
     def _after_news(self, uow: UnitOfWork, payment: Payment, at: datetime) -> PaymentResult:
-        """In `uow`, after news about `payment` was applied: what it means, and the result."""
-        if not payment.captured:
+        """In `uow`, after news about `payment` was applied: what it means, and the result.
+
+        A capture of another amount pays nothing either (it is refunded whole).
+        """
+        if not payment.captured or payment.capture_mismatch:
             self._on_payment_unpaid(uow, payment, at)
         self._fulfil(uow, payment, at)
         return PaymentResult.of(payment)
 
     def _on_payment_unpaid(self, uow: UnitOfWork, payment: Payment, at: datetime) -> None:
-        """Called in `uow` once news about `payment` left it without money captured.
+        """Called in `uow` once news about `payment` left it without its amount captured.
 
-        What a failed payment means beyond itself (a renewal not paid) belongs to whoever
-        started it: the numbers override this.
+        Also when the gateway captured another amount (that is refunded whole). What a failed
+        payment means beyond itself (a renewal not paid) belongs to whoever started it: the
+        numbers override this.
         """
 
     def _on_renewal_paid(self, uow: UnitOfWork, number: NumberSubscription, at: datetime) -> None:
