@@ -130,6 +130,7 @@ from minutebill.domain.numbers import (
     NumberSubscription,
     check_number_limit,
 )
+from minutebill.domain.overage_funds import OverageFunds
 from minutebill.domain.payment_events import (
     CaptureMismatched,
     FulfilmentDecided,
@@ -347,6 +348,7 @@ __all__ = [
     "NumberSubscription",
     "NumberView",
     "Order",
+    "OverageFunds",
     "OverageIncurred",
     "OverageMode",
     "OveragePolicy",

@@ -425,7 +425,7 @@ def test_a_call_that_runs_to_the_cap_of_a_partial_hold_is_paid_from_it(rig: Bill
     """90 s left on Enterprise (60/6): a 10-second call holds the minute it is billed.
 
     The next call finds 30 s, less than any call is billed (60 s): it holds nothing rather
-    than 30 s it could not keep to, so its cap says it runs wholly on overage.
+    than 30 s it could not keep to, and runs on overage, billed in arrears, as long as asked.
     """
     rig.billing.subscribe(ACCOUNT, "enterprise")  # 20,000 minutes: 1,200,000 s
     rig.billing.end_call(ACCOUNT, "c0", timedelta(seconds=1_199_910))  # 60 + 6 * 199,975
@@ -435,10 +435,10 @@ def test_a_call_that_runs_to_the_cap_of_a_partial_hold_is_paid_from_it(rig: Bill
     assert isinstance(other, Admitted)
     assert (short.reservation.seconds, short.reservation.max_seconds) == (60, 10)
     hold = other.reservation
-    assert (hold.seconds, hold.max_seconds, hold.partial) == (0, 0, True)
+    assert (hold.seconds, hold.max_seconds, hold.partial, hold.funds) == (0, 120, True, None)
     assert rig.billing.overview(ACCOUNT).remaining_minutes == Decimal("0.5")  # 30 s free
     record = rig.billing.end_call(ACCOUNT, "c2", timedelta(seconds=hold.max_seconds))
-    assert (record.billable_seconds, record.overage_seconds) == (0, 0)
+    assert (record.billable_seconds, record.overage_seconds) == (120, 90)  # after the 30 s
 
 
 def test_a_call_waits_in_line_when_every_slot_is_taken(rig: BillingRig) -> None:
@@ -645,7 +645,9 @@ def test_seconds_too_few_for_the_shortest_call_start_no_call_an_empty_wallet_can
         top_up(rig, ACCOUNT, 2, "t1")  # INR 1.50 and 18 % GST: INR 1.77
         decision = rig.billing.start_call(ACCOUNT, "c1")
         assert isinstance(decision, Admitted)
-        assert (decision.reservation.seconds, decision.reservation.max_seconds) == (0, 0)
+        hold = decision.reservation
+        # INR 2 pays a call billed 78 s of overage (INR 1.95), not 84 s (INR 2.10).
+        assert (hold.seconds, hold.max_seconds, hold.funds) == (0, 78, Money("1.95", "INR"))
 
 
 def test_seconds_too_few_for_the_shortest_call_do_not_put_a_call_in_line(

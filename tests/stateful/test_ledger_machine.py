@@ -39,6 +39,7 @@ from minutebill.domain.ledger import (
 )
 from minutebill.domain.ledger_policy import hundredths
 from minutebill.domain.money import Money, sum_money
+from minutebill.domain.overage_funds import OverageFunds
 from minutebill.domain.periods import BillingPeriod
 from minutebill.domain.rating import BillingIncrement
 from minutebill.domain.state import State
@@ -50,6 +51,7 @@ from minutebill.errors import (
     NotFound,
 )
 
+WALLET = Money("20.00", "INR")  # what calls on the wallet may spend between them
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 PERIOD_DAYS = 30
 NEVER = datetime.max.replace(tzinfo=UTC)
@@ -192,6 +194,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.thresholds_fired: list[tuple[int, int]] = []
         self.emptied: set[int] = set()  # periods a settlement or expiry left with nothing to use
         self.left_behind: list[tuple[MinuteLedger, State]] = []
+        self.kept: dict[str, Money] = {}  # wallet money each call on the wallet keeps
 
     # --- set-up -------------------------------------------------------------------------------
 
@@ -457,6 +460,45 @@ class LedgerMachine(RuleBasedStateMachine):
         again = self.ledger.reserve(call_id, requested, self.now)
         assert again == hold
 
+    @precondition(lambda self: not self.model.policy.overage.blocks)
+    @rule(requested=st.integers(1, 900))
+    def reserve_on_the_wallet(self, requested: int) -> None:
+        """A call the wallet (INR 20) pays overage for: capped at what the money left pays.
+
+        Money other live calls keep is not counted: the cap is the longest call, scanned
+        second by second, whose overage beyond the held seconds costs what is left.
+        """
+        call_id = self.new_id("call")
+        rating, price = self.model.policy.rating, self.model.policy.overage.charge_for
+        left = WALLET - (self.ledger.earmarked() or Money(0, "INR"))
+        free = self.model.available(self.now)
+        fits = [n for n in range(requested + 1) if rating.billable_for_seconds(n) <= free]
+        plan = self.model.take(rating.billable_for_seconds(max(fits)), self.now)
+        held = sum(seconds for _, seconds in plan)
+
+        def cost(length: int) -> Money:
+            over = rating.billable_for_seconds(length) - held if length else 0
+            return (price(over) if over > 0 else None) or Money(0, "INR")
+
+        cap = max(n for n in range(requested + 1) if cost(n) <= left)
+        funds = OverageFunds(available=lambda: left, price=price)
+        if not cap:
+            self.unchanged_after(
+                InsufficientMinutes,
+                lambda: self.ledger.reserve(call_id, requested, self.now, funds=funds),
+            )
+            return
+        hold = self.ledger.reserve(call_id, requested, self.now, funds=funds)
+        assert [(d.grant_id, d.seconds) for d in hold.debits] == plan
+        if held < rating.billable_for_seconds(requested):
+            assert (hold.max_seconds, hold.funds) == (cap, cost(cap) or None)
+        else:  # the minutes pay for the whole call
+            assert (hold.max_seconds, hold.cap, hold.funds) == (requested, None, None)
+        self.model.log.extend((g, "hold", s) for g, s in plan)
+        self.model.holds[call_id] = ModelHold(requested, self.now, hold.expires_at, plan)
+        if hold.funds is not None:
+            self.kept[call_id] = hold.funds
+
     @rule(requested=st.integers(1, 900), minutes=st.integers(1, 30))
     def reserve_before_the_end(self, requested: int, minutes: int) -> None:
         """A call starts just before the period ends and may run across the boundary."""
@@ -657,6 +699,15 @@ class LedgerMachine(RuleBasedStateMachine):
         assert self.ledger.to_state() == state
 
     # --- invariants ---------------------------------------------------------------------------
+
+    @invariant()
+    def live_calls_keep_their_own_money_and_never_more_than_the_wallet(self) -> None:
+        if not hasattr(self, "ledger"):
+            return
+        kept = [self.kept[c] for c in self.model.holds if c in self.kept]
+        expected = sum(kept[1:], kept[0]) if kept else None
+        assert self.ledger.earmarked() == expected
+        assert expected is None or expected <= WALLET
 
     @invariant()
     def a_ledger_copied_from_is_left_as_it_was(self) -> None:

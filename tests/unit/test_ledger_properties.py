@@ -12,7 +12,7 @@ from attrs import evolve
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minutebill.domain.catalog import OveragePolicy
+from minutebill.domain.catalog import OverageMode, OveragePolicy
 from minutebill.domain.ledger import (
     GrantDebit,
     GrantSource,
@@ -129,8 +129,12 @@ def test_a_call_that_keeps_to_its_hold_is_paid_from_it(
         return
     hold = ledger.reserve("call-1", seconds, AT)
     assert hold.seconds == expected  # a partial hold keeps only what a call that fits is billed
-    assert hold.max_seconds == min(seconds, hold.seconds)
-    length = data.draw(st.integers(0, hold.max_seconds), label="length")
+    on_minutes = min(seconds, hold.seconds)  # how long the call runs on its seconds alone
+    if hold.partial and policy.overage.mode is OverageMode.BILL_IN_ARREARS:
+        assert (hold.max_seconds, hold.funds) == (seconds, None)  # the rest: billed later
+    else:  # blocked, or charged to a wallet this ledger was told nothing of
+        assert (hold.max_seconds, hold.cap, hold.funds) == (on_minutes, None, None)
+    length = data.draw(st.integers(0, on_minutes), label="length")
 
     record = ledger.settle("call-1", timedelta(seconds=length), AT + timedelta(seconds=length))
 

@@ -13,9 +13,9 @@ from minutebill.domain.ledger import MinutesReserved
 from minutebill.domain.usage import GrantDebit, Reservation, trusted_constructor
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
-HOLD = ("c1", 60, 90, AT, AT + timedelta(hours=1), (GrantDebit("plan", 60),))
+HOLD = ("c1", 60, 90, AT, AT + timedelta(hours=1), (GrantDebit("plan", 60),), 90, None)
 new_hold = trusted_constructor(
-    Reservation, "call_id", "seconds", "requested", "at", "expires_at", "debits"
+    Reservation, "call_id", "seconds", "requested", "at", "expires_at", "debits", "cap", "funds"
 )
 
 

@@ -24,6 +24,7 @@ from attrs import frozen
 
 from minutebill.domain.call_queue import CallQueue, WaitingCall
 from minutebill.domain.ledger import MinuteLedger, Reservation
+from minutebill.domain.overage_funds import OverageFunds
 from minutebill.domain.periods import to_utc
 from minutebill.domain.subscriptions import Subscription, SubscriptionStatus
 from minutebill.domain.text import require_key
@@ -192,6 +193,7 @@ def admit(  # noqa: PLR0912 - the hot path keeps its checks in line, not in call
     policy: AdmissionPolicy = DEFAULT_POLICY,
     free_capacity: int | None = None,
     overage_funded: bool = True,
+    overage_funds: OverageFunds | None = None,
 ) -> AdmissionDecision:
     """Decide whether `call` may start at `at`; hold its minutes if so.
 
@@ -223,6 +225,9 @@ def admit(  # noqa: PLR0912 - the hot path keeps its checks in line, not in call
             incurs, `OveragePolicy.first_charge`):
             with no minutes left the call is rejected (`NO_MINUTES`), as under a blocking
             overage policy, rather than run on overage nobody pays for.
+        overage_funds: Under charge-the-wallet, the wallet money a call without minutes
+            enough may run on: its hold is capped at what that pays for and keeps it
+            (`MinuteLedger.reserve`); None runs such a call on its minutes alone.
 
     Raises:
         ValidationError: for a bad time or capacity, or aggregates of another account.
@@ -265,9 +270,9 @@ def admit(  # noqa: PLR0912 - the hot path keeps its checks in line, not in call
         seconds = requested or policy.initial_hold_seconds
         try:
             if from_queue:
-                reservation = ledger.reserve(call_id, seconds, at)
+                reservation = ledger.reserve(call_id, seconds, at, funds=overage_funds)
             else:
-                reservation = ledger._reserve(call_id, seconds, at)  # noqa: SLF001
+                reservation = ledger._reserve(call_id, seconds, at, overage_funds)  # noqa: SLF001
         except InsufficientMinutes:
             return Rejected(RejectionReason.NO_MINUTES)
         except IdempotencyConflict:  # held already, for other seconds: that hold stands

@@ -60,6 +60,7 @@ from minutebill.domain.ledger_policy import (
     used_percent,
 )
 from minutebill.domain.money import Money
+from minutebill.domain.overage_funds import OverageFunds, funded_length
 from minutebill.domain.periods import BillingPeriod
 from minutebill.domain.state import State
 from minutebill.domain.text import MAX_KEY_LENGTH
@@ -106,7 +107,7 @@ __all__ = [
 
 _new = object.__new__
 _new_hold = trusted_constructor(
-    Reservation, "call_id", "seconds", "requested", "at", "expires_at", "debits"
+    Reservation, "call_id", "seconds", "requested", "at", "expires_at", "debits", "cap", "funds"
 )
 _new_reserved = trusted_constructor(MinutesReserved, "account_id", "occurred_at", "reservation")
 _new_usage = trusted_constructor(
@@ -173,6 +174,15 @@ class MinuteLedger:
     def reservation(self, call_id: str) -> Reservation | None:
         """The hold of `call_id`, if it has one."""
         return self._calls.holds.get(call_id)
+
+    def earmarked(self) -> Money | None:
+        """The wallet money live holds keep for their calls' overage (`Reservation.funds`).
+
+        What other calls must not count on: the wallet's balance less this is what a new
+        call may run on. None when no hold keeps any.
+        """
+        kept = [hold.funds for hold in self._calls.holds.values() if hold.funds is not None]
+        return sum(kept[1:], kept[0]) if kept else None
 
     def refuse_ended(self, call_id: str, action: str) -> None:
         """Refuse `action` on a call this ledger knows ended: call ids are not reused.
@@ -573,7 +583,9 @@ class MinuteLedger:
 
     # --- calls --------------------------------------------------------------------------------
 
-    def reserve(self, call_id: str, seconds: int, at: datetime) -> Reservation:
+    def reserve(
+        self, call_id: str, seconds: int, at: datetime, *, funds: OverageFunds | None = None
+    ) -> Reservation:
         """Hold minutes for a call that may last up to `seconds`; the hold caps its length.
 
         The hold is of the seconds such a call is billed under the policy's rating, as a
@@ -584,9 +596,13 @@ class MinuteLedger:
         Seconds come from usable grants in consumption order. When fewer are available the
         hold is partial (``seconds < requested``) and keeps only what the longest call it
         pays in full is billed (60/6 with 30 s free: nothing). Under a blocking overage
-        policy a hold of nothing is refused; under one that charges or bills overage, a hold
-        of zero seconds succeeds and the whole call will be overage. Reserving the same call for the
-        same seconds again returns the hold it has.
+        policy a hold of nothing is refused, and a partial hold's call may run only on its
+        seconds. Under overage billed in arrears a partial hold's call may run as long as
+        asked (`Reservation.cap`): the rest is overage. Under charge-the-wallet it may run as
+        long as its seconds and the wallet's `funds` pay for, and the hold keeps that money
+        for it (`Reservation.funds`; see `minutebill.domain.overage_funds`); without `funds`,
+        only on its seconds. Reserving the same call for the same seconds again returns the
+        hold it has.
 
         The hold expires after the policy's `hold_ttl`, or after `seconds` if that is longer
         (up to `MAX_CALL_DURATION`): a call is never taken for a missed hang-up while it may
@@ -596,7 +612,8 @@ class MinuteLedger:
             ValidationError: for an empty call id, seconds <= 0, a naive datetime, or one so
                 late that the hold would end after year 9999.
             InsufficientMinutes: if the policy blocks overage and nothing is available, or less
-                than the shortest call is billed.
+                than the shortest call is billed; or if neither seconds nor `funds` pay for
+                the shortest call.
             IdempotencyConflict: if the call already holds a reservation for other seconds.
             InvalidTransition: if the call was settled or released already.
         """
@@ -614,9 +631,11 @@ class MinuteLedger:
             check.seconds("seconds", seconds)
         if at.__class__ is not datetime or at.tzinfo is not UTC:
             at = check.utc(at)
-        return self._reserve(call_id, seconds, at)
+        return self._reserve(call_id, seconds, at, funds)
 
-    def _reserve(self, call_id: str, seconds: int, at: datetime) -> Reservation:
+    def _reserve(
+        self, call_id: str, seconds: int, at: datetime, funds: OverageFunds | None = None
+    ) -> Reservation:
         """`reserve` for arguments checked already (admission's `CallRequest` checks them)."""
         calls = self._calls
         holds = calls.holds
@@ -637,19 +656,55 @@ class MinuteLedger:
         except OverflowError:
             raise ValidationError("at", at, f"a hold of {life} would end after year 9999") from None
         debits, held = self._pool.hold(billed, at)  # nothing usable: changes nothing
-        if held < billed and (kept := rater.rating.billed_within(held)) < held:
-            # Partial: keep what a call that fits is billed (60/6 with 30 s free: nothing),
-            # so a call running to `max_seconds` is paid from its hold.
-            self._pool.give_back(debits)
-            debits, held = self._pool.hold(kept, at) if kept else ((), 0)
-        if not debits and self.policy.overage.blocks:
-            raise InsufficientMinutes(seconds, 0, self.account_id)
         # Built by trusted constructors: the hot path of every call start.
-        hold = _new_hold(call_id, held, seconds, at, expires_at, debits)
+        if held < billed:  # partial: worked out of line, the hot path holds in full
+            debits, held, cap, kept = self._partial_hold(debits, held, seconds, at, funds)
+            hold = _new_hold(call_id, held, seconds, at, expires_at, debits, cap, kept)
+        else:
+            hold = _new_hold(call_id, held, seconds, at, expires_at, debits, None, None)
         event = _new_reserved(self.account_id, at, hold)
         holds[call_id] = hold
         self._events.record(event)
         return hold
+
+    def _partial_hold(
+        self,
+        debits: tuple[GrantDebit, ...],
+        held: int,
+        seconds: int,
+        at: datetime,
+        funds: OverageFunds | None,
+    ) -> tuple[tuple[GrantDebit, ...], int, int | None, Money | None]:
+        """What a hold of fewer seconds than a call of `seconds` is billed keeps and allows.
+
+        It keeps what the longest call it pays in full is billed (60/6 with 30 s free:
+        nothing), so a call running on it alone is paid from it. Its call may run on
+        overage, as the policy says: not at all (blocked: refused if nothing is held), as
+        long as asked (billed in arrears), or as long as `funds` pay for (charged to the
+        wallet; refused if that is no call at all).
+
+        Returns:
+            The debits and seconds held, the cap (None: the held seconds alone), and the
+            wallet money kept for the call.
+        """
+        rating = self._rater.rating
+        if (kept := rating.billed_within(held)) < held:
+            self._pool.give_back(debits)
+            debits, held = self._pool.hold(kept, at) if kept else ((), 0)
+        overage = self.policy.overage
+        if overage.blocks:
+            if not debits:
+                raise InsufficientMinutes(seconds, 0, self.account_id)
+            return debits, held, None, None
+        if overage.mode is OverageMode.BILL_IN_ARREARS:
+            return debits, held, seconds, None
+        if funds is None:
+            return debits, held, None, None
+        cap, money = funded_length(rating, held, seconds, funds)
+        if not cap:  # neither the seconds nor the money pay for the shortest call
+            self._pool.give_back(debits)
+            raise InsufficientMinutes(seconds, held, self.account_id)
+        return debits, held, cap, money
 
     def settle(
         self,

@@ -122,7 +122,9 @@ class Reservation:
     up to one billing increment (60/60 holds 60 s for a call capped at 10 s). When fewer
     seconds were available than requested the hold is *partial* (``seconds < requested``)
     and says so; under an overage policy that does not block, a hold may even be of zero
-    seconds.
+    seconds, and the call runs on overage: billed in arrears, as long as asked; charged to
+    the wallet, as long as the wallet's money pays for, which the hold keeps for it
+    (`funds`; see `minutebill.domain.overage_funds`).
 
     Attributes:
         call_id: The call the seconds are held for.
@@ -131,6 +133,10 @@ class Reservation:
         at: When the hold was placed.
         expires_at: When an unsettled hold lapses and its seconds return to their grants.
         debits: The grants the held seconds came from, in consumption order.
+        cap: How long a partial hold's call may run on overage (`max_seconds`); None when
+            it runs on its minutes alone.
+        funds: Wallet money (tax included) kept for the call's overage under
+            charge-the-wallet, which no other call may count on; None for none.
     """
 
     call_id: str
@@ -139,6 +145,8 @@ class Reservation:
     at: datetime
     expires_at: datetime
     debits: tuple[GrantDebit, ...]
+    cap: int | None = None
+    funds: Money | None = None
 
     @property
     def partial(self) -> bool:
@@ -147,15 +155,17 @@ class Reservation:
 
     @property
     def max_seconds(self) -> int:
-        """How long the call may run on its hold: `requested`, or `seconds` if partial.
+        """How long the call may run: `requested`, or less if the hold is partial.
 
-        Tell the switch to hang up after this many seconds.
+        A partial hold's call runs on its seconds, or on overage up to `cap`. Tell the switch
+        to hang up after this many seconds.
         """
-        return min(self.seconds, self.requested)
+        cap = self.cap
+        return min(self.seconds, self.requested) if cap is None else cap
 
     def to_state(self) -> State:
-        """The hold as JSON-compatible data."""
-        return {
+        """The hold as JSON-compatible data (a cap and funds only when there are any)."""
+        state: State = {
             "call_id": self.call_id,
             "seconds": self.seconds,
             "requested": self.requested,
@@ -163,6 +173,11 @@ class Reservation:
             "expires_at": instant_to_state(self.expires_at),
             "debits": debits_to_state(self.debits),
         }
+        if self.cap is not None:
+            state["cap"] = self.cap
+        if self.funds is not None:
+            state["funds"] = money_to_state(self.funds)
+        return state
 
     @classmethod
     def from_state(cls, state: State) -> Reservation:
@@ -174,6 +189,8 @@ class Reservation:
             at=instant_from_state(state["at"]),
             expires_at=instant_from_state(state["expires_at"]),
             debits=debits_from_state(state["debits"]),
+            cap=state.get("cap"),
+            funds=None if "funds" not in state else money_from_state(state["funds"]),
         )
 
 

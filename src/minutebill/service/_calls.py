@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import partial
 
 from minutebill._unit_of_work import UnitOfWork
 from minutebill.domain.admission import (
@@ -16,6 +17,8 @@ from minutebill.domain.admission import (
 from minutebill.domain.call_queue import WaitingCall
 from minutebill.domain.catalog import OverageMode
 from minutebill.domain.ledger import MinuteLedger, UsageRecord
+from minutebill.domain.money import Money
+from minutebill.domain.overage_funds import OverageFunds
 from minutebill.domain.subscriptions import Subscription, SubscriptionStatus
 from minutebill.domain.text import require_key
 from minutebill.errors import (
@@ -83,6 +86,7 @@ class CallsMixin(ServiceBase):
                 queue=self.queue,
                 policy=self.admission,
                 overage_funded=self._overage_funded(uow, ledger, at),
+                overage_funds=self._overage_funds(uow, ledger),
             )
 
         return self._run(work)
@@ -200,7 +204,31 @@ class CallsMixin(ServiceBase):
         first = overage.first_charge(policy.rating)
         if first is None:  # a rate of zero: overage costs nothing
             return True
-        return self._wallet(uow, ledger.account_id).balance >= self._gross(first)
+        return self._unkept_funds(uow, ledger) >= self._gross(first)
+
+    def _unkept_funds(self, uow: UnitOfWork, ledger: MinuteLedger) -> Money:
+        """The wallet's balance less what live calls keep of it for their overage."""
+        balance = self._wallet(uow, ledger.account_id).balance
+        kept = ledger.earmarked()
+        if kept is None:
+            return balance
+        return balance - kept if kept < balance else Money.zero(balance.currency)
+
+    def _overage_funds(self, uow: UnitOfWork, ledger: MinuteLedger) -> OverageFunds | None:
+        """What a call without minutes enough may run on under charge-the-wallet, else None.
+
+        The wallet is read only if the call's hold is partial (`OverageFunds.available`);
+        the price of its overage is the rated charge with the tax the wallet pays it with.
+        """
+        overage = ledger.policy.overage
+        if overage.mode is not OverageMode.CHARGE_WALLET:
+            return None
+
+        def price(seconds: int) -> Money | None:
+            charge = overage.charge_for(seconds)
+            return None if charge is None else self._gross(charge)
+
+        return OverageFunds(available=partial(self._unkept_funds, uow, ledger), price=price)
 
     def _charge_overage(self, uow: UnitOfWork, ledger: MinuteLedger, record: UsageRecord) -> None:
         """Debit the call's overage from the wallet, with tax, as far as the balance goes.
@@ -333,6 +361,7 @@ class CallsMixin(ServiceBase):
                     policy=self.admission,
                     # Asked per call: the call admitted before may have held the last seconds.
                     overage_funded=self._overage_funded(uow, ledger, at),
+                    overage_funds=self._overage_funds(uow, ledger),
                 )
             except InvalidTransition:  # released or hold-expired on the ledger meanwhile
                 continue
