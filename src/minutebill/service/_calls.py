@@ -48,6 +48,11 @@ class CallsMixin(ServiceBase):
         lookup in memory, an indexed ``SELECT`` on SQLite, and on PostgreSQL one more round
         trip. A record is decoded only for a refused call.
 
+        A call without minutes enough for its length runs on overage if the plan allows it:
+        billed in arrears, as long as asked; charged to the wallet, as long as the wallet's
+        money that no other live call keeps pays for (with tax), and its hold keeps that money
+        until the call ends (`Reservation.funds`). `Reservation.max_seconds` says how long.
+
         Args:
             account_id: Who pays for the call.
             call_id: The host's id of the call, unique per account.
