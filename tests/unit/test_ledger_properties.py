@@ -409,3 +409,42 @@ def test_expiry_says_the_minutes_ran_out_exactly_when_it_leaves_nothing(
         assert [(e.level, e.remaining_seconds) for e in exhausted] == [(100, 0)]
     else:
         assert exhausted == []
+
+
+@given(
+    rating=st.sampled_from(
+        [
+            BillingIncrement(60, 60, minimum_seconds=90),  # a minimum off the grid
+            BillingIncrement(30, 6, minimum_seconds=45),
+            BillingIncrement(1, 1, minimum_seconds=30),
+            BillingIncrement(60, 6),
+        ]
+    ),
+    free=st.integers(1, 600),
+    requested=st.integers(1, 900),
+)
+def test_a_partial_hold_lets_its_call_run_exactly_as_long_as_it_pays_for(
+    rating: BillingIncrement, free: int, requested: int
+) -> None:
+    """Under a minimum off the grid the held seconds pay for a shorter call than their count.
+
+    60/60 with a 90-second minimum and 100 s free holds 90 s, what a call of up to 60 s is
+    billed: a 90-second call would be billed 120.
+    """
+    period = BillingPeriod(AT, AT + timedelta(days=30))
+    ledger = MinuteLedger("acct-1", LedgerPolicy(rating=rating))  # overage blocks
+    ledger.open_period(period, AT)
+    ledger.grant("plan", GrantSource.PLAN, free, AT, expires_at=period.end)
+    longest = max(
+        (n for n in range(requested + 1) if rating.billable_for_seconds(n) <= free), default=0
+    )
+    if longest == 0:
+        with pytest.raises(InsufficientMinutes):
+            ledger.reserve("call", requested, AT)
+        return
+
+    hold = ledger.reserve("call", requested, AT)
+
+    assert hold.max_seconds == longest  # the longest call the free seconds pay for in full
+    record = ledger.settle("call", timedelta(seconds=hold.max_seconds), AT)
+    assert record.overage_seconds == 0

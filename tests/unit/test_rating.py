@@ -224,3 +224,18 @@ def test_billed_within_is_the_billing_of_the_longest_call_that_fits(
     fits = [billed for billed in fits if billed <= seconds]
     assert kept == max(fits, default=0)
     assert rule.shortest_billed_seconds == rule.billable_for_seconds(1)
+
+
+@given(billing_increments(), st.integers(0, 20_000))
+def test_longest_within_is_the_longest_call_billed_no_more(
+    rule: BillingIncrement, seconds: int
+) -> None:
+    longest = rule.longest_within(seconds)
+    fits = [n for n in range(1, seconds + 1) if rule.billable_for_seconds(n) <= seconds]
+    assert longest == max(fits, default=0)
+    assert rule.billable_for_seconds(longest) == rule.billed_within(seconds)
+
+
+def test_under_a_minimum_off_the_grid_the_longest_call_is_shorter_than_its_billing() -> None:
+    rule = BillingIncrement(60, 60, minimum_seconds=90)
+    assert (rule.longest_within(100), rule.billed_within(100)) == (60, 90)

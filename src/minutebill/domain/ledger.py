@@ -692,14 +692,14 @@ class MinuteLedger:
             self._pool.give_back(debits)
             debits, held = self._pool.hold(kept, at) if kept else ((), 0)
         overage = self.policy.overage
-        if overage.blocks:
-            if not debits:
-                raise InsufficientMinutes(seconds, 0, self.account_id)
-            return debits, held, None, None
         if overage.mode is OverageMode.BILL_IN_ARREARS:
             return debits, held, seconds, None
-        if funds is None:
-            return debits, held, None, None
+        if funds is None or overage.blocks:  # the call runs on its held seconds alone
+            if not debits and overage.blocks:
+                raise InsufficientMinutes(seconds, 0, self.account_id)
+            # As long as they pay for: less than their count under a minimum off the grid.
+            length = rating.longest_within(held)
+            return debits, held, None if length == held else length, None
         cap, money = funded_length(rating, held, seconds, funds)
         if not cap:  # neither the seconds nor the money pay for the shortest call
             self._pool.give_back(debits)

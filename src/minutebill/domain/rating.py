@@ -103,6 +103,19 @@ class BillingIncrement:
             return 0
         return max(initial + (seconds - initial) // step * step, self.minimum_seconds)
 
+    def longest_within(self, seconds: int) -> int:
+        """The length of the longest call billed at most `seconds`; 0 if none is.
+
+        The last point of the billing grid (`initial_seconds`, then every
+        `increment_seconds`) within `seconds`, once they reach the shortest billing: a call
+        that long is billed `billed_within(seconds)`. The two differ only under a minimum off
+        the grid: on 60/60 with a 90-second minimum, 100 s bill a call of 60 s (billed 90).
+        """
+        if seconds < self.shortest_billed_seconds:
+            return 0
+        initial = self.initial_seconds
+        return initial + (seconds - initial) // self.increment_seconds * self.increment_seconds
+
     def billable_seconds(self, duration: timedelta) -> int:
         """The seconds a call lasting `duration` is billed for.
 
