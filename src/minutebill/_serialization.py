@@ -102,6 +102,7 @@ def _number_paid(event: NumberRenewed | NumberReactivated) -> dict[str, Any]:
         "period_index": event.period_index,
         "paid_through": instant_to_state(event.paid_through),
         "amount": money_to_state(event.amount),
+        "paid": money_to_state(event.paid),
     }
 
 

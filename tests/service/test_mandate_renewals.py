@@ -514,10 +514,16 @@ def test_a_mandate_renewal_is_announced_and_charged_with_its_tax(store: Store) -
     assert rig.billing.run_due()["mandate_charges"] == 1
     with rig.uow_factory() as uow:
         notices = [e for e in uow.outbox.since(0) if e.name == "PreDebitNoticeDue"]
+        renewed = [e for e in uow.outbox.since(0) if e.name == "NumberRenewed"]
     assert [e.payload["amount"] for e in notices] == [{"amount": "590.00", "currency": "INR"}]
     (payment,) = renewals(rig)
     assert (payment.status, payment.amount) == (PaymentStatus.SUCCEEDED, Money("590.00", "INR"))
     assert the_number(rig) == ("active", None, NEXT)
+    # The renewal says what was announced and debited, beside the fee before tax.
+    assert [(e.payload["amount"]["amount"], e.payload["paid"]["amount"]) for e in renewed][-1] == (
+        "500.00",
+        "590.00",
+    )
 
 
 def test_a_mandate_renewal_costs_what_the_same_renewal_from_the_wallet_costs(

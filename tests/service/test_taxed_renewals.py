@@ -15,7 +15,7 @@ import pytest
 
 from minutebill import Billing, MemoryStore, Money, TaxPolicy, Upi, ValidationError
 from minutebill._unit_of_work import UnitOfWork
-from minutebill.domain.number_events import NumberReleased
+from minutebill.domain.number_events import NumberReleased, NumberRenewed
 from minutebill.domain.proration import PlanChangeQuote
 from minutebill.ports import EventPublisher
 from minutebill.testing.fakes import FakePaymentGateway, FixedClock
@@ -70,6 +70,9 @@ def test_releasing_a_number_gives_back_what_its_unused_period_cost_with_the_tax(
     assert billing.overview("acct").wallet_balance == Money("590.00", "INR")
     (released,) = [e for e in publisher.events if isinstance(e, NumberReleased)]
     assert (released.unused_periods, released.refund_due) == ((1,), Money("590.00", "INR"))
+    # The renewal's event says both what the period cost and what the wallet paid for it.
+    (renewed,) = [e for e in publisher.events if isinstance(e, NumberRenewed)]
+    assert (renewed.amount, renewed.paid) == (Money("500.00", "INR"), Money("590.00", "INR"))
 
 
 def test_overage_charged_to_the_wallet_carries_the_tax_too() -> None:

@@ -6,6 +6,7 @@ import calendar
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -648,7 +649,7 @@ def test_renewal_events_built_in_line_equal_those_their_classes_build() -> None:
     # `record_renewal_paid` builds its event with a trusted constructor: what `__init__` builds.
     number = active()
     due = number.paid_through
-    number.record_renewal_paid(1, due)
+    number.record_renewal_paid(1, due, paid=Money("590.00", "INR"))
     renewed = NumberRenewed(
         account_id="acct-1",
         occurred_at=due,
@@ -656,6 +657,7 @@ def test_renewal_events_built_in_line_equal_those_their_classes_build() -> None:
         period_index=1,
         paid_through=number.paid_through,
         amount=Money("500.00", "INR"),
+        paid=Money("590.00", "INR"),
     )
     assert number.pull_events() == [renewed]
     on_hold = held()
@@ -668,7 +670,22 @@ def test_renewal_events_built_in_line_equal_those_their_classes_build() -> None:
         period_index=1,
         paid_through=on_hold.paid_through,
         amount=Money("500.00", "INR"),
+        paid=Money("500.00", "INR"),  # the fee: no tax was given
     )
     events = on_hold.pull_events()
     assert events == [reactivated]
     assert hash(events[0]) == hash(reactivated)
+
+
+@pytest.mark.parametrize(
+    "paid", [Money("-1.00", "INR"), Money("590.00", "USD"), "590.00", Decimal("590.00")]
+)
+def test_a_bad_amount_paid_is_refused_and_changes_nothing(paid: object) -> None:
+    number = active()
+    before = number.to_state()
+
+    with pytest.raises(ValidationError, match="paid"):
+        number.record_renewal_paid(1, number.paid_through, paid=paid)  # type: ignore[arg-type]
+
+    assert number.to_state() == before
+    assert number.pull_events() == []

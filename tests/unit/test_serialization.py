@@ -40,6 +40,7 @@ def _number_paid(event_type: type[NumberRenewed | NumberReactivated]) -> st.Sear
         period_index=st.integers(0, 10**6),
         paid_through=instants,
         amount=amounts,
+        paid=amounts,
     )
 
 

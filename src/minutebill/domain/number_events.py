@@ -54,13 +54,16 @@ class NumberRenewed(DomainEvent):
         number: The E.164 number.
         period_index: The period paid (0 is the first, paid by the order).
         paid_through: The new end of the paid time.
-        amount: The fee paid for the period.
+        amount: The fee for the period, before tax (the offer's recurring fee).
+        paid: What the customer paid for it, its tax included (`PreDebitNoticeDue.amount`
+            and `NumberReleased.refund_due` are such amounts too).
     """
 
     number: str
     period_index: int
     paid_through: datetime
     amount: Money
+    paid: Money
 
 
 @frozen(kw_only=True)
@@ -105,13 +108,15 @@ class NumberReactivated(DomainEvent):
         number: The E.164 number.
         period_index: The last period paid.
         paid_through: The new end of the paid time.
-        amount: The fee paid for that period.
+        amount: The fee for that period, before tax.
+        paid: What the customer paid for it, its tax included.
     """
 
     number: str
     period_index: int
     paid_through: datetime
     amount: Money
+    paid: Money
 
 
 @frozen(kw_only=True)

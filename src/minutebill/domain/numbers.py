@@ -204,6 +204,7 @@ _NEW_PAID_EVENT = MappingProxyType(
             "period_index",
             "paid_through",
             "amount",
+            "paid",
         )
         for event_type in (NumberRenewed, NumberReactivated)
     }
@@ -428,8 +429,13 @@ class NumberSubscription:
 
     # --- changing ---------------------------------------------------------------------------
 
-    def record_renewal_paid(self, period_index: int, at: datetime) -> PaymentDisposition:
+    def record_renewal_paid(
+        self, period_index: int, at: datetime, *, paid: Money | None = None
+    ) -> PaymentDisposition:
         """Record that the payment for `period_index` succeeded at `at`.
+
+        `paid` is what the customer paid for the period, tax included (default: the fee,
+        as under no tax or tax-inclusive prices); the event carries it beside the fee.
 
         Paying the due period moves `paid_through` one interval on; a held number that is then
         paid up is reactivated on its original anchor. Paying a period that needs no payment
@@ -441,9 +447,16 @@ class NumberSubscription:
         Raises:
             InvalidTransition: on a released number (use `payment_disposition` to route a
                 late payment to a refund or a wallet credit).
-            ValidationError: for a period after the one that is due.
+            ValidationError: for a period after the one that is due, or a `paid` that is not
+                an amount of the fee's currency, zero or more.
         """
         at = self._check_time(at)
+        if paid is not None and (
+            not isinstance(paid, Money)
+            or paid.currency != self.recurring_fee.currency
+            or paid.amount < 0
+        ):
+            raise ValidationError("paid", paid, f"an amount in {self.recurring_fee.currency}, >= 0")
         self._refuse_if_released("record a payment for")
         disposition = self._disposition(period_index, at)
         if disposition is not PaymentDisposition.APPLY:
@@ -459,7 +472,7 @@ class NumberSubscription:
         new_event = _NEW_PAID_EVENT[event_type]
         fee = self.recurring_fee
         event = new_event(
-            self.account_id, at, self.number_e164, period_index, self.paid_through, fee
+            self.account_id, at, self.number_e164, period_index, self.paid_through, fee, paid or fee
         )
         self._events.record(event)
         return disposition

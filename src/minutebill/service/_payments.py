@@ -555,7 +555,7 @@ class PaymentsMixin(ServiceBase):
         number: NumberSubscription = uow.numbers.get(account_id, line.number_e164)
         period_index = int(quote_id.rsplit(":", 1)[1])
         if number.payment_disposition(period_index, at) is PaymentDisposition.APPLY:
-            number.record_renewal_paid(period_index, at)
+            number.record_renewal_paid(period_index, at, paid=amount)
             self._on_renewal_paid(uow, number, at)
             return False
         # Paid meanwhile (a top-up got there first): the money is not lost.

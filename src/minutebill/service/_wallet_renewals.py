@@ -109,11 +109,12 @@ class WalletRenewalsMixin(PurchasesMixin):
     def _pay_from_wallet(
         self, wallet: Wallet, number: NumberSubscription, decision: DebitWallet, at: datetime
     ) -> None:
+        gross = self._gross(decision.amount)
         wallet.debit(
-            self._gross(decision.amount),
+            gross,
             decision.idempotency_key,
             at,
             reason="number renewal",
             reference=number.number_e164,
         )
-        number.record_renewal_paid(decision.period_index, at)
+        number.record_renewal_paid(decision.period_index, at, paid=gross)
