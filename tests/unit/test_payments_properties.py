@@ -157,6 +157,37 @@ def test_expiry_at_any_point_ends_the_same_and_never_fails_a_captured_payment(
         assert (payment.status is PaymentStatus.REFUNDED) == refunded
 
 
+def test_an_authorisation_reported_after_expiry_does_not_reopen_a_failed_payment() -> None:
+    """Failed, then expired, then an authorisation from before the deadline is reported.
+
+    Had the authorisation come before the due work, the expiry would have failed it: so it
+    must not reopen the payment now either (Hypothesis found this order).
+    """
+
+    def event(kind: PaymentEventKind, n: int, seconds: int) -> PaymentEvent:
+        return PaymentEvent(
+            event_id=f"evt_{n}",
+            kind=kind,
+            payment_reference="pay-1",
+            gateway_payment_id="gw-1",
+            occurred_at=NOW + timedelta(seconds=seconds),
+        )
+
+    failed, authorised = (
+        event(PaymentEventKind.FAILED, 0, 0),
+        event(PaymentEventKind.AUTHORIZED, 1, 1),
+    )
+    expired_early, expired_late = new_payment(), new_payment()
+    expired_early.apply(failed)
+    assert expired_early.expire(NOW + WINDOW) is False  # failed already: nothing to count
+    expired_early.apply(authorised)
+    for e in (failed, authorised):
+        expired_late.apply(e)
+    assert expired_late.expire(NOW + WINDOW) is True
+
+    assert expired_early.status is expired_late.status is PaymentStatus.FAILED
+
+
 @given(st.data(), histories)
 def test_refunds_never_exceed_what_was_captured(
     data: st.DataObject, history: list[PaymentEvent]

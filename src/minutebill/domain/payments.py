@@ -365,9 +365,14 @@ class Payment:
         """
         if to_utc(at) < self.deadline:
             return False
-        return self._fail(
-            f"{self.payment_id}:expired", self.deadline, "authorisation window elapsed"
-        )
+        expired = f"{self.payment_id}:expired"
+        if self.status is PaymentStatus.FAILED and expired not in self._events:
+            # Failed already, so nothing changes now; but the window's end is kept, so that
+            # an authorisation reported later (from before the deadline) cannot reopen it,
+            # as it could not had it been reported before this ran.
+            self._fold(self._failure(expired, self.deadline, _EXPIRED), adopt_gateway_id=False)
+            return False
+        return self._fail(expired, self.deadline, _EXPIRED)
 
     def record_refusal(self, reason: str, *, at: datetime) -> bool:
         """Fail a payment still open that the gateway refused to start, for good.
@@ -386,7 +391,10 @@ class Payment:
         """Fold a FAILED event that minutebill records itself, once, while the payment is open."""
         if not self.status.is_open or event_id in self._events:
             return False
-        event = PaymentEvent(
+        return self._fold(self._failure(event_id, at, reason), adopt_gateway_id=False)
+
+    def _failure(self, event_id: str, at: datetime, reason: str) -> PaymentEvent:
+        return PaymentEvent(
             event_id=event_id,
             kind=PaymentEventKind.FAILED,
             payment_reference=self.payment_id,
@@ -394,7 +402,6 @@ class Payment:
             occurred_at=at,
             reason=reason,
         )
-        return self._fold(event, adopt_gateway_id=False)
 
     # --- refunds -------------------------------------------------------------------------
 
@@ -792,6 +799,9 @@ class Payment:
 def _by_gateway_id(sent: dict[str, str]) -> dict[str, str]:
     """Our refund id for each gateway refund id recorded (`record_refund_sent`)."""
     return {theirs: ours for ours, theirs in sent.items()}
+
+
+_EXPIRED = "authorisation window elapsed"
 
 
 def _rejection_id(refund_id: str) -> str:
