@@ -87,3 +87,18 @@ def test_a_call_waiting_in_line_starts_once_money_is_free_and_is_capped_by_it(
     (admitted,) = rig.billing.admit_waiting(ACCOUNT)
     hold = admitted.reservation
     assert (hold.call_id, hold.max_seconds, hold.funds) == ("late", 60, inr("1.50"))
+
+
+def test_a_call_past_its_cap_does_not_spend_the_money_another_call_keeps(
+    rig: BillingRig,
+) -> None:
+    first = started(rig, "c1", seconds=240)  # INR 6 kept
+    second = started(rig, "c2")  # INR 9 kept
+    assert (first.funds, second.funds) == (inr(6), inr(9))
+
+    record = rig.billing.end_call(ACCOUNT, "c1", timedelta(minutes=10))  # the switch ran on
+
+    assert record.overage_charge == inr(15)  # rated in full ...
+    assert rig.billing.overview(ACCOUNT).wallet_balance == inr(9)  # ... paid as far as INR 6
+    rig.billing.end_call(ACCOUNT, "c2", timedelta(seconds=second.max_seconds))
+    assert rig.billing.overview(ACCOUNT).wallet_balance == inr(0)  # c2's INR 9 was there

@@ -238,7 +238,10 @@ class CallsMixin(ServiceBase):
     def _charge_overage(self, uow: UnitOfWork, ledger: MinuteLedger, record: UsageRecord) -> None:
         """Debit the call's overage from the wallet, with tax, as far as the balance goes.
 
-        Under charge-the-wallet, always. Billed in arrears, overage waits for the plan's
+        Not into the money other live calls keep (`Reservation.funds`): a call that ran past
+        its cap pays its excess from what no call keeps, and what that cannot pay stays on
+        its record, so the calls still running get what they were promised. Under
+        charge-the-wallet, always. Billed in arrears, overage waits for the plan's
         renewal, or is taken from the wallet when the plan ends (`_lapse`); a call that ends
         after the plan ended has no renewal left to carry it, so the wallet pays it now.
 
@@ -256,7 +259,8 @@ class CallsMixin(ServiceBase):
         elif mode is not OverageMode.CHARGE_WALLET:
             return
         wallet = self._wallet(uow, record.account_id)
-        payable = min(self._gross(charge), wallet.balance)
+        # The call's own hold is gone by now: what is kept is the other calls'.
+        payable = min(self._gross(charge), self._unkept_funds(uow, ledger))
         if payable.amount > 0:
             try:
                 wallet.debit(
