@@ -195,6 +195,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.emptied: set[int] = set()  # periods a settlement or expiry left with nothing to use
         self.left_behind: list[tuple[MinuteLedger, State]] = []
         self.kept: dict[str, Money] = {}  # wallet money each call on the wallet keeps
+        self.reached: set[tuple[int, int]] = set()  # (period, level) reached at a check
 
     # --- set-up -------------------------------------------------------------------------------
 
@@ -340,9 +341,23 @@ class LedgerMachine(RuleBasedStateMachine):
         assert self.ledger.expire(self.now) == expected
         period = self.model.period
         if expected and period is not None and self.now < period.end:
-            total, left, _, on_hold, _ = self.model.snapshot(self.now)
-            if total and left + on_hold == 0:  # expiry left nothing: the host must hear of it
-                self.emptied.add(self.k)
+            self.note_levels_reached()  # expiry may bring a warning nearer, or leave nothing
+
+    def note_levels_reached(self) -> None:
+        """At a check (a debit, an expiry): the levels the share gone, used or expired, reached.
+
+        Every one of them must have fired by now (`events_are_unique`); 100 is reached only
+        when nothing is left to use, free or held.
+        """
+        total, left, _, on_hold, _ = self.model.snapshot(self.now)
+        if not total:
+            return
+        if left + on_hold == 0:
+            self.emptied.add(self.k)
+        gone = hundredths((total - left - on_hold) * 100, total)
+        for level in self.model.policy.thresholds:
+            if level < 100 and gone >= level:
+                self.reached.add((self.k, level))
 
     @rule(
         rollover=st.one_of(st.none(), st.integers(0, 40)),
@@ -547,9 +562,7 @@ class LedgerMachine(RuleBasedStateMachine):
             if record.overage_charge is not None:
                 self.model.late_charges += record.overage_charge
         if billable > overage and self.now < self.model.period.end:
-            total, left, _, on_hold, _ = self.model.snapshot(self.now)
-            if total and left + on_hold == 0:
-                self.emptied.add(self.k)
+            self.note_levels_reached()
         self.model.records[call_id] = record
         self.remembered.add(call_id)
         return record
@@ -744,6 +757,8 @@ class LedgerMachine(RuleBasedStateMachine):
                 reached = percent >= level
             if total and reached:
                 assert (self.k, level) in self.thresholds_fired, f"{level}% did not fire"
+        for key in self.reached:  # reached by what is gone, used or expired
+            assert key in self.thresholds_fired, f"{key[1]}% of period {key[0]} did not fire"
         if total and used < total:
             assert self.ledger.snapshot(self.now).used_percent < 100
 

@@ -516,7 +516,8 @@ def test_minutes_exhausted_fires_when_nothing_is_left_though_some_expired() -> N
 
     crossed = [e for e in ledger.pull_events() if isinstance(e, MinutesLow | MinutesExhausted)]
     assert [(type(e), e.level, e.used_percent, e.remaining_seconds) for e in crossed] == [
-        (MinutesExhausted, 100, Decimal("55.00"), 0)
+        (MinutesLow, 80, Decimal("55.00"), 0),  # every second is gone: used or expired
+        (MinutesExhausted, 100, Decimal("55.00"), 0),
     ]
     ledger.settle("call-3", timedelta(minutes=1), at(11))  # overage: no second warning
     assert not any(isinstance(e, MinutesExhausted) for e in ledger.pull_events())
@@ -535,7 +536,8 @@ def test_minutes_exhausted_fires_when_the_last_minutes_expire_unused() -> None:
 
     crossed = [e for e in ledger.pull_events() if isinstance(e, MinutesLow | MinutesExhausted)]
     assert [(type(e), e.level, e.used_percent, e.remaining_seconds) for e in crossed] == [
-        (MinutesExhausted, 100, Decimal("50.00"), 0)
+        (MinutesLow, 80, Decimal("50.00"), 0),
+        (MinutesExhausted, 100, Decimal("50.00"), 0),
     ]
     ledger.expire(at(7))
     assert ledger.pull_events() == []
@@ -551,16 +553,38 @@ def test_minutes_that_expire_with_the_period_do_not_say_it_ran_out() -> None:
     assert not any(isinstance(e, MinutesLow | MinutesExhausted) for e in ledger.pull_events())
 
 
-def test_expiry_that_leaves_minutes_or_holds_fires_nothing() -> None:
+def test_expiry_that_leaves_minutes_or_holds_warns_but_does_not_say_they_ran_out() -> None:
     ledger = pro_ledger(plan_minutes=100)
     ledger.grant("pro-4d", GrantSource.BUNDLE, 100 * MINUTE, T0, expires_at=at(5), priority=-1)
-    ledger.settle("call-1", timedelta(minutes=99), at(1))
+    ledger.settle("call-1", timedelta(minutes=99), at(1))  # 49.5 % used: no warning yet
     ledger.reserve("live", MINUTE, at(4))  # the plan's last minute, held
+    assert not any(isinstance(e, MinutesLow | MinutesExhausted) for e in ledger.pull_events())
+
+    ledger.expire(at(6))  # 199 of 200 minutes gone: the last one is held
+
+    crossed = [e for e in ledger.pull_events() if isinstance(e, MinutesLow | MinutesExhausted)]
+    assert [(type(e), e.level, e.remaining_seconds) for e in crossed] == [(MinutesLow, 80, 0)]
+
+
+def test_the_low_warning_counts_expired_minutes_so_it_comes_before_they_run_out() -> None:
+    # 100 plan minutes and a 100-minute bundle that lapses on day 5 with 90 unused: 80 % of
+    # 200 minutes can never be *used* now, yet the account runs out all the same. The warning
+    # counts what is gone, used or expired: 90 expired and 70 used are 80 %.
+    ledger = pro_ledger(plan_minutes=100)
+    ledger.grant("pro-4d", GrantSource.BUNDLE, 100 * MINUTE, T0, expires_at=at(5))
+    ledger.settle("call-1", timedelta(minutes=10), at(1))  # the bundle's first 10 minutes
     ledger.pull_events()
 
-    ledger.expire(at(6))
+    ledger.settle("call-2", timedelta(minutes=59), at(10))  # 159 of 200 gone: 79.5 %
+    assert not any(isinstance(e, MinutesLow) for e in ledger.pull_events())
+    ledger.settle("call-3", timedelta(minutes=1), at(11))  # 160 of 200: 80 %
 
-    assert not any(isinstance(e, MinutesLow | MinutesExhausted) for e in ledger.pull_events())
+    (low,) = [e for e in ledger.pull_events() if isinstance(e, MinutesLow)]
+    assert (low.level, low.used_percent, low.remaining_seconds) == (
+        80,
+        Decimal("35.00"),
+        40 * MINUTE,
+    )
 
 
 def test_minutes_exhausted_waits_for_held_seconds_though_some_expired() -> None:

@@ -57,6 +57,7 @@ from minutebill.domain.ledger_policy import (
     LedgerPolicy,
     LedgerTotals,
     MinuteSnapshot,
+    hundredths,
     used_percent,
 )
 from minutebill.domain.money import Money
@@ -1016,15 +1017,22 @@ class MinuteLedger:
     def _check_thresholds(self, at: datetime) -> None:
         figures = period_figures(self._pool.ordered(), self._counters.period, at)
         thresholds = self.policy.thresholds
-        # 100.00 only when nothing is left: the 100 level (MinutesExhausted) waits for the
-        # last second, where a percentage rounded half up would reach it at 99.995 %. It is
-        # reached once nothing remains to use, free or held, even if some of the period's
-        # seconds expired and the percentage never reads 100.
+        # A level counts the period's seconds that are gone, used or expired: what is left to
+        # use is what a campaign runs on, so a bundle that lapsed brings the warning nearer.
+        # The 100 level (MinutesExhausted) waits for the last second, where a percentage
+        # rounded half up would reach it at 99.995 %: it is reached once nothing remains to
+        # use, free or held. The events show the used percentage, as the overview does.
         percent = used_percent(figures.used, figures.total)
+        gone = figures.used + figures.expired
         exhausted = figures.remaining + figures.held == 0
         counters = self._counters
-        crossed = counters.cross(thresholds, percent, exhausted=exhausted) if figures.total else []
-        counters.watch(thresholds, figures.used, figures.total, figures.lasting)
+        if figures.total:
+            crossed = counters.cross(
+                thresholds, hundredths(gone * 100, figures.total), exhausted=exhausted
+            )
+        else:
+            crossed = []
+        counters.watch(thresholds, gone, figures.total, figures.lasting)
         for level in crossed:
             kind: type[MinutesLow | MinutesExhausted] = (
                 MinutesExhausted if level >= 100 else MinutesLow

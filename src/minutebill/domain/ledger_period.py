@@ -184,15 +184,17 @@ class PeriodCounters:
         return room is None or self._debited >= room
 
     def watch(
-        self, thresholds: tuple[int, ...], used: int, total: int, lasting: int | None = None
+        self, thresholds: tuple[int, ...], gone: int, total: int, lasting: int | None = None
     ) -> None:
-        """After a check at `used` of `total` seconds: set the room before the next level.
+        """After a check with `gone` of `total` seconds used or expired: the room before a level.
 
-        A level ``L`` below 100 is reached when the percentage rounded half up to two places
-        is at least ``L``, that is when ``20000 × used >= (200 × L - 1) × total``; the level
-        100 when nothing remains to use, neither free nor held (see `cross`). Seconds may
-        expire between checks, so while 100 is pending the room is at most `lasting`, the
-        seconds only a debit takes away (default: all not used).
+        A level ``L`` below 100 is reached when the share gone, rounded half up to two places,
+        is at least ``L``, that is when ``20000 × gone >= (200 × L - 1) × total``; the level
+        100 when nothing remains to use, neither free nor held (see `cross`), that is when
+        ``gone == total``. Debits move seconds to gone, and so may expiry between checks: but
+        only the seconds that do not last the period, at most ``total - gone - lasting``. So
+        the room, in debited seconds, stops that much short of the next level (`lasting`: the
+        seconds only a debit takes away; default: all not gone).
         """
         pending = [level for level in thresholds if level not in self.fired]
         if not pending:
@@ -202,9 +204,9 @@ class PeriodCounters:
         else:
             level = pending[0]
             needed = total if level >= 100 else -(-(200 * level - 1) * total // 20000)
-            room = needed - used
-            if pending[-1] >= 100:
-                room = min(room, total - used if lasting is None else lasting)
+            room = needed - gone
+            if lasting is not None:  # expiry may take the rest before any debit does
+                room = min(room, lasting - (total - needed))
             self._room = max(room, 1)
         self._debited = 0
 
@@ -234,8 +236,8 @@ class PeriodCounters:
     ) -> list[int]:
         """Mark and return the levels reached that had not fired yet, lowest first.
 
-        A level below 100 is reached when `percent` reaches it; 100 when `exhausted`: nothing
-        remains to use, neither free nor held, whether or not some of the period expired.
+        A level below 100 is reached when `percent`, the share of the period used or expired,
+        reaches it; 100 when `exhausted`: nothing remains to use, neither free nor held.
         """
         crossed = [
             lv

@@ -78,11 +78,12 @@ class LedgerPolicy:
         rating: The billing increment calls are rated with.
         overage: What happens to seconds no grant covers (block, charge the wallet, or bill in
             arrears); it also decides whether `reserve` may hold zero seconds.
-        thresholds: Used-percent levels at which `MinutesLow` (below 100) or
-            `MinutesExhausted` (100) is emitted, once per level per period. A level below 100
-            is reached when the used percentage, two places half up, reaches it; 100 when
-            nothing remains to use, neither free nor held (even if some of the period's
-            seconds expired, so the percentage stays below 100).
+        thresholds: Percentage levels of the period's minutes gone, used or expired, at
+            which `MinutesLow` (below 100) or `MinutesExhausted` (100) is emitted, once per
+            level per period. A level below 100 is reached when that share, two places half
+            up, reaches it; 100 when nothing remains to use, neither free nor held. Without
+            expiry the share gone is the used percentage; with it, the warning comes as
+            early before the minutes run out.
         hold_ttl: How long a hold lasts before `expire_holds` returns its seconds (a hold
             for a longer call lasts as long as the call may run: see `MinuteLedger.reserve`);
             at most `MAX_CALL_DURATION`.
