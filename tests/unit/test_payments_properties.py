@@ -23,6 +23,7 @@ from minutebill.testing.payment_strategies import (
     gateway_histories,
     payment_methods,
 )
+from tests.unit.test_payments_machine import ev
 
 NOW = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
 WINDOW = timedelta(hours=1)
@@ -164,19 +165,7 @@ def test_an_authorisation_reported_after_expiry_does_not_reopen_a_failed_payment
     must not reopen the payment now either (Hypothesis found this order).
     """
 
-    def event(kind: PaymentEventKind, n: int, seconds: int) -> PaymentEvent:
-        return PaymentEvent(
-            event_id=f"evt_{n}",
-            kind=kind,
-            payment_reference="pay-1",
-            gateway_payment_id="gw-1",
-            occurred_at=NOW + timedelta(seconds=seconds),
-        )
-
-    failed, authorised = (
-        event(PaymentEventKind.FAILED, 0, 0),
-        event(PaymentEventKind.AUTHORIZED, 1, 1),
-    )
+    failed, authorised = ev(0, PaymentEventKind.FAILED, 0), ev(1, PaymentEventKind.AUTHORIZED, 1)
     expired_early, expired_late = new_payment(), new_payment()
     expired_early.apply(failed)
     assert expired_early.expire(NOW + WINDOW) is False  # failed already: nothing to count
