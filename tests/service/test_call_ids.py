@@ -9,7 +9,6 @@ on the in-memory store and on SQLite.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -24,18 +23,11 @@ from tests.service.test_support import (
     ACCOUNT,
     STORES,
     FailingCommits,
-    open_rig,
     open_store,
     snapshot,
 )
 
 OTHER = "acct-2"
-
-
-@pytest.fixture(params=STORES)
-def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BillingRig]:
-    with open_rig(request.param, tmp_path) as opened:
-        yield opened
 
 
 def another_process(rig: BillingRig) -> BillingRig:

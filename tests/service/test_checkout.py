@@ -6,7 +6,6 @@ Every test runs on the in-memory store and on SQLite.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -39,7 +38,6 @@ from minutebill.testing.payment_strategies import deliveries
 from minutebill.testing.stateful import START, UPI, BillingRig
 from tests.service.test_support import (
     ACCOUNT,
-    STORES,
     capture_later,
     open_rig,
     open_store,
@@ -50,11 +48,11 @@ from tests.service.test_support import (
 NUMBER = "+919800000001"
 
 
-@pytest.fixture(params=STORES)
-def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BillingRig]:
-    with open_rig(request.param, tmp_path) as opened:
-        opened.billing.subscribe(ACCOUNT, "pro", timezone="Asia/Kolkata")
-        yield opened
+@pytest.fixture
+def rig(rig: BillingRig) -> BillingRig:
+    """The service tests' rig, with `ACCOUNT` on Pro."""
+    rig.billing.subscribe(ACCOUNT, "pro", timezone="Asia/Kolkata")
+    return rig
 
 
 def bundle_grants(rig: BillingRig) -> list[int]:

@@ -5,7 +5,6 @@ Every test runs on the in-memory store and on SQLite.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -34,11 +33,11 @@ PERIOD_END = datetime(2026, 2, 5, 9, tzinfo=UTC)
 NUMBERS = ("+919800000001", "+919800000002", "+919800000003")
 
 
-@pytest.fixture(params=STORES)
-def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BillingRig]:
-    with open_rig(request.param, tmp_path) as opened:
-        opened.billing.subscribe(ACCOUNT, "pro", timezone="Asia/Kolkata")
-        yield opened
+@pytest.fixture
+def rig(rig: BillingRig) -> BillingRig:
+    """The service tests' rig, with `ACCOUNT` on Pro."""
+    rig.billing.subscribe(ACCOUNT, "pro", timezone="Asia/Kolkata")
+    return rig
 
 
 def balance(rig: BillingRig) -> Money:

@@ -11,12 +11,8 @@ Every test runs on the in-memory store and on SQLite.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
-
-import pytest
 
 from minutebill import Billing, MemoryStore, TaxPolicy, Upi
 from minutebill.domain.money import Money
@@ -25,20 +21,10 @@ from minutebill.domain.wallet_entries import EntryKind
 from minutebill.testing.checkers import assert_ledgers_match_calls
 from minutebill.testing.fakes import FakePaymentGateway, FixedClock
 from minutebill.testing.stateful import START, BillingRig, reference_catalog
-from tests.service.test_support import STORES, open_rig, top_up
+from tests.service.test_support import inr, top_up
 
 ENT = "ent"
 UPI = Upi("asha@okaxis")
-
-
-@pytest.fixture(params=STORES)
-def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BillingRig]:
-    with open_rig(request.param, tmp_path) as opened:
-        yield opened
-
-
-def inr(amount: str | int) -> Money:
-    return Money(amount, "INR")
 
 
 def balance(rig: BillingRig, account: str) -> Money:

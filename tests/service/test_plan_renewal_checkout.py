@@ -13,14 +13,13 @@ Every test runs on the in-memory store and on SQLite.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from minutebill import TaxPolicy
+from minutebill import CheckoutResult, TaxPolicy
 from minutebill.domain.ledger import MinuteLedger
 from minutebill.domain.money import Money
 from minutebill.domain.payment_status import PaymentStatus
@@ -29,20 +28,10 @@ from minutebill.domain.wallet_entries import EntryKind
 from minutebill.errors import IdempotencyConflict, InvalidTransition
 from minutebill.testing.fakes import Outcome
 from minutebill.testing.stateful import UPI, BillingRig
-from tests.service.test_support import STORES, capture_later, open_rig, snapshot, top_up
+from tests.service.test_support import capture_later, inr, open_rig, snapshot, top_up
 
 ENT = "ent"
 GST = TaxPolicy.india_gst("0.18", supplier_state="KA", customer_state="KA")
-
-
-@pytest.fixture(params=STORES)
-def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BillingRig]:
-    with open_rig(request.param, tmp_path) as opened:
-        yield opened
-
-
-def inr(amount: str | int) -> Money:
-    return Money(amount, "INR")
 
 
 def wallet(rig: BillingRig) -> Wallet:
@@ -74,6 +63,13 @@ def past_due_with_arrears(rig: BillingRig, overage_minutes: int = 100) -> dateti
     assert rig.billing.run_due()["plans_past_due"] == 1
     rig.clock.advance(timedelta(hours=1))
     return end
+
+
+def pending_renewal(rig: BillingRig) -> CheckoutResult:
+    """`past_due_with_arrears`, then its renewal at checkout (key ``r``), not yet captured."""
+    past_due_with_arrears(rig)
+    rig.gateway.script(Outcome.STAY_PENDING)
+    return rig.billing.checkout_plan_renewal(ENT, UPI, idempotency_key="r")
 
 
 def test_a_renewal_paid_at_checkout_bills_the_ended_periods_arrears_once(
@@ -149,9 +145,7 @@ def test_a_renewal_the_wallet_paid_meanwhile_leaves_the_payment_in_the_wallet(
     rig: BillingRig,
 ) -> None:
     """A top-up pays the renewal (and its arrears) first; the card's ₹25,119 stays in the wallet."""
-    past_due_with_arrears(rig)
-    rig.gateway.script(Outcome.STAY_PENDING)
-    result = rig.billing.checkout_plan_renewal(ENT, UPI, idempotency_key="r")
+    result = pending_renewal(rig)
     assert not result.payment.fulfilled
     top_up(rig, ENT, 25_119, "t1")
     assert rig.billing.overview(ENT).status == "active"
@@ -182,9 +176,7 @@ def test_a_renewal_paid_after_the_plan_ended_is_refunded(rig: BillingRig) -> Non
 
 
 def test_the_same_key_continues_the_renewal_as_quoted(rig: BillingRig) -> None:
-    past_due_with_arrears(rig)
-    rig.gateway.script(Outcome.STAY_PENDING)
-    first = rig.billing.checkout_plan_renewal(ENT, UPI, idempotency_key="r")
+    first = pending_renewal(rig)
     rig.billing.end_call(ENT, "grace-2", timedelta(minutes=30_000))  # arrears grow meanwhile
     again = rig.billing.checkout_plan_renewal(ENT, UPI, idempotency_key="r")
     assert again.quote == first.quote
@@ -197,9 +189,7 @@ def test_a_renewal_billing_more_by_the_capture_waits_in_the_wallet_for_the_rest(
     rig: BillingRig,
 ) -> None:
     """30,000 grace minutes after the quote: the new period covers 20,000, ₹12,000 more is due."""
-    past_due_with_arrears(rig)
-    rig.gateway.script(Outcome.STAY_PENDING)
-    result = rig.billing.checkout_plan_renewal(ENT, UPI, idempotency_key="r")
+    result = pending_renewal(rig)
     rig.billing.end_call(ENT, "grace-2", timedelta(minutes=30_000))
     capture_later(rig, result.payment.payment_id)
     rig.deliver(rig.gateway.take_webhooks())

@@ -5,7 +5,6 @@ Every test runs on the in-memory store and on SQLite.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -42,13 +41,6 @@ from tests.service.test_support import (
     snapshot,
     top_up,
 )
-
-
-@pytest.fixture(params=STORES)
-def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BillingRig]:
-    with open_rig(request.param, tmp_path) as opened:
-        yield opened
-
 
 # --- subscribe and the overview --------------------------------------------------------------
 
@@ -677,10 +669,8 @@ def test_seconds_too_few_for_the_shortest_call_do_not_put_a_call_in_line(
         assert snapshot(rig) == before
 
 
-def test_waiting_calls_stop_starting_once_the_last_minutes_are_held_and_the_wallet_is_empty(
-    rig: BillingRig,
-) -> None:
-    """Each waiting call is asked about on its own: the one before may take the last seconds."""
+def two_waiting_and_two_slots_free(rig: BillingRig) -> None:
+    """Pro with 240 s free and an empty wallet; w1 and w2 wait; c0 and c1 just ended."""
     rig.billing.subscribe(ACCOUNT, "pro")  # 10 slots, overage charged to the wallet
     settle_minutes(rig, ACCOUNT, 4988)  # 720 s left, nothing in the wallet
     for i in range(10):  # each holds the minute a call of a second is billed
@@ -689,6 +679,13 @@ def test_waiting_calls_stop_starting_once_the_last_minutes_are_held_and_the_wall
     assert isinstance(rig.billing.start_call(ACCOUNT, "w2"), Queued)
     rig.billing.release_call(ACCOUNT, "c0")
     rig.billing.release_call(ACCOUNT, "c1")  # two slots, 240 s free
+
+
+def test_waiting_calls_stop_starting_once_the_last_minutes_are_held_and_the_wallet_is_empty(
+    rig: BillingRig,
+) -> None:
+    """Each waiting call is asked about on its own: the one before may take the last seconds."""
+    two_waiting_and_two_slots_free(rig)
     admitted = rig.billing.admit_waiting(ACCOUNT)
     assert [a.reservation.call_id for a in admitted] == ["w1"]  # it holds the 240 s
     assert admitted[0].reservation.seconds == 240
@@ -703,14 +700,7 @@ def test_a_waiting_call_that_cannot_be_paid_for_yet_keeps_its_place_until_a_top_
     start must not leave the line unseen: it waits on, and starts once the wallet can pay
     (or times out, and `queue.expire` reports it).
     """
-    rig.billing.subscribe(ACCOUNT, "pro")  # 10 slots, overage charged to the wallet
-    settle_minutes(rig, ACCOUNT, 4988)  # 720 s left, nothing in the wallet
-    for i in range(10):  # each holds the minute a call of a second is billed
-        assert isinstance(rig.billing.start_call(ACCOUNT, f"c{i}", max_seconds=1), Admitted)
-    assert isinstance(rig.billing.start_call(ACCOUNT, "w1"), Queued)
-    assert isinstance(rig.billing.start_call(ACCOUNT, "w2"), Queued)
-    rig.billing.release_call(ACCOUNT, "c0")
-    rig.billing.release_call(ACCOUNT, "c1")
+    two_waiting_and_two_slots_free(rig)
     assert [a.reservation.call_id for a in rig.billing.admit_waiting(ACCOUNT)] == ["w1"]
     assert [c.call_id for c in rig.billing.queue.waiting()] == ["w2"]  # not dropped unseen
     assert rig.billing.start_call(ACCOUNT, "w2") == Queued(1, rig.billing.queue.waiting()[0])

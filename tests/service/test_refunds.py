@@ -40,11 +40,11 @@ OWED = Money(1500, "INR")
 LATER = timedelta(days=400)  # far beyond any payment's reconciliation or deadline
 
 
-@pytest.fixture(params=STORES)
-def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BillingRig]:
-    with open_rig(request.param, tmp_path) as opened:
-        opened.billing.subscribe(ACCOUNT, "pro", timezone="Asia/Kolkata")
-        yield opened
+@pytest.fixture
+def rig(rig: BillingRig) -> BillingRig:
+    """The service tests' rig, with `ACCOUNT` on Pro."""
+    rig.billing.subscribe(ACCOUNT, "pro", timezone="Asia/Kolkata")
+    return rig
 
 
 @pytest.fixture(params=STORES)

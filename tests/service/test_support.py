@@ -70,6 +70,11 @@ def settle_minutes(rig: BillingRig, account: str, *minutes: int) -> None:
         rig.clock.advance(timedelta(minutes=1))
 
 
+def inr(amount: str | int) -> Money:
+    """Rupees."""
+    return Money(amount, "INR")
+
+
 def top_up(rig: BillingRig, account: str, rupees: int, key: str) -> None:
     """Put money in the wallet (the fake gateway captures at once)."""
     rig.gateway.script(Outcome.SUCCEED)

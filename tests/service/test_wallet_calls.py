@@ -8,30 +8,23 @@ on the in-memory store and on SQLite.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from minutebill.domain.admission import Admitted, Queued, Rejected, RejectionReason
-from minutebill.domain.money import Money
 from minutebill.domain.usage import Reservation
 from minutebill.testing.stateful import BillingRig
-from tests.service.test_support import ACCOUNT, STORES, open_rig, snapshot, top_up
+from tests.service.test_support import ACCOUNT, inr, snapshot, top_up
 
 
-@pytest.fixture(params=STORES)
-def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BillingRig]:
-    with open_rig(request.param, tmp_path) as opened:
-        opened.billing.subscribe(ACCOUNT, "pro")
-        opened.billing.end_call(ACCOUNT, "c0", timedelta(minutes=5000))  # the minutes are gone
-        top_up(opened, ACCOUNT, 15, "t1")  # ten minutes of overage
-        yield opened
-
-
-def inr(amount: str | int) -> Money:
-    return Money(amount, "INR")
+@pytest.fixture
+def rig(rig: BillingRig) -> BillingRig:
+    """The service tests' rig, with Pro's minutes used up and INR 15 in the wallet."""
+    rig.billing.subscribe(ACCOUNT, "pro")
+    rig.billing.end_call(ACCOUNT, "c0", timedelta(minutes=5000))  # the minutes are gone
+    top_up(rig, ACCOUNT, 15, "t1")  # ten minutes of overage
+    return rig
 
 
 def started(rig: BillingRig, call_id: str, seconds: int = 3600) -> Reservation:
