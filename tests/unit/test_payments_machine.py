@@ -160,11 +160,13 @@ class PaymentMachine(RuleBasedStateMachine):
     @rule(hours=st.integers(0, 3))
     def expire(self, hours: int) -> None:
         at = NOW + timedelta(hours=hours)
-        expected = at >= DEADLINE and model_status(list(self.seen.values())) in OPEN
+        status = model_status(list(self.seen.values()))
+        expected = at >= DEADLINE and status in OPEN
         assert self.payment.expire(at) is expected
-        if expected:
-            synthetic = ev(99, K.FAILED, 60)
-            self.seen["pay-1:expired"] = synthetic
+        # Also on a failed payment: the window's end is kept, so a later authorisation from
+        # before the deadline cannot reopen it.
+        if at >= DEADLINE and (status in OPEN or status is PaymentStatus.FAILED):
+            self.seen.setdefault("pay-1:expired", ev(99, K.FAILED, 60))
 
     @rule(rid=st.sampled_from(["r1", "r2", "r3"]), units=st.integers(1, 10_001))
     def request_refund(self, rid: str, units: int) -> None:
