@@ -361,18 +361,18 @@ class Payment:
         """Fail a payment still open once its authorisation window has passed.
 
         Records a FAILED event dated at the deadline, so the result does not depend on when
-        this runs. Returns whether anything changed.
+        this runs: also on a payment the gateway failed already, where it changes nothing
+        now but keeps an authorisation reported later (from before the deadline) from
+        reopening it. Returns whether the status changed.
         """
-        if to_utc(at) < self.deadline:
-            return False
         expired = f"{self.payment_id}:expired"
-        if self.status is PaymentStatus.FAILED and expired not in self._events:
-            # Failed already, so nothing changes now; but the window's end is kept, so that
-            # an authorisation reported later (from before the deadline) cannot reopen it,
-            # as it could not had it been reported before this ran.
-            self._fold(self._failure(expired, self.deadline, _EXPIRED), adopt_gateway_id=False)
+        status = self.status
+        if to_utc(at) < self.deadline or expired in self._events:
             return False
-        return self._fail(expired, self.deadline, _EXPIRED)
+        if not (status.is_open or status is PaymentStatus.FAILED):
+            return False
+        self._fold(self._failure(expired, self.deadline, _EXPIRED), adopt_gateway_id=False)
+        return status.is_open
 
     def record_refusal(self, reason: str, *, at: datetime) -> bool:
         """Fail a payment still open that the gateway refused to start, for good.
