@@ -718,7 +718,7 @@ class LedgerMachine(RuleBasedStateMachine):
         if not hasattr(self, "ledger"):
             return
         kept = [self.kept[c] for c in self.model.holds if c in self.kept]
-        expected = sum(kept[1:], kept[0]) if kept else None
+        expected = sum_money(kept, "INR") if kept else None
         assert self.ledger.earmarked() == expected
         assert expected is None or expected <= WALLET
 

@@ -60,7 +60,7 @@ from minutebill.domain.ledger_policy import (
     hundredths,
     used_percent,
 )
-from minutebill.domain.money import Money
+from minutebill.domain.money import Money, sum_money
 from minutebill.domain.overage_funds import OverageFunds, funded_length
 from minutebill.domain.periods import BillingPeriod
 from minutebill.domain.state import State
@@ -183,7 +183,7 @@ class MinuteLedger:
         call may run on. None when no hold keeps any.
         """
         kept = [hold.funds for hold in self._calls.holds.values() if hold.funds is not None]
-        return sum(kept[1:], kept[0]) if kept else None
+        return sum_money(kept, kept[0].currency) if kept else None
 
     def refuse_ended(self, call_id: str, action: str) -> None:
         """Refuse `action` on a call this ledger knows ended: call ids are not reused.
