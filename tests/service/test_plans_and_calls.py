@@ -15,7 +15,7 @@ from attrs import evolve
 from minutebill._unit_of_work import UsageTotals
 from minutebill.catalog import Catalog
 from minutebill.domain.admission import Admitted, Queued, Rejected, RejectionReason
-from minutebill.domain.catalog import OveragePolicy
+from minutebill.domain.catalog import OveragePolicy, Plan
 from minutebill.domain.ledger_events import MinutesExhausted
 from minutebill.domain.money import Money
 from minutebill.domain.payment_status import PaymentStatus
@@ -611,6 +611,17 @@ def test_a_first_second_priced_at_nothing_does_not_start_calls_on_an_empty_walle
         assert (record.overage_seconds, record.overage_charge) == (10, Money(1, "JPY"))
 
 
+def rated_sixty_six(code: str, *, included_minutes: int) -> Plan:
+    """The reference plan `code` rated 60/6 with `included_minutes`, as plan ``<code>-6``."""
+    plan = reference_catalog().plan(code)
+    return evolve(
+        plan,
+        code=f"{code}-6",
+        included_minutes=included_minutes,
+        features=evolve(plan.features, rating=BillingIncrement(60, 6)),
+    )
+
+
 @pytest.mark.parametrize("store", STORES)
 def test_seconds_too_few_for_the_shortest_call_start_no_call_an_empty_wallet_cannot_pay(
     store: str, tmp_path: Path
@@ -620,13 +631,7 @@ def test_seconds_too_few_for_the_shortest_call_start_no_call_an_empty_wallet_can
     30 s hold nothing (`reserve` keeps what the longest call they pay is billed), so the
     wallet must pay the first charge: INR 1.50 for the first minute, with its tax.
     """
-    pro = reference_catalog().plan("pro")
-    six = evolve(
-        pro,
-        code="pro-6",
-        included_minutes=2,
-        features=evolve(pro.features, rating=BillingIncrement(60, 6)),
-    )
+    six = rated_sixty_six("pro", included_minutes=2)
     with open_store(store, tmp_path) as uow_factory:
         rig = BillingRig.build(uow_factory, catalog=Catalog(plans=[six], bundles=[]))
         rig.billing.subscribe(ACCOUNT, "pro-6")
@@ -634,7 +639,7 @@ def test_seconds_too_few_for_the_shortest_call_start_no_call_an_empty_wallet_can
         before = snapshot(rig)
         assert rig.billing.start_call(ACCOUNT, "c1") == Rejected(RejectionReason.NO_MINUTES)
         assert snapshot(rig) == before
-        top_up(rig, ACCOUNT, 2, "t1")  # INR 1.50 and 18 % GST: INR 1.77
+        top_up(rig, ACCOUNT, 2, "t1")  # the first minute costs INR 1.50 (no tax on this rig)
         decision = rig.billing.start_call(ACCOUNT, "c1")
         assert isinstance(decision, Admitted)
         hold = decision.reservation
@@ -650,13 +655,7 @@ def test_seconds_too_few_for_the_shortest_call_do_not_put_a_call_in_line(
     Every call is billed at least 60 s, so a third call is refused with the no-minutes reason
     instead of waiting for a slot it could never use; the line and the store are unchanged.
     """
-    starter = reference_catalog().plan("starter")
-    six = evolve(
-        starter,
-        code="starter-6",
-        included_minutes=3,
-        features=evolve(starter.features, rating=BillingIncrement(60, 6)),
-    )
+    six = rated_sixty_six("starter", included_minutes=3)
     with open_store("memory", tmp_path) as uow_factory:
         rig = BillingRig.build(uow_factory, catalog=Catalog(plans=[six], bundles=[]))
         rig.billing.subscribe(ACCOUNT, "starter-6")  # 180 s, two slots
