@@ -183,7 +183,8 @@ class Outbox(Protocol):
     """Events written in the same transaction as the state they describe (transactional outbox).
 
     Publishing is at-least-once: the service publishes after commit; a host that must never
-    miss one reads `since(cursor)` and keeps its own cursor.
+    miss one reads `since(cursor)` and keeps its own cursor: the position of the last entry
+    it handled.
     """
 
     def add(self, events: Sequence[DomainEvent]) -> None:
@@ -191,7 +192,16 @@ class Outbox(Protocol):
         ...
 
     def since(self, position: int, limit: int = 1000) -> list[OutboxEntry]:
-        """Committed entries after `position`, oldest first."""
+        """Committed entries after `position`, oldest first.
+
+        Never an entry while one with a smaller position may still be committed, so a reader
+        that moves its cursor to the last entry it got never skips one. (Where concurrent
+        commits can become visible out of position order, as on PostgreSQL, an entry is
+        withheld until every transaction that might still commit a smaller position has
+        ended.) Read the outbox in a unit of work of its own, before anything else: a unit
+        that has read something else already reads it as of then, and may withhold entries
+        committed since.
+        """
         ...
 
 

@@ -117,7 +117,12 @@ class NaiveStore(PostgresStore):
 
     def _transaction(self, *, read_only: bool, optimistic: bool = False) -> Transaction:
         return _NaiveTransaction(
-            self._pool, self._sessions, self._account_kinds, self._accounts, read_only=read_only
+            self._pool,
+            self._sessions,
+            self._account_kinds,
+            self._accounts,
+            read_only=read_only,
+            outbox=self._outbox,
         )
 
 

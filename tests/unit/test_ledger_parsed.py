@@ -31,7 +31,9 @@ def ledger_of(terms: list[GrantTerms], policy: LedgerPolicy, durations: list[int
     for term in terms:
         term.apply(ledger, AT)
     for i, seconds in enumerate(durations):
-        if i % 2 and (ledger.available_seconds(AT) or not policy.overage.blocks):
+        # A blocking plan refuses a call that no whole billed call fits in (60/60: 1 s left).
+        holdable = ledger.available_seconds(AT) >= policy.rating.shortest_billed_seconds
+        if i % 2 and (holdable or not policy.overage.blocks):
             ledger.reserve(f"call-{i}", max(seconds, 1), AT)
         else:
             ledger.settle(f"call-{i}", timedelta(seconds=seconds), AT)

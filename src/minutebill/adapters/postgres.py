@@ -22,6 +22,9 @@ prepared per connection for each shape of commit it meets. Driver errors become
 connections); a stale version becomes `ConcurrencyConflict`, a taken call id or idempotency key
 `IdempotencyConflict`.
 
+The outbox is read up to its settled position only, so a reader never skips an event that
+commits after one with a larger position (see `minutebill.adapters._outbox_horizon`).
+
 Every text column of a key or an index is declared ``COLLATE "C"`` (schema version 2), so
 ids order and keyset cursors compare by code point, as in every other store, whatever the
 database's default collation; the indexes serve those orders as they are.
@@ -46,6 +49,7 @@ from minutebill.adapters._documents import (
     WriteBatch,
 )
 from minutebill.adapters._kinds import default_kinds
+from minutebill.adapters._outbox_horizon import OutboxHorizon, parse_snapshot
 from minutebill.errors import (
     ConcurrencyConflict,
     IdempotencyConflict,
@@ -249,10 +253,11 @@ _STATEMENTS: dict[str, tuple[str, str, tuple[type, ...]]] = {
         (str, str),
     ),
     "outbox_since": (
-        "bigint, bigint",
+        "bigint, bigint, bigint",
         (
+            # Up to the settled position $3 (see `_PostgresTransaction.outbox_since`).
             "SELECT position, account_id, name, occurred_micros, payload FROM minutebill_outbox"
-            " WHERE position > $1 ORDER BY position LIMIT $2"
+            " WHERE position > $1 AND position <= $3 ORDER BY position LIMIT $2"
         ),
         (int, str, str, int, str),
     ),
@@ -502,6 +507,7 @@ class PostgresStore:
         if type(cached_accounts) is not int or cached_accounts < 0:
             raise ValidationError("cached_accounts", cached_accounts, "a whole number, 0 or more")
         self._accounts = AccountCache(cached_accounts)
+        self._outbox = OutboxHorizon()
         if auto_migrate:
             migrate(dsn, schema=schema)
         self._kinds = kinds or default_kinds()
@@ -570,6 +576,7 @@ class PostgresStore:
             self._accounts,
             read_only=read_only,
             optimistic=optimistic and not read_only,
+            outbox=self._outbox,
         )
 
     def close(self) -> None:
@@ -600,8 +607,11 @@ class _PostgresTransaction(Transaction):
         *,
         read_only: bool = False,
         optimistic: bool = False,
+        outbox: OutboxHorizon | None = None,
     ) -> None:
         self._read_only = read_only
+        self._outbox = outbox if outbox is not None else OutboxHorizon()
+        self._outbox_settled = 0  # the outbox horizon as found before the first statement
         self._begin = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;" if read_only else "BEGIN;"
         self._pool = pool
         self._sessions = sessions
@@ -654,6 +664,9 @@ class _PostgresTransaction(Transaction):
         unchecked = self._unchecked
         if unchecked:
             text = ";".join([*map(self._check_account, unchecked), text])
+        if not self._begun:
+            # Before this transaction's snapshot: the outbox horizon it may count on.
+            self._outbox_settled = self._outbox.settled
         try:
             result = self._exec(text if self._begun else self._begin + text)
         except pg_errors.SerializationFailure as exc:
@@ -804,8 +817,57 @@ class _PostgresTransaction(Transaction):
         return (str(rows[0][0]), str(rows[0][1])) if rows else None
 
     def outbox_since(self, position: int, limit: int) -> list[tuple[int, str, str, int, str]]:
-        rows = self._rows("outbox_since", (position, limit))
+        """The events after `position`, up to the settled position only (`_outbox_horizon`).
+
+        A unit of work that reads the outbox before anything else probes the outbox first,
+        outside its transaction, so its snapshot has every event committed before the probe
+        unless a transaction then in progress is still running; a reader that polls moves on
+        however busy the database is. One that read something else first has its snapshot
+        already and reads up to the horizon as it was then.
+        """
+        if not self._begun:
+            self._probe_outbox()
+        settled = self._settled_outbox()
+        rows = self._rows("outbox_since", (position, limit, settled))
         return [(int(p), str(a), str(n), int(m), str(j)) for p, a, n, m, j in rows]
+
+    def _probe_outbox(self) -> None:
+        """Read the sequence's last value, then the transactions in progress.
+
+        In a transaction of its own (READ COMMITTED: each statement has its own snapshot,
+        in order) before this unit's. A snapshot lists the transactions in progress below its
+        ``xmax`` only; the ones above it are all below the id this probe then takes for
+        itself, so the probe waits for those ids too. Its commit waits for no disk flush:
+        it wrote nothing.
+        """
+        conn = self._conn
+        with _translated(), conn.transaction():
+            conn.execute("SET LOCAL synchronous_commit TO off")
+            [(last,)] = conn.execute(
+                "SELECT coalesce(pg_sequence_last_value("
+                "'minutebill_outbox_position_seq'::regclass), 0)"
+            ).fetchall()
+            [(snapshot, own)] = conn.execute(
+                "SELECT txid_current_snapshot()::text, txid_current()"
+            ).fetchall()
+        above = range(int(snapshot.split(":")[1]), int(own))  # in progress or begun since
+        self._outbox.record(int(last), parse_snapshot(snapshot).union(above))
+
+    def _settled_outbox(self) -> int:
+        """The settled position for this transaction's snapshot (starting it if need be)."""
+        # As found before the snapshot: a newer one may count on commits it cannot see.
+        settled = self._outbox_settled if self._begun else self._outbox.settled
+        waiting = sorted(self._outbox.waiting(settled))
+        running: list[int] = []
+        if waiting:
+            listed = ",".join(map(str, waiting))
+            with _translated():
+                result = self._send(
+                    f"SELECT x FROM unnest('{{{listed}}}'::bigint[]) AS x"  # noqa: S608 - ints
+                    " WHERE NOT txid_visible_in_snapshot(x, txid_current_snapshot())"
+                )
+            running = [int(result.get_value(row, 0) or b"0") for row in range(result.ntuples)]
+        return self._outbox.settle(settled, running)
 
     def _commit_message(self, batch: WriteBatch) -> tuple[str, _Shape | None]:
         """The batch's writes and COMMIT as one message, and the shape it prepares (if any)."""

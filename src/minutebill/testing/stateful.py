@@ -205,6 +205,7 @@ def store_contents(
             contents[f"{account_id}/usage"] = [r.to_state() for r in _all_usage(uow, account_id)]
             contents[f"{account_id}/daily"] = uow.usage.daily(account_id, *_ALL_DAYS)
             contents[f"{account_id}/by_tag"] = uow.usage.by_tag(account_id, *_ALL_DAYS)
+    with uow_factory() as uow:  # the outbox is read in a unit of its own (see `Outbox`)
         entries = uow.outbox.since(0, limit=1_000_000)
         contents["outbox"] = [(e.account_id, e.name, e.payload) for e in entries]
     return contents

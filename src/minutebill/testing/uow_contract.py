@@ -493,6 +493,7 @@ class UnitOfWorkContract:
             assert uow.idempotency.get("acct-exact", "key") == StoredResponse(
                 words, {"n": huge, "s": words}
             )
+        with uow_factory() as uow:  # the outbox is read in a unit of its own (see `Outbox`)
             granted = [e for e in uow.outbox.since(0) if e.name == "MinutesGranted"]
             grants = [e.payload["grant"] for e in granted]
             assert [(g["granted"], g["reference"]) for g in grants] == [(huge, words)]
