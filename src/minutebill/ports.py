@@ -75,7 +75,14 @@ class EventPublisher(Protocol):
     """Receives domain events after the unit of work that recorded them has committed."""
 
     def publish(self, events: Sequence[DomainEvent]) -> None:
-        """Deliver `events` in order. Called at least once per committed event."""
+        """Deliver `events` in order.
+
+        Called once per unit of work that committed events, right after its commit, and
+        never again for them: events whose publishing failed or was cut short by a crash
+        are in the outbox all the same, which a host that must never miss one reads
+        instead (`Outbox.since`). An exception raised here reaches the caller of the use
+        case, whose commit stands (retrying it with the same idempotency key is safe).
+        """
         ...
 
 

@@ -137,3 +137,28 @@ def test_a_retried_commit_publishes_its_events_once(uow_factory: Callable[[], Un
     (batch,) = publisher.batches[published:]
     assert [type(e).__name__ for e in batch] == ["CallSettled"]
     assert as_entries(publisher.events) == outbox(uow_factory)
+
+
+class _BrokenPublisher(RecordingPublisher):
+    """Takes each batch, then fails: a message broker that went away mid-delivery."""
+
+    def publish(self, events: Sequence[DomainEvent]) -> None:
+        super().publish(events)
+        raise ConnectionError("broker unavailable")
+
+
+def test_a_failing_publisher_reaches_the_caller_and_the_commit_stands(
+    uow_factory: Callable[[], UnitOfWork],
+) -> None:
+    publisher = _BrokenPublisher()
+    rig = BillingRig.build(uow_factory, publisher=publisher)
+    with pytest.raises(ConnectionError, match="broker"):
+        rig.billing.subscribe(ACCOUNT, "pro")
+    assert len(publisher.batches) == 1  # offered once, never again
+
+    assert rig.billing.overview(ACCOUNT).plan_code == "pro"  # the subscription was committed
+    assert as_entries(publisher.events) == outbox(uow_factory)  # and its events are kept
+    with pytest.raises(ConnectionError):
+        rig.billing.end_call(ACCOUNT, "c1", timedelta(minutes=3))
+    assert rig.billing.end_call(ACCOUNT, "c1", timedelta(minutes=3)).billable_seconds == 180
+    assert len(publisher.batches) == 2  # the retry was a replay: nothing new to publish
