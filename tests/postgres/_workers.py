@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from minutebill.adapters._documents import StoredDocument, Transaction, WriteBatch
-from minutebill.adapters.postgres import PostgresStore, _literal, _PostgresTransaction, _Shape
+from minutebill.adapters._postgres_sql import Shape, literal
+from minutebill.adapters.postgres import PostgresStore, _PostgresTransaction
 from minutebill.catalog import Catalog
 from minutebill.domain.money import Money
 from minutebill.domain.payment_methods import Upi
@@ -86,19 +87,19 @@ class _NaiveTransaction(_PostgresTransaction):
     def load(self, kind: str, account_id: str, key: str) -> StoredDocument | None:
         result = self._send(
             "SELECT account_id, key, version, state FROM minutebill_documents"  # noqa: S608
-            f" WHERE account_id = {_literal(account_id)} AND kind = {_literal(kind)}"
-            f" AND key = {_literal(key)}"
+            f" WHERE account_id = {literal(account_id)} AND kind = {literal(kind)}"
+            f" AND key = {literal(key)}"
         )
         if not result.ntuples:
             return None
         account, found, version, state = (result.get_value(0, n) or b"" for n in range(4))
         return StoredDocument(account.decode(), found.decode(), int(version), state.decode())
 
-    def _commit_message(self, batch: WriteBatch) -> tuple[str, _Shape | None]:
+    def _commit_message(self, batch: WriteBatch) -> tuple[str, Shape | None]:
         naive = [
             "UPDATE minutebill_documents SET version = version + 1,"  # noqa: S608
-            f" state = {_literal(w.state)} WHERE account_id = {_literal(w.account_id)}"
-            f" AND kind = {_literal(w.kind)} AND key = {_literal(w.key)}"
+            f" state = {literal(w.state)} WHERE account_id = {literal(w.account_id)}"
+            f" AND kind = {literal(w.kind)} AND key = {literal(w.key)}"
             for w in batch.documents
             if w.expected_version is not None
         ]

@@ -18,8 +18,9 @@ from psycopg import sql
 
 from minutebill._unit_of_work import UnitOfWork
 from minutebill.adapters import postgres as postgres_adapter
+from minutebill.adapters._postgres_sql import STATEMENTS
 from minutebill.adapters.memory import MemoryStore
-from minutebill.adapters.postgres import _STATEMENTS, PostgresStore, migrate, migrations
+from minutebill.adapters.postgres import PostgresStore, migrate, migrations
 from minutebill.domain.grants import GrantSource
 from minutebill.domain.ledger import MinuteLedger
 from minutebill.domain.ledger_policy import LedgerPolicy
@@ -218,7 +219,7 @@ def test_every_text_key_column_compares_by_code_point(
 def test_paging_reads_an_index_in_order_without_sorting(
     pg_collated_dsn: str, collated_store: PostgresStore, name: str, params: tuple[object, ...]
 ) -> None:
-    types, text, _ = _STATEMENTS[name]
+    types, text, _ = STATEMENTS[name]
     with psycopg.connect(pg_collated_dsn, autocommit=True) as conn:
         conn.execute(f'SET search_path TO "{collated_store.schema}"')
         # Whatever the table's size: an index in the wanted order is the plan, or a sort.

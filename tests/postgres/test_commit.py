@@ -16,11 +16,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from minutebill._unit_of_work import StoredResponse
-from minutebill.adapters.postgres import (
-    _ONE_STATEMENT_ROWS,
-    _SHAPES_PER_CONNECTION,
-    PostgresStore,
-)
+from minutebill.adapters._postgres_sql import ONE_STATEMENT_ROWS, SHAPES_PER_CONNECTION
+from minutebill.adapters.postgres import PostgresStore
 from minutebill.domain.grants import GrantSource
 from minutebill.domain.ledger import MinuteLedger
 from minutebill.domain.wallet import Wallet
@@ -33,7 +30,7 @@ from tests.postgres._trace import traced
 pytestmark = pytest.mark.postgres
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
-BIG = _ONE_STATEMENT_ROWS + 4  # rows: more than a one-statement commit takes
+BIG = ONE_STATEMENT_ROWS + 4  # rows: more than a one-statement commit takes
 
 
 def billing(store: PostgresStore) -> Billing:
@@ -110,7 +107,7 @@ def test_a_connection_prepares_a_bounded_number_of_commit_shapes(
     one_connection: PostgresStore,
 ) -> None:
     shapes = [(wallets, keys) for wallets in range(1, 9) for keys in range(9 - wallets)]
-    assert len(shapes) > _SHAPES_PER_CONNECTION  # 36 shapes of up to 8 rows
+    assert len(shapes) > SHAPES_PER_CONNECTION  # 36 shapes of up to 8 rows
     for n, (wallets, keys) in enumerate(shapes):
         with one_connection() as uow:
             for w in range(wallets):
@@ -119,7 +116,7 @@ def test_a_connection_prepares_a_bounded_number_of_commit_shapes(
                 uow.idempotency.put(f"acct-{n}", f"k{k}", StoredResponse("f", {"k": k}))
             uow.commit()
 
-    assert prepared_commits(one_connection) == _SHAPES_PER_CONNECTION
+    assert prepared_commits(one_connection) == SHAPES_PER_CONNECTION
     with one_connection() as uow:
         for n, (wallets, keys) in enumerate(shapes):
             assert uow.wallets.get(f"acct-{n}-{wallets - 1}").currency == "INR"

@@ -36,9 +36,8 @@ import re
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from functools import lru_cache
 from importlib.resources import files
-from typing import Any, NamedTuple, Self
+from typing import Any, Self
 
 from minutebill.adapters._account_cache import AccountCache, AccountDocuments
 from minutebill.adapters._documents import (
@@ -50,6 +49,20 @@ from minutebill.adapters._documents import (
 )
 from minutebill.adapters._kinds import default_kinds
 from minutebill.adapters._outbox_horizon import OutboxHorizon, parse_snapshot
+from minutebill.adapters._postgres_sql import (
+    ONE_STATEMENT_ROWS,
+    PIECES,
+    READ_ONLY,
+    SESSION,
+    SHAPES_PER_CONNECTION,
+    STATEMENTS,
+    Shape,
+    commit_rows,
+    commit_statement,
+    execute_prepared,
+    literal,
+    load_cell,
+)
 from minutebill.errors import (
     ConcurrencyConflict,
     IdempotencyConflict,
@@ -146,326 +159,6 @@ def migrate(dsn: str, *, schema: str = "public") -> int:
     return current
 
 
-# --- statements ------------------------------------------------------------------------------
-# Prepared once per connection; a unit of work sends ``EXECUTE name(literals)`` for each, so
-# several go out in one message and the server plans none of them again. Each read names the
-# Python type of every column it returns (results arrive as text).
-
-_DOC = "SELECT account_id, key, version, state FROM minutebill_documents"
-_DOC_COLUMNS = (str, str, int, str)
-_STATEMENTS: dict[str, tuple[str, str, tuple[type, ...]]] = {
-    "load": (
-        "text, text, text",
-        f"{_DOC} WHERE account_id = $1 AND kind = $2 AND key = $3 FOR UPDATE",
-        _DOC_COLUMNS,
-    ),
-    # An account's one-per-account documents, locked together in one fixed order (see
-    # `_PostgresTransaction.load`): the kind tells them apart (the account and key are known).
-    "lock_account": (
-        "text, text, text, text",
-        (
-            "SELECT kind, version, state FROM minutebill_documents"
-            " WHERE account_id = $1 AND key = '' AND kind IN ($2, $3, $4)"
-            " ORDER BY CASE kind WHEN $2 THEN 0 WHEN $3 THEN 1 ELSE 2 END FOR UPDATE"
-        ),
-        (str, int, str),
-    ),
-    # The same rows and lock order, for documents read from the store's cache: raises a stale
-    # version (40001) unless the account's documents are at the versions given, as
-    # "kind:version" joined by commas in code point order of the kinds ('' for none).
-    "check_account": (
-        "text, text, text, text, text, text",
-        (
-            "SELECT minutebill_stale_version($5) FROM (SELECT kind, version"
-            " FROM minutebill_documents WHERE account_id = $1 AND key = '' AND kind IN ($2, $3, $4)"
-            " ORDER BY CASE kind WHEN $2 THEN 0 WHEN $3 THEN 1 ELSE 2 END FOR UPDATE) AS locked"
-            " HAVING coalesce(string_agg(kind || ':' || version, ',' ORDER BY kind), '') <> $6"
-        ),
-        (),
-    ),
-    "load_account": (
-        "text, text",
-        f"{_DOC} WHERE account_id = $1 AND kind = $2 ORDER BY key FOR UPDATE",
-        _DOC_COLUMNS,
-    ),
-    # SKIP LOCKED: several workers running due work at once split it between them.
-    "load_due": (
-        "text, bigint, bigint, text, text, bigint",
-        (
-            "SELECT due_micros, account_id, key, version, state FROM minutebill_documents"
-            " WHERE kind = $1 AND due_micros <= $2 AND (due_micros, account_id, key) > ($3, $4, $5)"
-            " ORDER BY due_micros, account_id, key LIMIT $6 FOR UPDATE SKIP LOCKED"
-        ),
-        (int, str, str, int, str),
-    ),
-    "load_by_reference": (
-        "text, text",
-        f"{_DOC} WHERE kind = $1 AND reference = $2 FOR UPDATE",
-        _DOC_COLUMNS,
-    ),
-    "usage_get": (
-        "text, text",
-        "SELECT state FROM minutebill_usage_records WHERE account_id = $1 AND call_id = $2",
-        (str,),
-    ),
-    "usage_first": (
-        "text, bigint",
-        (
-            "SELECT settled_micros, call_id, state FROM minutebill_usage_records"
-            " WHERE account_id = $1 ORDER BY settled_micros DESC, call_id DESC LIMIT $2"
-        ),
-        (int, str, str),
-    ),
-    "usage_after": (
-        "text, bigint, text, bigint",
-        (
-            "SELECT settled_micros, call_id, state FROM minutebill_usage_records"
-            " WHERE account_id = $1 AND (settled_micros, call_id) < ($2, $3)"
-            " ORDER BY settled_micros DESC, call_id DESC LIMIT $4"
-        ),
-        (int, str, str),
-    ),
-    # to_char: the day in ISO form whatever the session's DateStyle.
-    "usage_daily": (
-        "text, text, date, date",
-        (
-            "SELECT to_char(day, 'YYYY-MM-DD'), calls, billable_seconds, overage_seconds"
-            " FROM minutebill_usage_daily"
-            " WHERE account_id = $1 AND tag = $2 AND day >= $3 AND day < $4 ORDER BY day"
-        ),
-        (str, int, int, int),
-    ),
-    "usage_by_tag": (
-        "text, date, date",
-        (
-            "SELECT tag, sum(calls), sum(billable_seconds), sum(overage_seconds)"
-            " FROM minutebill_usage_daily WHERE account_id = $1 AND tag <> ''"
-            " AND day >= $2 AND day < $3 GROUP BY tag ORDER BY tag"
-        ),
-        (str, int, int, int),
-    ),
-    "idempotency_get": (
-        "text, text",
-        (
-            "SELECT fingerprint, response FROM minutebill_idempotency"
-            " WHERE account_id = $1 AND key = $2"
-        ),
-        (str, str),
-    ),
-    "outbox_since": (
-        "bigint, bigint, bigint",
-        (
-            # Up to the settled position $3 (see `_PostgresTransaction.outbox_since`).
-            "SELECT position, account_id, name, occurred_micros, payload FROM minutebill_outbox"
-            " WHERE position > $1 AND position <= $3 ORDER BY position LIMIT $2"
-        ),
-        (int, str, str, int, str),
-    ),
-}
-
-
-# --- writes ------------------------------------------------------------------------------------
-# A commit writes rows into up to six tables; each table's statement is a piece, written here
-# for one row. A small commit (at most `_ONE_STATEMENT_ROWS` rows; a call settlement writes
-# four) goes to the server as ONE statement, its pieces joined as data-modifying CTEs (each
-# insert piece takes all its rows in one VALUES list), prepared on the connection the first
-# time a commit of that shape is seen: the server then takes one snapshot, starts one executor
-# and looks up one plan instead of one per row. A larger commit (a page of due work) sends one
-# EXECUTE per row of the one-row statements, so the statements prepared per connection stay few.
-
-
-class _Piece(NamedTuple):
-    """One table's write: its statement for one row (``$1``...), and that row's types."""
-
-    name: str
-    types: tuple[str, ...]
-    sql: str  # an update: the statement; an insert: all before its ``VALUES`` list
-    tail: str = ""  # an insert: all after its VALUES list
-    insert: bool = True  # False: an update, one statement per row
-
-    def one_row(self) -> str:
-        return self.rows(1, 0) if self.insert else self.sql
-
-    def rows(self, count: int, offset: int) -> str:
-        """The statement for `count` rows whose parameters start after ``$offset``."""
-        if not self.insert:
-            return re.sub(r"\$(\d+)", lambda m: f"${int(m[1]) + offset}", self.sql)
-        width = len(self.types)
-        values = ", ".join(
-            "(" + ", ".join(f"${offset + row * width + n}" for n in range(1, width + 1)) + ")"
-            for row in range(count)
-        )
-        return f"{self.sql} VALUES {values}{self.tail}"
-
-
-# In the order a one-statement commit lists them (and `_commit_rows` returns their rows).
-_PIECES = (
-    # The version check, a second line of defence: the row was locked when this unit of work
-    # read it and documents are never deleted, so it is there; a version other than the one
-    # read raises 40001 from the function (CASE evaluates it only then).
-    _Piece(
-        "update_document",
-        ("text", "text", "text", "integer", "integer", "bigint", "text", "text", "text"),
-        (
-            "UPDATE minutebill_documents SET version = CASE WHEN version = $5 THEN $4"
-            " ELSE minutebill_stale_version($9) END, due_micros = $6, reference = $7,"
-            " state = $8 WHERE account_id = $1 AND kind = $2 AND key = $3"
-        ),
-        insert=False,
-    ),
-    _Piece(
-        "insert_document",
-        ("text", "text", "text", "integer", "bigint", "text", "text"),
-        (
-            "INSERT INTO minutebill_documents (account_id, kind, key, version, due_micros,"
-            " reference, state)"
-        ),
-    ),
-    _Piece(
-        "insert_usage",
-        ("text", "text", "bigint", "date", "bigint", "bigint", "text"),
-        (
-            "INSERT INTO minutebill_usage_records (account_id, call_id, settled_micros, local_day,"
-            " billable_seconds, overage_seconds, state)"
-        ),
-    ),
-    _Piece(
-        "add_daily",
-        ("text", "text", "date", "bigint", "bigint", "bigint"),
-        (
-            "INSERT INTO minutebill_usage_daily AS d (account_id, tag, day, calls,"
-            " billable_seconds, overage_seconds)"
-        ),
-        (
-            " ON CONFLICT (account_id, tag, day) DO UPDATE SET calls = d.calls + excluded.calls,"
-            " billable_seconds = d.billable_seconds + excluded.billable_seconds,"
-            " overage_seconds = d.overage_seconds + excluded.overage_seconds"
-        ),
-    ),
-    _Piece(
-        "insert_idempotency",
-        ("text", "text", "text", "text"),
-        "INSERT INTO minutebill_idempotency (account_id, key, fingerprint, response)",
-    ),
-    _Piece(
-        "insert_outbox",
-        ("text", "text", "bigint", "text"),
-        "INSERT INTO minutebill_outbox (account_id, name, occurred_micros, payload)",
-    ),
-)
-_ONE_STATEMENT_ROWS = 16
-_SHAPES_PER_CONNECTION = 32  # one-statement commits prepared per connection, at most
-
-_STATEMENTS.update({piece.name: (", ".join(piece.types), piece.one_row(), ()) for piece in _PIECES})
-
-# Read-only units of work read one snapshot without locking: each locking read has a twin
-# without its lock clause (a read-only transaction refuses FOR UPDATE).
-_LOCK_CLAUSE = re.compile(r" FOR UPDATE( SKIP LOCKED)?$")
-_READ_ONLY: dict[str, str] = {
-    name: f"{name}_unlocked"
-    for name, (_, sql, _) in _STATEMENTS.items()
-    if _LOCK_CLAUSE.search(sql)
-}
-_STATEMENTS.update(
-    {
-        unlocked: (types, _LOCK_CLAUSE.sub("", sql), columns)
-        for name, unlocked in _READ_ONLY.items()
-        for types, sql, columns in [_STATEMENTS[name]]
-    }
-)
-
-_Shape = tuple[int, ...]
-"""Rows per piece of a commit, in `_PIECES` order."""
-
-
-@lru_cache(maxsize=256)
-def _commit_statement(shape: _Shape) -> tuple[str, str]:
-    """The name of the one statement that writes a commit of `shape`, and its ``PREPARE``."""
-    parts: list[str] = []
-    types: list[str] = []
-    for piece, count in zip(_PIECES, shape, strict=True):
-        # An insert takes all its rows in one VALUES list; an update is a statement per row.
-        for rows in [count] if piece.insert else [1] * count:
-            if rows:
-                parts.append(piece.rows(rows, len(types)))
-                types.extend(piece.types * rows)
-    *ctes, last = parts
-    with_ = "WITH " + ", ".join(f"w{n} AS ({cte})" for n, cte in enumerate(ctes)) + " "
-    name = "minutebill_commit_" + "_".join(map(str, shape))
-    return name, f"PREPARE {name}({', '.join(types)}) AS {with_ if ctes else ''}{last}"
-
-
-_Row = tuple[object, ...]
-
-
-def _commit_rows(batch: WriteBatch) -> tuple[list[_Row], ...]:
-    """The batch's rows, one list per piece of `_PIECES`."""
-    updates: list[_Row] = []
-    inserts: list[_Row] = []
-    for w in batch.documents:
-        if w.expected_version is None:
-            inserts.append(
-                (w.account_id, w.kind, w.key, w.version, w.due_micros, w.reference, w.state)
-            )
-        else:
-            updates.append(
-                (w.account_id, w.kind, w.key, w.version, w.expected_version, w.due_micros,
-                 w.reference, w.state, w.name)
-            )  # fmt: skip
-    usage: list[_Row] = []
-    daily: dict[tuple[str, str, str], list[int]] = {}
-    for row in batch.usage:
-        usage.append(
-            (row.account_id, row.call_id, row.settled_micros, row.local_day,
-             row.billable_seconds, row.overage_seconds, row.state)
-        )  # fmt: skip
-        for tag in row.totalled_under:
-            totals = daily.setdefault((row.account_id, tag, row.local_day), [0, 0, 0])
-            totals[0] += 1
-            totals[1] += row.billable_seconds
-            totals[2] += row.overage_seconds
-    # One upsert row per (account, tag, day), in key order so concurrent commits lock alike.
-    totals_rows: list[_Row] = [(*key, *totals) for key, totals in sorted(daily.items())]
-    # Outbox rows are (account_id, name, occurred_micros, payload) already.
-    return updates, inserts, usage, totals_rows, list(batch.idempotency), list(batch.outbox)
-
-
-# Run once on every new connection. The literals below rely on standard-conforming strings
-# (a backslash is an ordinary character), so the session says so itself.
-_SESSION = ";".join(
-    [
-        "SET standard_conforming_strings = on",
-        "DEALLOCATE ALL",  # in case an earlier attempt on this connection half failed
-        *(
-            f"PREPARE minutebill_{name}({types}) AS {sql}"
-            for name, (types, sql, _) in _STATEMENTS.items()
-        ),
-    ]
-)
-
-
-def _literal(value: object) -> str:
-    """`value` as an SQL literal (standard-conforming strings are on in every session)."""
-    if value is None:
-        return "NULL"
-    if type(value) is int:
-        return str(value)
-    if type(value) is str:
-        return "'" + value.replace("'", "''") + "'"
-    raise TypeError(f"no SQL literal for {type(value).__name__}")  # pragma: no cover
-
-
-def _load(kind: type, cell: bytes | None) -> Any:
-    """A text-format result cell as `kind` (str or int)."""
-    if cell is None:
-        return None
-    return cell.decode() if kind is str else kind(cell)
-
-
-def _execute(name: str, params: Sequence[object]) -> str:
-    return f"EXECUTE minutebill_{name}({', '.join(map(_literal, params))})"
-
-
 class PostgresStore:
     """A minutebill store in a PostgreSQL database.
 
@@ -518,8 +211,8 @@ class PostgresStore:
             self._kinds.wallets.name,
         )
         # The pool's connections that have the statements, each with the commit shapes it
-        # has prepared besides (see `_commit_statement`).
-        self._sessions: weakref.WeakKeyDictionary[psycopg.Connection[Any], set[_Shape]] = (
+        # has prepared besides (see `commit_statement`).
+        self._sessions: weakref.WeakKeyDictionary[psycopg.Connection[Any], set[Shape]] = (
             weakref.WeakKeyDictionary()
         )
         with _translated():
@@ -601,7 +294,7 @@ class _PostgresTransaction(Transaction):
     def __init__(
         self,
         pool: ConnectionPool[psycopg.Connection[Any]],
-        sessions: weakref.WeakKeyDictionary[psycopg.Connection[Any], set[_Shape]],
+        sessions: weakref.WeakKeyDictionary[psycopg.Connection[Any], set[Shape]],
         account_kinds: tuple[str, str, str],
         accounts: AccountCache,
         *,
@@ -642,13 +335,13 @@ class _PostgresTransaction(Transaction):
             raise pg_errors.error_from_result(result)
         return result
 
-    def _session(self) -> set[_Shape]:
+    def _session(self) -> set[Shape]:
         """The commit shapes the connection has prepared (its statements prepared first)."""
         if not self._open:
             raise MinutebillError("transaction already finished")
         shapes = self._sessions.get(self._conn)
         if shapes is None:
-            self._exec(_SESSION)
+            self._exec(SESSION)
             shapes = self._sessions[self._conn] = set()
         return shapes
 
@@ -687,22 +380,27 @@ class _PostgresTransaction(Transaction):
             for kind in sorted(kinds)
             if (kind, account_id) in self._account_docs
         )
-        return _execute("check_account", (account_id, *kinds, _account_name(account_id), expected))
+        return execute_prepared(
+            "check_account", (account_id, *kinds, _account_name(account_id), expected)
+        )
 
     def _result(self, name: str, params: Sequence[object]) -> pq.abc.PGresult:
         # A plain try: the `_translated` context manager costs more than the rest of a read.
         if self._read_only:
-            name = _READ_ONLY.get(name, name)
+            name = READ_ONLY.get(name, name)
         try:
-            return self._send(_execute(name, params))
+            return self._send(execute_prepared(name, params))
         except psycopg.Error as exc:
             raise _translate(exc) from exc
 
     def _rows(self, name: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
-        columns = _STATEMENTS[name][2]
+        columns = STATEMENTS[name][2]
         result = self._result(name, params)
         return [
-            tuple(_load(kind, result.get_value(row, column)) for column, kind in enumerate(columns))
+            tuple(
+                load_cell(kind, result.get_value(row, column))
+                for column, kind in enumerate(columns)
+            )
             for row in range(result.ntuples)
         ]
 
@@ -730,9 +428,9 @@ class _PostgresTransaction(Transaction):
         if key == "" and kind in self._account_kinds and account_id in self._locked_accounts:
             return (kind, account_id) in self._account_docs
         with _translated():
-            result = self._send(  # every value is quoted by _literal
+            result = self._send(  # every value is quoted by literal
                 "SELECT 1 FROM minutebill_documents WHERE account_id = "  # noqa: S608
-                f"{_literal(account_id)} AND kind = {_literal(kind)} AND key = {_literal(key)}"
+                f"{literal(account_id)} AND kind = {literal(kind)} AND key = {literal(key)}"
             )
         return bool(result.ntuples)
 
@@ -869,23 +567,25 @@ class _PostgresTransaction(Transaction):
             running = [int(result.get_value(row, 0) or b"0") for row in range(result.ntuples)]
         return self._outbox.settle(settled, running)
 
-    def _commit_message(self, batch: WriteBatch) -> tuple[str, _Shape | None]:
+    def _commit_message(self, batch: WriteBatch) -> tuple[str, Shape | None]:
         """The batch's writes and COMMIT as one message, and the shape it prepares (if any)."""
-        rows = _commit_rows(batch)
+        rows = commit_rows(batch)
         shape = tuple(map(len, rows))
         shapes = self._session()
         if not any(shape):
             return "COMMIT", None
-        if sum(shape) > _ONE_STATEMENT_ROWS or (
-            shape not in shapes and len(shapes) >= _SHAPES_PER_CONNECTION
+        if sum(shape) > ONE_STATEMENT_ROWS or (
+            shape not in shapes and len(shapes) >= SHAPES_PER_CONNECTION
         ):
             statements = [
-                _execute(p.name, row) for p, each in zip(_PIECES, rows, strict=True) for row in each
+                execute_prepared(p.name, row)
+                for p, each in zip(PIECES, rows, strict=True)
+                for row in each
             ]
             return ";".join([*statements, "COMMIT"]), None
         # The hot path of every settlement: one EXECUTE of the shape's statement.
-        name, prepare = _commit_statement(shape)
-        params = ", ".join([_literal(value) for each in rows for row in each for value in row])
+        name, prepare = commit_statement(shape)
+        params = ", ".join([literal(value) for each in rows for row in each for value in row])
         execute = f"EXECUTE {name}({params});COMMIT"
         if shape in shapes:
             return execute, None
