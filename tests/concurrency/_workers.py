@@ -20,7 +20,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from minutebill.adapters._documents import Transaction, WriteBatch
+from minutebill.adapters import Transaction, WriteBatch
 from minutebill.adapters.sqlite import SqliteStore, Synchronous, _SqliteTransaction
 from minutebill.catalog import Catalog
 from minutebill.domain.grants import GrantSource

@@ -12,7 +12,8 @@ from typing import Any
 import attrs
 import pytest
 
-from minutebill.adapters._documents import CommittedAggregates, StoredDocument
+from minutebill.adapters import StoredDocument
+from minutebill.adapters._documents import CommittedAggregates
 from minutebill.adapters._kinds import default_kinds
 from minutebill.adapters.memory import MemoryStore
 from minutebill.adapters.sqlite import SqliteStore

@@ -16,7 +16,7 @@ from attrs import frozen
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minutebill.adapters._documents import dumps, loads, loads_joined
+from minutebill.adapters._document_json import dumps, loads, loads_joined
 from minutebill.adapters.memory import MemoryStore
 from minutebill.domain.events import DomainEvent
 

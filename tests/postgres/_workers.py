@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from minutebill.adapters._documents import StoredDocument, Transaction, WriteBatch
+from minutebill.adapters import StoredDocument, Transaction, WriteBatch
 from minutebill.adapters._postgres_sql import Shape, literal
 from minutebill.adapters.postgres import PostgresStore, _PostgresTransaction
 from minutebill.catalog import Catalog

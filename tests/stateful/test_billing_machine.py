@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from minutebill._unit_of_work import UnitOfWork
-from minutebill.adapters._documents import Transaction
+from minutebill.adapters import Transaction
 from minutebill.adapters.memory import MemoryStore
 from minutebill.adapters.sqlite import SqliteStore, _SqliteTransaction
 from minutebill.testing.stateful import billing_machine

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from minutebill.adapters import StoredDocument
 from minutebill.adapters._account_cache import COOLING_UNITS, AccountCache, AccountDocuments
-from minutebill.adapters._documents import StoredDocument
 
 ACCOUNTS = st.sampled_from(["acct-1", "acct-2", "acct-3", "acct-4"])
 KINDS = ("ledger", "subscription", "wallet")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 
-from minutebill.adapters._documents import StoredDocument
+from minutebill.adapters._transaction import StoredDocument
 
 __all__ = ["COOLING_UNITS", "AccountCache", "AccountDocuments"]
 

@@ -8,14 +8,12 @@ version; a loaded aggregate whose state changed is saved with its version checke
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from types import TracebackType
-from typing import Any, Generic, NamedTuple, Protocol, Self, TypeVar, cast, overload
+from typing import Any, Generic, Protocol, Self, TypeVar, overload
 
-import orjson
 from attrs import define, field, frozen
 
 from minutebill._serialization import event_payload, payload_fields, plain
@@ -25,6 +23,22 @@ from minutebill.adapters._cursors import (
     parse_due_cursor,
     parse_usage_cursor,
     usage_cursor,
+)
+from minutebill.adapters._document_json import (
+    STANDARD,
+    dumps,
+    from_micros,
+    loads,
+    loads_joined,
+    to_micros,
+)
+from minutebill.adapters._transaction import (
+    DocumentWrite,
+    OutboxRow,
+    StoredDocument,
+    Transaction,
+    UsageRow,
+    WriteBatch,
 )
 from minutebill.domain.events import DomainEvent
 from minutebill.domain.periods import require_day
@@ -38,99 +52,9 @@ from minutebill.errors import (
     ValidationError,
 )
 
-__all__ = [
-    "AggregateKind",
-    "CommittedAggregates",
-    "DocumentUnitOfWork",
-    "DocumentWrite",
-    "OutboxRow",
-    "StoredDocument",
-    "Transaction",
-    "UsageRow",
-    "WriteBatch",
-    "dumps",
-    "from_micros",
-    "to_micros",
-]
+__all__ = ["AggregateKind", "CommittedAggregates", "DocumentUnitOfWork", "Kinds"]
 
 A = TypeVar("A")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICRO = timedelta(microseconds=1)
-
-
-def to_micros(at: datetime) -> int:
-    """An aware instant as integer microseconds since the Unix epoch (sortable, exact)."""
-    return (at - _EPOCH) // _MICRO
-
-
-def from_micros(micros: int) -> datetime:
-    """The aware UTC instant `to_micros` encoded."""
-    return _EPOCH + timedelta(microseconds=micros)
-
-
-def _json_encoder() -> Callable[[object], str]:
-    """Compact ASCII JSON of plain data by the standard library, its C encoder built once."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:  # pragma: no cover - CPython always has it
-        return json.JSONEncoder(separators=(",", ":")).encode
-    # No circular-reference check (documents are trees), so nothing is built per call but
-    # the encoding itself. Arguments: markers, default, string encoder, indent, key and item
-    # separators, sort_keys, skipkeys, allow_nan.
-    default = json.JSONEncoder().default  # raises the usual TypeError for other objects
-    encoder = json.encoder.encode_basestring_ascii
-    encode = make(None, default, encoder, None, ":", ",", False, False, True)  # noqa: FBT003
-    return lambda data: "".join(encode(data, 0))
-
-
-_standard_json = _json_encoder()
-_orjson_dumps = orjson.dumps
-_orjson_loads = orjson.loads
-
-
-_STANDARD = " "
-"""What begins a text the standard library wrote (JSON allows leading white space)."""
-
-
-def dumps(data: object) -> str:
-    """Compact JSON; keys in the order the dicts were built (``to_state()`` order).
-
-    Deterministic for a given state: ``from_state`` keeps the order it read, so an aggregate
-    that did not change encodes to the text it was loaded from. (Keys are not sorted: sorting
-    was a third of the cost of saving, and the change check does not need it.)
-
-    orjson encodes in a fifth of the standard library's time (documents are encoded at every
-    commit, for the change check). What it refuses — integers beyond 64 bits, strings with
-    lone surrogates, keys that are not strings — the standard library encodes instead, the
-    same way every time, after a space that tells `loads` to read it back the same way; what
-    neither can encode raises `TypeError`.
-    """
-    try:
-        return _orjson_dumps(data).decode()
-    except TypeError:  # orjson.JSONEncodeError is a TypeError
-        return _STANDARD + _standard_json(data)
-
-
-def loads(text: str) -> Any:
-    """The data of a text that `dumps` wrote.
-
-    orjson reads in a third of the standard library's time, and exactly whatever orjson
-    wrote; it would read an integer beyond 64 bits as a float, so the texts the standard
-    library wrote (they begin with a space) are read by it. A text orjson refuses (NaN, a
-    lone surrogate: written by hand or by another tool) is read by the standard library too.
-    """
-    if text[:1] == _STANDARD:
-        return json.loads(text)
-    try:
-        return _orjson_loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
-
-
-def loads_joined(texts: Sequence[str]) -> list[Any]:
-    """``[loads(t) for t in texts]``, parsed as one JSON array: a page of records at once."""
-    joined = "[" + ",".join(texts) + "]"  # begins with "[": `loads` reads it by orjson first
-    standard = any(text[:1] == _STANDARD for text in texts)
-    return cast("list[Any]", json.loads(joined) if standard else loads(joined))
 
 
 def _encode(kind: AggregateKind[Any], aggregate: Any) -> str:
@@ -270,150 +194,6 @@ class CommittedAggregates:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-
-# The rows below are built for every document and event a unit of work touches: named tuples,
-# which cost a fraction of a frozen attrs instance to build.
-
-
-class StoredDocument(NamedTuple):
-    """A document as read from the store.
-
-    Attributes:
-        account_id: The account.
-        key: The key within the account and kind.
-        version: The stored version.
-        state: The document (JSON text).
-        indexed: The stored ``(due_micros, reference)`` columns if the store read them
-            (None: not read). A save that leaves both unchanged then tells the store so
-            (`DocumentWrite.indexed_changed`), which may skip updating their indexes.
-    """
-
-    account_id: str
-    key: str
-    version: int
-    state: str
-    indexed: tuple[int | None, str | None] | None = None
-
-
-class DocumentWrite(NamedTuple):
-    """A document to insert (``expected_version`` None) or update (checked against it).
-
-    ``indexed_changed`` is False only for an update whose ``due_micros`` and ``reference``
-    are known to equal the stored ones: a store may then write just the version and state.
-    """
-
-    kind: str
-    account_id: str
-    key: str
-    version: int
-    expected_version: int | None
-    due_micros: int | None
-    reference: str | None
-    state: str
-    indexed_changed: bool = True
-
-    @property
-    def name(self) -> str:
-        """The document as errors name it: ``"ledger acct-1"``, ``"number acct-1/+9198..."``."""
-        return f"{self.kind} {self.account_id}/{self.key}".rstrip("/")
-
-
-class UsageRow(NamedTuple):
-    """A settled call to insert, with the columns its indexes and daily totals need."""
-
-    account_id: str
-    call_id: str
-    settled_micros: int
-    local_day: str
-    billable_seconds: int
-    overage_seconds: int
-    tags: tuple[str, ...]
-    state: str
-
-    @property
-    def totalled_under(self) -> tuple[str, ...]:
-        """The daily-total tags the call counts under: ``""`` (all calls) and each of its tags."""
-        return ("", *self.tags)
-
-
-class OutboxRow(NamedTuple):
-    """An event to append to the outbox."""
-
-    account_id: str
-    name: str
-    occurred_micros: int
-    payload: str
-
-
-@define
-class WriteBatch:
-    """Everything one commit writes; a store applies it all or nothing."""
-
-    documents: list[DocumentWrite] = field(factory=list)
-    usage: list[UsageRow] = field(factory=list)
-    outbox: list[OutboxRow] = field(factory=list)
-    idempotency: list[tuple[str, str, str, str]] = field(factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.documents or self.usage or self.outbox or self.idempotency)
-
-
-class Transaction(Protocol):
-    """The port a store implements: reads inside one transaction, then one atomic write.
-
-    `write` commits, also an empty batch (a store may have reads left to check then). It
-    raises `ConcurrencyConflict` for a stale or duplicate document, and `IdempotencyConflict`
-    for a duplicate usage row or idempotency key, having written nothing.
-    """
-
-    def load(self, kind: str, account_id: str, key: str) -> StoredDocument | None: ...
-
-    def exists(self, kind: str, account_id: str, key: str) -> bool:
-        """Whether the document is stored (stores answer without reading the document)."""
-        return self.load(kind, account_id, key) is not None
-
-    def load_account(self, kind: str, account_id: str) -> list[StoredDocument]: ...
-
-    def load_due(
-        self, kind: str, due_micros: int, limit: int, after: tuple[int, str, str] | None
-    ) -> list[tuple[int, StoredDocument]]: ...
-
-    def load_by_reference(self, kind: str, reference: str) -> StoredDocument | None: ...
-
-    def usage_get(self, account_id: str, call_id: str) -> str | None: ...
-
-    def usage_page(
-        self, account_id: str, before: tuple[int, str] | None, limit: int
-    ) -> list[tuple[int, str, str]]: ...
-
-    def usage_daily(
-        self, account_id: str, since: str, until: str, tag: str
-    ) -> list[tuple[str, int, int, int]]: ...
-
-    def usage_by_tag(
-        self, account_id: str, since: str, until: str
-    ) -> list[tuple[str, int, int, int]]: ...
-
-    def idempotency_get(self, account_id: str, key: str) -> tuple[str, str] | None: ...
-
-    def outbox_since(self, position: int, limit: int) -> list[tuple[int, str, str, int, str]]: ...
-
-    def write(self, batch: WriteBatch) -> None: ...
-
-    def verify(self) -> None:
-        """Check, before an error ends the unit, what it decided on and has not checked yet.
-
-        A store that reads under lock has nothing left to check; one that decided on
-        documents it had cached (PostgreSQL) checks them, so that an error raised on them is
-        raised only if they were current.
-
-        Raises:
-            ConcurrencyConflict: if they were not (the error was decided on stale state).
-        """
-        return
-
-    def close(self) -> None: ...
 
 
 @define
@@ -793,17 +573,17 @@ class DocumentUnitOfWork:
             known = encoded.get(id(value))
             if known is not None and known[0] is value:
                 embedded.append(f'"{name}":{known[1]}')  # a field name needs no escaping
-                standard = standard or known[1][:1] == _STANDARD
+                standard = standard or known[1][:1] == STANDARD
             else:
                 fields[name] = plain(value)
         text = dumps(fields)
         if not embedded:
             return text
-        if text[:1] == _STANDARD:
+        if text[:1] == STANDARD:
             standard, text = True, text[1:]
         rest = "" if text == "{}" else "," + text[1:-1]
         payload = "{" + ",".join(embedded) + rest + "}"
-        return _STANDARD + payload if standard else payload
+        return STANDARD + payload if standard else payload
 
     def commit(self) -> list[DomainEvent]:
         """Write everything atomically; see `UnitOfWork.commit`.

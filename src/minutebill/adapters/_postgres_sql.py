@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from minutebill.adapters._documents import WriteBatch
+from minutebill.adapters._transaction import WriteBatch
 
 __all__ = [
     "ONE_STATEMENT_ROWS",

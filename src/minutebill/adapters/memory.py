@@ -14,14 +14,9 @@ from collections.abc import Callable
 
 from attrs import define, field
 
-from minutebill.adapters._documents import (
-    DocumentUnitOfWork,
-    StoredDocument,
-    Transaction,
-    UsageRow,
-    WriteBatch,
-)
+from minutebill.adapters._documents import DocumentUnitOfWork
 from minutebill.adapters._kinds import Kinds, default_kinds
+from minutebill.adapters._transaction import StoredDocument, Transaction, UsageRow, WriteBatch
 from minutebill.errors import ConcurrencyConflict, IdempotencyConflict, MinutebillError
 
 __all__ = ["MemoryStore"]

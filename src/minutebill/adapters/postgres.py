@@ -40,13 +40,7 @@ from importlib.resources import files
 from typing import Any, Self
 
 from minutebill.adapters._account_cache import AccountCache, AccountDocuments
-from minutebill.adapters._documents import (
-    DocumentUnitOfWork,
-    Kinds,
-    StoredDocument,
-    Transaction,
-    WriteBatch,
-)
+from minutebill.adapters._documents import DocumentUnitOfWork, Kinds
 from minutebill.adapters._kinds import default_kinds
 from minutebill.adapters._outbox_horizon import OutboxHorizon, parse_snapshot
 from minutebill.adapters._postgres_sql import (
@@ -63,6 +57,7 @@ from minutebill.adapters._postgres_sql import (
     literal,
     load_cell,
 )
+from minutebill.adapters._transaction import StoredDocument, Transaction, WriteBatch
 from minutebill.errors import (
     ConcurrencyConflict,
     IdempotencyConflict,

@@ -21,14 +21,9 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
-from minutebill.adapters._documents import (
-    DocumentUnitOfWork,
-    DocumentWrite,
-    StoredDocument,
-    Transaction,
-    WriteBatch,
-)
+from minutebill.adapters._documents import DocumentUnitOfWork
 from minutebill.adapters._kinds import Kinds, default_kinds
+from minutebill.adapters._transaction import DocumentWrite, StoredDocument, Transaction, WriteBatch
 from minutebill.errors import (
     ConcurrencyConflict,
     IdempotencyConflict,
