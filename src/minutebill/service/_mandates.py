@@ -41,7 +41,7 @@ from minutebill.domain.payments import Payment
 from minutebill.domain.state import optional_instant_from_state, optional_instant_to_state
 from minutebill.errors import GatewayError, InvalidTransition
 from minutebill.gateway import GatewayPayment, MandateChargeRequest
-from minutebill.service._payments import renewed_period
+from minutebill.service._fulfilment import renewed_period
 from minutebill.service._purchases import PurchasesMixin
 from minutebill.service._wallet_renewals import WalletRenewalsMixin
 

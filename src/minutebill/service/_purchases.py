@@ -47,12 +47,12 @@ from minutebill.errors import (
     InvalidTransition,
     ValidationError,
 )
+from minutebill.service._fulfilment import options_key
 from minutebill.service._payments import (
     PaymentResult,
     PaymentsMixin,
     checkout_request,
     note_unanswered,
-    options_key,
 )
 
 __all__ = ["CheckoutResult", "PurchasesMixin"]
