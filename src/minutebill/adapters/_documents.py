@@ -288,6 +288,7 @@ class _Repository(Generic[A]):
         Raises:
             ValidationError: if `after` is not a cursor this method returned.
         """
+        _require_whole("limit", limit, 1)
         start = parse_due_cursor(after)
         rows = self._uow.tx.load_due(self._kind.name, to_micros(at), limit, start)
         return [
@@ -330,8 +331,7 @@ class _Usage(Generic[A]):
         return None if text is None else self._from_state(loads(text))
 
     def page(self, account_id: str, *, cursor: str | None = None, limit: int = 50) -> UsagePage[A]:
-        if limit < 1:
-            raise ValidationError("limit", limit, "a page holds at least one record")
+        _require_whole("limit", limit, 1)
         before = parse_usage_cursor(cursor)
         rows = self._uow.tx.usage_page(account_id, before, limit + 1)
         # One parse of the page as a JSON array costs less than a parse per record.
@@ -371,10 +371,22 @@ class _Outbox:
         self._uow.extra_events.extend(events)
 
     def since(self, position: int, limit: int = 1000) -> list[OutboxEntry]:
+        _require_whole("position", position, 0)
+        _require_whole("limit", limit, 1)
         return [
             OutboxEntry(pos, account, name, from_micros(micros), loads(payload))
             for pos, account, name, micros, payload in self._uow.tx.outbox_since(position, limit)
         ]
+
+
+def _require_whole(name: str, value: object, least: int) -> None:
+    """Refuse a position or page size that is not an int of at least `least`.
+
+    Before any store sees it: stores read such values differently (SQLite takes ``LIMIT -1``
+    for no limit, a Python slice counts a negative start from the end).
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ValidationError(name, value, f"a whole number, at least {least}")
 
 
 class _Idempotency:

@@ -440,6 +440,29 @@ class UnitOfWorkContract:
             }
             assert uow.usage.by_tag(ACCOUNT, date(2000, 1, 1), date(2000, 1, 2)) == {}
 
+    @pytest.mark.parametrize("limit", [0, -1, True, 2.5, "50", None])
+    def test_a_page_size_that_is_not_a_whole_number_of_at_least_one_is_refused(
+        self, uow_factory: Callable[[], UnitOfWork], limit: Any
+    ) -> None:
+        # Stores read LIMIT differently (SQLite takes -1 as "no limit"): the unit of work
+        # refuses such a size before any store sees it.
+        self._seed(uow_factory)
+        with uow_factory() as uow:
+            with pytest.raises(ValidationError, match="limit"):
+                uow.usage.page(ACCOUNT, limit=limit)
+            with pytest.raises(ValidationError, match="limit"):
+                uow.ledgers.due_page(T0, limit)
+            with pytest.raises(ValidationError, match="limit"):
+                uow.outbox.since(0, limit=limit)
+
+    @pytest.mark.parametrize("position", [-1, True, 1.0, "0", None])
+    def test_an_outbox_position_that_is_not_a_whole_number_of_at_least_zero_is_refused(
+        self, uow_factory: Callable[[], UnitOfWork], position: Any
+    ) -> None:
+        self._seed(uow_factory)  # the outbox has entries: a negative position must not find them
+        with uow_factory() as uow, pytest.raises(ValidationError, match="position"):
+            uow.outbox.since(position)
+
     # --- idempotency and outbox ------------------------------------------------------------
 
     def test_idempotency_keys_remember_the_first_answer(
