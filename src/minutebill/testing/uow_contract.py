@@ -32,6 +32,8 @@ __all__ = ["UnitOfWorkContract"]
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 ACCOUNT = "acct-contract"
+_NOT_PAGE_SIZES: tuple[Any, ...] = (0, -1, True, 2.5, "50", None)
+_NOT_POSITIONS: tuple[Any, ...] = (-1, True, 1.0, "0", None)
 
 # Text a caller may pass as a cursor that the store never returned: not digits to `int()`
 # ("²" is a digit to `str.isdigit`), a number beyond a 64-bit integer or beyond any instant,
@@ -440,28 +442,28 @@ class UnitOfWorkContract:
             }
             assert uow.usage.by_tag(ACCOUNT, date(2000, 1, 1), date(2000, 1, 2)) == {}
 
-    @pytest.mark.parametrize("limit", [0, -1, True, 2.5, "50", None])
     def test_a_page_size_that_is_not_a_whole_number_of_at_least_one_is_refused(
-        self, uow_factory: Callable[[], UnitOfWork], limit: Any
+        self, uow_factory: Callable[[], UnitOfWork]
     ) -> None:
         # Stores read LIMIT differently (SQLite takes -1 as "no limit"): the unit of work
         # refuses such a size before any store sees it.
         self._seed(uow_factory)
-        with uow_factory() as uow:
-            with pytest.raises(ValidationError, match="limit"):
-                uow.usage.page(ACCOUNT, limit=limit)
-            with pytest.raises(ValidationError, match="limit"):
-                uow.ledgers.due_page(T0, limit)
-            with pytest.raises(ValidationError, match="limit"):
-                uow.outbox.since(0, limit=limit)
+        for limit in _NOT_PAGE_SIZES:
+            with uow_factory() as uow:
+                with pytest.raises(ValidationError, match="limit"):
+                    uow.usage.page(ACCOUNT, limit=limit)
+                with pytest.raises(ValidationError, match="limit"):
+                    uow.ledgers.due_page(T0, limit)
+                with pytest.raises(ValidationError, match="limit"):
+                    uow.outbox.since(0, limit=limit)
 
-    @pytest.mark.parametrize("position", [-1, True, 1.0, "0", None])
     def test_an_outbox_position_that_is_not_a_whole_number_of_at_least_zero_is_refused(
-        self, uow_factory: Callable[[], UnitOfWork], position: Any
+        self, uow_factory: Callable[[], UnitOfWork]
     ) -> None:
         self._seed(uow_factory)  # the outbox has entries: a negative position must not find them
-        with uow_factory() as uow, pytest.raises(ValidationError, match="position"):
-            uow.outbox.since(position)
+        for position in _NOT_POSITIONS:
+            with uow_factory() as uow, pytest.raises(ValidationError, match="position"):
+                uow.outbox.since(position)
 
     # --- idempotency and outbox ------------------------------------------------------------
 
