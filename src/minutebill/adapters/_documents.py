@@ -41,7 +41,7 @@ from minutebill.adapters._transaction import (
     WriteBatch,
 )
 from minutebill.domain.events import DomainEvent
-from minutebill.domain.periods import require_day
+from minutebill.domain.periods import require_day, to_utc
 from minutebill.domain.state import State
 from minutebill.domain.text import require_key
 from minutebill.errors import (
@@ -286,11 +286,12 @@ class _Repository(Generic[A]):
         """Like `due`, each with a cursor: pass the last one as `after` for the next page.
 
         Raises:
-            ValidationError: if `after` is not a cursor this method returned.
+            ValidationError: if `at` is not an aware datetime, `limit` not a whole number of
+                at least 1, or `after` not a cursor this method returned.
         """
         _require_whole("limit", limit, 1)
         start = parse_due_cursor(after)
-        rows = self._uow.tx.load_due(self._kind.name, to_micros(at), limit, start)
+        rows = self._uow.tx.load_due(self._kind.name, to_micros(to_utc(at)), limit, start)
         return [
             (self._track(doc), due_cursor(micros, doc.account_id, doc.key)) for micros, doc in rows
         ]

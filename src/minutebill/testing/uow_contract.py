@@ -457,6 +457,15 @@ class UnitOfWorkContract:
                 with pytest.raises(ValidationError, match="limit"):
                     uow.outbox.since(0, limit=limit)
 
+    def test_due_work_is_asked_for_with_an_aware_instant(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        self._seed(uow_factory)
+        with uow_factory() as uow:
+            for at in (T0.replace(tzinfo=None), T0.isoformat(), None):
+                with pytest.raises(ValidationError):
+                    uow.ledgers.due_page(at, 10)  # type: ignore[arg-type]
+
     def test_an_outbox_position_that_is_not_a_whole_number_of_at_least_zero_is_refused(
         self, uow_factory: Callable[[], UnitOfWork]
     ) -> None:
