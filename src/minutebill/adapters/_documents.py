@@ -40,6 +40,7 @@ from minutebill.adapters._transaction import (
     UsageRow,
     WriteBatch,
 )
+from minutebill.domain.counts import require_int
 from minutebill.domain.events import DomainEvent
 from minutebill.domain.periods import require_day, to_utc
 from minutebill.domain.state import State
@@ -289,7 +290,7 @@ class _Repository(Generic[A]):
             ValidationError: if `at` is not an aware datetime, `limit` not a whole number of
                 at least 1, or `after` not a cursor this method returned.
         """
-        _require_whole("limit", limit, 1)
+        require_int("limit", limit, 1)
         start = parse_due_cursor(after)
         rows = self._uow.tx.load_due(self._kind.name, to_micros(to_utc(at)), limit, start)
         return [
@@ -332,7 +333,7 @@ class _Usage(Generic[A]):
         return None if text is None else self._from_state(loads(text))
 
     def page(self, account_id: str, *, cursor: str | None = None, limit: int = 50) -> UsagePage[A]:
-        _require_whole("limit", limit, 1)
+        require_int("limit", limit, 1)
         before = parse_usage_cursor(cursor)
         rows = self._uow.tx.usage_page(account_id, before, limit + 1)
         # One parse of the page as a JSON array costs less than a parse per record.
@@ -372,22 +373,14 @@ class _Outbox:
         self._uow.extra_events.extend(events)
 
     def since(self, position: int, limit: int = 1000) -> list[OutboxEntry]:
-        _require_whole("position", position, 0)
-        _require_whole("limit", limit, 1)
+        # Checked here, before any store: stores read such values differently (SQLite takes
+        # LIMIT -1 for no limit, a slice counts a negative start from the end).
+        require_int("position", position, 0)
+        require_int("limit", limit, 1)
         return [
             OutboxEntry(pos, account, name, from_micros(micros), loads(payload))
             for pos, account, name, micros, payload in self._uow.tx.outbox_since(position, limit)
         ]
-
-
-def _require_whole(name: str, value: object, least: int) -> None:
-    """Refuse a position or page size that is not an int of at least `least`.
-
-    Before any store sees it: stores read such values differently (SQLite takes ``LIMIT -1``
-    for no limit, a Python slice counts a negative start from the end).
-    """
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise ValidationError(name, value, f"a whole number, at least {least}")
 
 
 class _Idempotency:

@@ -25,6 +25,7 @@ from typing import TypeVar
 
 from attrs import define, field, frozen
 
+from minutebill.domain.counts import require_int
 from minutebill.domain.periods import to_utc as _to_utc
 from minutebill.domain.text import require_key
 from minutebill.errors import IdempotencyConflict, LimitExceeded, NotFound, ValidationError
@@ -76,11 +77,6 @@ class WaitingCall:
         return (-self.priority, self.seq)
 
 
-def _require_positive(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(name, value, "must be an int >= 1")
-
-
 def _require_ttl(value: object) -> timedelta:
     if not isinstance(value, timedelta) or value <= timedelta(0):
         raise ValidationError("ttl", value, "a positive timedelta")
@@ -114,7 +110,7 @@ class CallQueue:
     by_key: Mapping[tuple[str, str], WaitingCall] = field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        _require_positive("max_depth", self.max_depth)
+        require_int("max_depth", self.max_depth, 1)
         _require_ttl(self.ttl)
         self.by_key = self._live  # the same dict, never replaced: a live view
 
@@ -195,7 +191,7 @@ class CallQueue:
         if isinstance(priority, bool) or not isinstance(priority, int) or priority < 0:
             raise ValidationError("priority", priority, "an int >= 0")
         if hold_seconds is not None:
-            _require_positive("hold_seconds", hold_seconds)
+            require_int("hold_seconds", hold_seconds, 1)
         life = self.ttl if ttl is None else _require_ttl(ttl)
         at = to_utc(at)
         try:

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from attrs import field, frozen
 
+from minutebill.domain.counts import require_int
 from minutebill.domain.money import Money
 from minutebill.domain.periods import BillingInterval
 from minutebill.domain.rating import MAX_CALL_SECONDS, BillingIncrement
@@ -28,11 +29,6 @@ __all__ = [
     "PlanFeatures",
     "ValidityKind",
 ]
-
-
-def _require_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValidationError(name, value, f"must be an int >= {minimum}")
 
 
 def _require_price(name: str, value: object) -> None:
@@ -178,9 +174,9 @@ class PlanFeatures:
     rating: BillingIncrement = BillingIncrement.PER_MINUTE
 
     def __attrs_post_init__(self) -> None:
-        _require_int("concurrent_calls", self.concurrent_calls, 1)
-        _require_int("phone_numbers", self.phone_numbers, 0)
-        _require_int("queue_priority", self.queue_priority, 0)
+        require_int("concurrent_calls", self.concurrent_calls, 1)
+        require_int("phone_numbers", self.phone_numbers, 0)
+        require_int("queue_priority", self.queue_priority, 0)
         if not isinstance(self.overage, OveragePolicy):
             raise ValidationError("overage", self.overage, "expected an OveragePolicy")
         if not isinstance(self.rating, BillingIncrement):
@@ -203,7 +199,7 @@ class Plan:
         require_text("code", self.code)
         require_text("name", self.name)
         _require_price("price", self.price)
-        _require_int("included_minutes", self.included_minutes, 0)
+        require_int("included_minutes", self.included_minutes, 0)
 
     @property
     def included_seconds(self) -> int:
@@ -232,7 +228,7 @@ class BundleValidity:
 
     def __attrs_post_init__(self) -> None:
         if self.kind is ValidityKind.DAYS:
-            _require_int("days", self.days, 1)
+            require_int("days", self.days, 1)
         elif self.days is not None:
             raise ValidationError("days", self.days, f"{self.kind.value} takes no days")
 
@@ -270,7 +266,7 @@ class AddOnBundle:
     def __attrs_post_init__(self) -> None:
         require_text("code", self.code)
         require_text("name", self.name)
-        _require_int("minutes", self.minutes, 1)
+        require_int("minutes", self.minutes, 1)
         _require_price("price", self.price)
 
     @property
