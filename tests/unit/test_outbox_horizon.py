@@ -21,7 +21,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from minutebill.adapters._outbox_horizon import OutboxHorizon, parse_snapshot
+from minutebill.adapters._outbox_horizon import OutboxHorizon, in_progress
 
 
 class HorizonMachine(RuleBasedStateMachine):
@@ -98,9 +98,10 @@ def snapshot_texts(draw: st.DrawFn) -> tuple[str, frozenset[int]]:
     return f"{min(running, default=xmin)}:{xmax}:{listed}", running
 
 
-def test_a_snapshot_text_lists_the_transactions_in_progress() -> None:
-    assert parse_snapshot("748:751:748,750") == frozenset({748, 750})
-    assert parse_snapshot("751:751:") == frozenset()
+def test_a_snapshot_and_the_ids_above_its_xmax_are_in_progress() -> None:
+    assert in_progress("748:751:748,750", 751) == frozenset({748, 750})
+    assert in_progress("751:751:", 751) == frozenset()
+    assert in_progress("748:751:748", 754) == frozenset({748, 751, 752, 753})
 
 
 def test_probes_past_the_limit_are_dropped_oldest_first() -> None:
@@ -114,4 +115,5 @@ def test_probes_past_the_limit_are_dropped_oldest_first() -> None:
 @given(snapshot_texts())
 def test_any_snapshot_text_parses_to_its_transactions(case: tuple[str, frozenset[int]]) -> None:
     text, running = case
-    assert parse_snapshot(text) == running
+    xmax = int(text.split(":")[1])
+    assert in_progress(text, xmax) == running

@@ -28,7 +28,7 @@ import threading
 from collections.abc import Collection
 from typing import NamedTuple
 
-__all__ = ["OutboxHorizon", "Probe", "parse_snapshot"]
+__all__ = ["OutboxHorizon", "Probe", "in_progress"]
 
 
 class Probe(NamedTuple):
@@ -96,7 +96,12 @@ class OutboxHorizon:
             self._probes = [p for p in self._probes if p.last > settled]
 
 
-def parse_snapshot(text: str) -> frozenset[int]:
-    """The transactions in progress in a ``txid_current_snapshot()`` text (``xmin:xmax:xip``)."""
-    in_progress = text.split(":")[2]
-    return frozenset(int(x) for x in in_progress.split(",") if x)
+def in_progress(snapshot: str, next_id: int) -> frozenset[int]:
+    """The transactions that may have been running when a snapshot was taken.
+
+    Those its ``txid_current_snapshot()`` text (``xmin:xmax:xip``) lists, and every id from
+    its ``xmax`` (one past the last transaction that had ended) up to `next_id`, an id taken
+    after the snapshot: the snapshot does not list those, though they may have been running.
+    """
+    _, xmax, listed = snapshot.split(":")
+    return frozenset(int(x) for x in listed.split(",") if x).union(range(int(xmax), next_id))

@@ -42,7 +42,7 @@ from typing import Any, Self
 from minutebill.adapters._account_cache import AccountCache, AccountDocuments
 from minutebill.adapters._documents import DocumentUnitOfWork, Kinds
 from minutebill.adapters._kinds import default_kinds
-from minutebill.adapters._outbox_horizon import OutboxHorizon, parse_snapshot
+from minutebill.adapters._outbox_horizon import OutboxHorizon, in_progress
 from minutebill.adapters._postgres_sql import (
     ONE_STATEMENT_ROWS,
     PIECES,
@@ -299,7 +299,8 @@ class _PostgresTransaction(Transaction):
     ) -> None:
         self._read_only = read_only
         self._outbox = outbox if outbox is not None else OutboxHorizon()
-        self._outbox_settled = 0  # the outbox horizon as found before the first statement
+        # Found before this transaction's snapshot, so every position up to it is visible in it.
+        self._outbox_settled = self._outbox.settled
         self._begin = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;" if read_only else "BEGIN;"
         self._pool = pool
         self._sessions = sessions
@@ -352,9 +353,6 @@ class _PostgresTransaction(Transaction):
         unchecked = self._unchecked
         if unchecked:
             text = ";".join([*map(self._check_account, unchecked), text])
-        if not self._begun:
-            # Before this transaction's snapshot: the outbox horizon it may count on.
-            self._outbox_settled = self._outbox.settled
         try:
             result = self._exec(text if self._begun else self._begin + text)
         except pg_errors.SerializationFailure as exc:
@@ -543,8 +541,7 @@ class _PostgresTransaction(Transaction):
             [(snapshot, own)] = conn.execute(
                 "SELECT txid_current_snapshot()::text, txid_current()"
             ).fetchall()
-        above = range(int(snapshot.split(":")[1]), int(own))  # in progress or begun since
-        self._outbox.record(int(last), parse_snapshot(snapshot).union(above))
+        self._outbox.record(int(last), in_progress(snapshot, int(own)))
 
     def _settled_outbox(self) -> int:
         """The settled position for this transaction's snapshot (starting it if need be)."""
@@ -560,7 +557,8 @@ class _PostgresTransaction(Transaction):
                     " WHERE NOT txid_visible_in_snapshot(x, txid_current_snapshot())"
                 )
             running = [int(result.get_value(row, 0) or b"0") for row in range(result.ntuples)]
-        return self._outbox.settle(settled, running)
+        self._outbox_settled = self._outbox.settle(settled, running)  # for this snapshot
+        return self._outbox_settled
 
     def _commit_message(self, batch: WriteBatch) -> tuple[str, Shape | None]:
         """The batch's writes and COMMIT as one message, and the shape it prepares (if any)."""
