@@ -12,16 +12,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import psycopg
 
-from minutebill import Billing, Catalog
 from minutebill.adapters.postgres import PostgresStore
-from minutebill.testing.fakes import FakePaymentGateway, FixedClock
-from tests.postgres._workers import CATALOG_FILE
-
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+from minutebill.testing.stateful import BillingRig
 
 
 @contextmanager
@@ -105,13 +101,7 @@ def test_a_reader_does_not_count_on_commits_its_snapshot_cannot_see(
 
 
 def test_a_quiet_store_is_read_to_its_last_commit_at_once(pg_store: PostgresStore) -> None:
-    clock = FixedClock(T0)
-    billing = Billing(
-        pg_store.unit_of_work,
-        FakePaymentGateway(secret=b"outbox", clock=clock),
-        Catalog.from_file(CATALOG_FILE),
-        clock,
-    )
+    billing = BillingRig.build(pg_store.unit_of_work).billing
     billing.subscribe("acct-1", "pro")
     committed = positions(pg_store)
     assert committed  # subscribing recorded events, and the next read has every one
