@@ -29,6 +29,7 @@ class HorizonMachine(RuleBasedStateMachine):
 
     running = Bundle("running")
     readers = Bundle("readers")
+    checked = Bundle("checked")
 
     @initialize()
     def start(self) -> None:
@@ -63,11 +64,18 @@ class HorizonMachine(RuleBasedStateMachine):
     def take_snapshot(self) -> tuple[int, frozenset[int]]:
         return self.horizon.settled, frozenset(self.ended)  # noted first, then the snapshot
 
-    @rule(reader=consumes(readers))
-    def read(self, reader: tuple[int, frozenset[int]]) -> None:
+    @rule(target=checked, reader=consumes(readers))
+    def check(
+        self, reader: tuple[int, frozenset[int]]
+    ) -> tuple[int, frozenset[int], frozenset[int]]:
+        """Ask the snapshot which waiting transactions had ended (probes may come meanwhile)."""
         noted, ended_then = reader
-        waiting = self.horizon.waiting(noted)
-        settled = self.horizon.settle(noted, waiting - ended_then)
+        return noted, ended_then, self.horizon.waiting(noted) & ended_then
+
+    @rule(reader=consumes(checked))
+    def read(self, reader: tuple[int, frozenset[int], frozenset[int]]) -> None:
+        noted, ended_then, seen_ended = reader
+        settled = self.horizon.settle(noted, seen_ended)
         for transaction, taken in self.positions.items():
             if any(p <= settled for p in taken):
                 assert transaction in ended_then, (transaction, taken, settled)
@@ -109,7 +117,16 @@ def test_probes_past_the_limit_are_dropped_oldest_first() -> None:
     for last in (5, 6, 7):
         horizon.record(last, {last * 10})
     assert horizon.waiting(0) == {60, 70}
-    assert horizon.settle(0, {60}) == 7  # the newest alone settles all below it
+    assert horizon.settle(0, {70}) == 7  # the newest alone settles all below it
+
+
+def test_a_probe_recorded_while_a_reader_checks_its_snapshot_does_not_count() -> None:
+    horizon = OutboxHorizon()
+    assert horizon.waiting(0) == frozenset()  # the reader has nothing to ask its snapshot
+    horizon.record(10, {5})  # meanwhile another thread's probe: 5 may hold a position <= 10
+    assert horizon.settle(0, frozenset()) == 0  # 5 was not seen to end: 10 is not settled
+    assert horizon.settled == 0
+    assert horizon.settle(0, {5}) == 10
 
 
 @given(snapshot_texts())

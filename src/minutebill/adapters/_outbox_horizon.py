@@ -70,22 +70,24 @@ class OutboxHorizon:
         with self._lock:
             return frozenset(x for p in self._probes if p.last > settled for x in p.running)
 
-    def settle(self, settled: int, still_running: Collection[int]) -> int:
+    def settle(self, settled: int, ended: Collection[int]) -> int:
         """The settled position for a snapshot taken after the horizon was `settled`.
 
         Args:
             settled: The horizon as the reader noted it before its snapshot.
-            still_running: Those of the transactions `waiting(settled)` that had not ended
-                when the snapshot was taken.
+            ended: Transactions the reader's snapshot shows ended, from those
+                `waiting(settled)` named. A probe counts only if every transaction in its list
+                is among them, so a probe another thread records meanwhile, whose transactions
+                the snapshot was never asked about, never counts.
 
         Returns:
             The highest position up to which every transaction ended before the snapshot;
             the store's horizon moves there too (ended before the snapshot is ended now).
         """
-        running = frozenset(still_running)
+        seen_ended = frozenset(ended)
         with self._lock:
             for probe in self._probes:
-                if probe.last > settled and running.isdisjoint(probe.running):
+                if probe.last > settled and probe.running <= seen_ended:
                     settled = probe.last
             self._advance(settled)
         return settled

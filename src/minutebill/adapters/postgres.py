@@ -547,17 +547,19 @@ class _PostgresTransaction(Transaction):
         """The settled position for this transaction's snapshot (starting it if need be)."""
         # As found before the snapshot: a newer one may count on commits it cannot see.
         settled = self._outbox_settled if self._begun else self._outbox.settled
-        waiting = sorted(self._outbox.waiting(settled))
-        running: list[int] = []
+        waiting = self._outbox.waiting(settled)
+        ended: frozenset[int] = frozenset()
         if waiting:
-            listed = ",".join(map(str, waiting))
+            listed = ",".join(map(str, sorted(waiting)))
             with _translated():
                 result = self._send(
                     f"SELECT x FROM unnest('{{{listed}}}'::bigint[]) AS x"  # noqa: S608 - ints
-                    " WHERE NOT txid_visible_in_snapshot(x, txid_current_snapshot())"
+                    " WHERE txid_visible_in_snapshot(x, txid_current_snapshot())"
                 )
-            running = [int(result.get_value(row, 0) or b"0") for row in range(result.ntuples)]
-        self._outbox_settled = self._outbox.settle(settled, running)  # for this snapshot
+            ended = frozenset(
+                int(result.get_value(row, 0) or b"0") for row in range(result.ntuples)
+            )
+        self._outbox_settled = self._outbox.settle(settled, ended)  # for this snapshot
         return self._outbox_settled
 
     def _commit_message(self, batch: WriteBatch) -> tuple[str, Shape | None]:
