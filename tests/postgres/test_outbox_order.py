@@ -10,12 +10,13 @@ snapshot is older than a commit does not count on it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 
 import psycopg
 
+from minutebill.adapters._outbox_horizon import OutboxHorizon
 from minutebill.adapters.postgres import PostgresStore
 from minutebill.testing.stateful import BillingRig
 
@@ -100,6 +101,42 @@ def test_a_reader_does_not_count_on_commits_its_snapshot_cannot_see(
         assert old.outbox.since(0) == []
 
 
+class _ProbeBeforeSettling(OutboxHorizon):
+    """A horizon that runs `meanwhile` once, just before a reader settles its snapshot."""
+
+    def __init__(self, meanwhile: Callable[[], None]) -> None:
+        super().__init__()
+        self._meanwhile: Callable[[], None] | None = meanwhile
+
+    def settle(self, settled: int, ended: Collection[int]) -> int:
+        meanwhile, self._meanwhile = self._meanwhile, None
+        if meanwhile is not None:
+            meanwhile()
+        return super().settle(settled, ended)
+
+
+def test_a_probe_another_reader_takes_meanwhile_is_not_counted(
+    pg_dsn: str, pg_schema: str, pg_store: PostgresStore
+) -> None:
+    """Two readers of one store: the second probes while the first is settling.
+
+    The first reader's snapshot was never asked about the transaction the second one's probe
+    saw running, so that probe must not settle anything for it.
+    """
+    with ExitStack() as stack:
+        held: list[tuple[psycopg.Connection[tuple[object, ...]], int, int]] = []
+
+        def meanwhile() -> None:
+            held.append(stack.enter_context(overtaken(pg_dsn, pg_schema)))
+            assert positions(pg_store) == []  # the second reader sees the first position held
+
+        pg_store._outbox = _ProbeBeforeSettling(meanwhile)  # the race, on cue
+        assert positions(pg_store) == []  # not [second]: the cursor would pass the first
+        early, first, second = held[0]
+        early.execute("COMMIT")
+        assert positions(pg_store) == [first, second]
+
+
 def test_a_quiet_store_is_read_to_its_last_commit_at_once(pg_store: PostgresStore) -> None:
     billing = BillingRig.build(pg_store.unit_of_work).billing
     billing.subscribe("acct-1", "pro")
@@ -109,12 +146,16 @@ def test_a_quiet_store_is_read_to_its_last_commit_at_once(pg_store: PostgresStor
     assert positions(pg_store, committed[-1]) != []
 
 
-def test_a_reader_following_concurrent_writers_reads_every_event_once_in_order(
+def test_readers_following_concurrent_writers_read_every_event_once_in_order(
     pg_dsn: str, pg_schema: str, pg_store: PostgresStore
 ) -> None:
-    writers, events_each = 3, 40
-    done = threading.Event()
-    start = threading.Barrier(writers + 1)
+    """Two reader threads share the store (and its outbox horizon) while three threads write.
+
+    A reader that skipped a position would still reach the last one, without it.
+    """
+    writers, readers, events_each = 3, 2, 40
+    start = threading.Barrier(writers + readers)
+    seen: list[list[int]] = [[] for _ in range(readers)]
 
     def write(n: int) -> None:
         with writer(pg_dsn, pg_schema) as conn:
@@ -123,22 +164,23 @@ def test_a_reader_following_concurrent_writers_reads_every_event_once_in_order(
                 with conn.transaction():
                     insert_event(conn, f"W{n}-{i}")
 
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
-    for thread in threads:
+    def follow(got: list[int]) -> None:
+        start.wait()
+        last = writers * events_each  # the sequence starts at 1 in a fresh schema
+        for _ in range(100_000):  # the horizon trails each probe by about one commit
+            got.extend(positions(pg_store, got[-1] if got else 0))
+            if got and got[-1] >= last:
+                return
+
+    writing = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    following = [threading.Thread(target=follow, args=(got,)) for got in seen]
+    for thread in [*writing, *following]:
         thread.start()
-    seen: list[int] = []
-    start.wait()
-    while True:
-        finished = done.is_set()
-        seen.extend(positions(pg_store, seen[-1] if seen else 0))
-        if finished:
-            break
-        if not any(thread.is_alive() for thread in threads):
-            done.set()  # one more read after the last commit
-    for thread in threads:
+    for thread in [*writing, *following]:
         thread.join()
 
     with writer(pg_dsn, pg_schema) as conn:
         stored = [int(str(r[0])) for r in conn.execute("SELECT position FROM minutebill_outbox")]
-    assert seen == sorted(stored)  # every event once, in position order
-    assert len(seen) == writers * events_each
+    assert len(stored) == writers * events_each
+    for got in seen:
+        assert got == sorted(stored)  # every event once, in position order
