@@ -189,6 +189,12 @@ CASES: list[tuple[str, Action, type[MinutebillError], str]] = [
     ("same-account-plan", lambda r: r.billing.subscribe(ACCOUNT, "gold"), NotFound, "gold"),
     ("quote-plan", lambda r: r.billing.quote_plan_change(ACCOUNT, "gold"), NotFound, "gold"),
     (
+        "rollover",
+        lambda r: r.billing.subscribe("new", "pro", rollover="all"),  # type: ignore[arg-type]
+        ValidationError,
+        "rollover='all'",
+    ),
+    (
         "bundle",
         lambda r: r.billing.checkout_bundle(ACCOUNT, "mega", UPI, idempotency_key="k"),
         NotFound,

@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minutebill.adapters.memory import MemoryStore
-from minutebill.domain.catalog import Capability
+from minutebill.catalog import Catalog
+from minutebill.domain.catalog import AddOnBundle, BundleValidity, Capability
 from minutebill.domain.fulfilment import Remedy, Unfulfillable
 from minutebill.domain.grants import GrantSource
 from minutebill.domain.money import Money
@@ -35,10 +36,12 @@ from minutebill.errors import (
 )
 from minutebill.testing.fakes import Outcome, Webhook
 from minutebill.testing.payment_strategies import deliveries
-from minutebill.testing.stateful import START, UPI, BillingRig
+from minutebill.testing.stateful import START, UPI, BillingRig, reference_catalog
 from tests.service.test_support import (
     ACCOUNT,
+    STORES,
     capture_later,
+    inr,
     open_rig,
     open_store,
     snapshot,
@@ -131,6 +134,32 @@ def test_a_plan_period_bundle_bought_after_the_period_end_lasts_the_period_it_is
     (expires_at,) = bundle_expiries(rig)
     assert expires_at is not None
     assert ended + timedelta(days=28) <= expires_at <= ended + timedelta(days=31)
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_a_bundle_that_never_expires_outlives_the_plan_periods(kind: str, tmp_path: Path) -> None:
+    reference = reference_catalog()
+    forever = AddOnBundle("forever", "Forever", 200, inr("299.00"), BundleValidity.never_expires())
+    catalog = Catalog(
+        plans=reference.plans,
+        bundles=(*reference.bundles, forever),
+        number_offers=reference.number_offers,
+    )
+    with open_rig(kind, tmp_path, catalog=catalog) as rig:
+        rig.billing.subscribe(ACCOUNT, "pro", timezone="Asia/Kolkata")
+        result = rig.billing.checkout_bundle(ACCOUNT, "forever", UPI, idempotency_key="f1")
+        assert result.payment.fulfilled
+        assert bundle_expiries(rig) == [None]
+        top_up(rig, ACCOUNT, 30_000, "renewals")
+        ends = []
+        for _ in range(3):  # three renewals: plan minutes expire, the bundle's do not
+            ends.append(rig.billing.overview(ACCOUNT).period_end)
+            rig.clock.set(ends[-1] + timedelta(minutes=1))
+            assert rig.billing.run_due()["plans_renewed"] == 1
+        overview = rig.billing.overview(ACCOUNT)
+        assert (overview.status, overview.period_start) == ("active", ends[-1])
+        assert bundle_grants(rig) == [200 * 60]
+        assert overview.total_minutes == Decimal(5000 + 200)
 
 
 def test_a_bundle_bought_while_past_due_shows_on_the_overview(rig: BillingRig) -> None:

@@ -16,8 +16,14 @@ from typing import Any
 import pytest
 
 from minutebill._unit_of_work import UnitOfWork
+from minutebill.adapters.memory import MemoryStore
 from minutebill.domain.money import Money
-from minutebill.errors import ConcurrencyConflict, MinutebillError, PersistenceError
+from minutebill.errors import (
+    ConcurrencyConflict,
+    MinutebillError,
+    PersistenceError,
+    ValidationError,
+)
 from minutebill.testing.fakes import Outcome
 from minutebill.testing.stateful import MANDATE, UPI, BillingRig
 from tests.service.test_support import (
@@ -138,3 +144,22 @@ def test_driver_errors_are_retried_only_when_they_say_so(
             rig.billing.end_call(ACCOUNT, "c1", timedelta(minutes=1))
             assert len(rig.billing.usage_history(ACCOUNT).records) == 1
         assert flaky.commits_refused == 1
+
+
+@pytest.mark.parametrize("attempts", [1, 2])
+def test_max_attempts_bounds_the_tries_of_a_use_case(tmp_path: Path, attempts: int) -> None:
+    with open_store("memory", tmp_path) as uow_factory:
+        flaky = FailingCommits(uow_factory, 0, ConcurrencyConflict("ledger acct-1", 1))
+        rig = BillingRig.build(flaky, max_attempts=attempts)
+        rig.billing.subscribe(ACCOUNT, "pro")
+        flaky.failures = attempts
+        with pytest.raises(ConcurrencyConflict):
+            rig.billing.end_call(ACCOUNT, "c1", timedelta(minutes=1))
+        assert flaky.commits_refused == attempts
+        assert rig.billing.usage_history(ACCOUNT).records == ()
+
+
+@pytest.mark.parametrize("attempts", [0, -1])
+def test_max_attempts_below_one_is_refused(attempts: int) -> None:
+    with pytest.raises(ValidationError, match=f"max_attempts={attempts}"):
+        BillingRig.build(MemoryStore().unit_of_work, max_attempts=attempts)

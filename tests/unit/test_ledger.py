@@ -58,6 +58,15 @@ def remaining(ledger: MinuteLedger) -> dict[str, int]:
     return {g.grant_id: g.remaining for g in ledger.grants()}
 
 
+def test_a_grant_is_usable_from_its_start_until_just_before_its_expiry() -> None:
+    ledger = pro_ledger()
+    ledger.grant("later", GrantSource.BUNDLE, MINUTE, at(3))
+    plan, later = ledger.grants()
+    assert [plan.usable_at(t) for t in (T0, at(30), JANUARY.end)] == [True, True, False]
+    assert plan.usable_at(T0 - timedelta(microseconds=1)) is False
+    assert [later.usable_at(t) for t in (at(2), at(3), at(3650))] == [False, True, True]
+
+
 # --- consumption order ---------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from attrs import frozen
+from dateutil.relativedelta import relativedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -77,6 +78,13 @@ def wall_time_is_unambiguous(wall: datetime, tz: ZoneInfo) -> bool:
 def add_months(year: int, month: int, months: int) -> tuple[int, int]:
     index = year * 12 + (month - 1) + months
     return index // 12, index % 12 + 1
+
+
+def test_an_interval_times_n_is_n_times_its_months() -> None:
+    assert BillingInterval.every_months(3).times(4) == relativedelta(months=12)
+    assert BillingInterval.yearly().times(0) == relativedelta()
+    anchor = datetime(2024, 1, 31, tzinfo=UTC)
+    assert anchor + BillingInterval.monthly().times(1) == datetime(2024, 2, 29, tzinfo=UTC)
 
 
 # --- properties -------------------------------------------------------------------------------

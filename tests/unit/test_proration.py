@@ -86,6 +86,7 @@ def test_an_upgrade_halfway_through_february_charges_half_the_difference() -> No
     q = quote(STARTER, PRO, datetime(2025, 2, 15, tzinfo=UTC))
     assert q.kind is PlanChangeKind.UPGRADE
     assert q.proration == Proration(14 * 86_400, 28 * 86_400)
+    assert q.price_difference == Money("6000.00", "INR")  # a whole period's
     assert q.charge == Money("3000.00", "INR")  # (7999 - 1999) × 14/28
     assert q.granted_seconds == 4000 * 60 // 2  # 4,000 extra minutes × 14/28
     assert q.effective_at == q.priced_at

@@ -379,6 +379,7 @@ def test_usage_days_come_oldest_first_and_tags_most_billed_first() -> None:
     assert [t.tag for t in summary.tags] == ["summer-sale", "b", "renewals"]
     assert (summary.calls, summary.billable_seconds, summary.overage_seconds) == (3, 900, 60)
     assert summary.days[1].billable_minutes == Decimal("10.00")
+    assert [t.billable_minutes for t in summary.tags] == [Decimal("10.00"), Decimal(5), Decimal(5)]
 
 
 def test_a_call_length_rounds_up_to_whole_seconds_and_tags_are_sorted() -> None:

@@ -16,7 +16,6 @@ from minutebill.domain.money import Money
 
 __all__ = [
     "State",
-    "decimal_from_state",
     "instant_from_state",
     "instant_to_state",
     "money_from_state",
@@ -76,8 +75,3 @@ def optional_instant_to_state(at: datetime | None) -> str | None:
 def optional_instant_from_state(text: str | None) -> datetime | None:
     """Like `instant_from_state`, passing None through."""
     return None if text is None else instant_from_state(text)
-
-
-def decimal_from_state(text: str) -> Decimal:
-    """A Decimal stored as a string."""
-    return Decimal(text)
