@@ -391,6 +391,9 @@ def test_a_payment_the_gateway_never_received_is_not_sent_behind_the_customer_s_
         (payment,) = uow.payments.for_account(ACCOUNT)
     assert payment.status is PaymentStatus.FAILED
     assert wallet(rig).balance == Money(0, "INR")
+    # Nor by reconciling it once it failed: it answers from the store.
+    assert rig.billing.reconcile_payment(payment.payment_id).status is PaymentStatus.FAILED
+    assert rig.gateway.payments() == ()
 
 
 # --- top-ups -----------------------------------------------------------------------------------
