@@ -244,6 +244,13 @@ class UnitOfWork(Protocol):
     error decided on stale state is its context). The service asks for them because it runs
     the work again on a conflict.
 
+    Units of work do not nest: one entered while another is open is independent of it. It
+    sees what is committed, not what the open one has yet to commit, and commits (or not)
+    on its own. Two that may commit and wait on the same rows would wait for each other; on
+    SQLite, where one writer holds the whole database, entering a second unit that may
+    commit in a thread that has one open raises `PersistenceError` (open the inner one
+    ``read_only``).
+
     Attributes:
         ledgers, wallets, subscriptions, numbers, orders, payments: repositories.
         usage: settled calls. outbox: committed events. idempotency: first answers.

@@ -62,7 +62,8 @@ class _NaiveTransaction(_SqliteTransaction):
 class NaiveSqliteStore(SqliteStore):
     """A broken store for the checker to catch: read, then write without a version check."""
 
-    def _transaction(self, *, read_only: bool) -> Transaction:
+    def _begin(self, *, read_only: bool) -> Transaction:
+        # Every unit of work on the thread's one connection, nested or not: no lock to wait on.
         return _NaiveTransaction(self._connect())
 
 

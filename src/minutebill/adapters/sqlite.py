@@ -15,7 +15,8 @@ import shutil
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from importlib.resources import files
 from pathlib import Path
@@ -108,9 +109,13 @@ class SqliteStore:
         self.migrate()
 
     def _connect(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            return conn
+        if conn is None:
+            conn = self._local.conn = self._open_connection()
+        return conn
+
+    def _open_connection(self) -> sqlite3.Connection:
         with _translated():
             conn = sqlite3.connect(
                 self.path,
@@ -121,10 +126,16 @@ class SqliteStore:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
-        self._local.conn = conn
         with self._guard:
             self._connections.append(conn)
         return conn
+
+    def _close_connection(self, conn: sqlite3.Connection) -> None:
+        """Close a connection a nested unit of work had to itself."""
+        with self._guard:
+            if conn in self._connections:
+                self._connections.remove(conn)
+        conn.close()
 
     def migrate(self) -> int:
         """Bring the schema up to the newest packaged version; returns that version.
@@ -153,12 +164,41 @@ class SqliteStore:
 
         A ``read_only`` one reads a snapshot instead (WAL lets it read while another
         connection writes), takes no lock, and cannot commit.
+
+        A unit of work entered while another of the same thread is open (nested) is
+        independent of it, on a connection of its own: it sees what is committed, not what
+        the open one has yet to commit. SQLite lets one writer at a time hold the database,
+        so two units that may commit cannot both be open in one thread: the second would
+        wait for the first, which waits for it.
+
+        Raises:
+            PersistenceError: on entering a unit that may commit while one that may is open
+                in the same thread (make the inner one ``read_only``, or finish the outer).
         """
         return DocumentUnitOfWork(
-            lambda: self._transaction(read_only=read_only), self._kinds, read_only=read_only
+            lambda: self._begin(read_only=read_only), self._kinds, read_only=read_only
         )
 
     __call__ = unit_of_work
+
+    def _begin(self, *, read_only: bool) -> Transaction:
+        """A transaction on this thread's connection, or on one of its own when nested."""
+        refs: list[weakref.ref[Transaction]] = getattr(self._local, "open_units", [])
+        units = [u for r in refs if (u := r()) is not None and getattr(u, "is_open", False)]
+        if not read_only and any(not getattr(u, "read_only", False) for u in units):
+            raise PersistenceError(
+                "SQLite: a unit of work that may commit is open in this thread already; a"
+                " second one would wait for it forever (make the inner one read_only)"
+            )
+        conn = self._connect()
+        if any(getattr(u, "_conn", None) is conn for u in units):
+            transaction: Transaction = _SqliteTransaction(
+                self._open_connection(), read_only=read_only, release=self._close_connection
+            )
+        else:
+            transaction = self._transaction(read_only=read_only)
+        self._local.open_units = [*map(weakref.ref, units), weakref.ref(transaction)]
+        return transaction
 
     def _transaction(self, *, read_only: bool) -> Transaction:
         """A transaction on this thread's connection (the one place tests swap in their own)."""
@@ -188,16 +228,36 @@ class _SqliteTransaction(Transaction):
     # Hot paths (every unit of work) catch driver errors with a plain try rather than the
     # `_translated` context manager, whose generator costs more than the statement itself.
 
-    def __init__(self, conn: sqlite3.Connection, *, read_only: bool = False) -> None:
+    read_only = False
+    _release: Callable[[sqlite3.Connection], None] | None = None
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        read_only: bool = False,
+        release: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> None:
         self._conn = conn
+        self.read_only = read_only
+        self._release = release  # called with the connection once done (a nested unit's)
         try:
+            # Left open only by a unit of work that was never closed (`SqliteStore._begin`
+            # gives a nested one a connection of its own).
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             # A deferred transaction reads one snapshot from its first read on, with no lock.
             conn.execute("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
+            if release is not None:
+                release(conn)
             raise _translate(exc) from exc
         self._open = True
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the transaction is still open (neither committed nor rolled back)."""
+        return self._open
 
     def _rows(self, sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
         try:
@@ -501,3 +561,6 @@ class _SqliteTransaction(Transaction):
             self._open = False
             with suppress(sqlite3.Error):
                 self._conn.execute("ROLLBACK")
+        release, self._release = self._release, None
+        if release is not None:
+            release(self._conn)
