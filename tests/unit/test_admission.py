@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -106,6 +107,23 @@ def test_a_call_with_a_free_slot_and_minutes_starts_with_its_maximum_length_held
     assert decision.reservation.seconds == 900
     assert acme.ledger.active_calls() == {"c1"}
     assert free_slots(acme.sub, acme.ledger) == 1
+
+
+@pytest.mark.parametrize(
+    "zone", [ZoneInfo("Asia/Kolkata"), ZoneInfo("America/New_York"), timezone(timedelta(hours=-3))]
+)
+def test_a_time_in_another_zone_admits_as_the_same_instant_in_utc(zone: tzinfo) -> None:
+    in_utc, _, _ = accounts()
+    in_zone, _, _ = accounts()
+    expected = in_utc.admit("c1", NOW, max_seconds=900)
+
+    decision = in_zone.admit("c1", NOW.astimezone(zone), max_seconds=900)
+
+    assert isinstance(decision, Admitted)
+    assert decision == expected
+    assert decision.reservation.at.tzinfo is UTC
+    assert decision.reservation.expires_at.tzinfo is UTC
+    assert in_zone.picture() == in_utc.picture()
 
 
 def test_without_a_maximum_length_the_policy_s_initial_hold_is_held() -> None:

@@ -29,6 +29,7 @@ from minutebill import (
     Plan,
     PlanFeatures,
     ValidationError,
+    ValidityKind,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -384,6 +385,10 @@ def test_the_first_charge_matches_a_scan_of_call_lengths(
         (lambda: features(concurrent_calls=0), "concurrent_calls"),
         (lambda: features(phone_numbers=-1), "phone_numbers"),
         (lambda: features(queue_priority=True), "queue_priority"),
+        (lambda: features(overage="block"), "overage"),
+        (lambda: features(overage=None), "overage"),
+        (lambda: features(rating="60/60"), "rating"),
+        (lambda: features(rating=60), "rating"),
         (  # its longest call (31 days, 60/60/10**18) would cost more than an amount holds
             lambda: features(
                 overage=OveragePolicy.charge_wallet(inr("1.50")),
@@ -407,9 +412,22 @@ def test_the_first_charge_matches_a_scan_of_call_lengths(
             lambda: Plan("pro", "Pro", inr("1.00"), BillingInterval.monthly(), -1, features()),
             "included_minutes",
         ),
+        (
+            lambda: Plan("pro", "Pro", inr("1.00"), "monthly", 1, features()),  # type: ignore[arg-type]
+            "interval",
+        ),
+        (
+            lambda: Plan("pro", "Pro", inr("1.00"), BillingInterval.monthly(), 1, "pro"),  # type: ignore[arg-type]
+            "features",
+        ),
         (lambda: AddOnBundle("nexus", "Nexus", 0, inr("1.00")), "minutes"),
+        (lambda: AddOnBundle("nexus", "Nexus", 300, inr("1.00"), "never"), "validity"),  # type: ignore[arg-type]
+        (lambda: BundleValidity("never"), "kind"),  # type: ignore[arg-type]
+        (lambda: BundleValidity("days", 30), "kind"),  # type: ignore[arg-type]
         (lambda: AddOnBundle("nexus", "Nexus", 300, "449.00"), "price"),  # type: ignore[arg-type]
         (lambda: BundleValidity.for_days(0), "days"),
+        (lambda: BundleValidity(ValidityKind.PLAN_PERIOD, 30), "days"),
+        (lambda: BundleValidity(ValidityKind.NEVER, 30), "days"),
         (
             lambda: NumberOffer(
                 "x", "India", "local", frozenset({Capability.VOICE}), inr("1"), inr("1")
@@ -422,6 +440,18 @@ def test_the_first_charge_matches_a_scan_of_call_lengths(
                 "x", "IN", "local", frozenset({Capability.SMS}), inr("1"), Money(1, "USD")
             ),
             "upfront_fee",
+        ),
+        (
+            lambda: NumberOffer(
+                "x",
+                "IN",
+                "local",
+                frozenset({Capability.SMS}),
+                inr("1"),
+                inr("1"),
+                1,  # type: ignore[arg-type]
+            ),
+            "interval",
         ),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -32,7 +33,7 @@ from minutebill.domain.line_items import (
     line_from_state,
 )
 from minutebill.domain.money import currency_exponent
-from minutebill.domain.tax import TaxPolicy
+from minutebill.domain.tax import TaxLine, TaxPolicy
 from minutebill.testing.payment_strategies import line_items, orders, tax_policies, tax_rates
 
 NOW = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
@@ -212,6 +213,133 @@ def test_a_breakdown_that_does_not_add_up_cannot_exist() -> None:
         FeeBreakdown(inr("1.00"), inr("1.00"), inr("0.00"), inr("3.00"))
 
 
+@pytest.mark.parametrize("lines", [None, 7, "top-up", b"top-up"])
+def test_lines_that_are_not_a_collection_of_line_items_are_refused(lines: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Order(lines, "INR")  # type: ignore[arg-type]
+    assert (raised.value.field, raised.value.value) == ("lines", lines)
+
+
+@pytest.mark.parametrize("line", [inr("500.00"), NEXUS, LOCAL, "top-up"])
+def test_an_order_line_that_is_not_a_line_item_is_refused(line: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Order([BundleLine(bundle=NEXUS), line], "INR")
+    assert (raised.value.field, raised.value.value) == ("lines", line)
+
+
+@pytest.mark.parametrize("requires", [Capability.SMS, None, 3])
+def test_requirements_that_are_not_a_collection_are_refused(requires: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Order([number()], "INR", requires=requires)  # type: ignore[arg-type]
+    assert (raised.value.field, raised.value.value) == ("requires", requires)
+
+
+@pytest.mark.parametrize("requires", [["sms"], [Capability.VOICE, "sms"], [None]])
+def test_requirements_must_be_capabilities(requires: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Order([number()], "INR", requires=requires)  # type: ignore[arg-type]
+    assert (raised.value.field, raised.value.value) == ("requires", requires)
+
+
+@pytest.mark.parametrize("bundle", ["nexus", None, LOCAL])
+def test_a_bundle_line_needs_an_add_on_bundle(bundle: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        BundleLine(bundle=bundle)  # type: ignore[arg-type]
+    assert (raised.value.field, raised.value.value) == ("bundle", bundle)
+
+
+@pytest.mark.parametrize("quantity", [True, 2.0, "2", None])
+def test_bundle_quantity_must_be_an_int(quantity: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        BundleLine(bundle=NEXUS, quantity=quantity)  # type: ignore[arg-type]
+    assert (raised.value.field, raised.value.value) == ("quantity", quantity)
+
+
+@pytest.mark.parametrize("amount", [500, "500.00", Decimal("500.00"), None])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda amount: TopUpLine(amount=amount),
+        lambda amount: PlanLine(plan_code="pro", description="Pro plan", amount=amount),
+    ],
+    ids=["top-up", "plan"],
+)
+def test_line_amounts_must_be_money(make: Callable[[object], LineItem], amount: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        make(amount)
+    assert (raised.value.field, raised.value.value) == ("amount", amount)
+
+
+@pytest.mark.parametrize("taxable", ["yes", 1, None])
+def test_a_top_up_is_taxable_or_not_as_a_bool(taxable: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        TopUpLine(amount=inr("500.00"), taxable=taxable)  # type: ignore[arg-type]
+    assert (raised.value.field, raised.value.value) == ("taxable", taxable)
+
+
+@pytest.mark.parametrize("offer", ["in-local", None, NEXUS])
+def test_a_number_line_needs_a_number_offer(offer: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        NumberLine(offer=offer, number_e164="+918045678901")  # type: ignore[arg-type]
+    assert (raised.value.field, raised.value.value) == ("offer", offer)
+
+
+@pytest.mark.parametrize("renewal", ["no", 0, None])
+def test_a_number_line_is_a_renewal_or_not_as_a_bool(renewal: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        number(renewal=renewal)  # type: ignore[arg-type]
+    assert (raised.value.field, raised.value.value) == ("renewal", renewal)
+
+
+@pytest.mark.parametrize("action", ["change", None])
+def test_a_plan_line_needs_a_plan_action(action: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        PlanLine(
+            plan_code="pro",
+            description="Upgrade",
+            amount=inr("250.00"),
+            action=action,  # type: ignore[arg-type]
+        )
+    assert (raised.value.field, raised.value.value) == ("action", action)
+
+
+@pytest.mark.parametrize("state", [{"kind": "voucher"}, {"kind": None}, {}])
+def test_a_stored_line_of_an_unknown_kind_is_refused(state: dict[str, object]) -> None:
+    with pytest.raises(ValidationError) as raised:
+        line_from_state(state)
+    assert (raised.value.field, raised.value.value) == ("kind", state.get("kind"))
+
+
+@pytest.mark.parametrize(
+    ("figures", "field"),
+    [
+        ((inr("-1.00"), inr("1.00"), inr("0.00"), inr("0.00")), "amount"),
+        ((inr("1.005"), inr("0.005"), inr("0.00"), inr("1.01")), "amount"),
+        ((inr("2.00"), inr("0.00"), inr("-1.00"), inr("1.00")), "tax"),
+        ((inr("1.00"), Decimal("0.00"), inr("0.00"), inr("1.00")), "upfront_fees"),
+        ((inr("1.00"), inr("0.00"), inr("0.00"), "1.00"), "total"),
+    ],
+)
+def test_breakdown_figures_must_be_non_negative_whole_minor_units(
+    figures: tuple[object, object, object, object], field: str
+) -> None:
+    with pytest.raises(ValidationError) as raised:
+        FeeBreakdown(*figures)  # type: ignore[arg-type]
+    assert raised.value.field == field
+    assert raised.value.value == figures[("amount", "upfront_fees", "tax", "total").index(field)]
+
+
+@pytest.mark.parametrize(
+    "tax_lines",
+    [(), (TaxLine("CGST", Decimal("0.09"), inr("9.00")),)],
+    ids=["none", "half"],
+)
+def test_tax_lines_that_do_not_sum_to_the_tax_are_refused(tax_lines: tuple[TaxLine, ...]) -> None:
+    with pytest.raises(ValidationError) as raised:
+        FeeBreakdown(inr("100.00"), inr("0.00"), inr("18.00"), inr("118.00"), tax_lines)
+    assert (raised.value.field, raised.value.value) == ("tax_lines", tax_lines)
+
+
 # --- quotes ----------------------------------------------------------------------------------
 
 
@@ -245,6 +373,32 @@ def test_a_free_quote_needs_no_payment() -> None:
 def test_naive_instants_are_refused() -> None:
     with pytest.raises(ValidationError):
         Order([number()], "INR").quote(quote_id="q", account_id="a", at=datetime(2024, 5, 1))  # noqa: DTZ001
+
+
+@pytest.mark.parametrize("valid_for", [timedelta(0), timedelta(seconds=-1), 1800, None])
+def test_a_quote_must_be_valid_for_a_positive_timedelta(valid_for: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Order([number()], "INR").quote(
+            quote_id="q",
+            account_id="a",
+            at=NOW,
+            valid_for=valid_for,  # type: ignore[arg-type]
+        )
+    assert (raised.value.field, raised.value.value) == ("valid_for", valid_for)
+
+
+@pytest.mark.parametrize("valid_until", [NOW, NOW - timedelta(seconds=1)])
+def test_a_quote_valid_until_before_it_was_priced_is_refused(valid_until: datetime) -> None:
+    with pytest.raises(ValidationError) as raised:
+        attrs.evolve(quote(), valid_until=valid_until)
+    assert (raised.value.field, raised.value.value) == ("valid_until", valid_until)
+
+
+def test_a_quote_priced_in_another_currency_than_its_order_is_refused() -> None:
+    dollars = Order([TopUpLine(amount=Money("5.00", "USD"))], "USD").breakdown()
+    with pytest.raises(CurrencyMismatch) as raised:
+        attrs.evolve(quote(), breakdown=dollars)
+    assert (raised.value.expected, raised.value.actual) == ("INR", "USD")
 
 
 def test_a_quote_confirms_the_capabilities_bought() -> None:

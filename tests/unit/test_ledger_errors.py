@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 
 from minutebill.domain.catalog import OveragePolicy
 from minutebill.domain.ledger import GrantSource, LedgerPolicy, MinuteLedger, UsageRecord
+from minutebill.domain.money import Money
 from minutebill.domain.periods import BillingPeriod
 from minutebill.domain.rating import MAX_CALL_DURATION
 from minutebill.errors import (
@@ -298,6 +300,60 @@ def test_validation_errors_name_the_field() -> None:
         ledger.grant("g", GrantSource.BUNDLE, -60, NOW)
 
     assert (caught.value.field, caught.value.value) == ("seconds", -60)
+
+
+ONE_DAY_AGO = NOW - timedelta(days=1)
+
+NAMED_CASES: list[tuple[str, Operation, str, object]] = [
+    ("late cover negative", lambda ledger, r: ledger.late_arrears_covered(-1), "seconds", -1),
+    ("late cover bool", lambda ledger, r: ledger.late_arrears_covered(True), "seconds", True),
+    ("late cover float", lambda ledger, r: ledger.late_arrears_covered(60.0), "seconds", 60.0),  # type: ignore[arg-type]
+    ("late cover text", lambda ledger, r: ledger.late_arrears_covered("60"), "seconds", "60"),  # type: ignore[arg-type]
+    (
+        "grant expired before now",
+        lambda ledger, r: ledger.grant(
+            "g", GrantSource.BUNDLE, 60, NOW, effective_at=T0, expires_at=ONE_DAY_AGO
+        ),
+        "expires_at",
+        ONE_DAY_AGO,
+    ),
+    (
+        "grant expiring now",
+        lambda ledger, r: ledger.grant(
+            "g", GrantSource.BUNDLE, 60, NOW, effective_at=T0, expires_at=NOW
+        ),
+        "expires_at",
+        NOW,
+    ),
+    (
+        "overage paid for another account's call",
+        lambda ledger, r: ledger.note_overage_paid(
+            attrs.evolve(r, account_id="acct-2"), Money("1.00", "INR")
+        ),
+        "record",
+        "done",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("operation", "field", "value"),
+    [c[1:] for c in NAMED_CASES],
+    ids=[c[0] for c in NAMED_CASES],
+)
+def test_bad_input_names_the_field_and_the_value_and_changes_nothing(
+    operation: Operation, field: str, value: object
+) -> None:
+    ledger, record = busy_ledger()
+    before = ledger.to_state()
+
+    with pytest.raises(ValidationError) as caught:
+        operation(ledger, record)
+
+    assert (caught.value.field, caught.value.value) == (field, value)
+    assert type(caught.value.value) is type(value)
+    assert ledger.to_state() == before
+    assert ledger.pull_events() == []
 
 
 @pytest.mark.parametrize(

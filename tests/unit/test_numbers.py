@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -30,6 +31,7 @@ from minutebill.domain.number_status import (
     HoldReason,
     NumberStatus,
     PaymentDisposition,
+    PreDebitNotice,
     ReleaseReason,
     validate_e164,
 )
@@ -643,6 +645,59 @@ def test_an_inconsistent_document_is_refused() -> None:
     state["status"] = "on_hold"
     with pytest.raises(ValidationError):
         NumberSubscription.from_state(state)
+
+
+@pytest.mark.parametrize(
+    ("name", "bad"),
+    [
+        ("offer", "in-local"),
+        ("policy", "default"),
+        ("auto_pay", 1),
+        ("auto_pay", "yes"),
+        ("paid_periods", 0),
+        ("paid_periods", True),
+        ("paid_periods", 1.0),
+        ("version", -1),
+        ("version", False),
+        ("version", "0"),
+    ],
+)
+def test_the_constructor_refuses_fields_a_store_might_garble(name: str, bad: object) -> None:
+    number = active()
+
+    with pytest.raises(ValidationError) as caught:
+        attrs.evolve(number, **{name: bad})  # type: ignore[arg-type]
+
+    assert caught.value.field == name
+    assert caught.value.value == bad
+    assert type(caught.value.value) is type(bad)
+
+
+def test_a_document_whose_notice_is_not_for_the_next_period_is_refused() -> None:
+    number = active()
+    number.record_pre_debit_notice(1, number.paid_through - timedelta(days=2))
+    state = number.to_state()
+    state["notice"]["period_index"] = 2
+
+    with pytest.raises(ValidationError) as caught:
+        NumberSubscription.from_state(state)
+
+    assert caught.value.field == "notice"
+    assert caught.value.value == PreDebitNotice.from_state(state["notice"])
+
+
+@pytest.mark.parametrize("make", [active, held])
+def test_a_document_whose_release_after_is_not_the_hold_s_is_refused(
+    make: Callable[[], NumberSubscription],
+) -> None:
+    state = make().to_state()
+    bad = state["paid_through"] if state["release_after"] is None else None
+    state["release_after"] = bad
+
+    with pytest.raises(ValidationError) as caught:
+        NumberSubscription.from_state(state)
+
+    assert (caught.value.field, caught.value.value) == ("release_after", bad)
 
 
 def test_renewal_events_built_in_line_equal_those_their_classes_build() -> None:

@@ -167,6 +167,14 @@ def test_a_wallet_in_another_currency_is_refused() -> None:
         renew(number(), Money(500, "USD"), FEB_28, has_mandate=False)
 
 
+@pytest.mark.parametrize("balance", ["500.00", Decimal("500.00"), 500, None])
+def test_a_wallet_balance_that_is_not_money_is_refused(balance: object) -> None:
+    with pytest.raises(ValidationError) as caught:
+        renew(number(), balance, FEB_28, has_mandate=False)  # type: ignore[arg-type]
+
+    assert (caught.value.field, caught.value.value) == ("wallet_balance", balance)
+
+
 def test_a_time_before_the_anchor_is_refused() -> None:
     with pytest.raises(ValidationError):
         renew(number(), inr(0), JAN_31 - HOUR, has_mandate=False)

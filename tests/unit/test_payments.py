@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -16,7 +17,13 @@ from minutebill import (
     ValidationError,
 )
 from minutebill.domain.checkout import Order, Quote
-from minutebill.domain.fulfilment import Remedy, StepKind, Unfulfillable
+from minutebill.domain.fulfilment import (
+    Remedy,
+    StepKind,
+    Unfulfillable,
+    capture_mismatch_fulfilment,
+    decide_fulfilment,
+)
 from minutebill.domain.line_items import BundleLine, NumberLine, TopUpLine
 from minutebill.domain.payment_events import PaymentEvent, PaymentEventKind
 from minutebill.domain.payments import (
@@ -167,6 +174,42 @@ def test_last4_is_exactly_four_digits(last4: str) -> None:
         Card("visa", last4)
 
 
+@pytest.mark.parametrize("vpa", [None, 42, b"asha@okaxis"])
+def test_a_upi_address_must_be_a_string(vpa: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Upi(vpa)  # type: ignore[arg-type]
+    assert (raised.value.field, raised.value.value) == ("vpa", vpa)
+
+
+@pytest.mark.parametrize(
+    ("brand", "last4", "field"),
+    [
+        ("visa", 4242, "last4"),
+        ("visa", None, "last4"),
+        (None, "4242", "brand"),
+        (b"visa", "4242", "brand"),
+    ],
+)
+def test_card_brand_and_last4_must_be_strings(brand: object, last4: object, field: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Card(brand, last4)  # type: ignore[arg-type]
+    assert (raised.value.field, raised.value.reason) == (field, "must be a string")
+
+
+@pytest.mark.parametrize("brand", ["", "   ", "v" * 33, "visa2"])
+def test_a_card_brand_is_a_network_name(brand: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Card(brand, "4242")
+    assert (raised.value.field, raised.value.value) == ("brand", brand)
+
+
+@pytest.mark.parametrize("funding", ["debit", None])
+def test_card_funding_must_be_a_card_funding(funding: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Card("visa", "4242", funding)  # type: ignore[arg-type]
+    assert (raised.value.field, raised.value.value) == ("funding", funding)
+
+
 def test_a_card_has_no_field_for_a_cvv() -> None:
     with pytest.raises(TypeError):
         Card("visa", "4242", CardFunding.CREDIT, "123")  # type: ignore[call-arg]
@@ -196,6 +239,35 @@ def test_an_expired_quote_cannot_start_a_payment() -> None:
 def test_the_authorisation_window_is_positive_whole_seconds(window: timedelta) -> None:
     with pytest.raises(ValidationError):
         make_payment(authorization_window=window)
+
+
+@pytest.mark.parametrize(
+    "amount", [inr("0.00"), inr("-698.00"), inr("698.005"), Decimal("698.00"), 698]
+)
+def test_a_payment_is_of_a_positive_amount_in_whole_minor_units(amount: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Payment.create(
+            payment_id="pay-1",
+            account_id="acct-1",
+            quote_id="q-1",
+            amount=amount,  # type: ignore[arg-type]
+            idempotency_key="key-1",
+            at=NOW,
+        )
+    assert (raised.value.field, raised.value.value) == ("amount", amount)
+
+
+@pytest.mark.parametrize("method", ["upi", "asha@okaxis", {"type": "upi", "vpa": "asha@okaxis"}])
+def test_a_payment_method_is_upi_or_a_card(method: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Payment.for_quote(
+            make_quote(),
+            payment_id="pay-1",
+            idempotency_key="key-1",
+            at=NOW,
+            method=method,  # type: ignore[arg-type]
+        )
+    assert (raised.value.field, raised.value.value) == ("method", method)
 
 
 # --- statuses --------------------------------------------------------------------------------
@@ -407,6 +479,39 @@ def test_a_capture_of_the_amount_is_no_mismatch() -> None:
 # --- refused events change nothing ----------------------------------------------------------
 
 
+@pytest.mark.parametrize("kind", ["succeeded", None])
+def test_a_gateway_event_needs_a_payment_event_kind(kind: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        event(kind, 1, eid="e-1")  # type: ignore[arg-type]
+    assert (raised.value.field, raised.value.value) == ("kind", kind)
+
+
+@pytest.mark.parametrize("amount", [inr("0.00"), inr("-1.00"), inr("698.005"), Decimal("698.00")])
+@pytest.mark.parametrize("kind", [K.SUCCEEDED, K.REFUND_SUCCEEDED])
+def test_an_event_amount_is_positive_money_in_whole_minor_units(
+    kind: PaymentEventKind, amount: object
+) -> None:
+    refund_id = "r-1" if kind.is_refund else None
+    with pytest.raises(ValidationError) as raised:
+        event(kind, 1, amount=amount, refund_id=refund_id)  # type: ignore[arg-type]
+    assert (raised.value.field, raised.value.value) == ("amount", amount)
+
+
+@pytest.mark.parametrize("kind", [K.REFUND_SUCCEEDED, K.REFUND_FAILED])
+def test_a_refund_event_states_its_amount(kind: PaymentEventKind) -> None:
+    with pytest.raises(ValidationError) as raised:
+        event(kind, 1, refund_id="r-1")
+    assert (raised.value.field, raised.value.value) == ("amount", None)
+
+
+@pytest.mark.parametrize("kind", [k for k in K if not k.is_refund])
+def test_only_a_refund_event_names_a_refund(kind: PaymentEventKind) -> None:
+    with pytest.raises(ValidationError) as raised:
+        event(kind, 1, refund_id="r-1")
+    assert (raised.value.field, raised.value.value) == ("refund_id", "r-1")
+    assert kind.value in raised.value.reason
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -435,6 +540,19 @@ def test_a_refused_event_changes_nothing(bad: PaymentEvent) -> None:
     assert payment.pull_events() == []
 
 
+@pytest.mark.parametrize("bad", [None, "succeeded", event(K.SUCCEEDED, 1).to_state()])
+def test_what_is_not_a_payment_event_is_refused_and_changes_nothing(bad: object) -> None:
+    payment = make_payment()
+    payment.apply(event(K.PENDING, 0))
+    before = payment.to_state()
+    payment.pull_events()
+    with pytest.raises(ValidationError) as raised:
+        payment.apply(bad)  # type: ignore[arg-type]
+    assert (raised.value.field, raised.value.value) == ("event", bad)
+    assert payment.to_state() == before
+    assert payment.pull_events() == []
+
+
 # --- refunds -------------------------------------------------------------------------------
 
 
@@ -450,6 +568,30 @@ def test_a_refund_larger_than_captured_is_refused_and_changes_nothing() -> None:
     before = payment.to_state()
     with pytest.raises(ValidationError):
         payment.request_refund(payment.amount + inr("0.01"), refund_id="r-1", at=NOW)
+    assert payment.to_state() == before
+    assert payment.pull_events() == []
+
+
+@pytest.mark.parametrize("amount", [inr("0.00"), inr("-1.00"), inr("1.005"), Decimal("1.00")])
+def test_a_refund_of_no_money_or_of_part_of_a_paisa_is_refused_and_changes_nothing(
+    amount: object,
+) -> None:
+    payment = captured_payment()
+    before = payment.to_state()
+    with pytest.raises(ValidationError) as raised:
+        payment.request_refund(amount, refund_id="r-1", at=NOW)  # type: ignore[arg-type]
+    assert (raised.value.field, raised.value.value) == ("amount", amount)
+    assert payment.to_state() == before
+    assert payment.pull_events() == []
+
+
+def test_a_refund_in_another_currency_is_refused_and_changes_nothing() -> None:
+    payment = captured_payment()
+    before = payment.to_state()
+    with pytest.raises(ValidationError) as raised:
+        payment.request_refund(Money("1.00", "USD"), refund_id="r-1", at=NOW)
+    assert (raised.value.field, raised.value.value) == ("amount", Money("1.00", "USD"))
+    assert raised.value.reason == "must be in INR"
     assert payment.to_state() == before
     assert payment.pull_events() == []
 
@@ -828,6 +970,50 @@ def test_fulfil_refuses_another_quote_and_changes_nothing() -> None:
     with pytest.raises(ValidationError):
         payment.fulfil(other, at=NOW)
     assert payment.to_state() == before
+
+
+@pytest.mark.parametrize("remedy", ["refund", None])
+def test_fulfil_refuses_a_remedy_that_is_not_a_remedy_and_changes_nothing(remedy: object) -> None:
+    payment = captured_payment()
+    before = payment.to_state()
+    with pytest.raises(ValidationError) as raised:
+        payment.fulfil(make_quote(), at=NOW, remedy=remedy)  # type: ignore[arg-type]
+    assert (raised.value.field, raised.value.value) == ("remedy", remedy)
+    assert payment.to_state() == before
+    assert payment.pull_events() == []
+
+
+def test_fulfil_refuses_one_unavailable_target_as_a_bare_string_and_changes_nothing() -> None:
+    payment = captured_payment()
+    before = payment.to_state()
+    with pytest.raises(ValidationError) as raised:
+        payment.fulfil(make_quote(), at=NOW, unavailable=NUMBER)
+    assert (raised.value.field, raised.value.value) == ("unavailable", NUMBER)
+    assert payment.to_state() == before
+    assert payment.pull_events() == []
+
+
+@pytest.mark.parametrize("captured", [inr("600.00"), inr("698.01")])
+def test_a_fulfilment_is_decided_only_for_a_capture_of_the_quotes_total(captured: Money) -> None:
+    quote = make_quote()
+    with pytest.raises(ValidationError) as raised:
+        decide_fulfilment(
+            quote,
+            payment_id="pay-1",
+            captured=captured,
+            captured_at=NOW,
+            accepted=True,
+            at=NOW,
+        )
+    assert (raised.value.field, raised.value.value) == ("captured", captured)
+    assert str(quote.total) in raised.value.reason
+
+
+def test_a_capture_of_the_quotes_total_cannot_be_decided_as_a_mismatch() -> None:
+    quote = make_quote()
+    with pytest.raises(ValidationError) as raised:
+        capture_mismatch_fulfilment(quote, payment_id="pay-1", captured=quote.total, at=NOW)
+    assert (raised.value.field, raised.value.value) == ("captured", quote.total)
 
 
 def test_renewals_and_plans_map_to_their_steps() -> None:

@@ -330,6 +330,24 @@ def test_a_scheduled_downgrade_can_be_called_off() -> None:
     assert event.canceled_plan_code == "starter"
 
 
+@pytest.mark.parametrize("new_plan", ["pro", None, PRO.features])
+def test_a_change_to_something_that_is_not_a_plan_is_refused_and_changes_nothing(
+    new_plan: object,
+) -> None:
+    sub, ledger = subscribe()
+    at = T0 + timedelta(days=5)
+
+    error = assert_refused_unchanged(
+        sub,
+        ledger,
+        lambda: sub.change_plan(new_plan, at),  # type: ignore[arg-type]
+        ValidationError,
+    )
+
+    assert isinstance(error, ValidationError)
+    assert (error.field, error.value) == ("new_plan", new_plan)
+
+
 def test_the_renewal_key_names_the_next_period() -> None:
     sub, ledger = subscribe()
     assert sub.renewal_key == "renewal:acme:1"
@@ -457,3 +475,46 @@ def test_start_refuses_something_that_is_not_a_plan() -> None:
         Subscription.start("acme", STARTER, T0, ledger=ledger, rollover=100)  # type: ignore[arg-type]
     assert error.value.field == "rollover"
     assert ledger.to_state() == MinuteLedger("acme").to_state()
+
+
+@pytest.mark.parametrize(
+    ("name", "bad"),
+    [
+        ("plan", "starter"),
+        ("plan", None),
+        ("generation", -1),
+        ("generation", True),
+        ("generation", 1.5),
+        ("generation", "0"),
+    ],
+)
+def test_the_constructor_refuses_a_plan_or_generation_a_store_might_garble(
+    name: str, bad: object
+) -> None:
+    sub, _ = subscribe()
+    args: dict[str, object] = {"account_id": "acme", "plan": STARTER, "cycle": sub.cycle}
+    args[name] = bad
+
+    with pytest.raises(ValidationError) as caught:
+        Subscription(**args)  # type: ignore[arg-type]
+
+    assert (caught.value.field, caught.value.value) == (name, bad)
+    assert type(caught.value.value) is type(bad)
+
+
+@pytest.mark.parametrize("bad", [-1, True, 1.5, "60"])
+def test_a_rollover_cap_must_be_a_whole_number_of_seconds_at_least_zero(bad: object) -> None:
+    with pytest.raises(ValidationError) as caught:
+        RolloverPolicy(bad)  # type: ignore[arg-type]
+
+    assert (caught.value.field, caught.value.value) == ("cap_seconds", bad)
+    assert type(caught.value.value) is type(bad)
+
+
+@pytest.mark.parametrize("bad", [-1, True, 1.5, "60"])
+def test_a_capped_rollover_needs_a_whole_number_of_minutes_at_least_zero(bad: object) -> None:
+    with pytest.raises(ValidationError) as caught:
+        RolloverPolicy.capped(bad)  # type: ignore[arg-type]
+
+    assert (caught.value.field, caught.value.value) == ("minutes", bad)
+    assert type(caught.value.value) is type(bad)

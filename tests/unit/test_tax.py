@@ -86,6 +86,42 @@ def test_a_policy_needs_components_unless_none() -> None:
         TaxPolicy(TaxMode.NONE, (TaxComponent("GST", "0.18"),))
 
 
+@pytest.mark.parametrize("name", ["", "   ", None, 18])
+def test_a_tax_component_needs_a_name(name: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        TaxComponent(name, "0.18")
+    assert (raised.value.field, raised.value.value) == ("name", name)
+
+
+@pytest.mark.parametrize(
+    "components",
+    [
+        TaxComponent("GST", "0.18"),
+        "GST",
+        (("GST", "0.18"),),
+        [TaxComponent("CGST", "0.09"), "SGST"],
+        None,
+    ],
+    ids=["bare-component", "string", "pair", "one-not-a-component", "none"],
+)
+def test_policy_components_must_be_a_sequence_of_tax_components(components: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        TaxPolicy(TaxMode.EXCLUSIVE, components)
+    assert (raised.value.field, raised.value.value) == ("components", components)
+
+
+@pytest.mark.parametrize(
+    ("mode", "components"),
+    [("exclusive", (TaxComponent("GST", "0.18"),)), ("none", ()), (None, ())],
+)
+def test_a_policy_mode_must_be_a_tax_mode(
+    mode: object, components: tuple[TaxComponent, ...]
+) -> None:
+    with pytest.raises(ValidationError) as raised:
+        TaxPolicy(mode, components)  # type: ignore[arg-type]
+    assert (raised.value.field, raised.value.value) == ("mode", mode)
+
+
 def test_empty_states_are_refused() -> None:
     with pytest.raises(ValidationError):
         TaxPolicy.india_gst("0.18", supplier_state=" ", customer_state="KA")

@@ -328,6 +328,79 @@ def test_a_document_with_entries_out_of_order_is_refused() -> None:
         Wallet.from_state(state)
 
 
+@pytest.mark.parametrize("total", ["credited", "debited"])
+def test_a_document_whose_totals_are_in_another_currency_is_refused(total: str) -> None:
+    state = funded("100.00").to_state()
+    state[total] = {"amount": state[total]["amount"], "currency": "USD"}
+
+    with pytest.raises(CurrencyMismatch) as caught:
+        Wallet.from_state(state)
+
+    assert (caught.value.expected, caught.value.actual) == ("INR", "USD")
+
+
+def test_a_document_with_an_entry_in_another_currency_is_refused() -> None:
+    state = funded("100.00").to_state()
+    state["entries"][0]["amount"]["currency"] = "USD"
+
+    with pytest.raises(CurrencyMismatch) as caught:
+        Wallet.from_state(state)
+
+    assert (caught.value.expected, caught.value.actual) == ("INR", "USD")
+
+
+def test_a_document_with_more_entries_than_its_history_limit_is_refused() -> None:
+    wallet = Wallet("acct-1", "INR", history_limit=3)
+    for n in range(3):
+        wallet.credit(inr(10), f"top-{n}", T0)
+    state = wallet.to_state()
+    state["history_limit"] = 2
+
+    with pytest.raises(ValidationError) as caught:
+        Wallet.from_state(state)
+
+    assert (caught.value.field, caught.value.value) == ("entries", 3)
+
+
+def entry_without(name: str) -> dict[str, object]:
+    entry = dict(funded().to_state()["entries"][0])
+    del entry[name]
+    return entry
+
+
+def entry_with(name: str, value: object) -> dict[str, object]:
+    entry = dict(funded().to_state()["entries"][0])
+    entry[name] = value
+    return entry
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "payment:pay_1",
+        None,
+        entry_without("key"),
+        entry_without("reverses"),
+        entry_without("amount"),
+        entry_without("balance_after"),
+        entry_with("key", 1),
+        entry_with("sequence", "1"),
+        entry_with("sequence", True),
+        entry_with("amount", {"amount": "1000.00"}),
+        entry_with("amount", {"amount": 1000, "currency": "INR"}),
+        entry_with("reverses", 7),
+    ],
+)
+def test_a_document_with_something_that_is_not_a_wallet_entry_is_refused(entry: object) -> None:
+    state = funded().to_state()
+    state["entries"] = [entry]
+
+    with pytest.raises(ValidationError) as caught:
+        Wallet.from_state(state)
+
+    assert (caught.value.field, caught.value.value) == ("entries", entry)
+
+
 # --- properties ------------------------------------------------------------------------------
 
 Operation = tuple[str, int, int]

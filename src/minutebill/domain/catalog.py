@@ -38,6 +38,11 @@ def _require_price(name: str, value: object) -> None:
         raise ValidationError(name, value, "a price is non-negative and in whole minor units")
 
 
+def _require_interval(interval: object) -> None:
+    if not isinstance(interval, BillingInterval):
+        raise ValidationError("interval", interval, "expected a BillingInterval")
+
+
 class Capability(enum.Enum):
     """What a phone number can do."""
 
@@ -199,7 +204,10 @@ class Plan:
         require_text("code", self.code)
         require_text("name", self.name)
         _require_price("price", self.price)
+        _require_interval(self.interval)
         require_int("included_minutes", self.included_minutes, 0)
+        if not isinstance(self.features, PlanFeatures):
+            raise ValidationError("features", self.features, "expected PlanFeatures")
 
     @property
     def included_seconds(self) -> int:
@@ -227,6 +235,8 @@ class BundleValidity:
     days: int | None = None
 
     def __attrs_post_init__(self) -> None:
+        if not isinstance(self.kind, ValidityKind):
+            raise ValidationError("kind", self.kind, "expected a ValidityKind")
         if self.kind is ValidityKind.DAYS:
             require_int("days", self.days, 1)
         elif self.days is not None:
@@ -268,6 +278,8 @@ class AddOnBundle:
         require_text("name", self.name)
         require_int("minutes", self.minutes, 1)
         _require_price("price", self.price)
+        if not isinstance(self.validity, BundleValidity):
+            raise ValidationError("validity", self.validity, "expected a BundleValidity")
 
     @property
     def seconds(self) -> int:
@@ -303,6 +315,7 @@ class NumberOffer:
         _require_price("upfront_fee", self.upfront_fee)
         if self.monthly_fee.currency != self.upfront_fee.currency:
             raise ValidationError("upfront_fee", self.upfront_fee, "same currency as monthly_fee")
+        _require_interval(self.interval)
 
     @property
     def period_fee(self) -> Money:

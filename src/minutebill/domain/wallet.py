@@ -440,8 +440,9 @@ class Wallet:
         debited = money_from_state(state["debited"])
         balance = money_from_state(state["balance"])
         entries = [_entry_state(item) for item in state["entries"]]
-        if credited.currency != wallet.currency or debited.currency != wallet.currency:
-            raise CurrencyMismatch(wallet.currency, credited.currency)
+        for total in (credited, debited):
+            if total.currency != wallet.currency:
+                raise CurrencyMismatch(wallet.currency, total.currency)
         if balance != credited - debited or balance.amount < 0:
             raise ValidationError("balance", balance, "must equal credited - debited, >= 0")
         sequences = [entry["sequence"] for entry in entries]
@@ -480,12 +481,14 @@ def _entry_state(item: object) -> State:
     Raises:
         ValidationError: for an entry without them.
     """
+    state: State | None = None
     try:
-        state = _copy_entry_state(item) if isinstance(item, dict) else None
-        shaped = state is not None and _entry_shaped(state)
+        if isinstance(item, dict):
+            copied = _copy_entry_state(item)
+            state = copied if _entry_shaped(copied) else None
     except (KeyError, TypeError, ValueError):
-        shaped = False
-    if state is None or not shaped:
+        state = None
+    if state is None:
         raise ValidationError("entries", item, "not a wallet entry")
     return state
 
