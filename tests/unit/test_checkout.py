@@ -329,6 +329,13 @@ def test_breakdown_figures_must_be_non_negative_whole_minor_units(
     assert raised.value.value == figures[("amount", "upfront_fees", "tax", "total").index(field)]
 
 
+@pytest.mark.parametrize("tax_lines", [None, "CGST", [("CGST", "0.09", "9.00")]])
+def test_tax_lines_that_are_not_tax_lines_are_refused(tax_lines: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        FeeBreakdown(inr("100.00"), inr("0.00"), inr("9.00"), inr("109.00"), tax_lines)  # type: ignore[arg-type]
+    assert (raised.value.field, raised.value.value) == ("tax_lines", tax_lines)
+
+
 @pytest.mark.parametrize(
     "tax_lines",
     [(), (TaxLine("CGST", Decimal("0.09"), inr("9.00")),)],

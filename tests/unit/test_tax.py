@@ -186,3 +186,28 @@ def test_floats_never_become_rates() -> None:
 @given(tax_policies(rates=st.just(Decimal("0.18"))))
 def test_tax_policies_draw_from_the_rates_they_are_given(policy: TaxPolicy) -> None:
     assert policy.rate in (Decimal(0), Decimal("0.18"))
+
+
+@pytest.mark.parametrize(
+    ("name", "rate", "amount", "field"),
+    [
+        ("", Decimal("0.09"), Money("9.00", "INR"), "name"),
+        (None, Decimal("0.09"), Money("9.00", "INR"), "name"),
+        ("CGST", 0.09, Money("9.00", "INR"), "rate"),
+        ("CGST", Decimal("1.5"), Money("9.00", "INR"), "rate"),
+        ("CGST", Decimal("0.09"), Money("-9.00", "INR"), "amount"),
+        ("CGST", Decimal("0.09"), Money("9.001", "INR"), "amount"),
+        ("CGST", Decimal("0.09"), Decimal("9.00"), "amount"),
+    ],
+)
+def test_a_tax_line_refuses_a_bad_name_rate_or_amount(
+    name: object, rate: object, amount: object, field: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        TaxLine(name, rate, amount)  # type: ignore[arg-type]
+    assert (caught.value.field, caught.value.value) == (field, locals()[field])
+
+
+def test_a_tax_line_survives_its_state() -> None:
+    line = TaxLine("CGST", Decimal("0.09"), Money("9.00", "INR"))
+    assert TaxLine.from_state(line.to_state()) == line

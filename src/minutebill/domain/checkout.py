@@ -186,8 +186,13 @@ def _rounded(name: str, value: object) -> Money:
     return value
 
 
-def _tax_lines(value: Iterable[TaxLine]) -> tuple[TaxLine, ...]:
-    return tuple(value)
+def _tax_lines(value: Iterable[Any]) -> tuple[TaxLine, ...]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ValidationError("tax_lines", value, "expected TaxLine values")
+    lines = tuple(value)
+    if not all(isinstance(line, TaxLine) for line in lines):
+        raise ValidationError("tax_lines", value, "expected TaxLine values")
+    return lines
 
 
 @frozen

@@ -85,9 +85,14 @@ class TaxLine:
         amount: The rounded amount; the lines of a quote sum exactly to its tax.
     """
 
-    name: str
-    rate: Decimal
+    name: str = field(converter=_name)
+    rate: Decimal = field(converter=_rate)
     amount: Money
+
+    def __attrs_post_init__(self) -> None:
+        amount = self.amount
+        if not isinstance(amount, Money) or amount.amount < 0 or not amount.is_rounded():
+            raise ValidationError("amount", amount, "non-negative Money in whole minor units")
 
     def to_state(self) -> State:
         """This line as a JSON-compatible dict."""
