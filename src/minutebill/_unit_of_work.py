@@ -62,6 +62,8 @@ class AggregateRepository(Protocol[T]):
         """Track a new aggregate; commit inserts it.
 
         Raises:
+            ValidationError: at once, if this unit of work tracks one with the same identity
+                already (added or loaded).
             ConcurrencyConflict: at commit, if one with the same identity exists already.
         """
         ...
@@ -135,7 +137,7 @@ class UsageRepository(Protocol[Record]):
         ...
 
     def get(self, account_id: str, call_id: str) -> Record | None:
-        """The record of a settled call, or None."""
+        """The record of a settled call (one added in this unit of work included), or None."""
         ...
 
     def page(
@@ -182,13 +184,13 @@ class OutboxEntry:
 class Outbox(Protocol):
     """Events written in the same transaction as the state they describe (transactional outbox).
 
-    Publishing is at-least-once: the service publishes after commit; a host that must never
-    miss one reads `since(cursor)` and keeps its own cursor: the position of the last entry
-    it handled.
+    The service publishes each commit's events once, after the commit (a crash in between
+    loses that publication, never the events); a host that must never miss one reads
+    `since(cursor)` and keeps its own cursor: the position of the last entry it handled.
     """
 
     def add(self, events: Sequence[DomainEvent]) -> None:
-        """Append at commit, in order."""
+        """Append at commit, in order, after the events of the aggregates the unit saves."""
         ...
 
     def since(self, position: int, limit: int = 1000) -> list[OutboxEntry]:
@@ -220,7 +222,7 @@ class IdempotencyStore(Protocol):
     """
 
     def get(self, account_id: str, key: str) -> StoredResponse | None:
-        """The first answer for `key`, or None."""
+        """The first answer for `key` (one put in this unit of work included), or None."""
         ...
 
     def put(self, account_id: str, key: str, stored: StoredResponse) -> None:
@@ -235,8 +237,10 @@ class IdempotencyStore(Protocol):
 class UnitOfWork(Protocol):
     """One atomic piece of work against a store: all of it commits, or none of it.
 
-    Use as a context manager; call `commit()` before leaving, else everything is rolled back
-    (as it is when the block raises). After `commit()` the unit of work is finished.
+    Use as a context manager, entered once; call `commit()` before leaving, else everything
+    is rolled back (as it is when the block raises). After `commit()` the unit of work is
+    finished: reading through it or committing again raises `MinutebillError`, as it does
+    after the block.
 
     A store may offer optimistic units of work (`PostgresStore.unit_of_work(optimistic=True)`)
     that decide on aggregates as the store last committed them and check them later: a read,

@@ -26,7 +26,13 @@ from minutebill.domain.ledger_policy import LedgerPolicy
 from minutebill.domain.money import Money
 from minutebill.domain.payments import Payment
 from minutebill.domain.wallet import Wallet
-from minutebill.errors import ConcurrencyConflict, IdempotencyConflict, NotFound, ValidationError
+from minutebill.errors import (
+    ConcurrencyConflict,
+    IdempotencyConflict,
+    MinutebillError,
+    NotFound,
+    ValidationError,
+)
 
 __all__ = ["UnitOfWorkContract"]
 
@@ -510,6 +516,73 @@ class UnitOfWorkContract:
             assert all(e.account_id == ACCOUNT for e in entries)
             assert uow.outbox.since(entries[-1].position) == []
             assert [e.name for e in uow.outbox.since(entries[0].position)] == ["WalletDebited"]
+
+    def test_events_added_to_the_outbox_follow_the_aggregates_events_at_commit(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        elsewhere = Wallet("acct-elsewhere", "INR")
+        elsewhere.credit(Money("5.00", "INR"), "gift", T0)
+        added = elsewhere.pull_events()
+        with uow_factory() as uow:  # rolled back: nothing of it is appended
+            uow.outbox.add(added)
+        with uow_factory() as uow:
+            uow.outbox.add(added)
+            wallet = Wallet(ACCOUNT, "INR")
+            wallet.credit(Money("100.00", "INR"), "top-up-1", T0)
+            uow.wallets.add(wallet)
+            uow.commit()
+        with uow_factory() as uow:
+            entries = [(e.account_id, e.name) for e in uow.outbox.since(0)]
+        assert entries == [(ACCOUNT, "WalletCredited"), ("acct-elsewhere", "WalletCredited")]
+
+    def test_a_unit_reads_back_the_calls_and_answers_it_has_yet_to_commit(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        self._seed(uow_factory)
+        answer = StoredResponse("fp-1", {"payment_id": "pay-1"})
+        with uow_factory() as uow:
+            record = self._settle(uow, "call-1", 61, T0)
+            uow.idempotency.put(ACCOUNT, "key-1", answer)
+            assert uow.usage.get(ACCOUNT, "call-1") == record
+            assert uow.usage.get("other", "call-1") is None
+            assert uow.idempotency.get(ACCOUNT, "key-1") == answer
+            assert uow.idempotency.get("other", "key-1") is None
+        with uow_factory() as uow:  # not committed: gone
+            assert uow.usage.get(ACCOUNT, "call-1") is None
+            assert uow.idempotency.get(ACCOUNT, "key-1") is None
+
+    def test_an_aggregate_is_tracked_once_per_unit(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        self._seed(uow_factory)
+        with uow_factory() as uow:
+            uow.ledgers.get(ACCOUNT)
+            with pytest.raises(ValidationError) as loaded:
+                uow.ledgers.add(_ledger())
+            uow.wallets.add(Wallet(ACCOUNT, "INR"))
+            with pytest.raises(ValidationError) as added:
+                uow.wallets.add(Wallet(ACCOUNT, "INR"))
+            uow.commit()
+        assert (loaded.value.value, added.value.value) == (ACCOUNT, ACCOUNT)
+        with uow_factory() as uow:
+            assert (uow.ledgers.get(ACCOUNT).version, uow.wallets.get(ACCOUNT).version) == (1, 1)
+
+    def test_a_unit_is_entered_once_and_used_only_while_open(
+        self, uow_factory: Callable[[], UnitOfWork]
+    ) -> None:
+        self._seed(uow_factory)
+        uow = uow_factory()
+        with uow:
+            with pytest.raises(MinutebillError):
+                uow.__enter__()
+            uow.ledgers.get(ACCOUNT)
+            uow.commit()
+            with pytest.raises(MinutebillError):
+                uow.wallets.find(ACCOUNT)
+            with pytest.raises(MinutebillError):
+                uow.commit()
+        with pytest.raises(MinutebillError):
+            uow.usage.get(ACCOUNT, "call-1")
 
     def test_every_value_reads_back_exactly(self, uow_factory: Callable[[], UnitOfWork]) -> None:
         # Integers beyond 64 bits and text beyond ASCII, in a document, an answer and an event:
