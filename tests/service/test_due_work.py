@@ -595,6 +595,16 @@ def test_progress_counts_the_items_handled_not_the_page_size(rig: BillingRig) ->
     assert [n for kind, n in progress if kind == "subscriptions"] == [3]
 
 
+def test_progress_counts_the_open_payments_looked_at(rig: BillingRig) -> None:
+    rig.gateway.script(*[Outcome.STAY_PENDING] * 3)
+    for n in range(3):
+        rig.billing.top_up(ACCOUNT, Money(100 + n, "INR"), UPI, idempotency_key=f"t{n}")
+    rig.clock.advance(timedelta(minutes=16))  # due to be asked about
+    progress: list[tuple[str, int]] = []
+    rig.billing.run_due(batch_size=2, progress=lambda kind, n: progress.append((kind, n)))
+    assert [n for kind, n in progress if kind == "payments"] == [1, 2, 3]
+
+
 @pytest.mark.parametrize("store", STORES)
 def test_a_failing_item_is_retried_alone_though_another_became_due_before_it(
     store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

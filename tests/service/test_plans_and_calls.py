@@ -611,6 +611,27 @@ def test_a_first_second_priced_at_nothing_does_not_start_calls_on_an_empty_walle
         assert (record.overage_seconds, record.overage_charge) == (10, Money(1, "JPY"))
 
 
+@pytest.mark.parametrize("store", STORES)
+def test_overage_priced_at_nothing_starts_calls_on_an_empty_wallet(
+    store: str, tmp_path: Path
+) -> None:
+    pro = reference_catalog().plan("pro")
+    free = evolve(
+        pro,
+        code="free-overage",
+        included_minutes=1,
+        features=evolve(pro.features, overage=OveragePolicy.charge_wallet(Money(0, "INR"))),
+    )
+    with open_store(store, tmp_path) as uow_factory:
+        rig = BillingRig.build(uow_factory, catalog=Catalog(plans=[free], bundles=[]))
+        rig.billing.subscribe(ACCOUNT, "free-overage")
+        rig.billing.end_call(ACCOUNT, "c0", timedelta(minutes=1))  # every plan second used
+        assert isinstance(rig.billing.start_call(ACCOUNT, "c1"), Admitted)
+        record = rig.billing.end_call(ACCOUNT, "c1", timedelta(minutes=3))
+        assert (record.overage_seconds, record.overage_charge) == (180, Money(0, "INR"))
+        assert rig.billing.overview(ACCOUNT).wallet_balance == Money(0, "INR")
+
+
 def rated_sixty_six(code: str, *, included_minutes: int) -> Plan:
     """The reference plan `code` rated 60/6 with `included_minutes`, as plan ``<code>-6``."""
     plan = reference_catalog().plan(code)
