@@ -600,3 +600,27 @@ def test_a_late_debit_for_a_released_number_bought_again_is_refunded(
     assert answers[-1].remedy is Remedy.REFUND
     assert answers[-1].remedy_amount == Money("500.00", "INR")
     assert answers[-1].status is PaymentStatus.REFUNDED
+
+
+def test_a_late_debit_for_a_released_number_is_refunded_and_the_number_stays_released(
+    rig: BillingRig,
+) -> None:
+    due = the_number(rig)[2]
+    rig.clock.set(due - timedelta(days=1))
+    rig.billing.run_due()
+    rig.gateway.script(Outcome.STAY_PENDING)
+    rig.clock.set(due)
+    assert rig.billing.run_due()["mandate_charges"] == 1
+    (pending,) = [p for p in renewals(rig) if p.status is PaymentStatus.PENDING]
+    rig.clock.advance(timedelta(hours=1))
+    rig.billing.release_number(ACCOUNT, NUMBER)
+    released = the_number(rig)
+    assert pending.gateway_payment_id is not None
+    rig.gateway.take_webhooks()
+    rig.gateway.move(pending.gateway_payment_id, PaymentStatus.SUCCEEDED)
+    answers = rig.deliver(rig.gateway.take_webhooks() * 2)
+    assert the_number(rig) == released
+    assert released[0] == "released"
+    assert answers[-1].remedy is Remedy.REFUND
+    assert answers[-1].remedy_amount == Money("500.00", "INR")
+    assert answers[-1].status is PaymentStatus.REFUNDED
