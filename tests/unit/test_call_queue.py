@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -399,3 +402,49 @@ def test_the_queue_behaves_like_a_sorted_list(
         for key in [(account, f"c{number}") for number in range(4)]:
             found = key_of_call(queue.get(key[1], account))
             assert found == (key if key in waiting else None)
+
+
+# --- threads -----------------------------------------------------------------------------------
+
+
+def test_one_line_shared_by_threads_stays_consistent() -> None:
+    """Four threads (a `Billing` shared by an app server's threads) push, pop and abandon.
+
+    The interpreter switches threads as often as it can, so unguarded steps interleave.
+    """
+    queue = CallQueue(10_000, timedelta(minutes=2))
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def work(account: str) -> None:
+        start.wait()
+        try:
+            for n in range(1500):
+                queue.push(f"c{n}", account, n % 3, T0)
+                if n % 3 == 0:
+                    queue.abandon(f"c{n}", account)
+                if n % 5 == 0:
+                    queue.pop(T0)
+                with contextlib.suppress(NotFound):  # another thread may have popped it
+                    queue.position(f"c{n}", account)
+        except BaseException as exc:  # noqa: BLE001 - any error of any thread fails the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(f"acct-{i}",)) for i in range(4)]
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(previous)
+    assert errors == []
+    waiting = queue.waiting()
+    assert len(queue) == len(waiting)
+    assert sum(queue.waiting_for(f"acct-{i}") for i in range(4)) == len(waiting)
+    assert len({c.seq for c in waiting}) == len(waiting)  # every call its own arrival number
+    drained = [queue.pop(T0) for _ in range(len(waiting))]
+    assert drained == list(waiting)
+    assert queue.pop(T0) is None

@@ -10,6 +10,11 @@ It lives in the process that routes calls (one per dialer or media server) and i
 after a restart, when callers dial again. Push, pop and removal cost O(log n): two binary heaps
 (by rank and by expiry) with lazy deletion, compacted when stale entries pile up.
 
+One line serves every thread of its process (a `Billing` is shared by an app server's
+threads): each method that changes the line, or reads more than one value of it, holds the
+line's lock, so threads settling calls of different accounts at once never see it half
+changed. The one-value reads (`get`, `waiting_for`, `full`, `by_key`) need no lock.
+
 Call ids are unique per account, not across accounts (the stores key calls by
 ``(account_id, call_id)``), so the line knows a waiting call by its `WaitingCall.key`,
 ``(account_id, call_id)``: two accounts may have calls of the same id waiting at once, and
@@ -18,10 +23,12 @@ looking one up, or taking it out, names both ids.
 
 from __future__ import annotations
 
+import functools
 import heapq
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 from attrs import define, field, frozen
 
@@ -33,7 +40,22 @@ from minutebill.errors import IdempotencyConflict, LimitExceeded, NotFound, Vali
 __all__ = ["CallQueue", "WaitingCall"]
 
 _K = TypeVar("_K")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 _CallKey = tuple[str, str]  # (account_id, call_id)
+
+
+def _locked(
+    method: Callable[Concatenate[CallQueue, _P], _R],
+) -> Callable[Concatenate[CallQueue, _P], _R]:
+    """`method`, run holding the line's lock (see the module docstring)."""
+
+    @functools.wraps(method)
+    def locked(self: CallQueue, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
 
 
 def to_utc(at: datetime) -> datetime:
@@ -108,6 +130,7 @@ class CallQueue:
     _timed_out: list[WaitingCall] = field(factory=list, init=False)
     _seq: int = field(default=0, init=False)
     by_key: Mapping[tuple[str, str], WaitingCall] = field(init=False, eq=False, repr=False)
+    _lock: threading.RLock = field(factory=threading.RLock, init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         require_int("max_depth", self.max_depth, 1)
@@ -143,10 +166,12 @@ class CallQueue:
         """Whether `push` would be refused."""
         return len(self._live) >= self.max_depth
 
+    @_locked
     def waiting(self) -> tuple[WaitingCall, ...]:
         """Every waiting call, best first (O(n log n): for dashboards and tests)."""
         return tuple(sorted(self._live.values(), key=lambda c: c.rank))
 
+    @_locked
     def position(self, call_id: str, account_id: str) -> int:
         """The 1-based place of `account_id`'s waiting call `call_id` in line.
 
@@ -164,6 +189,7 @@ class CallQueue:
 
     # --- changing ---------------------------------------------------------------------------
 
+    @_locked
     def push(
         self,
         call_id: str,
@@ -225,6 +251,7 @@ class CallQueue:
         )
         return ahead + 1
 
+    @_locked
     def pop(self, at: datetime) -> WaitingCall | None:
         """Remove and return the best waiting call (None when nobody waits)."""
         self._sweep(to_utc(at))
@@ -238,6 +265,7 @@ class CallQueue:
                 return call
         return None
 
+    @_locked
     def peek(self, at: datetime) -> WaitingCall | None:
         """The best waiting call, left in line."""
         self._sweep(to_utc(at))
@@ -249,6 +277,7 @@ class CallQueue:
             heapq.heappop(self._by_rank)
         return None
 
+    @_locked
     def next_admittable(self, at: datetime, can_take: Callable[[str], bool]) -> WaitingCall | None:
         """Remove and return the best waiting call whose account `can_take` a call now.
 
@@ -277,6 +306,7 @@ class CallQueue:
             self._compact()
         return found
 
+    @_locked
     def requeue(self, call: WaitingCall) -> None:
         """Put back a call taken by `next_admittable` that could not start after all.
 
@@ -292,6 +322,7 @@ class CallQueue:
             )
         self._insert(key, call)
 
+    @_locked
     def abandon(self, call_id: str, account_id: str) -> WaitingCall | None:
         """Take `account_id`'s call `call_id` out of line; None if it was not waiting.
 
@@ -307,6 +338,7 @@ class CallQueue:
         self._compact()
         return call
 
+    @_locked
     def expire(self, at: datetime) -> list[WaitingCall]:
         """Remove calls whose time-to-live ran out by `at`; return every timed-out call.
 
