@@ -28,6 +28,7 @@ from minutebill.errors import (
     MinutebillError,
     ValidationError,
 )
+from minutebill.service import _base as service_base
 from minutebill.testing.fakes import Outcome
 from minutebill.testing.stateful import START, UPI, BillingRig, reference_catalog
 from tests.service.test_support import (
@@ -933,3 +934,27 @@ def test_a_string_of_tags_is_refused_rather_than_split_into_letters(rig: Billing
     with pytest.raises(ValidationError, match="tags"):
         rig.billing.end_call(ACCOUNT, "c1", timedelta(seconds=5), tags="camp-a")
     assert snapshot(rig) == before
+
+
+def test_a_billing_remembers_a_bounded_number_of_time_zones(
+    rig: BillingRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each settlement files its call under the account's local day, whatever was forgotten."""
+    monkeypatch.setattr(service_base, "_ZONES_KEPT", 2)
+    late_evening_utc = datetime(2026, 1, 10, 20, 0, tzinfo=UTC)  # 11 Jan in Kolkata
+    rig.clock.set(late_evening_utc - timedelta(days=1))
+    zones = ["Asia/Kolkata", "UTC", "America/New_York"] * 2
+    for n, timezone in enumerate(zones[:3]):
+        rig.billing.subscribe(f"zone-{n}", "starter", timezone=timezone)
+    rig.clock.set(late_evening_utc)
+    for n, _ in enumerate(zones):
+        rig.billing.end_call(f"zone-{n % 3}", f"call-{n}", timedelta(minutes=1))
+        assert len(rig.billing._zones) <= 2
+    days = [
+        [
+            day
+            for day, _ in rig.billing.usage_by_day(f"zone-{n}", date(2026, 1, 9), date(2026, 1, 13))
+        ]
+        for n in range(3)
+    ]
+    assert days == [[date(2026, 1, 11)], [date(2026, 1, 10)], [date(2026, 1, 10)]]

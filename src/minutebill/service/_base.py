@@ -27,6 +27,9 @@ __all__ = ["ServiceBase"]
 T = TypeVar("T")
 A = TypeVar("A")
 
+_ZONES_KEPT = 65_536
+"""Accounts whose time zone a `Billing` remembers before it starts afresh."""
+
 
 class ServiceBase:
     """Collaborators and lookups shared by the use cases."""
@@ -82,11 +85,15 @@ class ServiceBase:
         return found
 
     def _timezone(self, uow: UnitOfWork, account_id: str) -> str:
-        """The account's time zone (cached: it is fixed when the account subscribes)."""
+        """The account's time zone (cached: it is fixed when the account subscribes).
+
+        At most `_ZONES_KEPT` accounts at once (the cache starts afresh when full): a
+        long-running process serving millions of accounts must not keep one entry each.
+        """
         cached = self._zones.get(account_id)
         if cached is None:
             cached = self._subscription(uow, account_id).cycle.timezone
-            self._zones[account_id] = cached
+            remember(self._zones, account_id, cached, _ZONES_KEPT)
         return cached
 
     def _gross(self, net: Money) -> Money:
