@@ -76,12 +76,12 @@ def the_number(rig: BillingRig) -> tuple[str, str | None, datetime]:
     return number.status, number.hold_reason, number.paid_through
 
 
-def charge_at_due(rig: BillingRig, outcome: Outcome) -> Payment:
-    """Notice a day ahead, then the debit on the due date, ending as `outcome` says."""
-    rig.clock.set(DUE - timedelta(days=1))
+def charge_at_due(rig: BillingRig, outcome: Outcome, due: datetime = DUE) -> Payment:
+    """Notice a day ahead, then the debit on the `due` date, ending as `outcome` says."""
+    rig.clock.set(due - timedelta(days=1))
     rig.billing.run_due()
     rig.gateway.script(outcome)
-    rig.clock.set(DUE)
+    rig.clock.set(due)
     assert rig.billing.run_due()["mandate_charges"] == 1
     (payment,) = renewals(rig)
     return payment
@@ -578,49 +578,43 @@ def test_a_late_debit_for_a_released_number_bought_again_is_refunded(
         for _ in range(periods_paid_first):
             rig.clock.set(the_number(rig)[2])
             assert rig.billing.run_due()["numbers_renewed"] == 1
-    due = the_number(rig)[2]
-    rig.clock.set(due - timedelta(days=1))
-    rig.billing.run_due()
-    rig.gateway.script(Outcome.STAY_PENDING)
-    rig.clock.set(due)
-    assert rig.billing.run_due()["mandate_charges"] == 1
-    (old,) = [p for p in renewals(rig) if p.status is PaymentStatus.PENDING]
+    old = charge_at_due(rig, Outcome.STAY_PENDING, due=the_number(rig)[2])
     rig.clock.advance(timedelta(hours=1))
     rig.billing.release_number(ACCOUNT, NUMBER)
     rig.clock.advance(timedelta(hours=1))
     rig.billing.acquire_number(
         ACCOUNT, "in-local", NUMBER, UPI, idempotency_key="n2", mandate_id=MANDATE
     )
-    rig.gateway.take_webhooks()
     bought_again = the_number(rig)
-    assert old.gateway_payment_id is not None
-    rig.gateway.move(old.gateway_payment_id, PaymentStatus.SUCCEEDED)
-    answers = rig.deliver(rig.gateway.take_webhooks() * 2)
+    answer = captured_late(rig, old)
     assert the_number(rig) == bought_again  # the new subscription is not touched
-    assert answers[-1].remedy is Remedy.REFUND
-    assert answers[-1].remedy_amount == Money("500.00", "INR")
-    assert answers[-1].status is PaymentStatus.REFUNDED
+    assert_refunded_in_full(answer)
+
+
+def captured_late(rig: BillingRig, payment: Payment) -> PaymentResult:
+    """The gateway captures `payment` now; its success webhook arrives twice. The last answer."""
+    assert payment.status is PaymentStatus.PENDING
+    assert payment.gateway_payment_id is not None
+    rig.gateway.take_webhooks()
+    rig.gateway.move(payment.gateway_payment_id, PaymentStatus.SUCCEEDED)
+    answer: PaymentResult = rig.deliver(rig.gateway.take_webhooks() * 2)[-1]
+    return answer
+
+
+def assert_refunded_in_full(answer: PaymentResult) -> None:
+    assert answer.remedy is Remedy.REFUND
+    assert answer.remedy_amount == Money("500.00", "INR")
+    assert answer.status is PaymentStatus.REFUNDED
 
 
 def test_a_late_debit_for_a_released_number_is_refunded_and_the_number_stays_released(
     rig: BillingRig,
 ) -> None:
-    due = the_number(rig)[2]
-    rig.clock.set(due - timedelta(days=1))
-    rig.billing.run_due()
-    rig.gateway.script(Outcome.STAY_PENDING)
-    rig.clock.set(due)
-    assert rig.billing.run_due()["mandate_charges"] == 1
-    (pending,) = [p for p in renewals(rig) if p.status is PaymentStatus.PENDING]
+    pending = charge_at_due(rig, Outcome.STAY_PENDING)
     rig.clock.advance(timedelta(hours=1))
     rig.billing.release_number(ACCOUNT, NUMBER)
     released = the_number(rig)
-    assert pending.gateway_payment_id is not None
-    rig.gateway.take_webhooks()
-    rig.gateway.move(pending.gateway_payment_id, PaymentStatus.SUCCEEDED)
-    answers = rig.deliver(rig.gateway.take_webhooks() * 2)
+    answer = captured_late(rig, pending)
     assert the_number(rig) == released
     assert released[0] == "released"
-    assert answers[-1].remedy is Remedy.REFUND
-    assert answers[-1].remedy_amount == Money("500.00", "INR")
-    assert answers[-1].status is PaymentStatus.REFUNDED
+    assert_refunded_in_full(answer)
