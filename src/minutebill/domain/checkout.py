@@ -67,19 +67,27 @@ DEFAULT_QUOTE_VALIDITY = timedelta(minutes=30)
 """How long a quote stays payable unless the caller says otherwise."""
 
 
-def _lines(value: Iterable[Any]) -> tuple[LineItem, ...]:
+def _items(name: str, value: object, kind: type | None, reason: str) -> tuple[Any, ...]:
+    """The values of the collection `value` (text is not one), each a `kind` if one is given.
+
+    Raises:
+        ValidationError: naming `name` and the whole `value`, with `reason`.
+    """
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise ValidationError("lines", value, "expected an iterable of line items")
-    return tuple(value)
+        raise ValidationError(name, value, reason)
+    items = tuple(value)
+    if kind is not None and not all(isinstance(item, kind) for item in items):
+        raise ValidationError(name, value, reason)
+    return items
+
+
+def _lines(value: Iterable[Any]) -> tuple[LineItem, ...]:
+    # Each line's type is checked with the order, which names the line that is not one.
+    return _items("lines", value, None, "expected an iterable of line items")
 
 
 def _capabilities(value: Iterable[Any]) -> frozenset[Capability]:
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise ValidationError("requires", value, "expected Capability values")
-    caps = frozenset(value)
-    if not all(isinstance(c, Capability) for c in caps):
-        raise ValidationError("requires", value, "expected Capability values")
-    return caps
+    return frozenset(_items("requires", value, Capability, "expected Capability values"))
 
 
 @frozen
@@ -187,12 +195,7 @@ def _rounded(name: str, value: object) -> Money:
 
 
 def _tax_lines(value: Iterable[Any]) -> tuple[TaxLine, ...]:
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise ValidationError("tax_lines", value, "expected TaxLine values")
-    lines = tuple(value)
-    if not all(isinstance(line, TaxLine) for line in lines):
-        raise ValidationError("tax_lines", value, "expected TaxLine values")
-    return lines
+    return _items("tax_lines", value, TaxLine, "expected TaxLine values")
 
 
 @frozen
