@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -540,17 +541,23 @@ def test_a_refused_event_changes_nothing(bad: PaymentEvent) -> None:
     assert payment.pull_events() == []
 
 
+def refused(payment: Payment, change: Callable[[], object]) -> ValidationError:
+    """The `ValidationError` that `change` raises, having changed `payment` in nothing."""
+    before = payment.to_state()
+    with pytest.raises(ValidationError) as raised:
+        change()
+    assert payment.to_state() == before
+    assert payment.pull_events() == []
+    return raised.value
+
+
 @pytest.mark.parametrize("bad", [None, "succeeded", event(K.SUCCEEDED, 1).to_state()])
 def test_what_is_not_a_payment_event_is_refused_and_changes_nothing(bad: object) -> None:
     payment = make_payment()
     payment.apply(event(K.PENDING, 0))
-    before = payment.to_state()
     payment.pull_events()
-    with pytest.raises(ValidationError) as raised:
-        payment.apply(bad)  # type: ignore[arg-type]
-    assert (raised.value.field, raised.value.value) == ("event", bad)
-    assert payment.to_state() == before
-    assert payment.pull_events() == []
+    error = refused(payment, lambda: payment.apply(bad))  # type: ignore[arg-type]
+    assert (error.field, error.value) == ("event", bad)
 
 
 # --- refunds -------------------------------------------------------------------------------
@@ -565,11 +572,10 @@ def captured_payment() -> Payment:
 
 def test_a_refund_larger_than_captured_is_refused_and_changes_nothing() -> None:
     payment = captured_payment()
-    before = payment.to_state()
-    with pytest.raises(ValidationError):
-        payment.request_refund(payment.amount + inr("0.01"), refund_id="r-1", at=NOW)
-    assert payment.to_state() == before
-    assert payment.pull_events() == []
+    refused(
+        payment,
+        lambda: payment.request_refund(payment.amount + inr("0.01"), refund_id="r-1", at=NOW),
+    )
 
 
 @pytest.mark.parametrize("amount", [inr("0.00"), inr("-1.00"), inr("1.005"), Decimal("1.00")])
@@ -577,23 +583,20 @@ def test_a_refund_of_no_money_or_of_part_of_a_paisa_is_refused_and_changes_nothi
     amount: object,
 ) -> None:
     payment = captured_payment()
-    before = payment.to_state()
-    with pytest.raises(ValidationError) as raised:
-        payment.request_refund(amount, refund_id="r-1", at=NOW)  # type: ignore[arg-type]
-    assert (raised.value.field, raised.value.value) == ("amount", amount)
-    assert payment.to_state() == before
-    assert payment.pull_events() == []
+    error = refused(
+        payment,
+        lambda: payment.request_refund(amount, refund_id="r-1", at=NOW),  # type: ignore[arg-type]
+    )
+    assert (error.field, error.value) == ("amount", amount)
 
 
 def test_a_refund_in_another_currency_is_refused_and_changes_nothing() -> None:
     payment = captured_payment()
-    before = payment.to_state()
-    with pytest.raises(ValidationError) as raised:
-        payment.request_refund(Money("1.00", "USD"), refund_id="r-1", at=NOW)
-    assert (raised.value.field, raised.value.value) == ("amount", Money("1.00", "USD"))
-    assert raised.value.reason == "must be in INR"
-    assert payment.to_state() == before
-    assert payment.pull_events() == []
+    error = refused(
+        payment, lambda: payment.request_refund(Money("1.00", "USD"), refund_id="r-1", at=NOW)
+    )
+    assert (error.field, error.value) == ("amount", Money("1.00", "USD"))
+    assert error.reason == "must be in INR"
 
 
 def test_partial_refunds_never_exceed_what_was_captured() -> None:
@@ -975,22 +978,17 @@ def test_fulfil_refuses_another_quote_and_changes_nothing() -> None:
 @pytest.mark.parametrize("remedy", ["refund", None])
 def test_fulfil_refuses_a_remedy_that_is_not_a_remedy_and_changes_nothing(remedy: object) -> None:
     payment = captured_payment()
-    before = payment.to_state()
-    with pytest.raises(ValidationError) as raised:
-        payment.fulfil(make_quote(), at=NOW, remedy=remedy)  # type: ignore[arg-type]
-    assert (raised.value.field, raised.value.value) == ("remedy", remedy)
-    assert payment.to_state() == before
-    assert payment.pull_events() == []
+    error = refused(
+        payment,
+        lambda: payment.fulfil(make_quote(), at=NOW, remedy=remedy),  # type: ignore[arg-type]
+    )
+    assert (error.field, error.value) == ("remedy", remedy)
 
 
 def test_fulfil_refuses_one_unavailable_target_as_a_bare_string_and_changes_nothing() -> None:
     payment = captured_payment()
-    before = payment.to_state()
-    with pytest.raises(ValidationError) as raised:
-        payment.fulfil(make_quote(), at=NOW, unavailable=NUMBER)
-    assert (raised.value.field, raised.value.value) == ("unavailable", NUMBER)
-    assert payment.to_state() == before
-    assert payment.pull_events() == []
+    error = refused(payment, lambda: payment.fulfil(make_quote(), at=NOW, unavailable=NUMBER))
+    assert (error.field, error.value) == ("unavailable", NUMBER)
 
 
 @pytest.mark.parametrize("captured", [inr("600.00"), inr("698.01")])
