@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from minutebill._unit_of_work import UnitOfWork
-from minutebill.adapters import Transaction
 from minutebill.adapters.memory import MemoryStore
 from minutebill.adapters.sqlite import SqliteStore, _SqliteTransaction
 from minutebill.testing.stateful import billing_machine
@@ -65,7 +64,7 @@ class _OldestFirst(_SqliteTransaction):
 
 
 class _OldestFirstStore(SqliteStore):
-    def _transaction(self, *, read_only: bool) -> Transaction:
+    def _transaction(self, *, read_only: bool) -> _SqliteTransaction:
         return _OldestFirst(self._connect(), read_only=read_only)
 
 

@@ -183,16 +183,16 @@ class SqliteStore:
 
     def _begin(self, *, read_only: bool) -> Transaction:
         """A transaction on this thread's connection, or on one of its own when nested."""
-        refs: list[weakref.ref[Transaction]] = getattr(self._local, "open_units", [])
-        units = [u for r in refs if (u := r()) is not None and getattr(u, "is_open", False)]
-        if not read_only and any(not getattr(u, "read_only", False) for u in units):
+        refs: list[weakref.ref[_SqliteTransaction]] = getattr(self._local, "open_units", [])
+        units = [u for r in refs if (u := r()) is not None and u.is_open]
+        if not read_only and any(not u.read_only for u in units):
             raise PersistenceError(
                 "SQLite: a unit of work that may commit is open in this thread already; a"
                 " second one would wait for it forever (make the inner one read_only)"
             )
         conn = self._connect()
-        if any(getattr(u, "_conn", None) is conn for u in units):
-            transaction: Transaction = _SqliteTransaction(
+        if any(u.connection is conn for u in units):
+            transaction = _SqliteTransaction(
                 self._open_connection(), read_only=read_only, release=self._close_connection
             )
         else:
@@ -200,7 +200,7 @@ class SqliteStore:
         self._local.open_units = [*map(weakref.ref, units), weakref.ref(transaction)]
         return transaction
 
-    def _transaction(self, *, read_only: bool) -> Transaction:
+    def _transaction(self, *, read_only: bool) -> _SqliteTransaction:
         """A transaction on this thread's connection (the one place tests swap in their own)."""
         return _SqliteTransaction(self._connect(), read_only=read_only)
 
@@ -258,6 +258,11 @@ class _SqliteTransaction(Transaction):
     def is_open(self) -> bool:
         """Whether the transaction is still open (neither committed nor rolled back)."""
         return self._open
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The connection the transaction runs on."""
+        return self._conn
 
     def _rows(self, sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
         try:
